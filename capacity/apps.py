@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CapacityConfig(AppConfig):
+    """Database inventory, daily sizes, period aggregations and growth forecasts."""
+
+    name = "capacity"
+    verbose_name = "Capacity"

@@ -1,0 +1,56 @@
+"""Project-wide pytest fixtures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(settings: Any) -> None:
+    """Keep the retry logic but not its real 2/4/8 s waits."""
+    settings.WHALEFALL_RETRY_DELAYS = [0, 0, 0]
+
+
+@pytest.fixture
+def mysql_user() -> Any:
+    """Create real MariaDB users: `mysql_user(grants=[...], password=...)` -> (name, password)."""
+    from whalefall.tests import live
+
+    created: list[str] = []
+
+    def make(*, grants: tuple[str, ...] = (), password: str | None = None, host: str = "%") -> tuple[str, str]:
+        name, pwd = live.unique("wf_u"), password or live.unique("Pw")
+        with live.mysql_root() as root:
+            live.run(root, f"CREATE USER '{name}'@'{host}' IDENTIFIED BY '{pwd}'")
+            for grant in grants:
+                live.run(root, grant.format(user=f"'{name}'@'{host}'"))
+        created.append(f"'{name}'@'{host}'")
+        return name, pwd
+
+    yield make
+    if created:
+        with live.mysql_root() as root:
+            live.run(root, *(f"DROP USER IF EXISTS {u}" for u in created))
+
+
+@pytest.fixture
+def pg_role() -> Any:
+    """Create real PostgreSQL roles: `pg_role(attrs="LOGIN", password=...)` -> (name, password)."""
+    from whalefall.tests import live
+
+    created: list[str] = []
+
+    def make(*, attrs: str = "LOGIN", password: str | None = None) -> tuple[str, str]:
+        name, pwd = live.unique("wf_r"), password or live.unique("Pw")
+        with live.pg_superuser() as su:
+            live.run(su, f"CREATE ROLE {name} {attrs} PASSWORD '{pwd}'")
+        created.append(name)
+        return name, pwd
+
+    yield make
+    if created:
+        with live.pg_superuser() as su:
+            for name in created:
+                live.run(su, f"DROP OWNED BY {name}", f"DROP ROLE IF EXISTS {name}")

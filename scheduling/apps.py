@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    """runscheduler, the YAML job registry and the jobs/executions admin."""
+
+    name = "scheduling"
+    verbose_name = "Scheduling"

@@ -1,0 +1,1 @@
+"""WhaleFall: inventory, account and capacity sync for a fleet of database servers."""

@@ -1,0 +1,3 @@
+"""Admin registrations of the core (instances, credentials, sync sessions)."""
+
+from whalefall.admin import instances, sessions  # noqa: F401

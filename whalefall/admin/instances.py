@@ -1,0 +1,105 @@
+"""Instances and credentials; passwords can be replaced, never read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from whalefall.models import Credential, Instance
+from whalefall.services.connection_check import check_instance
+
+
+class CredentialForm(forms.ModelForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        strip=False,
+        help_text="Stored encrypted. Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = Credential
+        fields = ["name", "username", "password", "description"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.instance.pk and not data.get("password"):
+            self.add_error("password", "A new credential needs a password.")
+        return data
+
+    def save(self, commit: bool = True) -> Credential:
+        cred = super().save(commit=False)
+        if self.cleaned_data.get("password"):
+            cred.set_password(self.cleaned_data["password"])
+        if commit:
+            cred.save()
+        return cred
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    form = CredentialForm
+    list_display = ["name", "username", "password_set", "instance_count", "updated_at"]
+    search_fields = ["name", "username"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_instances=Count("instances"))
+
+    @admin.display(boolean=True, description="password set")
+    def password_set(self, obj: Credential) -> bool:
+        return obj.has_password
+
+    @admin.display(description="instances", ordering="n_instances")
+    def instance_count(self, obj: Credential) -> int:
+        return obj.n_instances  # type: ignore[attr-defined]
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "db_type",
+        "address",
+        "is_active",
+        "version",
+        "last_check_ok",
+        "last_check_at",
+    ]
+    list_filter = ["db_type", "is_active", "last_check_ok"]
+    search_fields = ["name", "host", "description", "tags"]
+    list_select_related = ["credential"]
+    readonly_fields = [
+        "version",
+        "last_check_at",
+        "last_check_ok",
+        "last_check_message",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "db_type", "host", "port", "database", "credential", "is_active"]}),
+        ("Notes", {"fields": ["description", "tags"]}),
+        ("Last known state", {"fields": readonly_fields}),
+    ]
+    actions = ["test_connection"]
+
+    @admin.display(description="address", ordering="host")
+    def address(self, obj: Instance) -> str:
+        return f"{obj.host}:{obj.effective_port}"
+
+    @admin.action(description="Test connection", permissions=["view"])
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
+        failed = 0
+        for instance in queryset.select_related("credential"):
+            result = check_instance(instance)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            failed += not result.ok
+            self.message_user(request, f"{instance.name}: {result.message}", level)
+        total = queryset.count()
+        self.message_user(request, f"Tested {total} instance(s): {total - failed} OK, {failed} failed.")

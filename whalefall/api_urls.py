@@ -1,0 +1,9 @@
+"""JSON endpoints (SPEC §8); apps add theirs here."""
+
+from django.urls import path
+
+from whalefall import views
+
+urlpatterns = [
+    path("health/", views.health, name="health"),
+]

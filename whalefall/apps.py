@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class WhaleFallConfig(AppConfig):
+    """Core app: instances, credentials, connections, the sync-session ledger and locks."""
+
+    name = "whalefall"
+    label = "whalefall"
+    verbose_name = "WhaleFall core"
+
+    def ready(self) -> None:
+        from whalefall import checks  # noqa: F401  (registers system checks)

@@ -1,0 +1,89 @@
+"""SQL Server through pymssql, whose wheels bundle FreeTDS: no system ODBC driver needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whalefall.connections.base import (
+    DatabaseConnection,
+    ErrorKind,
+    ServerInfo,
+    import_driver,
+    parse_version,
+    timeout_words,
+    unreachable_words,
+)
+
+AUTH_CODES = {18456, 18486, 18487, 18488, 18470, 18452}  # failed, locked, expired, must change, disabled
+PRIVILEGE_CODES = {229, 230, 262, 297, 300, 916, 4060, 15247}
+TIMEOUT_CODES = {20003, 1222}
+UNREACHABLE_CODES = {20009, 20006, 20004, 20047, 20002}
+
+
+def error_parts(exc: BaseException) -> tuple[int | None, str]:
+    """pymssql errors carry `((code, b"message"),)` or `(code, b"message")`; normalise both."""
+    args: Any = exc.args
+    if args and isinstance(args[0], tuple):
+        args = args[0]
+    code = args[0] if args and isinstance(args[0], int) else None
+    raw = args[1] if len(args) > 1 else (args[0] if args else "")
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return code, text
+
+
+def login_codes_in(text: str) -> set[int]:
+    """DB-Lib wraps the server's error in its own (20002): look inside for the real number."""
+    import re
+
+    return {int(n) for n in re.findall(r"(?:Msg|message)\s+(\d+)", text)}
+
+
+class Connection(DatabaseConnection):
+    vendor = "sqlserver"
+    default_port = 1433
+
+    def _connect(self) -> Any:
+        pymssql = import_driver("pymssql", "pymssql")
+        p = self.params
+        return pymssql.connect(
+            server=p.host,
+            port=str(p.port),
+            user=p.user,
+            password=p.password,
+            database=p.database or "master",
+            login_timeout=p.connect_timeout,
+            timeout=p.statement_timeout,
+            appname="whalefall",
+            autocommit=True,
+            charset="UTF-8",
+        )
+
+    def _detect_server(self) -> ServerInfo:
+        row = self.fetch_one(VERSION_SQL)
+        assert row is not None
+        text = str(row["product_version"])
+        return ServerInfo(self.vendor, f"SQL Server {row['edition']}".strip(), parse_version(text), text)
+
+    def describe(self, exc: BaseException) -> str:
+        code, text = error_parts(exc)
+        first = " ".join(text.split())
+        return f"[{code}] {first}" if code is not None else first or exc.__class__.__name__
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        code, text = error_parts(exc)
+        codes = {code} | login_codes_in(text) if code is not None else login_codes_in(text)
+        if codes & AUTH_CODES or "login failed" in text.lower():
+            return ErrorKind.AUTHENTICATION
+        if codes & PRIVILEGE_CODES or "permission was denied" in text.lower():
+            return ErrorKind.PRIVILEGE
+        if codes & TIMEOUT_CODES or timeout_words(text):
+            return ErrorKind.TIMEOUT
+        if codes & UNREACHABLE_CODES or unreachable_words(text):
+            return ErrorKind.UNREACHABLE
+        return ErrorKind.OTHER
+
+
+VERSION_SQL = (
+    "SELECT CAST(SERVERPROPERTY('ProductVersion') AS NVARCHAR(128)) AS product_version, "
+    "CAST(SERVERPROPERTY('Edition') AS NVARCHAR(128)) AS edition"
+)

@@ -1,0 +1,65 @@
+"""`manage.py add_instance`: register or update an instance and its credential (SPEC §9)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from whalefall.choices import DbType
+from whalefall.models import Credential, Instance
+
+
+class Command(BaseCommand):
+    help = (
+        "Register (or update) a database instance and its credential. The password is read from "
+        "the environment variable named by --password-env, never from the command line."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True, help="Unique instance name.")
+        parser.add_argument("--db-type", required=True, choices=DbType.values, help="Engine.")
+        parser.add_argument("--host", required=True, help="Host name or IP address.")
+        parser.add_argument("--port", type=int, help="Port (default: the engine's).")
+        parser.add_argument(
+            "--database", default="", help="Oracle service name; initial DB for SQL Server/PostgreSQL."
+        )
+        parser.add_argument("--username", required=True, help="Monitoring login.")
+        parser.add_argument(
+            "--password-env", required=True, metavar="VAR", help="Environment variable holding the password."
+        )
+        parser.add_argument("--inactive", action="store_true", help="Register but do not sync.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        var = opts["password_env"]
+        if var not in os.environ:
+            raise CommandError(f"environment variable {var} is not set (it must hold the password)")
+        password = os.environ[var]
+        if opts["port"] is not None and not 0 < opts["port"] < 65536:
+            raise CommandError(f"--port {opts['port']} is not a TCP port")
+        with transaction.atomic():
+            cred, _ = Credential.objects.get_or_create(
+                name=f"{opts['name']}-credential", defaults={"username": opts["username"]}
+            )
+            cred.username = opts["username"]
+            cred.set_password(password)
+            cred.save()
+            instance, created = Instance.objects.update_or_create(
+                name=opts["name"],
+                defaults={
+                    "db_type": opts["db_type"],
+                    "host": opts["host"],
+                    "port": opts["port"],
+                    "database": opts["database"],
+                    "credential": cred,
+                    "is_active": not opts["inactive"],
+                },
+            )
+        verb = "Registered" if created else "Updated"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} instance {instance.name} ({instance.db_type} {instance.host}:{instance.effective_port})"
+            )
+        )

@@ -1,0 +1,12 @@
+from whalefall.models.instances import Credential, Instance, InstanceQuerySet
+from whalefall.models.locks import SyncLock
+from whalefall.models.sessions import SyncInstanceRecord, SyncSession
+
+__all__ = [
+    "Credential",
+    "Instance",
+    "InstanceQuerySet",
+    "SyncInstanceRecord",
+    "SyncLock",
+    "SyncSession",
+]

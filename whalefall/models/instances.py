@@ -1,0 +1,127 @@
+"""Database instances and their credentials (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils import timezone
+
+from whalefall import crypto
+from whalefall.choices import DEFAULT_PORTS, DbType
+from whalefall.logging import register_secret
+
+if TYPE_CHECKING:
+    from whalefall.connections.base import ConnectionParams
+
+
+class Credential(models.Model):
+    """A login for monitoring; the password is stored only encrypted and is never shown."""
+
+    name = models.CharField(max_length=128, unique=True)
+    username = models.CharField(max_length=128)
+    password_encrypted = models.TextField(editable=False, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.username})"
+
+    def __repr__(self) -> str:
+        return f"<Credential {self.name!r} user={self.username!r}>"
+
+    def set_password(self, raw: str) -> None:
+        self.password_encrypted = crypto.encrypt(raw)
+
+    def get_password(self) -> str:
+        """Decrypt the password; raises CredentialDecryptionError rather than returning ''."""
+        if not self.password_encrypted:
+            return ""
+        raw = crypto.decrypt(self.password_encrypted)
+        register_secret(raw)
+        return raw
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+
+class InstanceQuerySet(models.QuerySet["Instance"]):
+    def active(self) -> InstanceQuerySet:
+        return self.filter(is_active=True)
+
+    def by_names(self, names: list[str] | None) -> InstanceQuerySet:
+        return self.filter(name__in=names) if names else self
+
+
+class Instance(models.Model):
+    """A database server WhaleFall watches."""
+
+    name = models.CharField(max_length=128, unique=True)
+    db_type = models.CharField(max_length=16, choices=DbType.choices)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(blank=True, null=True, help_text="Engine default if empty.")
+    database = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="Oracle service name; initial database for SQL Server and PostgreSQL.",
+    )
+    credential = models.ForeignKey(
+        Credential, on_delete=models.PROTECT, related_name="instances", null=True, blank=True
+    )
+    is_active = models.BooleanField(default=True)
+    description = models.TextField(blank=True, default="")
+    tags = models.CharField(max_length=255, blank=True, default="", help_text="Comma-separated.")
+    version = models.CharField(max_length=255, blank=True, default="", editable=False)
+    last_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField(null=True, editable=False)
+    last_check_message = models.CharField(max_length=500, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = InstanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["db_type", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_PORTS[DbType(self.db_type)]
+
+    def connection_params(self) -> ConnectionParams:
+        """Everything a connector needs, with the password decrypted just in time."""
+        from whalefall.connections.base import ConnectionParams
+
+        cred = self.credential
+        return ConnectionParams.from_settings(
+            host=self.host,
+            port=self.effective_port,
+            user=cred.username if cred else "",
+            password=cred.get_password() if cred else "",
+            database=self.database,
+        )
+
+    def record_check(self, ok: bool, message: str, version: str = "") -> None:
+        """Store the result of a connection check, touching only those columns."""
+        self.last_check_at = timezone.now()
+        self.last_check_ok = ok
+        self.last_check_message = message[:500]
+        fields = ["last_check_at", "last_check_ok", "last_check_message"]
+        if version:
+            self.version = version[:255]
+            fields.append("version")
+        self.save(update_fields=fields)
+
+    def record_version(self, version: str) -> None:
+        if version and version != self.version:
+            self.version = version[:255]
+            Instance.objects.filter(pk=self.pk).update(version=self.version)

@@ -1,0 +1,29 @@
+"""Database sync lock, one row per category (seed 003): one run at a time across hosts."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class SyncLockQuerySet(models.QuerySet["SyncLock"]):
+    def expired(self) -> SyncLockQuerySet:
+        return self.filter(expires_at__lt=timezone.now())
+
+
+class SyncLock(models.Model):
+    """Held while a run of `category` is alive; renewed by the holder, cleaned once expired."""
+
+    category = models.CharField(max_length=32, unique=True)
+    owner = models.CharField(max_length=200, help_text="host-pid of the holder")
+    token = models.CharField(max_length=64, help_text="Distinguishes holders in one process.")
+    locked_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = SyncLockQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["category"]
+
+    def __str__(self) -> str:
+        return f"{self.category} held by {self.owner} since {self.locked_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,206 @@
+"""The sync-session ledger (SPEC §4, seed 001): one session per run, one record per instance."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from whalefall.choices import (
+    RecordStatus,
+    SessionStatus,
+    SyncCategory,
+    SyncPhase,
+    SyncTrigger,
+)
+
+
+class SyncSessionQuerySet(models.QuerySet["SyncSession"]):
+    def running(self) -> SyncSessionQuerySet:
+        return self.filter(status=SessionStatus.RUNNING)
+
+    def unread_failures(self) -> SyncSessionQuerySet:
+        return self.filter(is_read=False, status__in=[SessionStatus.FAILED, SessionStatus.PARTIAL])
+
+    def unread(self) -> SyncSessionQuerySet:
+        return self.filter(is_read=False)
+
+    def mark_read(self) -> int:
+        return self.filter(is_read=False).update(is_read=True, read_at=timezone.now())
+
+
+class SyncSession(models.Model):
+    """One run of a sync (scheduled, manual or single-instance) over a set of instances."""
+
+    session_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    category = models.CharField(max_length=16, choices=SyncCategory.choices)
+    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices)
+    created_by = models.CharField(max_length=150, blank=True, default="")
+    owner = models.CharField(max_length=200, blank=True, default="", help_text="host-pid")
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total_instances = models.PositiveIntegerField(default=0)
+    successful_instances = models.PositiveIntegerField(default=0)
+    failed_instances = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    parameters = models.JSONField(default=dict, blank=True)
+    is_read = models.BooleanField(default=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SyncSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["category", "-started_at"]),
+            models.Index(fields=["status"]),
+            models.Index(fields=["is_read", "status"]),
+        ]
+        permissions = [("manage_syncsession", "Can manage sync sessions (mark read, rerun)")]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def duration(self) -> float | None:
+        if not self.finished_at:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def finalize(self) -> None:
+        """Count the records and set completed / partial / failed (seed 001)."""
+        counts = self.records.aggregate(
+            ok=models.Count("id", filter=Q(status__in=[RecordStatus.COMPLETED, RecordStatus.SKIPPED])),
+            failed=models.Count("id", filter=Q(status=RecordStatus.FAILED)),
+            total=models.Count("id"),
+        )
+        self.total_instances = counts["total"]
+        self.successful_instances = counts["ok"]
+        self.failed_instances = counts["failed"]
+        if counts["failed"] == 0:
+            self.status = SessionStatus.COMPLETED
+        elif counts["ok"] == 0:
+            self.status = SessionStatus.FAILED
+        else:
+            self.status = SessionStatus.PARTIAL
+        self._finish()
+
+    def fail(self, error: str) -> None:
+        """The run itself failed (not one instance): close it and its unfinished records."""
+        self.records.filter(status__in=[RecordStatus.PENDING, RecordStatus.RUNNING]).update(
+            status=RecordStatus.FAILED, error_message=error[:2000], finished_at=timezone.now()
+        )
+        counts = self.records.aggregate(
+            ok=models.Count("id", filter=Q(status__in=[RecordStatus.COMPLETED, RecordStatus.SKIPPED])),
+            total=models.Count("id"),
+        )
+        self.total_instances = counts["total"]
+        self.successful_instances = counts["ok"]
+        self.failed_instances = counts["total"] - counts["ok"]
+        self.status = SessionStatus.FAILED
+        self.error = error
+        self._finish()
+
+    def skip(self, reason: str) -> None:
+        self.status = SessionStatus.SKIPPED
+        self.error = reason
+        self._finish()
+
+    def _finish(self) -> None:
+        self.finished_at = timezone.now()
+        self.save(
+            update_fields=[
+                "status",
+                "error",
+                "finished_at",
+                "total_instances",
+                "successful_instances",
+                "failed_instances",
+            ]
+        )
+
+
+class SyncInstanceRecord(models.Model):
+    """What happened to one instance in one session, with the counters of seed 000."""
+
+    session = models.ForeignKey(SyncSession, on_delete=models.CASCADE, related_name="records")
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.SET_NULL, null=True, related_name="sync_records"
+    )
+    instance_name = models.CharField(max_length=128)
+    status = models.CharField(max_length=16, choices=RecordStatus.choices, default=RecordStatus.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    items_synced = models.PositiveIntegerField(default=0)
+    items_created = models.PositiveIntegerField(default=0)
+    items_updated = models.PositiveIntegerField(default=0)
+    items_deleted = models.PositiveIntegerField(default=0)
+    sync_details = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    failed_phase = models.CharField(max_length=16, choices=SyncPhase.choices, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["instance_name"]
+        indexes = [models.Index(fields=["instance", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.instance_name}: {self.status}"
+
+    @property
+    def duration(self) -> float | None:
+        if not (self.started_at and self.finished_at):
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def start(self) -> None:
+        self.status = RecordStatus.RUNNING
+        self.started_at = timezone.now()
+        self.attempts += 1
+        self.save(update_fields=["status", "started_at", "attempts"])
+
+    def complete(
+        self,
+        *,
+        items_synced: int = 0,
+        items_created: int = 0,
+        items_updated: int = 0,
+        items_deleted: int = 0,
+        sync_details: dict[str, Any] | None = None,
+        status: str = RecordStatus.COMPLETED,
+    ) -> None:
+        self.status = status
+        self.finished_at = timezone.now()
+        self.items_synced = items_synced
+        self.items_created = items_created
+        self.items_updated = items_updated
+        self.items_deleted = items_deleted
+        self.sync_details = sync_details or {}
+        self.error_message = ""
+        self.failed_phase = ""
+        self.save(
+            update_fields=[
+                "status",
+                "finished_at",
+                "items_synced",
+                "items_created",
+                "items_updated",
+                "items_deleted",
+                "sync_details",
+                "error_message",
+                "failed_phase",
+            ]
+        )
+
+    def fail(self, message: str, *, phase: str = "", sync_details: dict[str, Any] | None = None) -> None:
+        self.status = RecordStatus.FAILED
+        self.finished_at = timezone.now()
+        self.error_message = message[:2000]
+        self.failed_phase = phase
+        if sync_details is not None:
+            self.sync_details = sync_details
+        self.save(update_fields=["status", "finished_at", "error_message", "failed_phase", "sync_details"])

@@ -1,0 +1,55 @@
+"""Test a connection the way the admin action and `check_instances` report it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+
+from whalefall.connections import ConnectorError, connector_class
+from whalefall.crypto import CredentialDecryptionError
+from whalefall.logging import get_logger, scrub
+from whalefall.models import Instance
+
+logger = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    version: str = ""
+    latency_ms: float = 0.0
+    kind: str = ""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def check_instance(instance: Instance) -> CheckResult:
+    """Connect, detect the version, record the outcome on the instance; never raises."""
+    try:
+        with connector_class(instance.db_type)(instance.connection_params()) as conn:
+            info, latency = conn.ping()
+        result = CheckResult(
+            True,
+            f"OK: {info.display} ({info.version_string}) in {latency:.0f} ms",
+            info.version_string,
+            latency,
+        )
+    except ConnectorError as exc:
+        result = CheckResult(False, f"{exc.kind.value}: {exc.message}", kind=exc.kind.value)
+    except (CredentialDecryptionError, ImproperlyConfigured) as exc:
+        result = CheckResult(False, f"configuration: {exc}", kind="configuration")
+    except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash
+        result = CheckResult(False, scrub(f"other: {exc.__class__.__name__}: {exc}"), kind="other")
+    instance.record_check(result.ok, result.message, result.version)
+    logger.info(
+        "instance_connection_checked",
+        instance_id=instance.pk,
+        instance=instance.name,
+        ok=result.ok,
+        kind=result.kind,
+        latency_ms=round(result.latency_ms, 1),
+    )
+    return result

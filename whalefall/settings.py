@@ -1,0 +1,139 @@
+"""Django settings for WhaleFall, read from the environment (django-environ).
+
+Every knob is an environment variable documented in `.env.example`. Defaults are safe for a
+developer laptop (SQLite, console logs); production sets DEBUG=false and must then provide a real
+SECRET_KEY and WHALEFALL_ENCRYPTION_KEY (see whalefall/checks.py).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-dev-only-key-change-me" if DEBUG else "")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_apscheduler",
+    "whalefall.apps.WhaleFallConfig",
+    "accounts_sync.apps.AccountsSyncConfig",
+    "capacity.apps.CapacityConfig",
+    "scheduling.apps.SchedulingConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "whalefall.urls"
+WSGI_APPLICATION = "whalefall.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Metadata database -------------------------------------------------------------------------
+DATABASES = {
+    "default": environ.Env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + IMMEDIATE transactions + a busy timeout: the parallel sync workers (one connection
+    # each) then wait for each other instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # A file, not :memory:, so worker threads in tests share the database like in production.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("TEST_SQLITE_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))
+    }
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_whalefall")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+
+# --- Production hardening (checked by `manage.py check --deploy`) -------------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+)
+X_FRAME_OPTIONS = "DENY"
+
+# --- WhaleFall -----------------------------------------------------------------------------------
+# Fernet keys (urlsafe base64, 32 bytes), comma-separated; the first encrypts, all decrypt, so a
+# key can be rotated by prepending the new one. Required when DEBUG is off.
+WHALEFALL_ENCRYPTION_KEYS = env.list("WHALEFALL_ENCRYPTION_KEY", default=[])
+WHALEFALL_CONNECT_TIMEOUT = env.int("WHALEFALL_CONNECT_TIMEOUT", default=10)
+WHALEFALL_STATEMENT_TIMEOUT = env.int("WHALEFALL_STATEMENT_TIMEOUT", default=60)
+WHALEFALL_SYNC_POOL_SIZE = env.int("WHALEFALL_SYNC_POOL_SIZE", default=4)
+WHALEFALL_RETRY_ATTEMPTS = env.int("WHALEFALL_RETRY_ATTEMPTS", default=3)
+WHALEFALL_RETRY_DELAYS = [float(d) for d in env.list("WHALEFALL_RETRY_DELAYS", default=["2", "4", "8"])]
+WHALEFALL_LOCK_TTL = env.int("WHALEFALL_LOCK_TTL", default=30 * 60)
+WHALEFALL_RETENTION_DAYS = env.int("WHALEFALL_RETENTION_DAYS", default=90)
+WHALEFALL_SCHEDULER_LEASE_SECONDS = env.int("WHALEFALL_SCHEDULER_LEASE_SECONDS", default=30)
+WHALEFALL_SCHEDULER_TASKS_FILE = env.str(
+    "WHALEFALL_SCHEDULER_TASKS_FILE", default=str(BASE_DIR / "scheduling" / "scheduler_tasks.yaml")
+)
+
+# --- Logging (structlog; see whalefall/logging.py) -----------------------------------------------
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+from whalefall.logging import build_logging_config  # noqa: E402
+
+LOGGING = build_logging_config(LOG_FORMAT, LOG_LEVEL)

@@ -1,0 +1,1 @@
+"""The sync machinery shared by account sync and capacity: ledger, locks, retries, runner."""

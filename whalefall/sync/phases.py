@@ -1,0 +1,74 @@
+"""What a coordinator phase reports: a small stats dataclass, or a PhaseError on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from whalefall.connections.base import ConnectorError
+from whalefall.logging import scrub
+
+
+@dataclass
+class PhaseStats:
+    """The fixed keys of seed 000's `sync_details.inventory` / `.collection` blocks."""
+
+    status: str = "completed"
+    processed_records: int = 0
+    created: int = 0
+    refreshed: int = 0
+    reactivated: int = 0
+    deactivated: int = 0
+    saved_count: int = 0
+    failed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        return {**data, **extra}
+
+
+@dataclass
+class InstanceResult:
+    """What one instance's sync hands back to the runner for its SyncInstanceRecord."""
+
+    items_synced: int = 0
+    items_created: int = 0
+    items_updated: int = 0
+    items_deleted: int = 0
+    sync_details: dict[str, Any] = field(default_factory=dict)
+    status: str = "completed"
+
+
+class PhaseError(Exception):
+    """A phase of one instance failed; carries the phase and the sync_details gathered so far."""
+
+    def __init__(
+        self,
+        phase: str,
+        message: str,
+        *,
+        transient: bool = False,
+        sync_details: dict[str, Any] | None = None,
+    ) -> None:
+        self.phase = phase
+        self.message = scrub(message)
+        self.transient = transient
+        self.sync_details = sync_details or {}
+        super().__init__(f"{phase} failed: {self.message}")
+
+
+@contextmanager
+def phase_guard(phase: str, sync_details: dict[str, Any] | None = None) -> Iterator[None]:
+    """Re-raise anything escaping a phase as PhaseError(phase), keeping the transient flag."""
+    try:
+        yield
+    except PhaseError:
+        raise
+    except ConnectorError as exc:
+        raise PhaseError(phase, str(exc), transient=exc.transient, sync_details=sync_details) from exc
+    except Exception as exc:
+        raise PhaseError(phase, f"{exc.__class__.__name__}: {exc}", sync_details=sync_details) from exc

@@ -1,0 +1,158 @@
+"""Drive one sync session over many instances (seed 001's task template, written once).
+
+    lock -> session -> one record per instance -> bounded parallel pool:
+        start_instance_sync -> work(instance) with retries -> complete / fail (with phase)
+    -> finalize (completed / partial / failed) -> release lock
+
+Both account sync and capacity collection call `run_sync` with their own `work` function, so
+the ledger, locking, retry and logging behaviour is identical for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from whalefall.choices import RecordStatus, SyncPhase, SyncTrigger
+from whalefall.logging import bind_context, get_logger, scrub
+from whalefall.models import Instance, SyncInstanceRecord, SyncSession
+from whalefall.sync import ledger
+from whalefall.sync.locks import LockConflict, hold_lock
+from whalefall.sync.phases import InstanceResult, PhaseError
+from whalefall.sync.retry import retry_transient
+
+logger = get_logger(__name__)
+
+InstanceWork = Callable[[Instance, SyncSession], InstanceResult]
+ProgressCallback = Callable[[SyncInstanceRecord], None]
+
+
+def run_sync(
+    *,
+    category: str,
+    module: str,
+    instances: Sequence[Instance],
+    work: InstanceWork,
+    trigger: str = SyncTrigger.SCHEDULED,
+    created_by: str = "",
+    parameters: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    max_workers: int | None = None,
+) -> SyncSession:
+    """Run `work` for every instance inside one session; returns the finalised session.
+
+    A lock conflict raises LockConflict for manual runs; a scheduled run records a session with
+    status `skipped` instead, so the admin sees that the run was due and why it did not happen.
+    """
+    try:
+        with hold_lock(category):
+            session = ledger.create_session(category, trigger, created_by=created_by, parameters=parameters)
+            with bind_context(module=module, session_id=str(session.session_id)):
+                _run_session(session, module, instances, work, progress, max_workers)
+            return session
+    except LockConflict as conflict:
+        if trigger != SyncTrigger.SCHEDULED:
+            raise
+        session = ledger.create_session(category, trigger, created_by=created_by, parameters=parameters)
+        session.skip(str(conflict))
+        logger.warning(
+            f"{module}_skipped_lock_held",
+            module=module,
+            session_id=str(session.session_id),
+            owner=conflict.owner,
+        )
+        return session
+
+
+def _run_session(
+    session: SyncSession,
+    module: str,
+    instances: Sequence[Instance],
+    work: InstanceWork,
+    progress: ProgressCallback | None,
+    max_workers: int | None,
+) -> None:
+    logger.info(f"{module}_session_started", instances=len(instances), trigger=session.trigger)
+    try:
+        records = ledger.add_instance_records(session, instances)
+        workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records) or 1))
+        context = {"module": module, "session_id": str(session.session_id)}
+
+        def one(pair: tuple[SyncInstanceRecord, Instance]) -> SyncInstanceRecord:
+            record = _sync_one(session, pair[0], pair[1], module, work, context)
+            if progress:
+                progress(record)
+            return record
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{module}-worker") as pool:
+            list(pool.map(one, zip(records, instances, strict=True)))
+        ledger.finalize_session(session)
+    except Exception as exc:
+        logger.exception(f"{module}_session_failed")
+        session.fail(scrub(f"{exc.__class__.__name__}: {exc}"))
+        return
+    logger.info(
+        f"{module}_session_finished",
+        status=session.status,
+        succeeded=session.successful_instances,
+        failed=session.failed_instances,
+    )
+
+
+def _sync_one(
+    session: SyncSession,
+    record: SyncInstanceRecord,
+    instance: Instance,
+    module: str,
+    work: InstanceWork,
+    context: dict[str, str],
+) -> SyncInstanceRecord:
+    """One worker thread: its own DB connection, opened fresh and closed at the end."""
+    close_old_connections()
+    try:
+        with bind_context(**context, instance_id=instance.pk, instance=instance.name):
+
+            def attempt(n: int) -> InstanceResult:
+                ledger.start_instance_sync(record)
+                return work(instance, session)
+
+            def on_retry(n: int, exc: BaseException, delay: float) -> None:
+                logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=str(exc))
+
+            try:
+                result = retry_transient(attempt, on_retry=on_retry)
+            except PhaseError as exc:
+                logger.error(f"{module}_{exc.phase}_failed", phase=exc.phase, error=exc.message)
+                ledger.fail_instance_sync(record, exc.message, phase=exc.phase, sync_details=exc.sync_details)
+            except Exception as exc:
+                logger.exception(f"{module}_instance_failed")
+                ledger.fail_instance_sync(
+                    record, scrub(f"{exc.__class__.__name__}: {exc}"), phase=SyncPhase.COLLECTION
+                )
+            else:
+                ledger.complete_instance_sync(
+                    record,
+                    items_synced=result.items_synced,
+                    items_created=result.items_created,
+                    items_updated=result.items_updated,
+                    items_deleted=result.items_deleted,
+                    sync_details=result.sync_details,
+                    status=RecordStatus.SKIPPED if result.status == "skipped" else RecordStatus.COMPLETED,
+                )
+                logger.info(f"{module}_instance_completed", status=record.status, **_counters(result))
+        return record
+    finally:
+        connection.close()
+
+
+def _counters(result: InstanceResult) -> dict[str, int]:
+    return {
+        "items_synced": result.items_synced,
+        "items_created": result.items_created,
+        "items_updated": result.items_updated,
+        "items_deleted": result.items_deleted,
+    }
