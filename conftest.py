@@ -20,7 +20,9 @@ def mysql_user() -> Any:
 
     created: list[str] = []
 
-    def make(*, grants: tuple[str, ...] = (), password: str | None = None, host: str = "%") -> tuple[str, str]:
+    def make(
+        *, grants: tuple[str, ...] = (), password: str | None = None, host: str = "%"
+    ) -> tuple[str, str]:
         name, pwd = live.unique("wf_u"), password or live.unique("Pw")
         with live.mysql_root() as root:
             live.run(root, f"CREATE USER '{name}'@'{host}' IDENTIFIED BY '{pwd}'")

@@ -125,6 +125,8 @@ WHALEFALL_RETRY_ATTEMPTS = env.int("WHALEFALL_RETRY_ATTEMPTS", default=3)
 WHALEFALL_RETRY_DELAYS = [float(d) for d in env.list("WHALEFALL_RETRY_DELAYS", default=["2", "4", "8"])]
 WHALEFALL_LOCK_TTL = env.int("WHALEFALL_LOCK_TTL", default=30 * 60)
 WHALEFALL_RETENTION_DAYS = env.int("WHALEFALL_RETENTION_DAYS", default=90)
+# Account change history is audit data: kept much longer than run records.
+WHALEFALL_CHANGELOG_RETENTION_DAYS = env.int("WHALEFALL_CHANGELOG_RETENTION_DAYS", default=730)
 WHALEFALL_SCHEDULER_LEASE_SECONDS = env.int("WHALEFALL_SCHEDULER_LEASE_SECONDS", default=30)
 WHALEFALL_SCHEDULER_TASKS_FILE = env.str(
     "WHALEFALL_SCHEDULER_TASKS_FILE", default=str(BASE_DIR / "scheduling" / "scheduler_tasks.yaml")

@@ -10,3 +10,7 @@ __all__ = [
     "SyncLock",
     "SyncSession",
 ]
+
+from whalefall.models.requests import TaskRequest, TaskRequestStatus
+
+__all__ += ["TaskRequest", "TaskRequestStatus"]

@@ -17,7 +17,7 @@ class CredentialFactory(factory.django.DjangoModelFactory):
     username = "monitor"
 
     @factory.post_generation
-    def password(obj: Credential, create: bool, extracted: str | None, **kwargs: object) -> None:  # noqa: N805
+    def password(obj: Credential, create: bool, extracted: str | None, **kwargs: object) -> None:
         obj.set_password(extracted if extracted is not None else "s3cret-pass")
         if create:
             obj.save()

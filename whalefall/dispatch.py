@@ -1,0 +1,27 @@
+"""Hand a task to the scheduler process (SPEC §7: nothing long runs inside a web request)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whalefall.logging import get_logger
+from whalefall.models import TaskRequest
+
+logger = get_logger(__name__)
+
+# Category -> task function (dotted path). Each takes keyword arguments
+# `instance_ids: list[int] | None`, `trigger: str`, `created_by: str` and returns a summary dict.
+SYNC_TASKS = {
+    "account": "accounts_sync.tasks.sync_accounts",
+    "capacity": "capacity.tasks.collect_database_sizes",
+    "aggregation": "capacity.tasks.calculate_database_size_aggregations",
+}
+
+
+def submit(task: str, *, requested_by: str = "", job_id: str = "", **kwargs: Any) -> TaskRequest:
+    """Queue `task(**kwargs)` for the running scheduler; it is picked up within seconds."""
+    request = TaskRequest.objects.create(task=task, kwargs=kwargs, requested_by=requested_by, job_id=job_id)
+    logger.info(
+        "task_request_submitted", task=task, request_id=request.pk, job_id=job_id, requested_by=requested_by
+    )
+    return request

@@ -1,0 +1,19 @@
+"""Core tasks (thin, seed 002)."""
+
+from __future__ import annotations
+
+from whalefall.logging import get_logger
+from whalefall.retention import run_cleanups
+from whalefall.sync.locks import cleanup_expired_locks
+
+logger = get_logger(__name__)
+
+
+def cleanup_history() -> dict[str, int]:
+    """Delete sessions, executions and change logs older than their retention settings."""
+    return run_cleanups()
+
+
+def cleanup_expired_sync_locks() -> dict[str, int]:
+    """Remove sync locks whose holder stopped renewing them (seed 003: every 5 minutes)."""
+    return {"deleted": cleanup_expired_locks()}
