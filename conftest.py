@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
+# One Fernet key for the whole run, also exported for subprocesses (runscheduler tests).
+TEST_ENCRYPTION_KEY = os.environ.setdefault(
+    "WHALEFALL_ENCRYPTION_KEY", "dGVzdC1rZXktZm9yLXdoYWxlZmFsbC10ZXN0cy0zMmI="
+)
+
 
 @pytest.fixture(autouse=True)
-def _fast_retries(settings: Any) -> None:
-    """Keep the retry logic but not its real 2/4/8 s waits."""
+def _test_settings(settings: Any) -> None:
+    """Keep the retry logic but not its real 2/4/8 s waits; encrypt with the test key."""
     settings.WHALEFALL_RETRY_DELAYS = [0, 0, 0]
+    settings.WHALEFALL_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
 
 
 @pytest.fixture
@@ -44,10 +51,12 @@ def pg_role() -> Any:
 
     created: list[str] = []
 
-    def make(*, attrs: str = "LOGIN", password: str | None = None) -> tuple[str, str]:
+    def make(*, attrs: str = "LOGIN", password: str | None = None, checked: bool = True) -> tuple[str, str]:
+        """`checked`: member of wf_password_auth, so PostgreSQL verifies the password."""
         name, pwd = live.unique("wf_r"), password or live.unique("Pw")
+        in_role = " IN ROLE wf_password_auth" if checked else ""
         with live.pg_superuser() as su:
-            live.run(su, f"CREATE ROLE {name} {attrs} PASSWORD '{pwd}'")
+            live.run(su, f"CREATE ROLE {name} {attrs} PASSWORD '{pwd}'{in_role}")
         created.append(name)
         return name, pwd
 
