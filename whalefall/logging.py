@@ -19,7 +19,10 @@ import structlog
 
 SENSITIVE_KEY = re.compile(r"pass(word|wd)?|secret|token|api_?key|credential|encryption_key", re.I)
 # `password=...`, `PWD=...`, `"password": "..."` inside free text such as DSNs and driver errors.
-INLINE_SECRET = re.compile(r"(?i)(password|passwd|pwd)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s;,&)]+)")
+# MySQL's "(using password: YES)" says only whether one was sent: left readable.
+INLINE_SECRET = re.compile(
+    r"(?i)(password|passwd|pwd)(\s*[=:]\s*)(?!(?:YES|NO)\))(\"[^\"]*\"|'[^']*'|[^\s;,&)]+)"
+)
 REDACTED = "***"
 
 _known_secrets: set[str] = set()
