@@ -128,8 +128,9 @@ WHALEFALL_RETENTION_DAYS = env.int("WHALEFALL_RETENTION_DAYS", default=90)
 # Account change history is audit data: kept much longer than run records.
 WHALEFALL_CHANGELOG_RETENTION_DAYS = env.int("WHALEFALL_CHANGELOG_RETENTION_DAYS", default=730)
 WHALEFALL_SCHEDULER_LEASE_SECONDS = env.int("WHALEFALL_SCHEDULER_LEASE_SECONDS", default=30)
-WHALEFALL_SCHEDULER_TASKS_FILE = env.str(
-    "WHALEFALL_SCHEDULER_TASKS_FILE", default=str(BASE_DIR / "scheduling" / "scheduler_tasks.yaml")
+# A relative path is taken from the project directory.
+WHALEFALL_SCHEDULER_TASKS_FILE = str(
+    BASE_DIR / env.str("WHALEFALL_SCHEDULER_TASKS_FILE", default="scheduling/scheduler_tasks.yaml")
 )
 
 # --- Logging (structlog; see whalefall/logging.py) -----------------------------------------------
