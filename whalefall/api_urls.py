@@ -2,8 +2,14 @@
 
 from django.urls import path
 
-from whalefall import views
+from whalefall import api, views
 
 urlpatterns = [
     path("health/", views.health, name="health"),
+    path("api/sync/status", api.sync_status, name="api-sync-status"),
+    path("api/sync/sessions", api.session_list, name="api-sync-sessions"),
+    path("api/sync/sessions/read-all", api.session_read_all, name="api-sync-read-all"),
+    path("api/sync/sessions/<uuid:session_id>", api.session_detail, name="api-sync-session"),
+    path("api/sync/sessions/<uuid:session_id>/read", api.session_mark_read, name="api-sync-session-read"),
+    path("api/sync/<str:category>/trigger", api.trigger, name="api-sync-trigger"),
 ]
