@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import enum
 import importlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -253,9 +254,34 @@ class DatabaseConnection(abc.ABC):
     def _detect_server(self) -> ServerInfo:
         """Query the server for its flavor and version."""
 
-    @abc.abstractmethod
+    # --- error classification: engines fill in the codes and words ---------------------------
+    auth_codes: frozenset[int | str] = frozenset()
+    privilege_codes: frozenset[int | str] = frozenset()
+    timeout_codes: frozenset[int | str] = frozenset()
+    unreachable_codes: frozenset[int | str] = frozenset()
+    auth_patterns: tuple[str, ...] = ()
+    privilege_patterns: tuple[str, ...] = ()
+
+    def error_codes(self, exc: BaseException) -> set[int | str]:
+        """The vendor error numbers/codes carried by a driver exception."""
+        return set()
+
     def classify(self, exc: BaseException) -> ErrorKind:
-        """Map a driver exception to an ErrorKind."""
+        """Map a driver exception to an ErrorKind: codes first, then the message's words."""
+        codes, text = self.error_codes(exc), str(exc)
+        if codes & self.auth_codes or _matches(self.auth_patterns, text):
+            return ErrorKind.AUTHENTICATION
+        if codes & self.privilege_codes or _matches(self.privilege_patterns, text):
+            return ErrorKind.PRIVILEGE
+        if codes & self.timeout_codes or timeout_words(text):
+            return ErrorKind.TIMEOUT
+        if codes & self.unreachable_codes or unreachable_words(text) or isinstance(exc, OSError):
+            return ErrorKind.UNREACHABLE
+        return ErrorKind.OTHER
+
+
+def _matches(patterns: tuple[str, ...], text: str) -> bool:
+    return any(re.search(p, text, re.IGNORECASE) for p in patterns)
 
 
 def _quiet_close(conn: Any) -> None:

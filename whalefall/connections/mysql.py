@@ -6,22 +6,28 @@ from typing import Any
 
 from whalefall.connections.base import (
     DatabaseConnection,
-    ErrorKind,
     ServerInfo,
     import_driver,
     parse_version,
-    timeout_words,
 )
 
-AUTH_CODES = {1045, 1698, 1251, 1862, 3118}  # access denied, plugin, expired, locked
-PRIVILEGE_CODES = {1044, 1142, 1143, 1227, 1370, 1449, 1356}
-TIMEOUT_CODES = {1969, 3024, 1317}  # MariaDB max_statement_time, MySQL max_execution_time, killed
-UNREACHABLE_CODES = {2003, 2006, 2013, 2005, 1040, 1053}
+AUTH_CODES: frozenset[int | str] = frozenset(
+    {1045, 1698, 1251, 1862, 3118}
+)  # access denied, plugin, expired, locked
+PRIVILEGE_CODES: frozenset[int | str] = frozenset({1044, 1142, 1143, 1227, 1370, 1449, 1356})
+TIMEOUT_CODES: frozenset[int | str] = frozenset(
+    {1969, 3024, 1317}
+)  # MariaDB max_statement_time, MySQL max_execution_time, killed
+UNREACHABLE_CODES: frozenset[int | str] = frozenset({2003, 2006, 2013, 2005, 1040, 1053})
 
 
 class Connection(DatabaseConnection):
     vendor = "mysql"
     default_port = 3306
+    auth_codes = AUTH_CODES
+    privilege_codes = PRIVILEGE_CODES
+    timeout_codes = TIMEOUT_CODES
+    unreachable_codes = UNREACHABLE_CODES
 
     def _connect(self) -> Any:
         pymysql = import_driver("pymysql", "PyMySQL")
@@ -59,15 +65,5 @@ class Connection(DatabaseConnection):
         flavor = "MariaDB" if "mariadb" in text.lower() else "MySQL"
         return ServerInfo(self.vendor, flavor, parse_version(text), text)
 
-    def classify(self, exc: BaseException) -> ErrorKind:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        text = str(exc)
-        if code in AUTH_CODES:
-            return ErrorKind.AUTHENTICATION
-        if code in PRIVILEGE_CODES:
-            return ErrorKind.PRIVILEGE
-        if code in TIMEOUT_CODES or timeout_words(text):
-            return ErrorKind.TIMEOUT
-        if code in UNREACHABLE_CODES or isinstance(exc, OSError):
-            return ErrorKind.UNREACHABLE
-        return ErrorKind.OTHER
+    def error_codes(self, exc: BaseException) -> set[int | str]:
+        return {exc.args[0]} if exc.args and isinstance(exc.args[0], int) else set()

@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.connections.base import (
-    DatabaseConnection,
-    ErrorKind,
-    ServerInfo,
-    import_driver,
-    parse_version,
-    timeout_words,
-    unreachable_words,
-)
+from whalefall.connections.base import DatabaseConnection, ServerInfo, import_driver, parse_version
 
-AUTH_CODES = {"ORA-01017", "ORA-28000", "ORA-28001", "ORA-01005", "ORA-01004", "DPY-4001"}
-PRIVILEGE_CODES = {"ORA-01031", "ORA-00942", "ORA-01045", "ORA-01039", "ORA-01749"}
-TIMEOUT_CODES = {"DPY-4024", "ORA-03156", "DPI-1067", "DPY-4005", "ORA-01013"}
-UNREACHABLE_CODES = {
-    "DPY-6005",
-    "DPY-6000",
-    "DPY-6001",
-    "DPY-4011",
-    "ORA-12514",
-    "ORA-12505",
-    "ORA-12541",
-    "ORA-12170",
-    "ORA-03113",
-    "ORA-03114",
-    "ORA-12537",
-    "ORA-12528",
-    "ORA-12520",
-}
+AUTH_CODES: frozenset[int | str] = frozenset(
+    {"ORA-01017", "ORA-28000", "ORA-28001", "ORA-01005", "ORA-01004", "DPY-4001"}
+)
+PRIVILEGE_CODES: frozenset[int | str] = frozenset(
+    {"ORA-01031", "ORA-00942", "ORA-01045", "ORA-01039", "ORA-01749"}
+)
+TIMEOUT_CODES: frozenset[int | str] = frozenset(
+    {"DPY-4024", "ORA-03156", "DPI-1067", "DPY-4005", "ORA-01013"}
+)
+UNREACHABLE_CODES: frozenset[int | str] = frozenset(
+    {
+        "DPY-6005",
+        "DPY-6000",
+        "DPY-6001",
+        "DPY-4011",
+        "ORA-12514",
+        "ORA-12505",
+        "ORA-12541",
+        "ORA-12170",
+        "ORA-03113",
+        "ORA-03114",
+        "ORA-12537",
+        "ORA-12528",
+        "ORA-12520",
+    }
+)
 
 
 def full_code(exc: BaseException) -> str:
@@ -47,6 +47,10 @@ def full_code(exc: BaseException) -> str:
 class Connection(DatabaseConnection):
     vendor = "oracle"
     default_port = 1521
+    auth_codes = AUTH_CODES
+    privilege_codes = PRIVILEGE_CODES
+    timeout_codes = TIMEOUT_CODES
+    unreachable_codes = UNREACHABLE_CODES
 
     def _connect(self) -> Any:
         oracledb = import_driver("oracledb", "oracledb")
@@ -67,18 +71,9 @@ class Connection(DatabaseConnection):
         text = str(getattr(self._conn, "version", "") or self.fetch_value(VERSION_SQL))
         return ServerInfo(self.vendor, "Oracle", parse_version(text), text)
 
-    def classify(self, exc: BaseException) -> ErrorKind:
+    def error_codes(self, exc: BaseException) -> set[int | str]:
         code = full_code(exc)
-        text = str(exc)
-        if code in AUTH_CODES:
-            return ErrorKind.AUTHENTICATION
-        if code in PRIVILEGE_CODES:
-            return ErrorKind.PRIVILEGE
-        if code in TIMEOUT_CODES or timeout_words(text):
-            return ErrorKind.TIMEOUT
-        if code in UNREACHABLE_CODES or unreachable_words(text):
-            return ErrorKind.UNREACHABLE
-        return ErrorKind.OTHER
+        return {code} if code else set()
 
 
 VERSION_SQL = "SELECT version_full FROM product_component_version WHERE product LIKE 'Oracle%'"

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.connections.base import (
-    DatabaseConnection,
-    ErrorKind,
-    ServerInfo,
-    import_driver,
-    timeout_words,
-    unreachable_words,
-)
+from whalefall.connections.base import DatabaseConnection, ServerInfo, import_driver
 
-AUTH_SQLSTATES = {"28P01", "28000"}
-PRIVILEGE_SQLSTATES = {"42501"}
-TIMEOUT_SQLSTATES = {"57014"}
-UNREACHABLE_SQLSTATES = {"53300", "57P01", "57P02", "57P03", "08001", "08006"}
-AUTH_WORDS = (
-    "password authentication failed",
-    "no pg_hba.conf entry",
-    "no password supplied",
-    "does not exist",
+# libpq reports connection-time failures without a SQLSTATE: those are recognised by their text.
+AUTH_PATTERNS = (
+    r"password authentication failed",
+    r"no pg_hba\.conf entry",
+    r"no password supplied",
+    r'role ".*" does not exist',
 )
 
 
 class Connection(DatabaseConnection):
     vendor = "postgresql"
     default_port = 5432
+    auth_codes = frozenset({"28P01", "28000"})
+    privilege_codes = frozenset({"42501"})
+    timeout_codes = frozenset({"57014"})
+    unreachable_codes = frozenset({"53300", "57P01", "57P02", "57P03", "08001", "08006"})
+    auth_patterns = AUTH_PATTERNS
+    privilege_patterns = (r"permission denied",)
 
     def _connect(self) -> Any:
         psycopg2 = import_driver("psycopg2", "psycopg2-binary")
@@ -63,17 +59,6 @@ class Connection(DatabaseConnection):
         )
         return ServerInfo(self.vendor, "PostgreSQL", version, str(row["v"]))
 
-    def classify(self, exc: BaseException) -> ErrorKind:
+    def error_codes(self, exc: BaseException) -> set[int | str]:
         code = getattr(exc, "pgcode", None)
-        text = str(exc).lower()
-        if code in AUTH_SQLSTATES:
-            return ErrorKind.AUTHENTICATION
-        if code in PRIVILEGE_SQLSTATES or "permission denied" in text:
-            return ErrorKind.PRIVILEGE
-        if code in TIMEOUT_SQLSTATES or timeout_words(text) or "canceling statement" in text:
-            return ErrorKind.TIMEOUT
-        if code in UNREACHABLE_SQLSTATES or unreachable_words(text):
-            return ErrorKind.UNREACHABLE
-        if code is None and any(w in text for w in AUTH_WORDS):
-            return ErrorKind.AUTHENTICATION
-        return ErrorKind.OTHER
+        return {code} if code else set()

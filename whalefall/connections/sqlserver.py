@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.connections.base import (
-    DatabaseConnection,
-    ErrorKind,
-    ServerInfo,
-    import_driver,
-    parse_version,
-    timeout_words,
-    unreachable_words,
-)
-
-AUTH_CODES = {18456, 18486, 18487, 18488, 18470, 18452}  # failed, locked, expired, must change, disabled
-PRIVILEGE_CODES = {229, 230, 262, 297, 300, 916, 4060, 15247}
-TIMEOUT_CODES = {20003, 1222}
-UNREACHABLE_CODES = {20009, 20006, 20004, 20047, 20002}
+from whalefall.connections.base import DatabaseConnection, ErrorKind, ServerInfo, import_driver, parse_version
 
 
 def error_parts(exc: BaseException) -> tuple[int | None, str]:
@@ -41,6 +28,13 @@ def login_codes_in(text: str) -> set[int]:
 class Connection(DatabaseConnection):
     vendor = "sqlserver"
     default_port = 1433
+    # login failed, locked, expired, must change, disabled / untrusted domain
+    auth_codes = frozenset({18456, 18486, 18487, 18488, 18470, 18452})
+    privilege_codes = frozenset({229, 230, 262, 297, 300, 916, 4060, 15247})
+    timeout_codes = frozenset({20003, 1222})
+    unreachable_codes = frozenset({20009, 20006, 20004, 20047, 20002})
+    auth_patterns = (r"login failed",)
+    privilege_patterns = (r"permission was denied",)
 
     def _connect(self) -> Any:
         pymssql = import_driver("pymssql", "pymssql")
@@ -69,18 +63,24 @@ class Connection(DatabaseConnection):
         first = " ".join(text.split())
         return f"[{code}] {first}" if code is not None else first or exc.__class__.__name__
 
-    def classify(self, exc: BaseException) -> ErrorKind:
+    def error_codes(self, exc: BaseException) -> set[int | str]:
         code, text = error_parts(exc)
-        codes = {code} | login_codes_in(text) if code is not None else login_codes_in(text)
-        if codes & AUTH_CODES or "login failed" in text.lower():
-            return ErrorKind.AUTHENTICATION
-        if codes & PRIVILEGE_CODES or "permission was denied" in text.lower():
-            return ErrorKind.PRIVILEGE
-        if codes & TIMEOUT_CODES or timeout_words(text):
-            return ErrorKind.TIMEOUT
-        if codes & UNREACHABLE_CODES or unreachable_words(text):
-            return ErrorKind.UNREACHABLE
-        return ErrorKind.OTHER
+        return ({code} if code is not None else set()) | login_codes_in(text)
+
+    def classify(self, exc: BaseException) -> ErrorKind:
+        # pymssql keeps the message as bytes inside args: classify on the decoded text.
+        return super().classify(_Decoded(exc))
+
+
+class _Decoded(Exception):
+    """A pymssql error whose str() is its decoded message; args (and so codes) unchanged."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(*exc.args)
+        self.text = error_parts(exc)[1]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 VERSION_SQL = (
