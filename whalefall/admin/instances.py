@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from whalefall.models import Credential, Instance
@@ -47,7 +48,6 @@ class CredentialAdmin(admin.ModelAdmin):
     search_fields = ["name", "username"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
-        from django.db.models import Count
 
         return super().get_queryset(request).annotate(n_instances=Count("instances"))
 
@@ -88,6 +88,14 @@ class InstanceAdmin(admin.ModelAdmin):
         ("Last known state", {"fields": readonly_fields}),
     ]
     actions = ["test_connection"]
+    # Per-row values the apps add (see extend_instance_admin) come from these annotations.
+    annotations: ClassVar[list[Callable[[QuerySet[Instance]], QuerySet[Instance]]]] = []
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
+        qs = super().get_queryset(request)
+        for annotate in self.annotations:
+            qs = annotate(qs)
+        return qs
 
     @admin.display(description="address", ordering="host")
     def address(self, obj: Instance) -> str:
@@ -103,3 +111,32 @@ class InstanceAdmin(admin.ModelAdmin):
             self.message_user(request, f"{instance.name}: {result.message}", level)
         total = queryset.count()
         self.message_user(request, f"Tested {total} instance(s): {total - failed} OK, {failed} failed.")
+
+
+def extend_instance_admin(
+    *,
+    actions: tuple[Callable[..., Any], ...] = (),
+    columns: tuple[Callable[..., Any], ...] = (),
+    details: tuple[Callable[..., Any], ...] = (),
+    annotate: Callable[[QuerySet[Instance]], QuerySet[Instance]] | None = None,
+) -> None:
+    """Let an app add actions, changelist columns and read-only detail fields to the instance
+    admin without subclassing it, so several apps can extend it whatever their load order.
+
+    Each callable becomes a method of InstanceAdmin: actions take (self, request, queryset),
+    columns and details take (self, obj); `annotate` adds the per-row values columns read.
+    """
+    for fn in (*actions, *columns, *details):
+        setattr(InstanceAdmin, fn.__name__, fn)
+    InstanceAdmin.actions = [*InstanceAdmin.actions, *(fn.__name__ for fn in actions)]
+    InstanceAdmin.list_display = [*InstanceAdmin.list_display, *(fn.__name__ for fn in columns)]
+    names = [fn.__name__ for fn in details]
+    InstanceAdmin.readonly_fields = [*InstanceAdmin.readonly_fields, *names]
+    if names:
+        title, opts = InstanceAdmin.fieldsets[-1]
+        if title != "Activity":
+            InstanceAdmin.fieldsets = [*InstanceAdmin.fieldsets, ("Activity", {"fields": []})]
+        title, opts = InstanceAdmin.fieldsets[-1]
+        InstanceAdmin.fieldsets[-1] = (title, {"fields": [*opts["fields"], *names]})
+    if annotate:
+        InstanceAdmin.annotations = [*InstanceAdmin.annotations, annotate]
