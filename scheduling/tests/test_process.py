@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 from django_apscheduler.models import DjangoJob
 
-from scheduling.models import JobConfig, SchedulerCommand, SchedulerLease
+from scheduling.models import SchedulerCommand, SchedulerLease
 from scheduling.tests.conftest import SAMPLE
 from scheduling.tests.helpers import SchedulerProcess, wait_until
+from scheduling.tests.users import OPERATORS, make_user
 from whalefall.models import SyncSession, TaskRequest
 
 TASKS = {
@@ -67,7 +70,13 @@ def test_it_runs_jobs_stands_by_takes_over_and_stops_cleanly(
     assert list(DjangoJob.objects.values_list("id", flat=True)) == ["record_session_hourly"]
     assert "job sync_accounts_every_30min is unavailable and not scheduled" in first.output
 
-    request = JobConfig.objects.get(pk="record_session_hourly").request_run(by="alice")
+    admin = Client()
+    admin.force_login(make_user("otto", OPERATORS))
+    admin.post(
+        reverse("admin:scheduling_jobconfig_changelist"),
+        {"action": "run_now", "_selected_action": ["record_session_hourly"]},
+    )
+    request = TaskRequest.objects.get(job_id="record_session_hourly")
     request = wait_until(
         lambda: TaskRequest.objects.filter(pk=request.pk, status="done").first(),
         10,
@@ -84,7 +93,10 @@ def test_it_runs_jobs_stands_by_takes_over_and_stops_cleanly(
     first.proc.wait(10)
     wait_until(lambda: _holder_pid() == second.proc.pid, 3 + 5, "the standby to take over within the lease")
 
-    JobConfig.objects.get(pk="record_session_hourly").pause(by="alice")
+    admin.post(
+        reverse("admin:scheduling_jobconfig_changelist"),
+        {"action": "pause_jobs", "_selected_action": ["record_session_hourly"]},
+    )
     wait_until(
         lambda: DjangoJob.objects.filter(pk="record_session_hourly", next_run_time=None).exists(),
         5,
