@@ -10,20 +10,41 @@ from django_apscheduler.jobstores import DjangoJobStore
 ADHOC_PREFIX = "request-"
 
 
+def _close_connection() -> None:
+    """Event handlers run in executor threads: do not leave a connection open in them."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 class WhaleFallJobStore(DjangoJobStore):
     """DjangoJobStore; one-off TaskRequests (no stored job) are recorded on the request instead."""
 
     @classmethod
     def handle_submission_event(cls, event: Any) -> int | None:
-        return None if event.job_id.startswith(ADHOC_PREFIX) else super().handle_submission_event(event)
+        if event.job_id.startswith(ADHOC_PREFIX):
+            return None
+        try:
+            return super().handle_submission_event(event)
+        finally:
+            _close_connection()
 
     @classmethod
     def handle_execution_event(cls, event: Any) -> int | None:
-        return None if event.job_id.startswith(ADHOC_PREFIX) else super().handle_execution_event(event)
+        if event.job_id.startswith(ADHOC_PREFIX):
+            return None
+        try:
+            return super().handle_execution_event(event)
+        finally:
+            _close_connection()
 
     @classmethod
     def handle_error_event(cls, event: Any) -> int | None:
-        return None if event.job_id.startswith(ADHOC_PREFIX) else super().handle_error_event(event)
+        if event.job_id.startswith(ADHOC_PREFIX):
+            return None
+        try:
+            return super().handle_error_event(event)
+        finally:
+            _close_connection()
 
     def shutdown(self) -> None:
         # Closing inside an atomic block (a test transaction) would break it; nothing to close then.

@@ -54,9 +54,26 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 EXECUTOR_THREADS = 5
 
 
+class WhaleFallScheduler(BackgroundScheduler):
+    """BackgroundScheduler whose own thread drops its database connection after each round."""
+
+    def _process_jobs(self) -> float | None:
+        try:
+            return super()._process_jobs()
+        finally:
+            close_old_connections()
+
+    def _main_loop(self) -> None:
+        try:
+            super()._main_loop()
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
+
+
 def build_scheduler() -> BackgroundScheduler:
     """APScheduler as SPEC §7 wants it: Django job store, 5 threads, project time zone."""
-    return BackgroundScheduler(
+    return WhaleFallScheduler(
         jobstores={"default": WhaleFallJobStore()},
         executors={"default": ThreadPoolExecutor(EXECUTOR_THREADS)},
         job_defaults=JOB_DEFAULTS,
