@@ -132,6 +132,8 @@ class SchedulerService:
                 self.process_requests()
         except DatabaseError:
             logger.exception("scheduler_step_database_error")
+        except Exception:
+            logger.exception("scheduler_step_failed")
 
     # --- lease --------------------------------------------------------------------------------
     def try_activate(self) -> bool:
@@ -179,24 +181,29 @@ class SchedulerService:
                 finished_at=timezone.now(),
             )
         )
-        self.scheduler = build_scheduler()
-        self.scheduler.add_listener(
+        scheduler = build_scheduler()
+        scheduler.add_listener(
             self._log_event,
             events.EVENT_JOB_EXECUTED
             | events.EVENT_JOB_ERROR
             | events.EVENT_JOB_MISSED
             | events.EVENT_JOB_MAX_INSTANCES,
         )
-        self.scheduler.start(paused=True)  # nothing fires before the jobs match their configs
-        created = registry.sync_defaults(self.specs)
-        states = registry.reconcile_all(self.scheduler)
-        SchedulerCommand.objects.filter(status=CommandStatus.PENDING).update(
-            status=CommandStatus.APPLIED,
-            applied_by=self.owner,
-            applied_at=timezone.now(),
-            message="applied at start",
-        )
-        self.scheduler.resume()
+        scheduler.start(paused=True)  # nothing fires before the jobs match their configs
+        try:
+            created = registry.sync_defaults(self.specs)
+            states = registry.reconcile_all(scheduler)
+            SchedulerCommand.objects.filter(status=CommandStatus.PENDING).update(
+                status=CommandStatus.APPLIED,
+                applied_by=self.owner,
+                applied_at=timezone.now(),
+                message="applied at start",
+            )
+        except BaseException:
+            scheduler.shutdown(wait=False)  # the lease is still ours: the next round tries again
+            raise
+        scheduler.resume()
+        self.scheduler = scheduler
         scheduled = sorted(j for j, s in states.items() if s == "scheduled")
         self.out(
             f"Active: scheduler {self.owner} runs {len(scheduled)} job(s): {', '.join(scheduled) or '-'}"
@@ -280,8 +287,13 @@ class SchedulerService:
             claimed = TaskRequest.objects.filter(pk=request.pk, status=TaskRequestStatus.PENDING).update(
                 status=TaskRequestStatus.RUNNING, claimed_by=self.claim_label, started_at=timezone.now()
             )
-            if claimed:
+            if not claimed:
+                continue
+            try:
                 submitted += self._submit(request)
+            except Exception as exc:
+                logger.exception("task_request_submit_failed", request_id=request.pk)
+                self._finish(request, TaskRequestStatus.FAILED, f"could not start: {exc}")
         return submitted
 
     def _finish(self, request: TaskRequest, status: str, error: str) -> int:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -287,3 +287,33 @@ def test_it_reports_scheduler_liveness_in_health(client: Client) -> None:
     SchedulerLease.claim(owner="h-1", token="t", host="h", pid=1, seconds=30)
     body = client.get("/health/").json()
     assert (body["database"], body["scheduler"]["alive"], body["scheduler"]["pid"]) == ("ok", True, 1)
+
+
+def test_it_lists_executions_without_a_query_per_row(viewer: Client) -> None:
+    from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+    job = DjangoJob.objects.create(id="record_session_hourly", job_state=b"")
+
+    def add(n: int) -> None:
+        for i in range(n):
+            DjangoJobExecution.objects.create(
+                job=job,
+                status="Error!",
+                run_time=datetime.now(UTC) - timedelta(minutes=i + n * 10),
+                duration=1.5,
+                exception="boom",
+                traceback="Traceback: boom",
+            )
+
+    url = reverse("admin:django_apscheduler_djangojobexecution_changelist")
+    add(1)
+    with CaptureQueriesContext(connection) as few:
+        page = viewer.get(url, {"job__id__exact": "record_session_hourly"}).content.decode()
+    assert "Error!" in page and "1.50 s" in page
+    add(10)
+    with CaptureQueriesContext(connection) as many:
+        viewer.get(url, {"job__id__exact": "record_session_hourly"})
+    assert len(many) == len(few)
+    execution = DjangoJobExecution.objects.first()
+    detail = viewer.get(reverse("admin:django_apscheduler_djangojobexecution_change", args=[execution.pk]))
+    assert "Traceback: boom" in detail.content.decode()

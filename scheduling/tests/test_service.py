@@ -152,3 +152,34 @@ def test_it_runs_scheduled_jobs_when_due(make_service: Any) -> None:
         lambda: JobConfig.objects.get(pk="record_session_hourly").last_session_id, what="a scheduled run"
     )
     assert SyncSession.objects.filter(trigger="scheduled").count() == 1
+
+
+@pytest.mark.django_db
+def test_it_retries_activation_after_a_failed_start(make_service: Any, monkeypatch: Any) -> None:
+    from django.db import DatabaseError
+
+    from scheduling import registry
+
+    service = make_service()
+    real = registry.reconcile_all
+    monkeypatch.setattr(
+        registry, "reconcile_all", lambda scheduler: (_ for _ in ()).throw(DatabaseError("gone"))
+    )
+    service.step()
+    assert not service.active
+    assert SchedulerLease.current().token == service.token  # still ours: nobody else starts meanwhile
+    monkeypatch.setattr(registry, "reconcile_all", real)
+    service.step()
+    assert service.active
+
+
+@pytest.mark.django_db
+def test_it_fails_a_request_it_cannot_start_instead_of_leaving_it_running(make_service: Any) -> None:
+    service = make_service()
+    service.step()
+    request = submit(f"{SAMPLE}.record_session", requested_by="bob")
+    TaskRequest.objects.filter(pk=request.pk).update(kwargs=["not", "a", "mapping"])
+    service.process_requests()
+    request.refresh_from_db()
+    assert request.status == "failed"
+    assert request.error.startswith("could not start:")
