@@ -66,6 +66,17 @@ def scheduler(tmp_path: Path, transactional_db: None) -> Iterator[SchedulerProce
     proc.stop()
 
 
+def page_says(browser: Any, text: str) -> None:
+    """Wait for the next page to load and contain `text` (the old page may still be showing)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: text in d.find_element(By.TAG_NAME, "body").text
+    )
+
+
 def test_it_runs_a_job_from_the_admin_and_shows_its_session(
     browser: Any, live_server: Any, scheduler: Any
 ) -> None:
@@ -77,6 +88,7 @@ def test_it_runs_a_job_from_the_admin_and_shows_its_session(
     browser.find_element(By.ID, "id_username").send_keys("otto")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    page_says(browser, "Site administration")
 
     browser.get(f"{live_server.url}/admin/scheduling/jobconfig/")
     assert "Scheduler alive on" in browser.find_element(By.ID, "scheduler-status").text
@@ -84,7 +96,7 @@ def test_it_runs_a_job_from_the_admin_and_shows_its_session(
     row.click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("run_now")
     browser.find_element(By.NAME, "index").click()
-    assert "Queued 1 run(s)" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    page_says(browser, "Queued 1 run(s); the scheduler starts them within seconds.")
 
     def session_listed() -> bool:
         browser.get(f"{live_server.url}/admin/whalefall/syncsession/")
