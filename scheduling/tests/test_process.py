@@ -91,7 +91,7 @@ def test_it_runs_jobs_stands_by_takes_over_and_stops_cleanly(
 
     first.signal(signal.SIGKILL)
     first.proc.wait(10)
-    wait_until(lambda: _holder_pid() == second.proc.pid, 3 + 5, "the standby to take over within the lease")
+    wait_until(lambda: _holder_pid() == second.proc.pid, 3 + 7, "the standby to take over within the lease")
 
     admin.post(
         reverse("admin:scheduling_jobconfig_changelist"),
