@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection
@@ -14,6 +15,26 @@ def _close_connection() -> None:
     """Event handlers run in executor threads: do not leave a connection open in them."""
     if not connection.in_atomic_block:
         connection.close()
+
+
+def _link_session(event: Any) -> None:
+    """Remember the session a run produced, keyed like its DjangoJobExecution row."""
+    from django_apscheduler.util import get_django_internal_datetime
+
+    from scheduling.models import JobRunSession
+    from whalefall.models import SyncSession
+
+    result = event.retval if isinstance(event.retval, dict) else {}
+    session = (
+        SyncSession.objects.filter(session_id=result["session_id"]).first()
+        if result.get("session_id")
+        else None
+    )
+    JobRunSession.objects.update_or_create(
+        job_id=event.job_id,
+        run_time=get_django_internal_datetime(event.scheduled_run_time),
+        defaults={"session": session, "result": json.loads(json.dumps(result, default=str))},
+    )
 
 
 class WhaleFallJobStore(DjangoJobStore):
@@ -33,6 +54,7 @@ class WhaleFallJobStore(DjangoJobStore):
         if event.job_id.startswith(ADHOC_PREFIX):
             return None
         try:
+            _link_session(event)
             return super().handle_execution_event(event)
         finally:
             _close_connection()

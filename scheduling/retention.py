@@ -8,6 +8,9 @@ from whalefall import retention
 def delete_old_executions() -> int:
     from django_apscheduler.models import DjangoJobExecution
 
+    from scheduling.models import JobRunSession
+
+    JobRunSession.objects.filter(run_time__lt=retention.cutoff()).delete()
     deleted, _ = DjangoJobExecution.objects.filter(run_time__lt=retention.cutoff()).delete()
     return deleted
 

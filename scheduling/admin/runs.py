@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling.admin.jobs import RUN_COLOURS, badge, local
-from scheduling.models import SchedulerCommand
+from scheduling.models import JobRunSession, SchedulerCommand
 from whalefall.models import TaskRequest
 
 # django-apscheduler's own admin runs jobs inside the web request; WhaleFall's does not.
@@ -32,12 +34,30 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(DjangoJobExecution)
 class JobExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "job_id", "status_badge", "run_at", "duration_s", "exception_short"]
+    list_display = ["id", "job_id", "status_badge", "run_at", "duration_s", "session_link", "exception_short"]
     list_filter = ["status", "job__id"]
     search_fields = ["job__id", "exception"]
     date_hierarchy = "run_time"
-    fields = ["job", "status", "run_at", "duration_s", "exception", "traceback_pre"]
+    fields = ["job", "status", "run_at", "duration_s", "session_link", "exception", "traceback_pre"]
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DjangoJobExecution]:
+        link = JobRunSession.objects.filter(job_id=OuterRef("job_id"), run_time=OuterRef("run_time"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                session_pk=Subquery(link.values("session_id")[:1]),
+                session_status=Subquery(link.values("session__status")[:1]),
+            )
+        )
+
+    @admin.display(description="session")
+    def session_link(self, obj: DjangoJobExecution) -> str:
+        if not getattr(obj, "session_pk", None):
+            return "-"
+        url = reverse("admin:whalefall_syncsession_change", args=[obj.session_pk])
+        return format_html('<a href="{}">{}</a>', url, obj.session_status)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: DjangoJobExecution) -> str:

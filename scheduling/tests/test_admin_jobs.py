@@ -317,3 +317,18 @@ def test_it_lists_executions_without_a_query_per_row(viewer: Client) -> None:
     execution = DjangoJobExecution.objects.first()
     detail = viewer.get(reverse("admin:django_apscheduler_djangojobexecution_change", args=[execution.pk]))
     assert "Traceback: boom" in detail.content.decode()
+
+
+def test_it_links_each_execution_to_its_session(viewer: Client) -> None:
+    from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+    from scheduling.models import JobRunSession
+    from whalefall.tests.factories import SyncSessionFactory
+
+    job = DjangoJob.objects.create(id="record_session_hourly", job_state=b"")
+    when = datetime(2030, 1, 1, 1, 0, tzinfo=UTC)
+    DjangoJobExecution.objects.create(job=job, status="Executed", run_time=when, duration=2)
+    session = SyncSessionFactory(status="completed")
+    JobRunSession.objects.create(job_id=job.id, run_time=when, session=session)
+    page = viewer.get(reverse("admin:django_apscheduler_djangojobexecution_changelist")).content.decode()
+    assert reverse("admin:whalefall_syncsession_change", args=[session.pk]) in page

@@ -91,6 +91,10 @@ def test_it_runs_a_requested_job_and_records_execution_and_session(make_service:
         what="the execution record",
     )
     assert execution.duration is not None
+    from scheduling.models import JobRunSession
+
+    link = wait_until(lambda: JobRunSession.objects.filter(job_id="record_session_hourly").first())
+    assert (link.run_time, link.session) == (execution.run_time, session)
 
 
 @pytest.mark.django_db(transaction=True)
