@@ -332,3 +332,23 @@ def test_it_links_each_execution_to_its_session(viewer: Client) -> None:
     JobRunSession.objects.create(job_id=job.id, run_time=when, session=session)
     page = viewer.get(reverse("admin:django_apscheduler_djangojobexecution_changelist")).content.decode()
     assert reverse("admin:whalefall_syncsession_change", args=[session.pk]) in page
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:whalefall_taskrequest_changelist", "admin:scheduling_schedulercommand_changelist"]
+)
+def test_it_lists_requests_and_commands_without_a_query_per_row(viewer: Client, url_name: str) -> None:
+    def add(n: int) -> None:
+        for _ in range(n):
+            TaskRequest.objects.create(
+                task=SPECS[0].function, job_id="record_session_hourly", status="refused"
+            )
+            SchedulerCommand.queue("pause", "record_session_hourly", "otto")
+
+    add(1)
+    with CaptureQueriesContext(connection) as few:
+        assert viewer.get(reverse(url_name)).status_code == 200
+    add(10)
+    with CaptureQueriesContext(connection) as many:
+        viewer.get(reverse(url_name))
+    assert len(many) == len(few)
