@@ -6,3 +6,8 @@ class SchedulingConfig(AppConfig):
 
     name = "scheduling"
     verbose_name = "Scheduling"
+
+    def ready(self) -> None:
+        from scheduling.retention import register_cleaners
+
+        register_cleaners()

@@ -1,6 +1,6 @@
 """JSON endpoints (SPEC §8); apps add theirs here."""
 
-from django.urls import path
+from django.urls import include, path
 
 from whalefall import api, views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/sync/sessions/<uuid:session_id>", api.session_detail, name="api-sync-session"),
     path("api/sync/sessions/<uuid:session_id>/read", api.session_mark_read, name="api-sync-session-read"),
     path("api/sync/<str:category>/trigger", api.trigger, name="api-sync-trigger"),
+    path("", include("scheduling.api_urls")),
 ]

@@ -1,0 +1,114 @@
+"""Execution history (django-apscheduler's records) and the command audit trail, read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
+
+from scheduling.admin.jobs import RUN_COLOURS, badge, local
+from scheduling.models import JobRunSession, SchedulerCommand
+from whalefall.models import TaskRequest
+
+# django-apscheduler's own admin runs jobs inside the web request; WhaleFall's does not.
+for model in (DjangoJob, DjangoJobExecution):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DjangoJobExecution)
+class JobExecutionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job_id", "status_badge", "run_at", "duration_s", "session_link", "exception_short"]
+    list_filter = ["status", "job__id"]
+    search_fields = ["job__id", "exception"]
+    date_hierarchy = "run_time"
+    fields = ["job", "status", "run_at", "duration_s", "session_link", "exception", "traceback_pre"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DjangoJobExecution]:
+        link = JobRunSession.objects.filter(job_id=OuterRef("job_id"), run_time=OuterRef("run_time"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                session_pk=Subquery(link.values("session_id")[:1]),
+                session_status=Subquery(link.values("session__status")[:1]),
+            )
+        )
+
+    @admin.display(description="session")
+    def session_link(self, obj: DjangoJobExecution) -> str:
+        if not getattr(obj, "session_pk", None):
+            return "-"
+        url = reverse("admin:whalefall_syncsession_change", args=[obj.session_pk])
+        return format_html('<a href="{}">{}</a>', url, obj.session_status)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: DjangoJobExecution) -> str:
+        return badge(obj.status, RUN_COLOURS.get(obj.status, "#ef6c00"))
+
+    @admin.display(description="run time", ordering="run_time")
+    def run_at(self, obj: DjangoJobExecution) -> str:
+        return local(obj.run_time)
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_s(self, obj: DjangoJobExecution) -> str:
+        return f"{obj.duration} s" if obj.duration is not None else "-"
+
+    @admin.display(description="error")
+    def exception_short(self, obj: DjangoJobExecution) -> str:
+        return (obj.exception or "")[:120]
+
+    @admin.display(description="traceback")
+    def traceback_pre(self, obj: DjangoJobExecution) -> str:
+        return format_html("<pre>{}</pre>", obj.traceback or "-")
+
+
+@admin.register(SchedulerCommand)
+class SchedulerCommandAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "action",
+        "job_id",
+        "requested_by",
+        "status",
+        "applied_by",
+        "applied_at",
+        "message",
+    ]
+    list_filter = ["action", "status"]
+    search_fields = ["job_id", "requested_by"]
+
+
+@admin.register(TaskRequest)
+class TaskRequestAdmin(ReadOnlyAdmin):
+    """Run requests handed to the scheduler (run now, reruns): who asked, and what came of it."""
+
+    list_display = [
+        "requested_at",
+        "task",
+        "job_id",
+        "requested_by",
+        "status",
+        "claimed_by",
+        "finished_at",
+        "error",
+    ]
+    list_filter = ["status", "task"]
+    search_fields = ["task", "job_id", "requested_by"]

@@ -1,0 +1,43 @@
+"""`manage.py runscheduler`: the one long-lived process that runs WhaleFall's scheduled jobs."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scheduling.config import ConfigError, load_default_tasks
+from scheduling.service import SchedulerService
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the scheduled jobs (APScheduler with the Django job store). Only one scheduler is "
+        "active at a time; a second one waits as standby and takes over when the lease expires."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--lease-seconds",
+            type=int,
+            default=None,
+            help="Lease length (default: settings.WHALEFALL_SCHEDULER_LEASE_SECONDS).",
+        )
+
+    def handle(self, *args: Any, lease_seconds: int | None = None, **options: Any) -> None:
+        try:
+            loaded = load_default_tasks()
+        except ConfigError as exc:
+            raise CommandError(f"invalid scheduler configuration: {exc}") from None
+        for warning in loaded.warnings:
+            self.stderr.write(f"Warning: {warning}")
+        self.stdout.write(f"Default jobs from {loaded.source}: {len(loaded.specs)}")
+        service = SchedulerService(specs=loaded.specs, lease_seconds=lease_seconds, out=self._say)
+        signal.signal(signal.SIGTERM, service.request_stop)
+        signal.signal(signal.SIGINT, service.request_stop)
+        service.run()
+
+    def _say(self, message: str) -> None:
+        self.stdout.write(message)
+        self.stdout.flush()

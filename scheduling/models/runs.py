@@ -1,0 +1,22 @@
+"""Which session a job execution produced (django-apscheduler's execution rows cannot hold it)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class JobRunSession(models.Model):
+    """Keyed like DjangoJobExecution (job id + scheduled run time), so the history can link it."""
+
+    job_id = models.CharField(max_length=255)
+    run_time = models.DateTimeField()
+    session = models.ForeignKey(
+        "whalefall.SyncSession", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job_id", "run_time"], name="unique_job_run_session")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} at {self.run_time}"

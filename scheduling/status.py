@@ -1,0 +1,57 @@
+"""Is a scheduler alive? Read from the lease row (admin banner, index warning, health endpoint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from scheduling.models import SchedulerLease
+
+
+@dataclass(frozen=True)
+class SchedulerStatus:
+    alive: bool
+    owner: str = ""
+    host: str = ""
+    pid: int | None = None
+    heartbeat_at: datetime | None = None
+    since: datetime | None = None
+
+    @property
+    def message(self) -> str:
+        if self.alive:
+            beat = (
+                timezone.localtime(self.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+                if self.heartbeat_at
+                else "?"
+            )
+            return f"Scheduler alive on {self.host} (pid {self.pid}), last heartbeat {beat}."
+        if self.heartbeat_at:
+            beat = timezone.localtime(self.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+            return f"No scheduler is running (last heartbeat {beat} from {self.owner}). Start `manage.py runscheduler`."
+        return "No scheduler has ever run. Start `manage.py runscheduler`: jobs and run requests wait for it."
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "alive": self.alive,
+            "host": self.host,
+            "pid": self.pid,
+            "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
+            "since": self.since.isoformat() if self.since else None,
+        }
+
+
+def scheduler_status() -> SchedulerStatus:
+    lease = SchedulerLease.current()
+    if lease is None:
+        return SchedulerStatus(alive=False)
+    return SchedulerStatus(
+        alive=lease.alive,
+        owner=lease.owner,
+        host=lease.host,
+        pid=lease.pid,
+        heartbeat_at=lease.heartbeat_at,
+        since=lease.acquired_at,
+    )

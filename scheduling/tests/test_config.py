@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scheduling.config import BUILTIN_DEFAULTS, ConfigError, load_default_tasks, parse
+from scheduling.functions import FunctionError, TaskUnavailable, check, resolve
+
+SHIPPED = Path(__file__).resolve().parents[1] / "scheduler_tasks.yaml"
+
+GOOD = {
+    "id": "record_session_hourly",
+    "name": "Record",
+    "function": "scheduling.tests.sample_tasks.record_session",
+    "trigger_type": "cron",
+    "trigger_params": {"minute": 0},
+}
+
+
+def _text(*entries: dict) -> str:
+    return yaml.safe_dump({"default_tasks": list(entries)})
+
+
+def test_it_ships_the_builtin_defaults_in_the_yaml() -> None:
+    loaded = load_default_tasks(SHIPPED)
+    assert loaded.specs == list(BUILTIN_DEFAULTS)
+    assert {s.id for s in loaded.specs} == {
+        "sync_accounts_every_30min",
+        "collect_database_sizes_daily",
+        "calculate_database_size_aggregations_daily",
+        "cleanup_history_weekly",
+        "cleanup_expired_sync_locks_every_5min",
+    }
+
+
+def test_it_falls_back_to_builtin_defaults_with_a_warning(tmp_path: Path) -> None:
+    loaded = load_default_tasks(tmp_path / "missing.yaml")
+    assert loaded.specs == list(BUILTIN_DEFAULTS)
+    assert loaded.source == "built-in defaults"
+    assert "missing.yaml not found" in loaded.warnings[0]
+
+
+def test_it_reads_the_path_from_settings(tmp_path: Path, settings: object) -> None:
+    path = tmp_path / "tasks.yaml"
+    path.write_text(_text(GOOD))
+    settings.WHALEFALL_SCHEDULER_TASKS_FILE = str(path)  # type: ignore[attr-defined]
+    loaded = load_default_tasks()
+    assert [s.id for s in loaded.specs] == ["record_session_hourly"]
+    assert loaded.source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "entry", "field", "message"),
+    [
+        ({"id": None}, "default_tasks[0]", "id", "is required"),
+        ({"name": ""}, "default_tasks[0] (record_session_hourly)", "name", "is required"),
+        ({"function": None}, "default_tasks[0] (record_session_hourly)", "function", "is required"),
+        (
+            {"trigger_params": None},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params",
+            "is required",
+        ),
+        ({"id": "RecordSession"}, "default_tasks[0] (RecordSession)", "id", "snake_case"),
+        ({"colour": "red"}, "default_tasks[0] (record_session_hourly)", "colour", "unknown field"),
+        ({"enabled": "yes"}, "default_tasks[0] (record_session_hourly)", "enabled", "true or false"),
+        ({"kwargs": [1]}, "default_tasks[0] (record_session_hourly)", "kwargs", "must be a mapping"),
+        ({"description": 5}, "default_tasks[0] (record_session_hourly)", "description", "must be a string"),
+        (
+            {"function": "nopackage.tasks.run"},
+            "default_tasks[0] (record_session_hourly)",
+            "function",
+            "no package",
+        ),
+        (
+            {"function": "not a path"},
+            "default_tasks[0] (record_session_hourly)",
+            "function",
+            "not a dotted path",
+        ),
+        (
+            {"function": "scheduling.tests.sample_tasks.nothing"},
+            "default_tasks[0] (record_session_hourly)",
+            "function",
+            "has no function 'nothing'",
+        ),
+        (
+            {"function": "scheduling.tests.sample_tasks.not_callable"},
+            "default_tasks[0] (record_session_hourly)",
+            "function",
+            "not callable",
+        ),
+        (
+            {"trigger_type": "weekly"},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_type",
+            "not one of",
+        ),
+        ({"trigger_params": [1]}, "default_tasks[0] (record_session_hourly)", "trigger_params", "mapping"),
+        (
+            {"trigger_params": {"minute": 61}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params.minute",
+            "61",
+        ),
+        (
+            {"trigger_params": {"hour": "x"}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params.hour",
+            "x",
+        ),
+        (
+            {"trigger_params": {"minutes": 5}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params.minutes",
+            "unknown cron field",
+        ),
+        (
+            {"trigger_type": "interval", "trigger_params": {"minutes": -5}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params.minutes",
+            "whole number",
+        ),
+        (
+            {"trigger_type": "interval", "trigger_params": {"minutes": 0}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params",
+            "needs weeks, days",
+        ),
+        (
+            {"trigger_type": "date", "trigger_params": {"run_date": "2001-01-01 00:00"}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params.run_date",
+            "in the past",
+        ),
+        (
+            {"trigger_type": "date", "trigger_params": {"run_date": "tomorrow"}},
+            "default_tasks[0] (record_session_hourly)",
+            "trigger_params.run_date",
+            "not a date",
+        ),
+    ],
+)
+def test_it_names_file_entry_and_field_of_every_error(
+    change: dict, entry: str, field: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(_text({**GOOD, **change}), "tasks.yaml")
+    assert (err.value.path, err.value.entry, err.value.field) == ("tasks.yaml", entry, field)
+    assert message in err.value.message
+    assert str(err.value).startswith(f"tasks.yaml: {entry}: {field}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("default_tasks: [", "-", "invalid YAML"),
+        ("- just a list", "default_tasks", "mapping with a default_tasks list"),
+        ("default_tasks: {a: 1}", "default_tasks", "must be a list"),
+        ("default_tasks: [42]", "-", "must be a mapping"),
+    ],
+)
+def test_it_rejects_malformed_files(text: str, field: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(text, "tasks.yaml")
+    assert err.value.field == field
+    assert message in str(err.value)
+
+
+def test_it_rejects_duplicate_ids_instead_of_dropping_one() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(_text(GOOD, GOOD), "tasks.yaml")
+    assert err.value.entry == "default_tasks[1] (record_session_hourly)"
+    assert "duplicate id" in err.value.message
+
+
+def test_it_keeps_a_job_whose_task_module_is_not_installed_yet() -> None:
+    missing = {**GOOD, "id": "sync_accounts_hourly", "function": "scheduling.not_yet.sync_accounts"}
+    specs = parse(_text(GOOD, missing), "tasks.yaml")
+    assert [s.id for s in specs] == ["record_session_hourly", "sync_accounts_hourly"]
+    assert check(missing["function"]) == "module scheduling.not_yet is not installed"
+    with pytest.raises(TaskUnavailable, match=r"scheduling\.not_yet"):
+        resolve(missing["function"])
+
+
+def test_it_resolves_a_task_function() -> None:
+    from scheduling.tests.sample_tasks import record_session
+
+    assert resolve(GOOD["function"]) is record_session
+    with pytest.raises(FunctionError):
+        resolve("scheduling.tests.sample_tasks.nothing")
+
+
+def test_it_reports_unreadable_files(tmp_path: Path) -> None:
+    directory = tmp_path / "dir.yaml"
+    directory.mkdir()
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_default_tasks(directory)
