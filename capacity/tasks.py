@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from capacity.services.aggregation import plan_periods
-from capacity.services.collection import aggregate_instance, collect_instance
+from capacity.services.collection import SharedAggregation, collect_instance
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.logging import get_logger
 from whalefall.models import Instance, SyncSession
@@ -87,11 +87,12 @@ def calculate_database_size_aggregations(
     the named period and/or the period containing the named date (recomputed)."""
     day = _parse_date(date)
     periods = plan_periods(period, day, timezone.localdate())
+    instances = _instances(instance_ids)
     session = run_sync(
         category=SyncCategory.AGGREGATION,
         module="capacity_aggregation",
-        instances=_instances(instance_ids),
-        work=lambda instance, _session: aggregate_instance(instance, periods),
+        instances=instances,
+        work=SharedAggregation(periods, [i.pk for i in instances]),
         trigger=trigger,
         created_by=created_by,
         parameters={"periods": [[k, s.isoformat()] for k, s in periods], "instance_ids": instance_ids},

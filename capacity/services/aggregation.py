@@ -4,41 +4,60 @@ For each database (from `DatabaseSizeStat`) and each instance (from `InstanceSiz
 period: avg / max / min size, sample count, change of the average against the previous period
 (bytes and percent; 0 when the previous period has no samples) and a trend. The previous period
 is read from the raw daily rows in the same statement (a window over the periods), so a period
-can be (re)computed alone, in any order. Rows whose values did not change are not rewritten.
-Works on SQLite (>= 3.25 for window functions, 3.24 for upserts) and PostgreSQL alike.
+can be (re)computed alone, in any order. Rows whose values did not change are not rewritten, and
+RETURNING tells which instances got new or changed rows.
+Works on SQLite (>= 3.35 for RETURNING) and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from capacity.periods import PERIOD_TYPES, add_periods, last_complete_period, period_end, period_sql
+from capacity.periods import (
+    PERIOD_TYPES,
+    add_periods,
+    known_periods_sql,
+    last_complete_period,
+    period_end,
+    period_sql,
+)
 from capacity.periods import period_start as start_of
 
 #: |change percent| below this is "stable" (sizes wobble by a few pages from day to day).
 TREND_STABLE_PERCENT = 0.1
+#: Up to this many periods in the scanned range, the period of a row is a CASE over constants.
+CASE_PERIODS = 6
 
 
 @dataclass(frozen=True)
 class Target:
+    name: str
     source: str
     target: str
     keys: tuple[str, ...]
     partition: str
 
 
-DATABASE_TARGET = Target(
-    "capacity_databasesizestat",
-    "capacity_databasesizeaggregation",
-    ("database_id", "instance_id"),
-    "database_id",
-)
-INSTANCE_TARGET = Target(
-    "capacity_instancesizestat", "capacity_instancesizeaggregation", ("instance_id",), "instance_id"
+TARGETS = (
+    Target(
+        "databases",
+        "capacity_databasesizestat",
+        "capacity_databasesizeaggregation",
+        ("database_id", "instance_id"),
+        "database_id",
+    ),
+    Target(
+        "instance",
+        "capacity_instancesizestat",
+        "capacity_instancesizeaggregation",
+        ("instance_id",),
+        "instance_id",
+    ),
 )
 
 VALUE_COLUMNS = [
@@ -76,37 +95,50 @@ SELECT {keys}, %s, period_start, {end}, avg_b, max_b, min_b, n, change_b, change
 FROM final WHERE 1 = 1
 ON CONFLICT ({conflict}, period_type, period_start) DO UPDATE SET {updates}, calculated_at = excluded.calculated_at
 WHERE {changed}
+RETURNING instance_id
 """
 
 
-def build_sql(vendor: str, kind: str, target: Target, *, filtered: bool) -> str:
+def build_sql(vendor: str, kind: str, target: Target, *, start: str, instances: int) -> str:
     exprs = period_sql(vendor, kind)
+    placeholders = ", ".join(["%s"] * instances)
     return SQL.format(
         keys=", ".join(target.keys),
-        start=exprs.start.format(col="collected_date"),
+        start=start,
         previous=exprs.previous.format(col="period_start"),
         end=exprs.end.format(col="period_start"),
         source=target.source,
         target=target.target,
         partition=target.partition,
         conflict=target.partition,
-        instance_filter=" AND instance_id = %s" if filtered else "",
+        instance_filter=f" AND instance_id IN ({placeholders})" if instances else "",
         values=", ".join(VALUE_COLUMNS),
         updates=", ".join(f"{c} = excluded.{c}" for c in VALUE_COLUMNS),
         changed=" OR ".join(f"{target.target}.{c} <> excluded.{c}" for c in VALUE_COLUMNS),
     )
 
 
+def start_expression(vendor: str, kind: str, scan_from: date, last: date) -> str:
+    """The period of a row: a CASE over the few known periods, or the backend's date function."""
+    starts = [scan_from]
+    while starts[-1] < last and len(starts) <= CASE_PERIODS:
+        starts.append(add_periods(kind, starts[-1], 1))
+    if starts[-1] == last:
+        return known_periods_sql(vendor, starts, "collected_date")
+    return period_sql(vendor, kind).start.format(col="collected_date")
+
+
 def aggregate(
-    kind: str, first: date, last: date | None = None, *, instance_id: int | None = None
-) -> dict[str, int]:
+    kind: str, first: date, last: date | None = None, *, instance_ids: list[int] | None = None
+) -> dict[str, Counter[int]]:
     """(Re)compute the periods of `kind` from the one containing `first` to the one containing
-    `last`, for every database and instance (or one instance); returns rows written per table."""
+    `last`, for all (or the given) instances and their databases; returns, per table, how many
+    rows were written for each instance."""
     first, last = start_of(kind, first), start_of(kind, last or first)
-    ops = connection.ops
-    scan_from = ops.adapt_datefield_value(add_periods(kind, first, -1))
-    scan_to = ops.adapt_datefield_value(period_end(kind, last))
-    head = [scan_from, scan_to] + ([instance_id] if instance_id is not None else [])
+    ops, vendor = connection.ops, connection.vendor
+    scan_from = add_periods(kind, first, -1)
+    ids = list(instance_ids or [])
+    head = [ops.adapt_datefield_value(scan_from), ops.adapt_datefield_value(period_end(kind, last)), *ids]
     tail = [
         ops.adapt_datefield_value(first),
         str(kind),
@@ -114,13 +146,12 @@ def aggregate(
         TREND_STABLE_PERCENT,
         ops.adapt_datetimefield_value(timezone.now()),
     ]
-    written: dict[str, int] = {}
+    start = start_expression(vendor, kind, scan_from, last)
+    written: dict[str, Counter[int]] = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        for name, target in (("databases", DATABASE_TARGET), ("instance", INSTANCE_TARGET)):
-            cursor.execute(
-                build_sql(connection.vendor, kind, target, filtered=instance_id is not None), head + tail
-            )
-            written[name] = max(cursor.rowcount, 0)
+        for target in TARGETS:
+            cursor.execute(build_sql(vendor, kind, target, start=start, instances=len(ids)), head + tail)
+            written[target.name] = Counter(row[0] for row in cursor.fetchall())
     return written
 
 
@@ -131,3 +162,18 @@ def plan_periods(period: str | None, day: date | None, today: date) -> list[tupl
     if day is None:
         return [(k, last_complete_period(k, today)) for k in kinds]
     return [(k, start_of(k, day)) for k in kinds]
+
+
+def aggregate_periods(periods: list[tuple[str, date]], instance_ids: list[int]) -> dict[int, dict[str, dict]]:
+    """All the planned periods in one transaction; per instance and kind, the rows written."""
+    result: dict[int, dict[str, dict]] = {pk: {} for pk in instance_ids}
+    with transaction.atomic():
+        for kind, start in periods:
+            written = aggregate(kind, start, instance_ids=instance_ids)
+            for pk in instance_ids:
+                result[pk][kind] = {
+                    "period_start": start.isoformat(),
+                    "databases": written["databases"][pk],
+                    "instance": written["instance"][pk],
+                }
+    return result

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 from capacity.coordinator import CapacitySyncCoordinator
-from capacity.services.aggregation import aggregate
+from capacity.services.aggregation import aggregate_periods
+from whalefall.choices import SyncPhase
+from whalefall.logging import scrub
 from whalefall.models import Instance, SyncSession
-from whalefall.sync.phases import InstanceResult, PhaseStats, phase_guard
+from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats
 
 
 def collect_instance(instance: Instance, session: SyncSession) -> InstanceResult:
@@ -16,17 +19,35 @@ def collect_instance(instance: Instance, session: SyncSession) -> InstanceResult
         return coordinator.sync_all()
 
 
-def aggregate_instance(instance: Instance, periods: list[tuple[str, date]]) -> InstanceResult:
-    """Upsert the named periods for one instance's databases and its total."""
-    stats = PhaseStats(processed_records=len(periods))
-    details = {"aggregation": stats.as_dict()}
-    with phase_guard("collection", details):
-        for kind, start in periods:
-            written = aggregate(kind, start, instance_id=instance.pk)
-            stats.saved_count += written["databases"] + written["instance"]
-            stats.extra[kind] = {"period_start": start.isoformat(), **written}
-    return InstanceResult(
-        items_synced=len(periods),
-        items_updated=stats.saved_count,
-        sync_details={"aggregation": stats.as_dict()},
-    )
+class SharedAggregation:
+    """The aggregation of a session as `run_sync` work: the first worker runs one set-based pass
+    over all the session's instances (eight statements, whatever the number of instances); every
+    worker then reports its own instance's share. One pass beats one per instance: the work is
+    all in the metadata database, where parallel writers would only queue for its lock."""
+
+    def __init__(self, periods: list[tuple[str, date]], instance_ids: list[int]) -> None:
+        self.periods, self.instance_ids = periods, instance_ids
+        self._lock = threading.Lock()
+        self._done = False
+        self._result: dict[int, dict[str, dict]] = {}
+        self._error = ""
+
+    def __call__(self, instance: Instance, session: SyncSession) -> InstanceResult:
+        with self._lock:
+            if not self._done:
+                try:
+                    self._result = aggregate_periods(self.periods, self.instance_ids)
+                except Exception as exc:  # noqa: BLE001 - every instance's record gets the reason
+                    self._error = scrub(f"{exc.__class__.__name__}: {exc}")
+                self._done = True
+        if self._error:
+            raise PhaseError(SyncPhase.COLLECTION, self._error)
+        per_kind = self._result.get(instance.pk, {})
+        stats = PhaseStats(processed_records=len(per_kind))
+        stats.saved_count = sum(v["databases"] + v["instance"] for v in per_kind.values())
+        stats.extra.update(per_kind)
+        return InstanceResult(
+            items_synced=len(per_kind),
+            items_updated=stats.saved_count,
+            sync_details={"aggregation": stats.as_dict()},
+        )
