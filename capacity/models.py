@@ -103,7 +103,11 @@ class DatabaseSizeStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["database", "collected_date"], name="capacity_dbstat_one_per_day")
         ]
-        indexes = [models.Index(fields=["instance", "collected_date"])]
+        # by instance for per-instance reads, by day for the aggregation's date-range scans
+        indexes = [
+            models.Index(fields=["instance", "collected_date"]),
+            models.Index(fields=["collected_date"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.database_id} {self.collected_date}: {self.size_bytes}"
@@ -152,9 +156,20 @@ class AggregationFields(models.Model):
         abstract = True
 
 
+# Aggregates are derived from the size rows (whose foreign keys are enforced) by set-based SQL:
+# no database-level FK constraints on them, which would fire two triggers per written row (the
+# ORM still cascades deletes). The unique constraint's leading column indexes `database`.
 class DatabaseSizeAggregation(AggregationFields):
-    database = models.ForeignKey(InstanceDatabase, on_delete=models.CASCADE, related_name="aggregations")
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="+")
+    database = models.ForeignKey(
+        InstanceDatabase,
+        on_delete=models.CASCADE,
+        related_name="aggregations",
+        db_constraint=False,
+        db_index=False,
+    )
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
 
     class Meta:
         ordering = ["database_id", "period_type", "-period_start"]
@@ -170,7 +185,9 @@ class DatabaseSizeAggregation(AggregationFields):
 
 
 class InstanceSizeAggregation(AggregationFields):
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="+")
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
 
     class Meta:
         ordering = ["instance_id", "period_type", "-period_start"]

@@ -69,13 +69,14 @@ class PeriodSql:
     start: str  # period start of a date
     end: str  # period end from a period start
     previous: str  # previous period's start from a period start
+    one_row_per_period: bool = False  # daily: one stat row per day already (unique constraint)
 
 
 def period_sql(vendor: str, kind: str) -> PeriodSql:
     """The per-backend expressions; SQLite stores dates as ISO text, PostgreSQL as DATE."""
     if vendor == "postgresql":
         if kind == PeriodType.DAILY:
-            return PeriodSql("{col}", "{col}", "({col} - 1)")
+            return PeriodSql("{col}", "{col}", "({col} - 1)", one_row_per_period=True)
         unit = {"weekly": "week", "monthly": "month", "quarterly": "quarter"}[kind]
         step = {"weekly": "7 days", "monthly": "1 month", "quarterly": "3 months"}[kind]
         return PeriodSql(
@@ -85,7 +86,7 @@ def period_sql(vendor: str, kind: str) -> PeriodSql:
         )
     if vendor == "sqlite":
         return {
-            "daily": PeriodSql("{col}", "{col}", "date({col}, '-1 day')"),
+            "daily": PeriodSql("{col}", "{col}", "date({col}, '-1 day')", one_row_per_period=True),
             "weekly": PeriodSql(
                 "date({col}, '-6 days', 'weekday 1')",
                 "date({col}, '+6 days')",

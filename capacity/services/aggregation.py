@@ -73,13 +73,7 @@ VALUE_COLUMNS = [
 
 SQL = """
 INSERT INTO {target} ({keys}, period_type, period_start, {values}, calculated_at)
-WITH per AS (
-    SELECT {keys}, {start} AS period_start, CAST(ROUND(AVG(size_bytes)) AS BIGINT) AS avg_b,
-           MAX(size_bytes) AS max_b, MIN(size_bytes) AS min_b, COUNT(*) AS n
-    FROM {source}
-    WHERE collected_date >= %s AND collected_date <= %s{instance_filter}
-    GROUP BY {keys}, {start}
-), chained AS (
+WITH per AS ({per}), chained AS (
     SELECT per.*, LAG(period_start) OVER w AS prev_start, LAG(avg_b) OVER w AS prev_avg
     FROM per WINDOW w AS (PARTITION BY {partition} ORDER BY period_start)
 ), final AS (
@@ -92,26 +86,57 @@ WITH per AS (
 SELECT {keys}, %s, period_start, {end}, avg_b, max_b, min_b, n, change_b, change_p,
        CASE WHEN change_p >= %s THEN 'growing' WHEN change_p <= -%s THEN 'shrinking' ELSE 'stable' END,
        %s
-FROM final WHERE 1 = 1
+FROM final WHERE NOT EXISTS (
+    SELECT 1 FROM {target} AS t
+    WHERE t.{partition} = final.{partition} AND t.period_type = %s AND t.period_start = final.period_start
+      AND {unchanged}
+)
 ON CONFLICT ({conflict}, period_type, period_start) DO UPDATE SET {updates}, calculated_at = excluded.calculated_at
 WHERE {changed}
 RETURNING instance_id
 """
 
+# Grouping per period; for daily rows (one per day already) the rows themselves, no sort needed.
+GROUPED = """
+    SELECT {keys}, {start} AS period_start, CAST(ROUND(AVG(size_bytes)) AS BIGINT) AS avg_b,
+           MAX(size_bytes) AS max_b, MIN(size_bytes) AS min_b, COUNT(*) AS n
+    FROM {source}
+    WHERE collected_date >= %s AND collected_date <= %s{instance_filter}
+    GROUP BY {keys}, {start}
+"""
+UNGROUPED = """
+    SELECT {keys}, collected_date AS period_start, size_bytes AS avg_b,
+           size_bytes AS max_b, size_bytes AS min_b, 1 AS n
+    FROM {source}
+    WHERE collected_date >= %s AND collected_date <= %s{instance_filter}
+"""
+# What the final SELECT yields, column by column, to compare with a stored row.
+FINAL_VALUES = {
+    "avg_size_bytes": "avg_b",
+    "max_size_bytes": "max_b",
+    "min_size_bytes": "min_b",
+    "sample_count": "n",
+    "change_bytes": "change_b",
+    "change_percent": "change_p",
+}
+
 
 def build_sql(vendor: str, kind: str, target: Target, *, start: str, instances: int) -> str:
     exprs = period_sql(vendor, kind)
     placeholders = ", ".join(["%s"] * instances)
+    instance_filter = f" AND instance_id IN ({placeholders})" if instances else ""
+    per = (UNGROUPED if exprs.one_row_per_period else GROUPED).format(
+        keys=", ".join(target.keys), start=start, source=target.source, instance_filter=instance_filter
+    )
     return SQL.format(
+        per=per,
         keys=", ".join(target.keys),
-        start=start,
         previous=exprs.previous.format(col="period_start"),
         end=exprs.end.format(col="period_start"),
-        source=target.source,
         target=target.target,
         partition=target.partition,
         conflict=target.partition,
-        instance_filter=f" AND instance_id IN ({placeholders})" if instances else "",
+        unchanged=" AND ".join(f"t.{col} = final.{expr}" for col, expr in FINAL_VALUES.items()),
         values=", ".join(VALUE_COLUMNS),
         updates=", ".join(f"{c} = excluded.{c}" for c in VALUE_COLUMNS),
         changed=" OR ".join(f"{target.target}.{c} <> excluded.{c}" for c in VALUE_COLUMNS),
@@ -145,6 +170,7 @@ def aggregate(
         TREND_STABLE_PERCENT,
         TREND_STABLE_PERCENT,
         ops.adapt_datetimefield_value(timezone.now()),
+        str(kind),
     ]
     start = start_expression(vendor, kind, scan_from, last)
     written: dict[str, Counter[int]] = {}
