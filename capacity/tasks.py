@@ -92,7 +92,7 @@ def calculate_database_size_aggregations(
         category=SyncCategory.AGGREGATION,
         module="capacity_aggregation",
         instances=instances,
-        work=SharedAggregation(periods, [i.pk for i in instances]),
+        work=SharedAggregation(periods, [i.pk for i in instances], restrict=instance_ids is not None),
         trigger=trigger,
         created_by=created_by,
         parameters={"periods": [[k, s.isoformat()] for k, s in periods], "instance_ids": instance_ids},

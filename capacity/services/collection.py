@@ -25,8 +25,10 @@ class SharedAggregation:
     worker then reports its own instance's share. One pass beats one per instance: the work is
     all in the metadata database, where parallel writers would only queue for its lock."""
 
-    def __init__(self, periods: list[tuple[str, date]], instance_ids: list[int]) -> None:
-        self.periods, self.instance_ids = periods, instance_ids
+    def __init__(
+        self, periods: list[tuple[str, date]], instance_ids: list[int], *, restrict: bool = True
+    ) -> None:
+        self.periods, self.instance_ids, self.restrict = periods, instance_ids, restrict
         self._lock = threading.Lock()
         self._done = False
         self._result: dict[int, dict[str, dict]] = {}
@@ -36,7 +38,7 @@ class SharedAggregation:
         with self._lock:
             if not self._done:
                 try:
-                    self._result = aggregate_periods(self.periods, self.instance_ids)
+                    self._result = aggregate_periods(self.periods, self.instance_ids, restrict=self.restrict)
                 except Exception as exc:  # noqa: BLE001 - every instance's record gets the reason
                     self._error = scrub(f"{exc.__class__.__name__}: {exc}")
                 self._done = True
