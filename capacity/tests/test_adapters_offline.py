@@ -14,6 +14,7 @@ from capacity.adapters import sqlserver as sqlserver_adapter
 from capacity.models import DatabaseSizeStat, InstanceSizeStat
 from capacity.tasks import collect_database_sizes
 from capacity.tests.catalogs import MB, oracle_catalog, sqlserver_catalog
+from whalefall.connections.base import ConnectorError, ErrorKind
 from whalefall.tests.factories import InstanceFactory
 
 PAGE = 8192
@@ -67,8 +68,24 @@ def test_system_names_compare_without_case_where_the_engine_does() -> None:
     assert not adapter_class("mysql")(sqlserver_catalog()).is_system_database("MySQL")
 
 
+def events(caplog: Any) -> list[dict]:
+    return [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+
+
+def test_the_pg_adapter_skips_a_database_dropped_between_listing_and_sizing() -> None:
+    class Stub:
+        def fetch_all(self, sql: str, params: Any = None) -> list[dict]:
+            names = params[0]
+            if "gone" in names:  # like pg_database_size on a just-dropped database
+                raise ConnectorError(ErrorKind.OTHER, 'database "gone" does not exist')
+            return [{"name": n, "size_bytes": 8_000_000} for n in names]
+
+    sizes = adapter_class("postgresql")(Stub()).collect_sizes(["app", "gone", "sales"])
+    assert [(s.name, s.size_bytes) for s in sizes] == [("app", 8_000_000), ("sales", 8_000_000)]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_sqlserver_collection_stores_data_log_and_the_instance_total(monkeypatch: Any) -> None:
+def test_a_sqlserver_collection_stores_data_log_and_the_instance_total(monkeypatch: Any, caplog: Any) -> None:
     monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: sqlserver_catalog())
     instance = InstanceFactory(db_type="sqlserver", port=1433)
     result = collect_database_sizes(instance_ids=[instance.pk])
@@ -82,10 +99,16 @@ def test_a_sqlserver_collection_stores_data_log_and_the_instance_total(monkeypat
     assert DatabaseSizeStat.objects.filter(instance=instance).count() == 2
     instance.refresh_from_db()
     assert instance.version == "SQL Server Developer Edition 16.0.4135"
+    logged = {e["event"]: e for e in events(caplog) if e.get("module") == "capacity_sync"}
+    assert {"capacity_sync_inventory_completed", "capacity_sync_collection_completed"} <= set(logged)
+    assert logged["capacity_sync_instance_completed"]["instance_id"] == instance.pk
+    assert logged["capacity_sync_collection_completed"]["phase"] == "collection"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(monkeypatch: Any) -> None:
+def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(
+    monkeypatch: Any, caplog: Any
+) -> None:
     catalog = oracle_catalog()
     catalog.db.execute("DROP TABLE dba_tablespaces")  # like ORA-00942 for a missing grant
     monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: catalog)
@@ -95,3 +118,7 @@ def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(m
     assert result["status"] == "failed"
     assert result["instances"][0]["failed_phase"] == "inventory"
     assert not DatabaseSizeStat.objects.exists()
+    failed = [e for e in events(caplog) if e["event"] == "capacity_sync_inventory_failed"]
+    assert (
+        failed and failed[0]["module"] == "capacity_sync" and failed[0]["session_id"] == result["session_id"]
+    )
