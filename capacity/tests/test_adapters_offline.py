@@ -122,3 +122,14 @@ def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(
     assert (
         failed and failed[0]["module"] == "capacity_sync" and failed[0]["session_id"] == result["session_id"]
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_collection_of_many_instances_completes_on_the_metadata_database(monkeypatch: Any) -> None:
+    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: sqlserver_catalog())
+    instances = [InstanceFactory(db_type="sqlserver", port=1433) for _ in range(8)]
+    result = collect_database_sizes()
+
+    assert result["status"] == "completed", [r["error"] for r in result["instances"]]
+    assert InstanceSizeStat.objects.filter(instance__in=instances).count() == 8
+    assert DatabaseSizeStat.objects.count() == 16

@@ -81,3 +81,19 @@ def test_the_scheduled_run_covers_the_last_complete_period_of_each_kind() -> Non
     session = SyncSession.objects.get(session_id=result["session_id"])
     assert [k for k, _ in session.parameters["periods"]] == ["daily", "weekly", "monthly", "quarterly"]
     assert result["status"] == "completed"
+
+
+def test_a_failing_aggregation_pass_fails_every_record_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("capacity.services.collection.aggregate_periods", boom)
+    InstanceFactory()
+    InstanceFactory()
+    result = calculate_database_size_aggregations(trigger="manual")
+    assert result["status"] == "failed"
+    assert {(r["status"], r["failed_phase"], r["error"]) for r in result["instances"]} == {
+        ("failed", "collection", "RuntimeError: disk full")
+    }
