@@ -50,9 +50,9 @@ def mysql_database() -> Iterator[Callable[..., str]]:
 
     def make(prefix: str = "wf_cap", *statements: str) -> str:
         name = live.unique(prefix)
+        created.append(name)  # before creating: a failing statement below still gets it dropped
         with live.mysql_root() as root:
             live.run(root, f"CREATE DATABASE `{name}`", *(s.format(db=name) for s in statements))
-        created.append(name)
         return name
 
     yield make
@@ -67,9 +67,9 @@ def pg_database() -> Iterator[Callable[..., str]]:
 
     def make(*statements: str) -> str:
         name = live.unique("wf_cap")
+        created.append(name)
         with live.pg_superuser() as su:
             live.run(su, f"CREATE DATABASE {name}")
-        created.append(name)
         if statements:
             with live.pg_superuser(name) as conn:
                 live.run(conn, *statements)
