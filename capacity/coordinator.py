@@ -1,0 +1,186 @@
+"""`CapacitySyncCoordinator`: the capacity sync of one instance (seed 000's baseline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from django.db import transaction
+from django.utils import timezone
+
+from capacity.adapters import CapacityAdapter, DatabaseSize, adapter_class
+from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
+from whalefall.choices import SyncPhase
+from whalefall.connections import DatabaseConnection, open_connection
+from whalefall.logging import bind_context, get_logger
+from whalefall.models import Instance
+from whalefall.sync.phases import InstanceResult, PhaseStats, phase_guard
+
+logger = get_logger(__name__)
+MODULE = "capacity_sync"
+
+
+@dataclass
+class _Plan:
+    """What the phases found, written in one transaction by `save()`."""
+
+    new: list[InstanceDatabase] = field(default_factory=list)
+    changed: list[InstanceDatabase] = field(default_factory=list)
+    active: dict[str, InstanceDatabase] = field(default_factory=dict)
+    sizes: list[DatabaseSize] = field(default_factory=list)
+
+
+class CapacitySyncCoordinator:
+    """Capacity sync of one instance, used as `with CapacitySyncCoordinator(instance) as c:`.
+
+    Phases (each returns a `PhaseStats`; failures raise `PhaseError(phase)`):
+
+    - connection: open the connection (`__enter__`), record the detected version;
+    - inventory: list the user databases and compare with the stored ones: `created`,
+      `refreshed`, `reactivated` (back after being gone), `deactivated` (gone; history kept);
+    - collection: read the sizes of the active databases; skipped (`status="skipped"`) when the
+      inventory has none.
+
+    Nothing is written until `save()`, which writes the inventory changes, one size row per
+    database for today and the instance total in one transaction: a failure leaves the
+    instance's earlier data as it was.
+    """
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.connection: DatabaseConnection | None = None
+        self.adapter: CapacityAdapter | None = None
+        self.now = timezone.now()
+        self.plan = _Plan()
+        self.details: dict[str, dict[str, object]] = {}
+
+    def __enter__(self) -> CapacitySyncCoordinator:
+        with phase_guard(SyncPhase.CONNECTION):
+            self.connection = open_connection(self.instance)
+            self.instance.record_version(self.connection.server_info().display)
+            self.adapter = adapter_class(self.instance.db_type)(self.connection)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+    def sync_all(self) -> InstanceResult:
+        """Both phases and the write; the counters of seed 000 for the instance record."""
+        inventory = self.synchronize_inventory()
+        collection = self.collect_capacity()
+        self.save()
+        return InstanceResult(
+            items_synced=collection.processed_records,
+            items_created=inventory.created,
+            items_updated=collection.saved_count,
+            items_deleted=inventory.deactivated,
+            sync_details=dict(self.details),
+        )
+
+    def synchronize_inventory(self) -> PhaseStats:
+        with bind_context(phase=SyncPhase.INVENTORY), phase_guard(SyncPhase.INVENTORY, self.details):
+            assert self.adapter is not None
+            found = self.adapter.list_databases()
+            stats = self._diff_inventory(found)
+            self.details["inventory"] = stats.as_dict()
+            logger.info(f"{MODULE}_inventory_completed", **_counts(stats))
+            return stats
+
+    def _diff_inventory(self, found: list[str]) -> PhaseStats:
+        stats = PhaseStats(processed_records=len(found))
+        known = {db.name: db for db in InstanceDatabase.objects.for_instance(self.instance.pk)}
+        for name in found:
+            db = known.get(name)
+            if db is None:
+                db = InstanceDatabase(instance=self.instance, name=name, first_seen_at=self.now)
+                db.last_seen_at = self.now
+                self.plan.new.append(db)
+                stats.created += 1
+            else:
+                outcome = db.mark_seen(self.now)
+                setattr(stats, outcome, getattr(stats, outcome) + 1)
+                self.plan.changed.append(db)
+            self.plan.active[name] = db
+        for name, db in known.items():
+            if db.is_active and name not in self.plan.active:
+                db.mark_gone(self.now)
+                self.plan.changed.append(db)
+                stats.deactivated += 1
+        stats.saved_count = len(self.plan.new) + len(self.plan.changed)
+        stats.extra["active_databases"] = len(self.plan.active)
+        return stats
+
+    def collect_capacity(self) -> PhaseStats:
+        with bind_context(phase=SyncPhase.COLLECTION), phase_guard(SyncPhase.COLLECTION, self.details):
+            if not self.plan.active:
+                stats = PhaseStats(status="skipped")
+                stats.extra["reason"] = "no active databases"
+                self.details["collection"] = stats.as_dict()
+                logger.info(f"{MODULE}_collection_skipped", reason="no active databases")
+                return stats
+            assert self.adapter is not None
+            self.plan.sizes = self.adapter.collect_sizes(sorted(self.plan.active))
+            stats = PhaseStats(processed_records=len(self.plan.sizes), saved_count=len(self.plan.sizes))
+            stats.extra["missing"] = len(self.plan.active) - len(self.plan.sizes)
+            stats.extra["total_size_bytes"] = sum(s.size_bytes for s in self.plan.sizes)
+            self.details["collection"] = stats.as_dict()
+            logger.info(f"{MODULE}_collection_completed", **_counts(stats))
+            return stats
+
+    def save(self) -> None:
+        """The one write of this instance (inventory + today's size rows + instance total)."""
+        with phase_guard(SyncPhase.COLLECTION, self.details), transaction.atomic():
+            InstanceDatabase.objects.bulk_create(self.plan.new)
+            InstanceDatabase.objects.bulk_update(
+                self.plan.changed, ["is_active", "last_seen_at", "deactivated_at"], batch_size=500
+            )
+            if self.plan.sizes:
+                self._save_sizes()
+
+    def _save_sizes(self) -> None:
+        day = timezone.localdate(self.now)
+        rows = [
+            DatabaseSizeStat(
+                database=self.plan.active[s.name],
+                instance=self.instance,
+                collected_date=day,
+                collected_at=self.now,
+                size_bytes=s.size_bytes,
+                data_bytes=s.data_bytes,
+                log_bytes=s.log_bytes,
+                allocated_bytes=s.allocated_bytes,
+            )
+            for s in self.plan.sizes
+        ]
+        values = ["collected_at", "size_bytes", "data_bytes", "log_bytes", "allocated_bytes"]
+        DatabaseSizeStat.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["database", "collected_date"], update_fields=values
+        )
+        total = InstanceSizeStat(
+            instance=self.instance,
+            collected_date=day,
+            collected_at=self.now,
+            size_bytes=sum(s.size_bytes for s in self.plan.sizes),
+            data_bytes=_sum_known(s.data_bytes for s in self.plan.sizes),
+            log_bytes=_sum_known(s.log_bytes for s in self.plan.sizes),
+            allocated_bytes=_sum_known(s.allocated_bytes for s in self.plan.sizes),
+            database_count=len(self.plan.sizes),
+        )
+        InstanceSizeStat.objects.bulk_create(
+            [total],
+            update_conflicts=True,
+            unique_fields=["instance", "collected_date"],
+            update_fields=[*values, "database_count"],
+        )
+
+
+def _sum_known(values: object) -> int | None:
+    known = [v for v in values if v is not None]  # type: ignore[attr-defined]
+    return sum(known) if known else None
+
+
+def _counts(stats: PhaseStats) -> dict[str, object]:
+    return {k: v for k, v in stats.as_dict().items() if k != "status"} | {"phase_status": stats.status}

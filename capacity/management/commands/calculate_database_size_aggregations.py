@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from capacity import tasks
+from capacity.management.commands._common import instance_ids, run_task
+from capacity.models import PeriodType
+from whalefall.choices import SyncTrigger
+
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Compute daily/weekly/monthly/quarterly size aggregates. Without options: the last complete "
+        "period of each kind; with --period and/or --date: the period(s) containing that date."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--period", choices=PeriodType.values, help="Only this kind of period.")
+        parser.add_argument("--date", help="A day (YYYY-MM-DD) inside the period to recompute.")
+        parser.add_argument(
+            "--instance", action="append", dest="instances", metavar="N", help="Instance name (repeatable)."
+        )
+        parser.add_argument("--json", action="store_true", help="Print the session summary as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        day = iso_date(options["date"]) if options["date"] else None
+        run_task(
+            self,
+            tasks.calculate_database_size_aggregations,
+            as_json=options["json"],
+            period=options["period"],
+            date=day,
+            instance_ids=instance_ids(options["instances"]),
+            trigger=SyncTrigger.MANUAL,
+            created_by="cli",
+        )

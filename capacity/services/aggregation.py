@@ -1,0 +1,259 @@
+"""Period aggregations in SQL: one INSERT ... SELECT ... ON CONFLICT DO UPDATE per table and kind.
+
+For each database (from `DatabaseSizeStat`) and each instance (from `InstanceSizeStat`) and each
+period: avg / max / min size, sample count, change of the average against the previous period
+(bytes and percent; 0 when the previous period has no samples) and a trend. The previous period
+is read from the raw daily rows in the same statement, so a period can be (re)computed alone, in
+any order. Two shapes of the same computation:
+
+- one period (the nightly run): the period and its predecessor, each a plain GROUP BY over a
+  date range, joined: as cheap as a raw GROUP BY over those rows can be;
+- a range of periods (backfills): rows grouped by their period start (a CASE over constants
+  for a few periods, the backend's date functions otherwise), the previous period via LAG().
+
+Rows whose values did not change are filtered out before the upsert (no rewrite, no row lock),
+and RETURNING tells which instances got new or changed rows. SQLite >= 3.35 and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from capacity.periods import (
+    PERIOD_TYPES,
+    add_periods,
+    date_literal,
+    known_periods_sql,
+    last_complete_period,
+    period_end,
+    period_sql,
+)
+from capacity.periods import period_start as start_of
+
+#: |change percent| below this is "stable" (sizes wobble by a few pages from day to day).
+TREND_STABLE_PERCENT = 0.1
+#: Up to this many periods in the scanned range, the period of a row is a CASE over constants.
+CASE_PERIODS = 6
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    source: str
+    target: str
+    keys: tuple[str, ...]
+    partition: str
+    grouped_keys: str  # the keys when grouping by `partition` alone
+
+
+TARGETS = (
+    Target(
+        "databases",
+        "capacity_databasesizestat",
+        "capacity_databasesizeaggregation",
+        ("database_id", "instance_id"),
+        "database_id",
+        "database_id, MAX(instance_id) AS instance_id",  # a database belongs to one instance
+    ),
+    Target(
+        "instance",
+        "capacity_instancesizestat",
+        "capacity_instancesizeaggregation",
+        ("instance_id",),
+        "instance_id",
+        "instance_id",
+    ),
+)
+
+VALUE_COLUMNS = [
+    "period_end",
+    "avg_size_bytes",
+    "max_size_bytes",
+    "min_size_bytes",
+    "sample_count",
+    "change_bytes",
+    "change_percent",
+    "trend",
+]
+# What `final` yields for the stored columns (period_end and trend follow from the others).
+FINAL_VALUES = {
+    "avg_size_bytes": "avg_b",
+    "max_size_bytes": "max_b",
+    "min_size_bytes": "min_b",
+    "sample_count": "n",
+    "change_bytes": "change_b",
+    "change_percent": "change_p",
+}
+STATS = "CAST(ROUND(AVG(size_bytes)) AS BIGINT) AS avg_b, MAX(size_bytes) AS max_b, MIN(size_bytes) AS min_b, COUNT(*) AS n"
+RANGE = "collected_date >= %s AND collected_date <= %s{instance_filter}"
+
+# Each body defines `final`: keys, period_start, avg_b, max_b, min_b, n, change_b, change_p.
+ONE_PERIOD = """
+WITH cur AS (
+    SELECT {grouped_keys}, {stats} FROM {source} WHERE {range} GROUP BY {partition}
+), prev AS (
+    SELECT {partition}, CAST(ROUND(AVG(size_bytes)) AS BIGINT) AS avg_b
+    FROM {source} WHERE {range} GROUP BY {partition}
+), final AS (
+    SELECT cur.*, {period_start} AS period_start,
+        CASE WHEN prev.avg_b IS NULL THEN 0 ELSE cur.avg_b - prev.avg_b END AS change_b,
+        CASE WHEN prev.avg_b IS NULL OR prev.avg_b = 0 THEN 0
+             ELSE ROUND((cur.avg_b - prev.avg_b) * 100.0 / prev.avg_b, 2) END AS change_p
+    FROM cur LEFT JOIN prev ON prev.{partition} = cur.{partition}
+)"""
+MANY_PERIODS = """
+WITH per AS ({per}), chained AS (
+    SELECT per.*, LAG(period_start) OVER w AS prev_start, LAG(avg_b) OVER w AS prev_avg
+    FROM per WINDOW w AS (PARTITION BY {partition} ORDER BY period_start)
+), final AS (
+    SELECT chained.*,
+        CASE WHEN prev_start = {previous} THEN avg_b - prev_avg ELSE 0 END AS change_b,
+        CASE WHEN prev_start = {previous} AND prev_avg <> 0
+             THEN ROUND((avg_b - prev_avg) * 100.0 / prev_avg, 2) ELSE 0 END AS change_p
+    FROM chained WHERE period_start >= %s
+)"""
+# Per period; for daily rows (one per day already) the rows themselves, no sort needed.
+GROUPED = (
+    "SELECT {keys}, {start} AS period_start, {stats} FROM {source} WHERE {range} GROUP BY {keys}, {start}"
+)
+UNGROUPED = (
+    "SELECT {keys}, collected_date AS period_start, size_bytes AS avg_b, size_bytes AS max_b, "
+    "size_bytes AS min_b, 1 AS n FROM {source} WHERE {range}"
+)
+UPSERT = """
+INSERT INTO {target} ({keys}, period_type, period_start, {values}, calculated_at)
+{body}
+SELECT {keys}, %s, period_start, {end}, avg_b, max_b, min_b, n, change_b, change_p,
+       CASE WHEN change_p >= %s THEN 'growing' WHEN change_p <= -%s THEN 'shrinking' ELSE 'stable' END,
+       %s
+FROM final WHERE NOT EXISTS (
+    SELECT 1 FROM {target} AS t
+    WHERE t.{partition} = final.{partition} AND t.period_type = %s AND t.period_start = final.period_start
+      AND {unchanged}
+)
+ON CONFLICT ({partition}, period_type, period_start) DO UPDATE SET {updates}, calculated_at = excluded.calculated_at
+WHERE {changed}
+RETURNING instance_id
+"""
+
+
+def _upsert(vendor: str, kind: str, target: Target, body: str) -> str:
+    return UPSERT.format(
+        target=target.target,
+        keys=", ".join(target.keys),
+        partition=target.partition,
+        body=body,
+        end=period_sql(vendor, kind).end.format(col="period_start"),
+        values=", ".join(VALUE_COLUMNS),
+        unchanged=" AND ".join(f"t.{col} = final.{expr}" for col, expr in FINAL_VALUES.items()),
+        updates=", ".join(f"{c} = excluded.{c}" for c in VALUE_COLUMNS),
+        changed=" OR ".join(f"{target.target}.{c} <> excluded.{c}" for c in VALUE_COLUMNS),
+    )
+
+
+def one_period_sql(
+    vendor: str, kind: str, target: Target, start: date, ids: list[int]
+) -> tuple[str, list[Any]]:
+    ops, prev = connection.ops, add_periods(kind, start, -1)
+    rng = RANGE.format(instance_filter=_filter(ids))
+    body = ONE_PERIOD.format(
+        grouped_keys=target.grouped_keys,
+        stats=STATS,
+        source=target.source,
+        range=rng,
+        partition=target.partition,
+        period_start=date_literal(vendor, start),
+    )
+    dates = [
+        ops.adapt_datefield_value(d) for d in (start, period_end(kind, start), prev, period_end(kind, prev))
+    ]
+    return _upsert(vendor, kind, target, body), [*dates[:2], *ids, *dates[2:], *ids]
+
+
+def many_periods_sql(
+    vendor: str, kind: str, target: Target, first: date, last: date, ids: list[int]
+) -> tuple[str, list[Any]]:
+    ops, exprs = connection.ops, period_sql(vendor, kind)
+    scan_from = add_periods(kind, first, -1)
+    per = (UNGROUPED if exprs.one_row_per_period else GROUPED).format(
+        keys=", ".join(target.keys),
+        start=_start_expression(vendor, kind, scan_from, last),
+        stats=STATS,
+        source=target.source,
+        range=RANGE.format(instance_filter=_filter(ids)),
+    )
+    body = MANY_PERIODS.format(
+        per=per, partition=target.partition, previous=exprs.previous.format(col="period_start")
+    )
+    scan = [ops.adapt_datefield_value(scan_from), ops.adapt_datefield_value(period_end(kind, last))]
+    return _upsert(vendor, kind, target, body), [*scan, *ids, ops.adapt_datefield_value(first)]
+
+
+def _filter(ids: list[int]) -> str:
+    return f" AND instance_id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
+
+
+def _start_expression(vendor: str, kind: str, scan_from: date, last: date) -> str:
+    """The period of a row: a CASE over the few known periods, or the backend's date function."""
+    starts = [scan_from]
+    while starts[-1] < last and len(starts) <= CASE_PERIODS:
+        starts.append(add_periods(kind, starts[-1], 1))
+    if starts[-1] == last:
+        return known_periods_sql(vendor, starts, "collected_date")
+    return period_sql(vendor, kind).start.format(col="collected_date")
+
+
+def aggregate(
+    kind: str, first: date, last: date | None = None, *, instance_ids: list[int] | None = None
+) -> dict[str, Counter[int]]:
+    """(Re)compute the periods of `kind` from the one containing `first` to the one containing
+    `last`, for all (or the given) instances and their databases; returns, per table, how many
+    rows were written for each instance."""
+    first, last = start_of(kind, first), start_of(kind, last or first)
+    vendor, ids = connection.vendor, list(instance_ids or [])
+    tail = [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT]
+    tail += [connection.ops.adapt_datetimefield_value(timezone.now()), str(kind)]
+    written: dict[str, Counter[int]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for target in TARGETS:
+            if first == last:
+                sql, params = one_period_sql(vendor, kind, target, first, ids)
+            else:
+                sql, params = many_periods_sql(vendor, kind, target, first, last, ids)
+            cursor.execute(sql, params + tail)
+            written[target.name] = Counter(row[0] for row in cursor.fetchall())
+    return written
+
+
+def plan_periods(period: str | None, day: date | None, today: date) -> list[tuple[str, date]]:
+    """Which (kind, period start) a run covers: the last complete period of each kind unless a
+    period and/or a date are named (a named date selects the period containing it)."""
+    kinds = [period] if period else [str(k) for k in PERIOD_TYPES]
+    if day is None:
+        return [(k, last_complete_period(k, today)) for k in kinds]
+    return [(k, start_of(k, day)) for k in kinds]
+
+
+def aggregate_periods(
+    periods: list[tuple[str, date]], instance_ids: list[int], *, restrict: bool = True
+) -> dict[int, dict[str, dict]]:
+    """All the planned periods in one transaction; per instance and kind, the rows written.
+    Without `restrict` the statements cover every instance's rows (cheaper to scan: the
+    scheduled run over all active instances), and report only `instance_ids`."""
+    result: dict[int, dict[str, dict]] = {pk: {} for pk in instance_ids}
+    with transaction.atomic():
+        for kind, start in periods:
+            written = aggregate(kind, start, instance_ids=instance_ids if restrict else None)
+            for pk in instance_ids:
+                result[pk][kind] = {
+                    "period_start": start.isoformat(),
+                    "databases": written["databases"][pk],
+                    "instance": written["instance"][pk],
+                }
+    return result

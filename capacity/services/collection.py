@@ -1,0 +1,55 @@
+"""Per-instance work functions handed to `whalefall.sync.runner.run_sync`."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+from capacity.coordinator import CapacitySyncCoordinator
+from capacity.services.aggregation import aggregate_periods
+from whalefall.choices import SyncPhase
+from whalefall.logging import scrub
+from whalefall.models import Instance, SyncSession
+from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats
+
+
+def collect_instance(instance: Instance, session: SyncSession) -> InstanceResult:
+    """Connection -> inventory -> collection -> one atomic write, for one instance."""
+    with CapacitySyncCoordinator(instance) as coordinator:
+        return coordinator.sync_all()
+
+
+class SharedAggregation:
+    """The aggregation of a session as `run_sync` work: the first worker runs one set-based pass
+    over all the session's instances (eight statements, whatever the number of instances); every
+    worker then reports its own instance's share. One pass beats one per instance: the work is
+    all in the metadata database, where parallel writers would only queue for its lock."""
+
+    def __init__(
+        self, periods: list[tuple[str, date]], instance_ids: list[int], *, restrict: bool = True
+    ) -> None:
+        self.periods, self.instance_ids, self.restrict = periods, instance_ids, restrict
+        self._lock = threading.Lock()
+        self._done = False
+        self._result: dict[int, dict[str, dict]] = {}
+        self._error = ""
+
+    def __call__(self, instance: Instance, session: SyncSession) -> InstanceResult:
+        with self._lock:
+            if not self._done:
+                try:
+                    self._result = aggregate_periods(self.periods, self.instance_ids, restrict=self.restrict)
+                except Exception as exc:  # noqa: BLE001 - every instance's record gets the reason
+                    self._error = scrub(f"{exc.__class__.__name__}: {exc}")
+                self._done = True
+        if self._error:
+            raise PhaseError(SyncPhase.COLLECTION, self._error)
+        per_kind = self._result.get(instance.pk, {})
+        stats = PhaseStats(processed_records=len(per_kind))
+        stats.saved_count = sum(v["databases"] + v["instance"] for v in per_kind.values())
+        stats.extra.update(per_kind)
+        return InstanceResult(
+            items_synced=len(per_kind),
+            items_updated=stats.saved_count,
+            sync_details={"aggregation": stats.as_dict()},
+        )

@@ -1,0 +1,135 @@
+"""SQL Server and Oracle adapters on catalog rows shaped like the real views, plus the full
+collection through the coordinator (the connection replaced by the stand-in catalog)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlglot
+
+from capacity.adapters import adapter_class
+from capacity.adapters import oracle as oracle_adapter
+from capacity.adapters import sqlserver as sqlserver_adapter
+from capacity.models import DatabaseSizeStat, InstanceSizeStat
+from capacity.tasks import collect_database_sizes
+from capacity.tests.catalogs import MB, oracle_catalog, sqlserver_catalog
+from whalefall.connections.base import ConnectorError, ErrorKind
+from whalefall.tests.factories import InstanceFactory
+
+PAGE = 8192
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql"),
+    [
+        ("tsql", sqlserver_adapter.LIST_SQL),
+        ("tsql", sqlserver_adapter.SIZES_SQL),
+        ("oracle", oracle_adapter.LIST_SQL),
+        ("oracle", oracle_adapter.SIZES_SQL),
+    ],
+)
+def test_every_sql_text_parses_in_its_dialect(dialect: str, sql: str) -> None:
+    assert sqlglot.parse_one(sql, read=dialect) is not None
+
+
+def test_it_lists_sqlserver_user_databases_without_system_ones_or_snapshots() -> None:
+    adapter = adapter_class("sqlserver")(sqlserver_catalog())
+    assert adapter.list_databases() == ["AdventureWorks2022", "Sales"]
+
+
+def test_it_reads_sqlserver_data_and_log_bytes_from_master_files() -> None:
+    adapter = adapter_class("sqlserver")(sqlserver_catalog())
+    sizes = {s.name: s for s in adapter.collect_sizes(["AdventureWorks2022", "Sales"])}
+    sales = sizes["Sales"]
+    assert (sales.data_bytes, sales.log_bytes) == (25600 * PAGE, 6400 * PAGE)
+    assert sales.size_bytes == sales.allocated_bytes == 32000 * PAGE
+    aw = sizes["AdventureWorks2022"]  # FILESTREAM counts as data; the snapshot's file does not
+    assert (aw.data_bytes, aw.log_bytes) == ((43008 + 128) * PAGE, 1024 * PAGE)
+
+
+def test_it_lists_oracle_tablespaces_without_system_and_undo() -> None:
+    adapter = adapter_class("oracle")(oracle_catalog())
+    assert adapter.list_databases() == ["APP_DATA", "TEMP", "USERS"]
+
+
+def test_it_sums_oracle_data_and_temp_files_per_tablespace() -> None:
+    adapter = adapter_class("oracle")(oracle_catalog())
+    sizes = {s.name: s for s in adapter.collect_sizes(["APP_DATA", "TEMP", "USERS"])}
+    assert sizes["APP_DATA"].size_bytes == 1536 * MB
+    assert sizes["TEMP"].size_bytes == 36 * MB
+    assert sizes["USERS"].allocated_bytes == 5 * MB
+    assert sizes["USERS"].log_bytes is None
+
+
+def test_system_names_compare_without_case_where_the_engine_does() -> None:
+    assert adapter_class("sqlserver")(sqlserver_catalog()).is_system_database("MSDB")
+    assert adapter_class("oracle")(oracle_catalog()).is_system_database("undotbs2")
+    assert not adapter_class("mysql")(sqlserver_catalog()).is_system_database("MySQL")
+
+
+def events(caplog: Any) -> list[dict]:
+    return [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+
+
+def test_the_pg_adapter_skips_a_database_dropped_between_listing_and_sizing() -> None:
+    class Stub:
+        def fetch_all(self, sql: str, params: Any = None) -> list[dict]:
+            names = params[0]
+            if "gone" in names:  # like pg_database_size on a just-dropped database
+                raise ConnectorError(ErrorKind.OTHER, 'database "gone" does not exist')
+            return [{"name": n, "size_bytes": 8_000_000} for n in names]
+
+    sizes = adapter_class("postgresql")(Stub()).collect_sizes(["app", "gone", "sales"])
+    assert [(s.name, s.size_bytes) for s in sizes] == [("app", 8_000_000), ("sales", 8_000_000)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sqlserver_collection_stores_data_log_and_the_instance_total(monkeypatch: Any, caplog: Any) -> None:
+    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: sqlserver_catalog())
+    instance = InstanceFactory(db_type="sqlserver", port=1433)
+    result = collect_database_sizes(instance_ids=[instance.pk])
+
+    assert result["status"] == "completed"
+    details = result["instances"][0]["sync_details"]
+    assert details["inventory"]["created"] == 2 and details["collection"]["saved_count"] == 2
+    total = InstanceSizeStat.objects.get(instance=instance)
+    assert (total.data_bytes, total.log_bytes) == ((43136 + 25600) * PAGE, (1024 + 6400) * PAGE)
+    assert total.size_bytes == total.data_bytes + total.log_bytes
+    assert DatabaseSizeStat.objects.filter(instance=instance).count() == 2
+    instance.refresh_from_db()
+    assert instance.version == "SQL Server Developer Edition 16.0.4135"
+    logged = {e["event"]: e for e in events(caplog) if e.get("module") == "capacity_sync"}
+    assert {"capacity_sync_inventory_completed", "capacity_sync_collection_completed"} <= set(logged)
+    assert logged["capacity_sync_instance_completed"]["instance_id"] == instance.pk
+    assert logged["capacity_sync_collection_completed"]["phase"] == "collection"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(
+    monkeypatch: Any, caplog: Any
+) -> None:
+    catalog = oracle_catalog()
+    catalog.db.execute("DROP TABLE dba_tablespaces")  # like ORA-00942 for a missing grant
+    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: catalog)
+    instance = InstanceFactory(db_type="oracle", port=1521, database="ORCLPDB1")
+    result = collect_database_sizes(instance_ids=[instance.pk])
+
+    assert result["status"] == "failed"
+    assert result["instances"][0]["failed_phase"] == "inventory"
+    assert not DatabaseSizeStat.objects.exists()
+    failed = [e for e in events(caplog) if e["event"] == "capacity_sync_inventory_failed"]
+    assert (
+        failed and failed[0]["module"] == "capacity_sync" and failed[0]["session_id"] == result["session_id"]
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_collection_of_many_instances_completes_on_the_metadata_database(monkeypatch: Any) -> None:
+    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: sqlserver_catalog())
+    instances = [InstanceFactory(db_type="sqlserver", port=1433) for _ in range(8)]
+    result = collect_database_sizes()
+
+    assert result["status"] == "completed", [r["error"] for r in result["instances"]]
+    assert InstanceSizeStat.objects.filter(instance__in=instances).count() == 8
+    assert DatabaseSizeStat.objects.count() == 16
