@@ -21,7 +21,7 @@ from capacity.models import (
 )
 from capacity.queries import GROWTH_DAYS, with_latest_size
 from whalefall import dispatch
-from whalefall.admin.instances import InstanceAdmin
+from whalefall.admin.instances import extend_instance_admin
 from whalefall.choices import SyncTrigger
 from whalefall.models import Instance
 
@@ -192,7 +192,7 @@ class InstanceCapacityAdmin(admin.ModelAdmin):
         return human_bytes(obj.capacity_limit_bytes)
 
 
-# --- "Collect sizes now" on the core's InstanceAdmin, added without editing whalefall/admin --------
+# --- "Collect sizes now" on the core's instance admin ----------------------------------------------
 @admin.action(description="Collect sizes now", permissions=["collect_sizes"])
 def collect_sizes_now(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Instance]
@@ -219,6 +219,4 @@ def has_collect_sizes_permission(modeladmin: admin.ModelAdmin, request: HttpRequ
     return request.user.has_perm("whalefall.manage_syncsession")
 
 
-InstanceAdmin.collect_sizes_now = staticmethod(collect_sizes_now)  # type: ignore[attr-defined]
-InstanceAdmin.has_collect_sizes_permission = has_collect_sizes_permission  # type: ignore[attr-defined]
-InstanceAdmin.actions = [*InstanceAdmin.actions, "collect_sizes_now"]
+extend_instance_admin(actions=(collect_sizes_now,), methods=(has_collect_sizes_permission,))

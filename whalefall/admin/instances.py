@@ -118,15 +118,18 @@ def extend_instance_admin(
     actions: tuple[Callable[..., Any], ...] = (),
     columns: tuple[Callable[..., Any], ...] = (),
     details: tuple[Callable[..., Any], ...] = (),
+    methods: tuple[Callable[..., Any], ...] = (),
     annotate: Callable[[QuerySet[Instance]], QuerySet[Instance]] | None = None,
 ) -> None:
     """Let an app add actions, changelist columns and read-only detail fields to the instance
     admin without subclassing it, so several apps can extend it whatever their load order.
 
     Each callable becomes a method of InstanceAdmin: actions take (self, request, queryset),
-    columns and details take (self, obj); `annotate` adds the per-row values columns read.
+    columns and details take (self, obj); `methods` are helpers such as the
+    `has_<name>_permission` checks an action's `permissions=[...]` names; `annotate` adds the
+    per-row values columns read.
     """
-    for fn in (*actions, *columns, *details):
+    for fn in (*actions, *columns, *details, *methods):
         setattr(InstanceAdmin, fn.__name__, fn)
     InstanceAdmin.actions = [*InstanceAdmin.actions, *(fn.__name__ for fn in actions)]
     InstanceAdmin.list_display = [*InstanceAdmin.list_display, *(fn.__name__ for fn in columns)]
