@@ -12,16 +12,6 @@ from whalefall.models import Instance
 from whalefall.tests import live
 from whalefall.tests.factories import CredentialFactory, InstanceFactory
 
-TEST_ENCRYPTION_KEY = "dGVzdC1rZXktZm9yLXdoYWxlZmFsbC10ZXN0cy0zMmI="
-
-
-@pytest.fixture(autouse=True)
-def _encryption_key(settings: Any) -> None:
-    """Tests run with DEBUG off, where a key is mandatory (the core's root conftest may set it too)."""
-    if not settings.WHALEFALL_ENCRYPTION_KEYS:
-        settings.WHALEFALL_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
-
-
 MYSQL_GRANTS = ("GRANT SHOW DATABASES, PROCESS, SHOW VIEW ON *.* TO {user}",)
 
 

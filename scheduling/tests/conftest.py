@@ -51,12 +51,3 @@ def make_service() -> Iterator[Any]:
 def _fast_password_hashing(settings: Any) -> None:
     """Test users log in with a password; the production hasher's cost is not under test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-TEST_FERNET_KEY = "y3Jf0bJ0oTq7Q8H2d1tqQJ7o8kq9wz1o8sJbXv1bq6k="
-
-
-@pytest.fixture(autouse=True)
-def _encryption_key(settings: Any) -> None:
-    """Instance factories store an encrypted password; tests run with DEBUG off, so give a key."""
-    settings.WHALEFALL_ENCRYPTION_KEYS = [TEST_FERNET_KEY]
