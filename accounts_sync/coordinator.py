@@ -220,47 +220,75 @@ class AccountSyncCoordinator:
         }
         with phase_guard(SyncPhase.COLLECTION, details):
             permissions = self.adapter.collect_permissions(self.active)  # type: ignore[union-attr]
-            snapshots = {
-                s.identity: s  # type: ignore[attr-defined]
-                for s in PermissionSnapshot.objects.filter(account__instance=self.instance).annotate(
-                    identity=F("account__identity")
+            hashes = dict(
+                PermissionSnapshot.objects.filter(account__instance=self.instance).values_list(
+                    "account__identity", "hash"
                 )
-            }
+            )
+        changed: dict[str, tuple[Account, dict[str, list[str]], str]] = {}
         for remote in self.active:
+            account = self.accounts[remote.identity]
             perms = canonical.canonical(permissions.get(remote.identity, {}))
-            self._collect_one(self.accounts[remote.identity], perms, snapshots.get(remote.identity), stats)
+            digest = canonical.digest(perms)
+            self._refresh_can_grant(account, perms)
+            stored = hashes.get(remote.identity)
+            if stored == digest:
+                stats.extra["unchanged"] += 1
+            elif stored is None:
+                self._new_snapshot(account, perms, digest, stats)
+            else:
+                changed[remote.identity] = (account, perms, digest)
+        with phase_guard(SyncPhase.COLLECTION, details):
+            old = self._load_snapshots(changed)
+        for identity, (account, perms, digest) in changed.items():
+            self._change_snapshot(old[identity], account, perms, digest, stats)
         stats.processed_records = len(self.active)
         stats.extra.update(self.adapter.notes)  # type: ignore[union-attr]
         logger.info("account_sync_collection_completed", phase=SyncPhase.COLLECTION, **stats.as_dict())
         return stats
 
-    def _collect_one(
-        self,
-        account: Account,
-        perms: dict[str, list[str]],
-        snapshot: PermissionSnapshot | None,
-        stats: PhaseStats,
-    ) -> None:
-        digest = canonical.digest(perms)
+    def _refresh_can_grant(self, account: Account, perms: dict[str, list[str]]) -> None:
         can_grant = account.is_superuser or canonical.has_grant_option(perms)
         if account.can_grant != can_grant:
             account.can_grant = can_grant
             self.pending.touch(account, "can_grant")
-        if snapshot is None:
-            self.pending.new_snapshots.append(
-                PermissionSnapshot(account=account, permissions=perms, hash=digest, collected_at=self.now)
-            )
-            if account.pk is None:  # the `add` entry carries the initial permissions
-                self.pending.added[account.identity]["permissions"] = perms
-                return
-        elif snapshot.hash == digest:
-            stats.extra["unchanged"] += 1
+
+    def _load_snapshots(self, changed: dict[str, Any]) -> dict[str, PermissionSnapshot]:
+        """Full snapshots of the changed accounts only, in one query (hashes were enough so far)."""
+        if not changed:
+            return {}
+        snapshots = PermissionSnapshot.objects.filter(account__instance=self.instance)
+        if len(changed) <= 500:
+            snapshots = snapshots.filter(account__identity__in=list(changed))
+        annotated = snapshots.annotate(identity=F("account__identity"))
+        return {s.identity: s for s in annotated if s.identity in changed}  # type: ignore[attr-defined]
+
+    def _new_snapshot(
+        self, account: Account, perms: dict[str, list[str]], digest: str, stats: PhaseStats
+    ) -> None:
+        self.pending.new_snapshots.append(
+            PermissionSnapshot(account=account, permissions=perms, hash=digest, collected_at=self.now)
+        )
+        if account.pk is None:  # a new account: its `add` entry carries the initial permissions
+            self.pending.added[account.identity]["permissions"] = perms
             return
-        entries = canonical.diff(snapshot.permissions if snapshot else {}, perms)
-        if snapshot is not None:
-            snapshot.permissions, snapshot.hash = perms, digest
-            snapshot.version, snapshot.collected_at = snapshot.version + 1, self.now
-            self.pending.changed_snapshots.append(snapshot)
+        self._log_privileges(account, canonical.diff({}, perms), stats)
+
+    def _change_snapshot(
+        self,
+        snapshot: PermissionSnapshot,
+        account: Account,
+        perms: dict[str, list[str]],
+        digest: str,
+        stats: PhaseStats,
+    ) -> None:
+        entries = canonical.diff(snapshot.permissions, perms)
+        snapshot.permissions, snapshot.hash = perms, digest
+        snapshot.version, snapshot.collected_at = snapshot.version + 1, self.now
+        self.pending.changed_snapshots.append(snapshot)
+        self._log_privileges(account, entries, stats)
+
+    def _log_privileges(self, account: Account, entries: list[dict[str, Any]], stats: PhaseStats) -> None:
         self._log(account, ChangeType.MODIFY_PRIVILEGE, {"entries": entries}, canonical.summarize(entries))
         stats.extra["updated"] += 1
         stats.saved_count += 1

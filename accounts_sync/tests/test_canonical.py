@@ -62,3 +62,29 @@ def test_it_reads_grant_option_from_any_engine() -> None:
     assert canonical.has_grant_option({"table t": ["SELECT WITH GRANT OPTION"]})
     assert canonical.has_grant_option({"member of": ["r WITH ADMIN OPTION"]})
     assert not canonical.has_grant_option({"table t": ["SELECT", "DENY UPDATE"]})
+
+
+@pytest.mark.django_db
+def test_it_registers_a_change_log_retention_cleaner(settings: object) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts_sync.models import Account, AccountChange
+    from whalefall import retention
+    from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
+
+    settings.WHALEFALL_CHANGELOG_RETENTION_DAYS = 30  # type: ignore[attr-defined]
+    session, instance = SyncSessionFactory(), InstanceFactory()
+    account = Account.objects.create(instance=instance, identity="a", username="a")
+    for age in (10, 40):
+        AccountChange.objects.create(
+            account=account,
+            instance=instance,
+            change_type="add",
+            session=session,
+            session_uuid=session.session_id,
+            created_at=timezone.now() - timedelta(days=age),
+        )
+    assert retention.run_cleanups()["accounts_sync.changes"] == 1
+    assert AccountChange.objects.count() == 1

@@ -38,7 +38,7 @@ def test_it_records_a_session_with_counters_and_changes(mysql_instance: Any, mys
     assert summary["instances"][0]["items_created"] == record.items_created
 
 
-def test_it_fails_the_connection_phase_and_writes_nothing() -> None:
+def test_it_fails_the_connection_phase_and_writes_nothing(caplog: Any) -> None:
     instance = InstanceFactory(db_type="mysql", port=live.closed_port())
     summary = sync_accounts(instance_ids=[instance.pk], trigger="manual")
     record = SyncInstanceRecord.objects.get(session__session_id=summary["session_id"])
@@ -47,9 +47,14 @@ def test_it_fails_the_connection_phase_and_writes_nothing() -> None:
     assert record.attempts == 4  # transient: retried three times
     assert record.sync_details["inventory"]["status"] == "skipped"
     assert not Account.objects.exists()
+    assert "account_sync_connection_failed" in [e["event"] for e in events(caplog)]
 
 
-def test_it_fails_the_collection_phase_atomically(mysql_user: Any) -> None:
+def events(caplog: Any) -> list[dict[str, Any]]:
+    return [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+
+
+def test_it_fails_the_collection_phase_atomically(mysql_user: Any, caplog: Any) -> None:
     name, pwd = mysql_user(
         grants=("GRANT SELECT ON mysql.user TO {user}", "GRANT SELECT ON mysql.global_priv TO {user}")
     )
@@ -64,6 +69,9 @@ def test_it_fails_the_collection_phase_atomically(mysql_user: Any) -> None:
     assert record.sync_details["inventory"]["created"] > 0  # listed, but nothing kept
     assert not Account.objects.filter(instance=instance).exists()
     assert not AccountChange.objects.exists()
+    failed = [e for e in events(caplog) if e["event"] == "account_sync_collection_failed"]
+    assert failed and failed[0]["module"] == "account_sync" and failed[0]["phase"] == "collection"
+    assert failed[0]["session_id"] == summary["session_id"] and failed[0]["instance_id"] == instance.pk
 
 
 def test_it_skips_collection_when_inventory_is_empty(mysql_instance: Any) -> None:
