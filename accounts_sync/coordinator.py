@@ -267,7 +267,13 @@ class AccountSyncCoordinator:
         self, account: Account, perms: dict[str, list[str]], digest: str, stats: PhaseStats
     ) -> None:
         self.pending.new_snapshots.append(
-            PermissionSnapshot(account=account, permissions=perms, hash=digest, collected_at=self.now)
+            PermissionSnapshot(
+                account=account,
+                permissions=perms,
+                hash=digest,
+                collected_at=self.now,
+                session_uuid=self.session.session_id,
+            )
         )
         if account.pk is None:  # a new account: its `add` entry carries the initial permissions
             self.pending.added[account.identity]["permissions"] = perms
@@ -285,6 +291,7 @@ class AccountSyncCoordinator:
         entries = canonical.diff(snapshot.permissions, perms)
         snapshot.permissions, snapshot.hash = perms, digest
         snapshot.version, snapshot.collected_at = snapshot.version + 1, self.now
+        snapshot.session_uuid = self.session.session_id
         self.pending.changed_snapshots.append(snapshot)
         self._log_privileges(account, entries, stats)
 
@@ -304,7 +311,7 @@ class AccountSyncCoordinator:
             self._touch_last_seen(p.refreshed_pks)
             PermissionSnapshot.objects.bulk_create(p.new_snapshots)
             PermissionSnapshot.objects.bulk_update(
-                p.changed_snapshots, ["permissions", "hash", "version", "collected_at"]
+                p.changed_snapshots, ["permissions", "hash", "version", "collected_at", "session_uuid"]
             )
             AccountChange.objects.bulk_create(p.changes)
 

@@ -127,6 +127,9 @@ class PermissionSnapshot(models.Model):
     version = models.PositiveIntegerField(default=1)
     hash = models.CharField(max_length=64, help_text="sha256 of the canonical JSON.")
     collected_at = models.DateTimeField(default=timezone.now, help_text="When this content was first seen.")
+    session_uuid = models.UUIDField(
+        null=True, blank=True, help_text="The sync session that wrote this version."
+    )
 
     def __str__(self) -> str:
         return f"{self.account} v{self.version}"

@@ -34,6 +34,7 @@ def test_it_records_a_session_with_counters_and_changes(mysql_instance: Any, mys
     account = Account.objects.get(instance=mysql_instance, identity=f"{mine}@%")
     assert account.snapshot.permissions == {"table mysql.db": ["SELECT"]}
     assert AccountChange.objects.get(account=account).session_uuid == session.session_id
+    assert account.snapshot.session_uuid == session.session_id
     assert not Account.objects.filter(identity__startswith="mariadb.sys@").exists()  # seeded exclusion
     assert summary["instances"][0]["items_created"] == record.items_created
 
@@ -123,3 +124,13 @@ def test_it_names_the_lock_owner_on_conflict(mysql_instance: Any) -> None:
 def test_it_rejects_unknown_instances() -> None:
     with pytest.raises(CommandError, match="nope"):
         call_command("sync_accounts", "--instance", "nope")
+
+
+def test_it_records_a_skipped_session_when_a_scheduled_run_meets_the_lock(mysql_instance: Any) -> None:
+    handle = acquire_lock("account")
+    try:
+        summary = sync_accounts()
+    finally:
+        handle.release()
+    assert summary["status"] == "skipped" and handle.owner in summary["error"]
+    assert not Account.objects.exists()
