@@ -21,9 +21,14 @@ def canonical(permissions: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
     return {scope: sorted(set(privs)) for scope, privs in sorted(permissions.items()) if privs}
 
 
+PLAIN = (str, int, float, bool, type(None))
+
+
 def canonical_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """Sorted keys and JSON-plain values, so stored and listed attributes compare equal."""
-    return json.loads(dumps(dict(attributes)))
+    if all(isinstance(v, PLAIN) for v in attributes.values()):
+        return dict(sorted(attributes.items()))
+    return json.loads(dumps(dict(sorted(attributes.items()))))
 
 
 def dumps(data: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -12,7 +14,15 @@ from django.utils import timezone
 
 from accounts_sync import canonical
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
-from accounts_sync.models import Account, AccountChange, ChangeType, ExclusionRule, PermissionSnapshot, like
+from accounts_sync.models import (
+    Account,
+    AccountChange,
+    ChangeType,
+    ExclusionRule,
+    PermissionSnapshot,
+    like,
+    like_regex,
+)
 from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection, open_connection
 from whalefall.logging import bind_context, get_logger
@@ -21,6 +31,8 @@ from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats, phase_
 
 logger = get_logger(__name__)
 MODULE = "account_sync"
+ACCOUNT_FIELDS = [f.attname for f in Account._meta.concrete_fields]
+FACTS = ("is_superuser", "is_locked", "can_login", "is_expired")
 NOT_RUN = {"status": "skipped", "processed_records": 0, "reason": "not run"}
 
 
@@ -66,7 +78,8 @@ class AccountSyncCoordinator:
         self.adapter: AccountAdapter | None = None
         self.pending = Pending()
         self.active: list[RemoteAccount] = []
-        self.accounts: dict[str, Account] = {}
+        self.accounts: dict[str, Account] = {}  # new accounts and stored ones that change
+        self.rows: dict[str, dict[str, Any]] = {}  # stored accounts as plain rows
         self.now = timezone.now()
 
     def __enter__(self) -> AccountSyncCoordinator:
@@ -87,10 +100,13 @@ class AccountSyncCoordinator:
     # --- driver --------------------------------------------------------------------------------
     def run(self) -> InstanceResult:
         """inventory -> collection -> save, with seed 000's counters and sync_details."""
+        failed = {"status": "failed"}
         with bind_context(module=MODULE, instance_id=self.instance.pk, phase=SyncPhase.INVENTORY):
-            inventory = self.inventory()
+            with phase_guard(SyncPhase.INVENTORY, {"inventory": failed, "collection": NOT_RUN}):
+                inventory = self.inventory()
         with bind_context(module=MODULE, instance_id=self.instance.pk, phase=SyncPhase.COLLECTION):
-            collection = self.collection(inventory)
+            with phase_guard(SyncPhase.COLLECTION, {"inventory": inventory.as_dict(), "collection": failed}):
+                collection = self.collection(inventory)
             details = {"inventory": inventory.as_dict(), "collection": collection.as_dict()}
             with phase_guard(
                 SyncPhase.COLLECTION, {**details, "collection": {**details["collection"], "status": "failed"}}
@@ -111,19 +127,17 @@ class AccountSyncCoordinator:
         details = {"inventory": {"status": "failed"}, "collection": NOT_RUN}
         with phase_guard(SyncPhase.INVENTORY, details):
             listed = self.adapter.list_accounts()  # type: ignore[union-attr]
-            rules = ExclusionRule.objects.patterns(self.instance.db_type)
+            excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
             found = {a.identity: a for a in listed if self._in_scope(a.identity)}
-            included = {i: a for i, a in found.items() if not any(like(i, p) for p in rules)}
-            stored = {
-                a.identity: a
-                for a in Account.objects.for_instance(self.instance.pk)
-                if self._in_scope(a.identity)
-            }
+            included = {i: a for i, a in found.items() if not excluded(i)}
+            # Plain rows, not models: a model is built only for accounts that change.
+            rows = Account.objects.for_instance(self.instance.pk).values(*ACCOUNT_FIELDS)
+            self.rows = {r["identity"]: r for r in rows if self._in_scope(r["identity"])}
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
         for identity, remote in sorted(included.items()):
-            self._inventory_one(remote, stored.get(identity), stats)
-        self._deactivate_missing(stored, included, stats)
+            self._inventory_one(remote, self.rows.get(identity), stats)
+        self._deactivate_missing(included, stats)
         stats.processed_records = len(included)
         self.active = [included[i] for i in sorted(included)]
         logger.info("account_sync_inventory_completed", phase=SyncPhase.INVENTORY, **stats.as_dict())
@@ -132,73 +146,64 @@ class AccountSyncCoordinator:
     def _in_scope(self, identity: str) -> bool:
         return self.only_like is None or like(identity, self.only_like)
 
-    def _inventory_one(self, remote: RemoteAccount, account: Account | None, stats: PhaseStats) -> None:
-        if account is None:
-            account = Account(instance=self.instance, identity=remote.identity, first_seen_at=self.now)
-            self._apply(account, remote)
+    def _account(self, identity: str) -> Account:
+        """The model of a new account, or of a stored one built from its row on first need."""
+        if identity not in self.accounts:
+            self.accounts[identity] = Account(**self.rows[identity])
+        return self.accounts[identity]
+
+    def _fact(self, identity: str, name: str) -> Any:
+        account = self.accounts.get(identity)
+        return getattr(account, name) if account is not None else self.rows[identity][name]
+
+    def _inventory_one(self, remote: RemoteAccount, row: dict[str, Any] | None, stats: PhaseStats) -> None:
+        values = listed_values(remote)
+        if row is None:
+            account = Account(
+                instance_id=self.instance.pk, first_seen_at=self.now, last_seen_at=self.now, **values
+            )
+            self.accounts[remote.identity] = account
             self.pending.creates.append(account)
             details = {"attributes": account.attributes, **remote.facts()}
-            self.pending.added[account.identity] = details
+            self.pending.added[remote.identity] = details
             self._log(account, ChangeType.ADD, details, "added")
             stats.created += 1
+            return
+        changed = {k: v for k, v in values.items() if row[k] != v}
+        if row["is_active"]:
+            self.pending.refreshed_pks.append(row["id"])
+            stats.refreshed += 1
         else:
-            before = {**account.attributes, **_facts(account)}
-            changed = self._apply(account, remote)
-            if not account.is_active:
-                account.is_active, account.deactivated_at = True, None
-                self.pending.touch(account, "is_active", "deactivated_at", "last_seen_at")
-                self._log(account, ChangeType.REACTIVATE, {}, "reactivated")
-                stats.reactivated += 1
-            else:
-                self.pending.refreshed_pks.append(account.pk)
-                stats.refreshed += 1
-            if changed:
-                after = {**account.attributes, **_facts(account)}
-                diff = canonical.attribute_changes(before, after)
-                self.pending.touch(account, "attributes", "username", "host", "is_role", *remote.facts())
-                self._log(account, ChangeType.MODIFY_OTHER, {"changes": diff}, "changed " + ", ".join(diff))
-                stats.extra["attributes_changed"] += 1
-        account.last_seen_at = self.now
-        self.accounts[remote.identity] = account
+            account = self._account(remote.identity)
+            account.is_active, account.deactivated_at, account.last_seen_at = True, None, self.now
+            self.pending.touch(account, "is_active", "deactivated_at", "last_seen_at")
+            self._log(account, ChangeType.REACTIVATE, {}, "reactivated")
+            stats.reactivated += 1
+        if changed:
+            account = self._account(remote.identity)
+            before = {**row["attributes"], **{k: row[k] for k in FACTS}}
+            for key, value in changed.items():
+                setattr(account, key, value)
+            diff = canonical.attribute_changes(
+                before, {**values["attributes"], **{k: values[k] for k in FACTS}}
+            )
+            self.pending.touch(account, *changed)
+            self._log(account, ChangeType.MODIFY_OTHER, {"changes": diff}, "changed " + ", ".join(diff))
+            stats.extra["attributes_changed"] += 1
 
-    def _apply(self, account: Account, remote: RemoteAccount) -> bool:
-        """Copy listed values onto the account; True if any stored value changed."""
-        values = {
-            "username": remote.username,
-            "host": remote.host,
-            "is_role": remote.is_role,
-            "attributes": canonical.canonical_attributes(remote.attributes),
-            **remote.facts(),
-        }
-        changed = any(getattr(account, k) != v for k, v in values.items())
-        for key, value in values.items():
-            setattr(account, key, value)
-        return changed
-
-    def _deactivate_missing(
-        self, stored: dict[str, Account], included: dict[str, RemoteAccount], stats: PhaseStats
-    ) -> None:
-        was_active = [a for a in stored.values() if a.is_active]
-        gone = [a for a in was_active if a.identity not in included]
+    def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
+        was_active = [i for i, r in self.rows.items() if r["is_active"]]
+        gone = [i for i in was_active if i not in included]
         if gone and len(gone) * 2 > len(was_active) and not self.force:
             message = (
                 f"refusing to deactivate {len(gone)} of {len(was_active)} active accounts "
                 "(more than half; suspicious listing). Re-run with force to accept."
             )
-            raise PhaseError(
-                SyncPhase.INVENTORY,
-                message,
-                sync_details={
-                    "inventory": {
-                        "status": "failed",
-                        "suspicious": True,
-                        "would_deactivate": len(gone),
-                        "active": len(was_active),
-                    },
-                    "collection": NOT_RUN,
-                },
-            )
-        for account in gone:
+            inventory = {"status": "failed", "suspicious": True, "would_deactivate": len(gone)}
+            details = {"inventory": {**inventory, "active": len(was_active)}, "collection": NOT_RUN}
+            raise PhaseError(SyncPhase.INVENTORY, message, sync_details=details)
+        for identity in gone:
+            account = self._account(identity)
             account.is_active, account.deactivated_at = False, self.now
             self.pending.touch(account, "is_active", "deactivated_at")
             self._log(account, ChangeType.DEACTIVATE, {}, "no longer listed")
@@ -227,17 +232,17 @@ class AccountSyncCoordinator:
             )
         changed: dict[str, tuple[Account, dict[str, list[str]], str]] = {}
         for remote in self.active:
-            account = self.accounts[remote.identity]
-            perms = canonical.canonical(permissions.get(remote.identity, {}))
+            identity = remote.identity
+            perms = canonical.canonical(permissions.get(identity, {}))
             digest = canonical.digest(perms)
-            self._refresh_can_grant(account, perms)
-            stored = hashes.get(remote.identity)
+            self._refresh_can_grant(identity, perms)
+            stored = hashes.get(identity)
             if stored == digest:
                 stats.extra["unchanged"] += 1
             elif stored is None:
-                self._new_snapshot(account, perms, digest, stats)
+                self._new_snapshot(self._account(identity), perms, digest, stats)
             else:
-                changed[remote.identity] = (account, perms, digest)
+                changed[identity] = (self._account(identity), perms, digest)
         with phase_guard(SyncPhase.COLLECTION, details):
             old = self._load_snapshots(changed)
         for identity, (account, perms, digest) in changed.items():
@@ -247,9 +252,10 @@ class AccountSyncCoordinator:
         logger.info("account_sync_collection_completed", phase=SyncPhase.COLLECTION, **stats.as_dict())
         return stats
 
-    def _refresh_can_grant(self, account: Account, perms: dict[str, list[str]]) -> None:
-        can_grant = account.is_superuser or canonical.has_grant_option(perms)
-        if account.can_grant != can_grant:
+    def _refresh_can_grant(self, identity: str, perms: dict[str, list[str]]) -> None:
+        can_grant = self._fact(identity, "is_superuser") or canonical.has_grant_option(perms)
+        if self._fact(identity, "can_grant") != can_grant:
+            account = self._account(identity)
             account.can_grant = can_grant
             self.pending.touch(account, "can_grant")
 
@@ -326,19 +332,35 @@ class AccountSyncCoordinator:
         self.pending.changes.append(
             AccountChange(
                 account=account,
-                instance=self.instance,
+                instance_id=self.instance.pk,
                 change_type=change_type,
                 details=details,
                 summary=summary[:500],
-                session=self.session,
+                session_id=self.session.pk,
                 session_uuid=self.session.session_id,
                 created_at=self.now,
             )
         )
 
 
-def _facts(account: Account) -> dict[str, bool]:
-    return {k: getattr(account, k) for k in ("is_superuser", "is_locked", "can_login", "is_expired")}
+def listed_values(remote: RemoteAccount) -> dict[str, Any]:
+    """The stored columns a listing determines (can_grant comes from the collection)."""
+    return {
+        "identity": remote.identity,
+        "username": remote.username,
+        "host": remote.host,
+        "is_role": remote.is_role,
+        "attributes": canonical.canonical_attributes(remote.attributes),
+        **remote.facts(),
+    }
+
+
+def like_any(patterns: list[str]) -> Callable[[str], bool]:
+    """One compiled alternation of LIKE patterns: a single regex match per identity."""
+    if not patterns:
+        return lambda identity: False
+    regex = re.compile("|".join(f"(?:{like_regex(p).pattern})" for p in patterns), re.DOTALL)
+    return lambda identity: regex.fullmatch(identity) is not None
 
 
 def sync_instance(instance: Instance, session: SyncSession, *, force: bool = False) -> InstanceResult:

@@ -63,7 +63,7 @@ class MySQLWorld:
 
     def create(self) -> None:
         self.run(f"CREATE DATABASE `{self.db}`", f"CREATE TABLE `{self.db}`.t (a INT)")
-        for part in chunks(self.users):
+        for part in chunks(self.users, 100):  # short statements: the ACL lock is shared
             who = ", ".join(part)
             self.run(
                 f"CREATE USER {who}",
@@ -72,7 +72,7 @@ class MySQLWorld:
             )
 
     def drop(self) -> None:
-        for part in chunks(self.users):
+        for part in chunks(self.users, 100):
             self.run(f"DROP USER IF EXISTS {', '.join(part)}")
         self.run(f"DROP DATABASE IF EXISTS `{self.db}`")
 

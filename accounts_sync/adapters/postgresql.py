@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from accounts_sync.adapters.base import AccountAdapter, Grants, Permissions, RemoteAccount
-from whalefall.connections.base import DatabaseConnection
+from whalefall.connections.base import ConnectorError, DatabaseConnection
 
 PUBLIC = "PUBLIC"
 ROLES_SQL = """
@@ -142,7 +142,13 @@ class Adapter(AccountAdapter):
         return sorted(readable)
 
     def _per_database(self, grants: Grants, database: str) -> None:
-        conn = self._connection_to(database)
+        try:
+            conn = self._connection_to(database)
+        except ConnectorError as exc:
+            if "does not exist" not in exc.message:
+                raise
+            self.notes["databases_skipped"].append(database)  # dropped since it was listed
+            return
         try:
             self._schemas(grants, database, conn.fetch_all(SCHEMAS_SQL))
             self._relations(grants, database, conn.fetch_all(RELATIONS_SQL))

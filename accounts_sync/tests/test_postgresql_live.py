@@ -107,3 +107,18 @@ def test_it_logs_grant_revoke_deactivate_and_reactivate(
     third, session = sync_scoped(pg_instance, pattern)
     assert third.sync_details["inventory"]["reactivated"] == 1
     assert AccountChange.objects.filter(session=session, change_type=ChangeType.REACTIVATE).count() == 1
+
+
+def test_it_skips_a_database_dropped_since_it_was_listed(pg_instance: Any, monkeypatch: Any) -> None:
+    from accounts_sync.adapters import postgresql
+    from whalefall.connections import open_connection
+
+    gone = live.unique("wf_acc_gone")
+    with open_connection(pg_instance) as conn:
+        adapter = postgresql.Adapter(conn)
+        accounts = adapter.list_accounts()
+        real = adapter._databases
+        monkeypatch.setattr(adapter, "_databases", lambda grants: [*real(grants), gone])
+        perms = adapter.collect_permissions(accounts)
+    assert gone in adapter.notes["databases_skipped"]
+    assert "CONNECT" in perms["PUBLIC"]["database postgres"]  # the rest was read
