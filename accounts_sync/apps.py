@@ -6,3 +6,9 @@ class AccountsSyncConfig(AppConfig):
 
     name = "accounts_sync"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from accounts_sync.models import delete_old_changes
+        from whalefall import retention
+
+        retention.register("accounts_sync.changes", delete_old_changes)

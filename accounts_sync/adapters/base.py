@@ -1,0 +1,87 @@
+"""The contract of an account adapter (one per engine, identical method names).
+
+An adapter reads the catalogs of one connected server in bulk: `list_accounts()` (one or a few
+queries, never one per account) and `collect_permissions(accounts)` (a fixed number of queries per
+server, or per database where the engine is per-database). It raises only `ConnectorError`
+(the connection layer translates driver errors). It never writes to the metadata database.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from whalefall.connections.base import DatabaseConnection, ServerInfo
+
+Permissions = dict[str, list[str]]
+
+
+@dataclass
+class RemoteAccount:
+    """An account as the server lists it, with the derived facts the adapter can tell."""
+
+    identity: str
+    username: str
+    host: str = ""
+    is_role: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    is_superuser: bool = False
+    is_locked: bool = False
+    can_login: bool = True
+    is_expired: bool = False
+    # Permissions the listing already revealed (e.g. MySQL global privileges); not attributes.
+    preloaded: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    def facts(self) -> dict[str, bool]:
+        return {
+            "is_superuser": self.is_superuser,
+            "is_locked": self.is_locked,
+            "can_login": self.can_login,
+            "is_expired": self.is_expired,
+        }
+
+
+class Grants:
+    """Collects `identity -> scope -> privileges` for the wanted identities only."""
+
+    def __init__(self, identities: Iterable[str]) -> None:
+        self.data: dict[str, dict[str, set[str]]] = {i: defaultdict(set) for i in identities}
+
+    def add(self, identity: str, scope: str, *privileges: str) -> None:
+        if identity in self.data:
+            self.data[identity][scope].update(p for p in privileges if p)
+
+    def result(self) -> dict[str, Permissions]:
+        return {i: {s: sorted(p) for s, p in scopes.items() if p} for i, scopes in self.data.items()}
+
+
+class AccountAdapter(abc.ABC):
+    """Reads accounts and permissions of one server; engine differences are flags detected here."""
+
+    db_type: str = ""
+
+    def __init__(self, connection: DatabaseConnection, server: ServerInfo | None = None) -> None:
+        self.connection = connection
+        self.server = server or connection.server_info()
+        self.notes: dict[str, Any] = {}  # e.g. databases skipped for lack of access
+
+    def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.connection.fetch_all(sql, params)
+
+    @abc.abstractmethod
+    def list_accounts(self) -> list[RemoteAccount]:
+        """Every account and role of the server (system ones too; exclusions are applied later)."""
+
+    @abc.abstractmethod
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> dict[str, Permissions]:
+        """Permissions of `accounts` keyed by identity, in bulk; every account gets an entry."""
+
+
+def yes(value: Any) -> bool:
+    """Catalog truthiness: 'Y', 'YES', 1, True."""
+    if isinstance(value, str):
+        return value.strip().upper() in {"Y", "YES", "TRUE", "T", "1"}
+    return bool(value)

@@ -1,0 +1,28 @@
+"""`manage.py export_accounts --instance N [--format json|text]` (SPEC §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts_sync.export import export_instance, render_json, render_text
+from whalefall.models import Instance
+
+
+class Command(BaseCommand):
+    help = "Print an instance's stored accounts and permissions, canonical and sorted (fit for diff)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--instance", required=True, metavar="NAME", help="Instance name.")
+        parser.add_argument("--format", choices=["json", "text"], default="json", help="Output format.")
+        parser.add_argument("--include-inactive", action="store_true", help="Also list deactivated accounts.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            instance = Instance.objects.get(name=options["instance"])
+        except Instance.DoesNotExist:
+            raise CommandError(f"unknown instance: {options['instance']}") from None
+        data = export_instance(instance, include_inactive=options["include_inactive"])
+        render = render_text if options["format"] == "text" else render_json
+        self.stdout.write(render(data), ending="" if options["format"] == "text" else "\n")

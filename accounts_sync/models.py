@@ -1,0 +1,181 @@
+"""Accounts, their current permission snapshot, the change log, and exclusion rules (SPEC §5)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from whalefall.choices import DbType
+
+
+class ChangeType(models.TextChoices):
+    ADD = "add", "Added"
+    MODIFY_PRIVILEGE = "modify_privilege", "Privileges changed"
+    MODIFY_OTHER = "modify_other", "Attributes changed"
+    DEACTIVATE = "deactivate", "Deactivated"
+    REACTIVATE = "reactivate", "Reactivated"
+
+
+@lru_cache(maxsize=512)
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE -> regex: `%` any run, `_` one character, `\\` escapes the next character."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def like(value: str, pattern: str) -> bool:
+    return like_regex(pattern).fullmatch(value) is not None
+
+
+class ExclusionRuleQuerySet(models.QuerySet["ExclusionRule"]):
+    def for_engine(self, db_type: str) -> ExclusionRuleQuerySet:
+        return self.filter(db_type=db_type, is_active=True)
+
+    def patterns(self, db_type: str) -> list[str]:
+        return list(self.for_engine(db_type).values_list("pattern", flat=True))
+
+
+class ExclusionRule(models.Model):
+    """A system account pattern (SQL LIKE, case-sensitive, `\\` escapes) matched on the identity."""
+
+    db_type = models.CharField(max_length=16, choices=DbType.choices)
+    pattern = models.CharField(
+        max_length=255, help_text="SQL LIKE on the account identity: % any, _ one char, \\_ a literal _."
+    )
+    description = models.CharField(max_length=255, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+
+    objects = ExclusionRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["db_type", "pattern"]
+        constraints = [models.UniqueConstraint(fields=["db_type", "pattern"], name="uniq_exclusion_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.db_type}: {self.pattern}"
+
+    def matches(self, identity: str) -> bool:
+        return like(identity, self.pattern)
+
+
+class AccountQuerySet(models.QuerySet["Account"]):
+    def active(self) -> AccountQuerySet:
+        return self.filter(is_active=True)
+
+    def for_instance(self, instance_id: int) -> AccountQuerySet:
+        return self.filter(instance_id=instance_id)
+
+
+class Account(models.Model):
+    """One account (or role) of one instance; `identity` is its engine-specific unique name."""
+
+    FACTS = ("is_superuser", "can_grant", "is_locked", "can_login", "is_expired")
+
+    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="accounts")
+    identity = models.CharField(
+        max_length=400, help_text="MySQL user@host, PostgreSQL role, SQL Server login, Oracle user."
+    )
+    username = models.CharField(max_length=256)
+    host = models.CharField(max_length=255, blank=True, default="")
+    is_role = models.BooleanField(default=False)
+    attributes = models.JSONField(default=dict, blank=True)
+    is_superuser = models.BooleanField(default=False)
+    can_grant = models.BooleanField(default=False)
+    is_locked = models.BooleanField(default=False, help_text="Locked or disabled; still an account.")
+    can_login = models.BooleanField(default=True)
+    is_expired = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True, help_text="In the last successful listing.")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["instance__name", "identity"]
+        constraints = [models.UniqueConstraint(fields=["instance", "identity"], name="uniq_account_identity")]
+        indexes = [models.Index(fields=["instance", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.identity
+
+    def facts(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in self.FACTS}
+
+
+class PermissionSnapshot(models.Model):
+    """The current permissions of an account in canonical form; `version` counts changes."""
+
+    FORMAT = 1
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="snapshot")
+    permissions = models.JSONField(default=dict)
+    format = models.PositiveSmallIntegerField(default=FORMAT)
+    version = models.PositiveIntegerField(default=1)
+    hash = models.CharField(max_length=64, help_text="sha256 of the canonical JSON.")
+    collected_at = models.DateTimeField(default=timezone.now, help_text="When this content was first seen.")
+    session_uuid = models.UUIDField(
+        null=True, blank=True, help_text="The sync session that wrote this version."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.account} v{self.version}"
+
+
+class AccountChangeQuerySet(models.QuerySet["AccountChange"]):
+    def older_than(self, days: int) -> AccountChangeQuerySet:
+        return self.filter(created_at__lt=timezone.now() - timedelta(days=days))
+
+
+class AccountChange(models.Model):
+    """One entry of the change log, always written by a sync session."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="changes")
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="account_changes"
+    )
+    change_type = models.CharField(max_length=20, choices=ChangeType.choices)
+    details = models.JSONField(
+        default=dict, blank=True, help_text="GRANT/REVOKE entries per scope, or attribute before/after."
+    )
+    summary = models.CharField(max_length=500, blank=True, default="")
+    session = models.ForeignKey(
+        "whalefall.SyncSession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="account_changes",
+    )
+    session_uuid = models.UUIDField(db_index=True, help_text="Kept when the session is cleaned up.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AccountChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["instance", "-created_at"]),
+            models.Index(fields=["account", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_change_type_display()}: {self.account_id}"
+
+
+def delete_old_changes() -> int:
+    """Retention cleaner registered in AppConfig.ready (WHALEFALL_CHANGELOG_RETENTION_DAYS)."""
+    deleted, _ = AccountChange.objects.older_than(settings.WHALEFALL_CHANGELOG_RETENTION_DAYS).delete()
+    return deleted

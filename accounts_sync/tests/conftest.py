@@ -1,0 +1,58 @@
+"""Fixtures for the account sync tests: monitored instances pointing at the live servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from accounts_sync.coordinator import AccountSyncCoordinator
+from whalefall.models import Instance, SyncSession
+from whalefall.sync.phases import InstanceResult
+from whalefall.tests import live
+from whalefall.tests.factories import CredentialFactory, InstanceFactory, SyncSessionFactory
+
+
+@pytest.fixture(autouse=True)
+def _encryption_key(settings: Any) -> None:
+    """Tests run with DEBUG off, where credentials need a real key."""
+    from cryptography.fernet import Fernet
+
+    if not settings.WHALEFALL_ENCRYPTION_KEYS:
+        settings.WHALEFALL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+
+
+@pytest.fixture
+def mysql_instance(mysql_user: Any) -> Instance:
+    """A MariaDB instance watched by a least-privilege account (SELECT on mysql.* only)."""
+    live.require("127.0.0.1", 3306, "MariaDB")
+    name, password = mysql_user(grants=("GRANT SELECT ON mysql.* TO {user}",))
+    cred = CredentialFactory(username=name, password=password)
+    return InstanceFactory(db_type="mysql", port=3306, credential=cred)
+
+
+@pytest.fixture
+def pg_instance(pg_role: Any) -> Instance:
+    """A PostgreSQL instance watched by a plain LOGIN role (no extra grants)."""
+    live.require("127.0.0.1", 5432, "PostgreSQL")
+    name, password = pg_role(attrs="LOGIN")
+    cred = CredentialFactory(username=name, password=password)
+    return InstanceFactory(db_type="postgresql", port=5432, database="postgres", credential=cred)
+
+
+@pytest.fixture
+def sync_scoped() -> Callable[..., tuple[InstanceResult, SyncSession]]:
+    """Run one coordinator pass limited to identities LIKE `pattern` (other helpers' users vary)."""
+
+    def run(instance: Instance, pattern: str, *, force: bool = False) -> tuple[InstanceResult, SyncSession]:
+        session = SyncSessionFactory()
+        with AccountSyncCoordinator(instance, session=session, force=force, only_like=pattern) as coordinator:
+            return coordinator.run(), session
+
+    return run
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    yield live.unique("wf_acc")

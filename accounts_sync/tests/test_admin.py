@@ -1,0 +1,89 @@
+"""Admin pages: accounts with readable permissions, the read-only change log, the Instance extras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from accounts_sync.models import Account, AccountChange, ChangeType, PermissionSnapshot
+from whalefall.models import SyncInstanceRecord, TaskRequest
+from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data() -> dict[str, Any]:
+    instance = InstanceFactory(name="db-one", db_type="postgresql")
+    session = SyncSessionFactory(category="account", status="completed")
+    SyncInstanceRecord.objects.create(
+        session=session, instance=instance, instance_name="db-one", status="completed"
+    )
+    accounts = []
+    for i in range(5):
+        acc = Account.objects.create(
+            instance=instance,
+            identity=f"user{i}",
+            username=f"user{i}",
+            is_superuser=i == 0,
+            attributes={"login": True},
+        )
+        PermissionSnapshot.objects.create(
+            account=acc, permissions={"database shop": ["CONNECT", "<b>x</b>"]}, hash="h"
+        )
+        AccountChange.objects.create(
+            account=acc,
+            instance=instance,
+            change_type=ChangeType.ADD,
+            summary="added",
+            session=session,
+            session_uuid=session.session_id,
+        )
+        accounts.append(acc)
+    return {"instance": instance, "session": session, "accounts": accounts}
+
+
+def test_it_lists_accounts_without_a_query_per_row(
+    admin_client: Any, data: dict, django_assert_max_num_queries: Any
+) -> None:
+    url = reverse("admin:accounts_sync_account_changelist")
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(url, {"instance__db_type": "postgresql", "is_superuser__exact": "1"})
+    assert response.status_code == 200
+    assert "user0" in response.content.decode() and "user1" not in response.content.decode()
+
+
+def test_it_shows_permissions_readably_and_escaped(admin_client: Any, data: dict) -> None:
+    acc = data["accounts"][0]
+    page = admin_client.get(reverse("admin:accounts_sync_account_change", args=[acc.pk])).content.decode()
+    assert "<td>database shop</td><td>CONNECT, &lt;b&gt;x&lt;/b&gt;</td>" in page
+    assert "version 1" in page and "all changes" in page and "Added" in page
+
+
+def test_it_keeps_the_change_log_read_only_and_filterable(admin_client: Any, data: dict) -> None:
+    url = reverse("admin:accounts_sync_accountchange_changelist")
+    response = admin_client.get(
+        url, {"change_type__exact": "add", "session": str(data["session"].session_id)}
+    )
+    assert response.status_code == 200 and response.context["cl"].result_count == 5
+    assert admin_client.get(reverse("admin:accounts_sync_accountchange_add")).status_code == 403
+
+
+def test_it_links_instance_to_accounts_and_last_sync(admin_client: Any, data: dict) -> None:
+    page = admin_client.get(
+        reverse("admin:whalefall_instance_change", args=[data["instance"].pk])
+    ).content.decode()
+    assert f"instance__id__exact={data['instance'].pk}" in page and ">5</a>" in page
+    assert "Completed" in page
+
+
+def test_it_queues_a_manual_sync_from_the_instance_list(admin_client: Any, data: dict) -> None:
+    url = reverse("admin:whalefall_instance_changelist")
+    pk = data["instance"].pk
+    response = admin_client.post(url, {"action": "sync_accounts_now", "_selected_action": [pk]}, follow=True)
+    request = TaskRequest.objects.get()
+    assert request.task == "accounts_sync.tasks.sync_accounts"
+    assert request.kwargs == {"instance_ids": [pk], "trigger": "manual_single", "created_by": "admin"}
+    assert "queued for 1 instance" in response.content.decode()

@@ -1,0 +1,65 @@
+"""Coordinator rules: refusing suspicious deactivations, query counts independent of N (live)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts_sync.models import Account
+from whalefall.sync.phases import PhaseError
+from whalefall.tests import live
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db]
+
+
+def make_users(prefix: str, n: int) -> list[str]:
+    users = [f"'{prefix}_{i:03d}'@'%'" for i in range(n)]
+    with live.mysql_root() as root:
+        live.run(
+            root, *(f"CREATE USER {u}" for u in users), *(f"GRANT SELECT ON mysql.db TO {u}" for u in users)
+        )
+    return users
+
+
+def drop_users(users: list[str]) -> None:
+    with live.mysql_root() as root:
+        live.run(root, *(f"DROP USER IF EXISTS {u}" for u in users))
+
+
+def test_it_refuses_to_deactivate_more_than_half_unless_forced(
+    mysql_instance: Any, prefix: str, sync_scoped: Any
+) -> None:
+    users = make_users(prefix, 4)
+    try:
+        sync_scoped(mysql_instance, f"{prefix}\\_%")
+        drop_users(users[:3])
+        with pytest.raises(PhaseError) as refused:
+            sync_scoped(mysql_instance, f"{prefix}\\_%")
+        assert refused.value.phase == "inventory" and "3 of 4" in refused.value.message
+        assert Account.objects.filter(instance=mysql_instance, is_active=True).count() == 4
+        result, _ = sync_scoped(mysql_instance, f"{prefix}\\_%", force=True)
+        assert result.items_deleted == 3
+        assert Account.objects.filter(instance=mysql_instance, is_active=True).count() == 1
+    finally:
+        drop_users(users)
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_it_uses_the_same_number_of_queries_whatever_the_accounts(
+    n: int, mysql_instance: Any, prefix: str, sync_scoped: Any
+) -> None:
+    users = make_users(prefix, n)
+    try:
+        with CaptureQueriesContext(connection) as first:
+            sync_scoped(mysql_instance, f"{prefix}\\_%")
+        with CaptureQueriesContext(connection) as again:
+            sync_scoped(mysql_instance, f"{prefix}\\_%")
+    finally:
+        drop_users(users)
+    assert Account.objects.filter(instance=mysql_instance).count() == n
+    # session insert + rules + accounts + snapshots + savepoints + bulk writes: fixed, not per account
+    assert len(first.captured_queries) == 10
+    assert len(again.captured_queries) == 7

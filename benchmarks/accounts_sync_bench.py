@@ -1,0 +1,205 @@
+"""Account sync benchmark on the live MariaDB and PostgreSQL.
+
+    .venv/bin/python benchmarks/accounts_sync_bench.py --n 1000 --n 10000 [--engine mysql|postgresql]
+        [--database-url postgres://postgres@127.0.0.1:5432/wf_bench_meta]
+
+For each engine and N it creates N accounts with a database grant and a table grant, then prints:
+the remote catalog reads alone (adapter list + collect, no ORM), a first sync, a no-change sync,
+and the metadata-database queries of each. Targets: no-change <= 5x catalog read, first <= 15x,
+queries independent of N. Everything it creates (accounts, database, metadata DB) is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BATCH = 500
+
+
+def setup_django(database_url: str | None) -> str | None:
+    """A throwaway metadata database: a temporary SQLite file unless a URL is given."""
+    tmp = None
+    if not database_url:
+        tmp = tempfile.mkdtemp(prefix="wf_bench_")
+        database_url = f"sqlite:///{tmp}/meta.sqlite3"
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whalefall.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return tmp
+
+
+def chunks(items: list[str], size: int = BATCH) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class MySQLWorld:
+    engine, port, user = "mysql", 3306, "root"
+
+    def __init__(self, prefix: str, n: int) -> None:
+        self.prefix, self.n, self.db = prefix, n, f"{prefix}_db"
+        self.users = [f"'{prefix}_{i:05d}'@'%'" for i in range(n)]
+
+    def run(self, *sql: str) -> None:
+        from whalefall.tests import live
+
+        with live.mysql_root() as root:
+            live.run(root, *sql)
+
+    def create(self) -> None:
+        self.run(f"CREATE DATABASE `{self.db}`", f"CREATE TABLE `{self.db}`.t (a INT)")
+        for part in chunks(self.users, 100):  # short statements: the ACL lock is shared
+            who = ", ".join(part)
+            self.run(
+                f"CREATE USER {who}",
+                f"GRANT SELECT ON `{self.db}`.* TO {who}",
+                f"GRANT INSERT ON `{self.db}`.t TO {who}",
+            )
+
+    def drop(self) -> None:
+        for part in chunks(self.users, 100):
+            self.run(f"DROP USER IF EXISTS {', '.join(part)}")
+        self.run(f"DROP DATABASE IF EXISTS `{self.db}`")
+
+
+class PostgresWorld(MySQLWorld):
+    engine, port, user = "postgresql", 5432, "postgres"
+
+    def __init__(self, prefix: str, n: int) -> None:
+        super().__init__(prefix, n)
+        self.users = [f"{prefix}_{i:05d}" for i in range(n)]
+
+    def run(self, *sql: str) -> None:
+        from whalefall.tests import live
+
+        with live.pg_superuser() as su:
+            live.run(su, *sql)
+
+    def create(self) -> None:
+        # One table per 200 roles: an ACL lives in a catalog row that cannot exceed one page.
+        for k, part in enumerate(chunks(self.users, 200)):
+            who = ", ".join(part)
+            self.run(
+                "; ".join(f"CREATE ROLE {u} LOGIN" for u in part),
+                f"CREATE TABLE public.{self.db}_{k} (a int)",
+                f"GRANT SELECT ON public.{self.db}_{k} TO {who}",
+                f"GRANT UPDATE (a) ON public.{self.db}_{k} TO {who}",
+            )
+
+    def drop(self) -> None:
+        for k, part in enumerate(chunks(self.users, 200)):
+            self.run(f"DROP TABLE IF EXISTS public.{self.db}_{k}")
+            self.run("; ".join(f"DROP ROLE IF EXISTS {u}" for u in part))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, int, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        result = fn()
+        elapsed = time.perf_counter() - started
+    return elapsed, len(queries.captured_queries), result
+
+
+def bench(world_cls: type[MySQLWorld], n: int) -> dict[str, Any]:
+    from accounts_sync.adapters import adapter_class
+    from accounts_sync.coordinator import AccountSyncCoordinator
+    from whalefall.connections import open_connection
+    from whalefall.models import Credential, Instance
+    from whalefall.sync import ledger
+
+    prefix = f"wf_bench_{uuid.uuid4().hex[:6]}"
+    world = world_cls(prefix, n)
+    cred = Credential.objects.create(name=prefix + world.engine, username=world.user)
+    cred.set_password("")
+    cred.save()
+    instance = Instance.objects.create(
+        name=f"{prefix}-{world.engine}",
+        db_type=world.engine,
+        host="127.0.0.1",
+        port=world.port,
+        credential=cred,
+    )
+    t0 = time.perf_counter()
+    try:
+        world.create()
+        setup = time.perf_counter() - t0
+
+        def raw_read() -> int:
+            with open_connection(instance) as conn:
+                adapter = adapter_class(instance.db_type)(conn)
+                return len(adapter.collect_permissions(adapter.list_accounts()))
+
+        def sync() -> Any:
+            session = ledger.create_session("account", "manual", created_by="bench")
+            with AccountSyncCoordinator(instance, session=session, only_like=f"{prefix}\\_%") as c:
+                return c.run()
+
+        raw = min(timed(raw_read)[0] for _ in range(2))
+        first, first_q, r1 = timed(sync)
+        again, again_q, r2 = timed(sync)
+        assert r1.items_created == n and r2.sync_details["collection"]["unchanged"] == n, (r1, r2)
+    finally:
+        world.drop()
+        instance.accounts.all().delete()
+    return {
+        "engine": world.engine,
+        "n": n,
+        "setup": setup,
+        "raw": raw,
+        "first": first,
+        "first_q": first_q,
+        "again": again,
+        "again_q": again_q,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, action="append", help="Accounts to create (repeatable).")
+    parser.add_argument("--engine", action="append", choices=["mysql", "postgresql"], help="Default: both.")
+    parser.add_argument("--database-url", help="Metadata database (default: a temporary SQLite file).")
+    args = parser.parse_args()
+    tmp = setup_django(args.database_url)
+    worlds = {"mysql": MySQLWorld, "postgresql": PostgresWorld}
+    print(f"metadata DB: {os.environ['DATABASE_URL'].split('@')[-1]}")
+    print(
+        f"{'engine':<11}{'N':>7} {'catalog s':>10} {'first s':>9} {'x':>6} {'q':>4} {'no-change s':>12} {'x':>6} {'q':>4}"
+    )
+    try:
+        for engine in args.engine or ["mysql", "postgresql"]:
+            for n in args.n or [1000]:
+                r = bench(worlds[engine], n)
+                print(
+                    f"{r['engine']:<11}{r['n']:>7} {r['raw']:>10.3f} {r['first']:>9.3f} {r['first'] / r['raw']:>6.1f} "
+                    f"{r['first_q']:>4} {r['again']:>12.3f} {r['again'] / r['raw']:>6.1f} {r['again_q']:>4}",
+                    flush=True,
+                )
+    finally:
+        if tmp:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
