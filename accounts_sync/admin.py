@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 
 from accounts_sync.models import Account, AccountChange, ExclusionRule
 from whalefall import dispatch
+from whalefall.admin.instances import extend_instance_admin
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 
@@ -163,75 +164,63 @@ class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 # --- Instance page: accounts link, last account sync, "Sync accounts now" ------------------------
-BaseInstanceAdmin: type[admin.ModelAdmin] = type(admin.site._registry[Instance])  # whatever is registered
+@admin.display(description="accounts", ordering="n_accounts")
+def account_count(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString:
+    url = (
+        reverse("admin:accounts_sync_account_changelist")
+        + f"?instance__id__exact={obj.pk}&is_active__exact=1"
+    )
+    return format_html('<a href="{}">{}</a>', url, getattr(obj, "n_accounts", 0))
 
 
-class InstanceAdmin(BaseInstanceAdmin):  # type: ignore[valid-type,misc]
-    actions = [*BaseInstanceAdmin.actions, "sync_accounts_now"]
-    list_display = [*BaseInstanceAdmin.list_display, "account_count"]
-    readonly_fields = [*BaseInstanceAdmin.readonly_fields, "accounts_link", "last_account_sync"]
-
-    def get_fieldsets(self, request: HttpRequest, obj: Instance | None = None) -> list[Any]:
-        fieldsets = list(super().get_fieldsets(request, obj))
-        if obj is not None:
-            fieldsets.append(("Accounts", {"fields": ["accounts_link", "last_account_sync"]}))
-        return fieldsets
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(n_accounts=Count("accounts", filter=Q(accounts__is_active=True)))
-        )
-
-    @admin.display(description="accounts", ordering="n_accounts")
-    def account_count(self, obj: Instance) -> SafeString:
-        url = (
-            reverse("admin:accounts_sync_account_changelist")
-            + f"?instance__id__exact={obj.pk}&is_active__exact=1"
-        )
-        return format_html('<a href="{}">{}</a>', url, getattr(obj, "n_accounts", 0))
-
-    @admin.display(description="accounts")
-    def accounts_link(self, obj: Instance) -> SafeString:
-        return self.account_count(obj)
-
-    @admin.display(description="last account sync")
-    def last_account_sync(self, obj: Instance) -> SafeString | str:
-        record = (
-            SyncInstanceRecord.objects.filter(instance=obj, session__category=SyncCategory.ACCOUNT)
-            .select_related("session")
-            .order_by("-session__started_at")
-            .first()
-        )
-        if record is None:
-            return "never"
-        url = reverse("admin:whalefall_syncsession_change", args=[record.session_id])
-        when = record.finished_at or record.session.started_at
-        return format_html(
-            '<a href="{}">{} {}</a>', url, record.get_status_display(), f"{when:%Y-%m-%d %H:%M}"
-        )
-
-    def has_sync_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("whalefall.manage_syncsession")
-
-    @admin.action(description="Sync accounts now", permissions=["sync"])
-    def sync_accounts_now(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
-        ids = sorted(queryset.values_list("pk", flat=True))
-        trigger = SyncTrigger.MANUAL_SINGLE if len(ids) == 1 else SyncTrigger.MANUAL
-        dispatch.submit(
-            "accounts_sync.tasks.sync_accounts",
-            requested_by=request.user.get_username(),
-            instance_ids=ids,
-            trigger=trigger,
-            created_by=request.user.get_username(),
-        )
-        self.message_user(
-            request,
-            f"Account sync queued for {len(ids)} instance(s); see the sync sessions.",
-            messages.SUCCESS,
-        )
+@admin.display(description="accounts")
+def accounts_link(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString:
+    return account_count(modeladmin, obj)
 
 
-admin.site.unregister(Instance)
-admin.site.register(Instance, InstanceAdmin)
+@admin.display(description="last account sync")
+def last_account_sync(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString | str:
+    record = (
+        SyncInstanceRecord.objects.filter(instance=obj, session__category=SyncCategory.ACCOUNT)
+        .select_related("session")
+        .order_by("-session__started_at")
+        .first()
+    )
+    if record is None:
+        return "never"
+    url = reverse("admin:whalefall_syncsession_change", args=[record.session_id])
+    when = record.finished_at or record.session.started_at
+    return format_html('<a href="{}">{} {}</a>', url, record.get_status_display(), f"{when:%Y-%m-%d %H:%M}")
+
+
+def has_sync_permission(modeladmin: admin.ModelAdmin, request: HttpRequest) -> bool:
+    return request.user.has_perm("whalefall.manage_syncsession")
+
+
+@admin.action(description="Sync accounts now", permissions=["sync"])
+def sync_accounts_now(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Instance]
+) -> None:
+    """Queue one account sync of the selected instances for the scheduler (never in the request)."""
+    ids = sorted(queryset.values_list("pk", flat=True))
+    trigger = SyncTrigger.MANUAL_SINGLE if len(ids) == 1 else SyncTrigger.MANUAL
+    user = request.user.get_username()
+    dispatch.submit(
+        "accounts_sync.tasks.sync_accounts",
+        requested_by=user,
+        instance_ids=ids,
+        trigger=trigger,
+        created_by=user,
+    )
+    modeladmin.message_user(
+        request, f"Account sync queued for {len(ids)} instance(s); see the sync sessions.", messages.SUCCESS
+    )
+
+
+extend_instance_admin(
+    actions=(sync_accounts_now,),
+    columns=(account_count,),
+    details=(accounts_link, last_account_sync),
+    methods=(has_sync_permission,),
+    annotate=lambda qs: qs.annotate(n_accounts=Count("accounts", filter=Q(accounts__is_active=True))),
+)

@@ -14,15 +14,6 @@ from whalefall.tests import live
 from whalefall.tests.factories import CredentialFactory, InstanceFactory, SyncSessionFactory
 
 
-@pytest.fixture(autouse=True)
-def _encryption_key(settings: Any) -> None:
-    """Tests run with DEBUG off, where credentials need a real key."""
-    from cryptography.fernet import Fernet
-
-    if not settings.WHALEFALL_ENCRYPTION_KEYS:
-        settings.WHALEFALL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-
-
 @pytest.fixture
 def mysql_instance(mysql_user: Any) -> Instance:
     """A MariaDB instance watched by a least-privilege account (SELECT on mysql.* only)."""

@@ -91,6 +91,12 @@ class InstanceAdmin(admin.ModelAdmin):
     # Per-row values the apps add (see extend_instance_admin) come from these annotations.
     annotations: ClassVar[list[Callable[[QuerySet[Instance]], QuerySet[Instance]]]] = []
 
+    def get_fieldsets(self, request: HttpRequest, obj: Instance | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:  # nothing is known yet about an instance being added
+            return [fs for fs in fieldsets if fs[0] not in ("Last known state", "Activity")]
+        return fieldsets
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
         qs = super().get_queryset(request)
         for annotate in self.annotations:

@@ -78,3 +78,17 @@ def test_it_lists_instances_without_a_query_per_row(
     InstanceFactory.create_batch(15)
     with django_assert_max_num_queries(12):
         assert admin_client_.get(reverse("admin:whalefall_instance_changelist")).status_code == 200
+
+
+def test_it_carries_every_app_extension_on_the_one_instance_admin(admin_client_: Client) -> None:
+    """accounts_sync and capacity both extend the instance admin through extend_instance_admin."""
+    instance = InstanceFactory()
+    changelist = admin_client_.get(reverse("admin:whalefall_instance_changelist")).content.decode()
+    for action in ("test_connection", "sync_accounts_now", "collect_sizes_now"):
+        assert f'value="{action}"' in changelist
+    change = admin_client_.get(
+        reverse("admin:whalefall_instance_change", args=[instance.pk])
+    ).content.decode()
+    assert "last account sync" in change.lower() and "never" in change
+    add = admin_client_.get(reverse("admin:whalefall_instance_add"))
+    assert add.status_code == 200 and "last account sync" not in add.content.decode().lower()
