@@ -15,19 +15,9 @@ from django.utils.safestring import SafeString
 from accounts_sync.models import Account, AccountChange, ExclusionRule
 from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
+from whalefall.admin.sessions import ReadOnlyMixin
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(ExclusionRule)

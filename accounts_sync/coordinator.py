@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from django.db import transaction
@@ -24,9 +23,10 @@ from accounts_sync.models import (
     like_regex,
 )
 from whalefall.choices import SyncPhase
-from whalefall.connections import DatabaseConnection, open_connection
+from whalefall.connections import DatabaseConnection
 from whalefall.logging import bind_context, get_logger
 from whalefall.models import Instance, SyncSession
+from whalefall.sync.coordinator import InstanceCoordinator
 from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats, phase_guard
 
 logger = get_logger(__name__)
@@ -55,7 +55,7 @@ class Pending:
             self.update_fields.update(fields)
 
 
-class AccountSyncCoordinator:
+class AccountSyncCoordinator(InstanceCoordinator):
     """Sync the accounts of one instance; the connection lives as long as the `with` block.
 
     Phases:
@@ -69,33 +69,22 @@ class AccountSyncCoordinator:
     `save()` writes everything in one transaction, so a failure leaves stored data as it was.
     """
 
+    connection_failure_details = {"inventory": NOT_RUN, "collection": NOT_RUN}
+
     def __init__(
         self, instance: Instance, *, session: SyncSession, force: bool = False, only_like: str | None = None
     ) -> None:
-        self.instance, self.session, self.force = instance, session, force
+        super().__init__(instance)
+        self.session, self.force = session, force
         self.only_like = only_like  # restrict to identities LIKE this (tests, benchmarks)
-        self.connection: DatabaseConnection | None = None
-        self.adapter: AccountAdapter | None = None
         self.pending = Pending()
         self.active: list[RemoteAccount] = []
         self.accounts: dict[str, Account] = {}  # new accounts and stored ones that change
         self.rows: dict[str, dict[str, Any]] = {}  # stored accounts as plain rows
         self.now = timezone.now()
 
-    def __enter__(self) -> AccountSyncCoordinator:
-        details = {"inventory": NOT_RUN, "collection": NOT_RUN}
-        with phase_guard(SyncPhase.CONNECTION, details):
-            self.connection = open_connection(self.instance)
-            server = self.connection.server_info()
-            self.instance.record_version(server.version_string)
-            self.adapter = adapter_class(self.instance.db_type)(self.connection, server)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.connection is not None:
-            self.connection.close()
+    def make_adapter(self, connection: DatabaseConnection) -> AccountAdapter:
+        return adapter_class(self.instance.db_type)(connection, self.server)
 
     # --- driver --------------------------------------------------------------------------------
     def run(self) -> InstanceResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,9 +10,10 @@ from django.utils import timezone
 from capacity.adapters import CapacityAdapter, DatabaseSize, adapter_class
 from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
 from whalefall.choices import SyncPhase
-from whalefall.connections import DatabaseConnection, open_connection
+from whalefall.connections import DatabaseConnection
 from whalefall.logging import bind_context, get_logger
 from whalefall.models import Instance
+from whalefall.sync.coordinator import InstanceCoordinator
 from whalefall.sync.phases import InstanceResult, PhaseStats, phase_guard
 
 logger = get_logger(__name__)
@@ -30,7 +30,7 @@ class _Plan:
     sizes: list[DatabaseSize] = field(default_factory=list)
 
 
-class CapacitySyncCoordinator:
+class CapacitySyncCoordinator(InstanceCoordinator):
     """Capacity sync of one instance, used as `with CapacitySyncCoordinator(instance) as c:`.
 
     Phases (each returns a `PhaseStats`; failures raise `PhaseError(phase)`):
@@ -47,25 +47,13 @@ class CapacitySyncCoordinator:
     """
 
     def __init__(self, instance: Instance) -> None:
-        self.instance = instance
-        self.connection: DatabaseConnection | None = None
-        self.adapter: CapacityAdapter | None = None
+        super().__init__(instance)
         self.now = timezone.now()
         self.plan = _Plan()
         self.details: dict[str, dict[str, object]] = {}
 
-    def __enter__(self) -> CapacitySyncCoordinator:
-        with phase_guard(SyncPhase.CONNECTION):
-            self.connection = open_connection(self.instance)
-            self.instance.record_version(self.connection.server_info().display)
-            self.adapter = adapter_class(self.instance.db_type)(self.connection)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.connection is not None:
-            self.connection.close()
+    def make_adapter(self, connection: DatabaseConnection) -> CapacityAdapter:
+        return adapter_class(self.instance.db_type)(connection)
 
     def sync_all(self) -> InstanceResult:
         """Both phases and the write; the counters of seed 000 for the instance record."""

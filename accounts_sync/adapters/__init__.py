@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from accounts_sync.adapters.base import AccountAdapter, Permissions, RemoteAccount
+from whalefall.registry import engine_class
 
 ADAPTERS = {
     "mysql": "accounts_sync.adapters.mysql",
@@ -15,11 +14,7 @@ ADAPTERS = {
 
 
 def adapter_class(db_type: str) -> type[AccountAdapter]:
-    try:
-        module = ADAPTERS[db_type]
-    except KeyError:
-        raise ValueError(f"no account adapter for db_type {db_type!r}") from None
-    return importlib.import_module(module).Adapter
+    return engine_class(ADAPTERS, db_type, what="account adapter", attr="Adapter")
 
 
 __all__ = ["AccountAdapter", "Permissions", "RemoteAccount", "adapter_class"]

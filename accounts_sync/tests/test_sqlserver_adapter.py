@@ -202,7 +202,7 @@ def test_it_syncs_through_the_coordinator(monkeypatch: pytest.MonkeyPatch) -> No
 
     ExclusionRule.objects.get_or_create(db_type="sqlserver", pattern="##%##")
     conn = fake()
-    monkeypatch.setattr("accounts_sync.coordinator.open_connection", lambda instance: conn)
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: conn)
     instance = InstanceFactory(db_type="sqlserver")
     with AccountSyncCoordinator(instance, session=SyncSessionFactory()) as coordinator:
         result = coordinator.run()
@@ -211,4 +211,4 @@ def test_it_syncs_through_the_coordinator(monkeypatch: pytest.MonkeyPatch) -> No
     assert Account.objects.get(identity="app").can_grant
     assert AccountChange.objects.count() == 4 and conn.closed
     instance.refresh_from_db()
-    assert instance.version == "16.0.4135.4"
+    assert instance.version == "SQL Server 16.0.4135.4"

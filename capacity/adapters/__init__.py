@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from capacity.adapters.base import CapacityAdapter, DatabaseSize
+from whalefall.registry import engine_class
 
 ADAPTERS = {
     "mysql": "capacity.adapters.mysql",
@@ -15,11 +14,7 @@ ADAPTERS = {
 
 
 def adapter_class(db_type: str) -> type[CapacityAdapter]:
-    try:
-        module = ADAPTERS[db_type]
-    except KeyError:
-        raise ValueError(f"no capacity adapter for db_type {db_type!r}") from None
-    return importlib.import_module(module).Adapter
+    return engine_class(ADAPTERS, db_type, what="capacity adapter", attr="Adapter")
 
 
 __all__ = ["ADAPTERS", "CapacityAdapter", "DatabaseSize", "adapter_class"]

@@ -86,7 +86,7 @@ def test_the_pg_adapter_skips_a_database_dropped_between_listing_and_sizing() ->
 
 @pytest.mark.django_db(transaction=True)
 def test_a_sqlserver_collection_stores_data_log_and_the_instance_total(monkeypatch: Any, caplog: Any) -> None:
-    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: sqlserver_catalog())
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: sqlserver_catalog())
     instance = InstanceFactory(db_type="sqlserver", port=1433)
     result = collect_database_sizes(instance_ids=[instance.pk])
 
@@ -98,7 +98,7 @@ def test_a_sqlserver_collection_stores_data_log_and_the_instance_total(monkeypat
     assert total.size_bytes == total.data_bytes + total.log_bytes
     assert DatabaseSizeStat.objects.filter(instance=instance).count() == 2
     instance.refresh_from_db()
-    assert instance.version == "SQL Server Developer Edition 16.0.4135"
+    assert instance.version == "SQL Server Developer Edition 16.0.4135.4"
     logged = {e["event"]: e for e in events(caplog) if e.get("module") == "capacity_sync"}
     assert {"capacity_sync_inventory_completed", "capacity_sync_collection_completed"} <= set(logged)
     assert logged["capacity_sync_instance_completed"]["instance_id"] == instance.pk
@@ -111,7 +111,7 @@ def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(
 ) -> None:
     catalog = oracle_catalog()
     catalog.db.execute("DROP TABLE dba_tablespaces")  # like ORA-00942 for a missing grant
-    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: catalog)
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: catalog)
     instance = InstanceFactory(db_type="oracle", port=1521, database="ORCLPDB1")
     result = collect_database_sizes(instance_ids=[instance.pk])
 
@@ -126,7 +126,7 @@ def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_collection_of_many_instances_completes_on_the_metadata_database(monkeypatch: Any) -> None:
-    monkeypatch.setattr("capacity.coordinator.open_connection", lambda instance: sqlserver_catalog())
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: sqlserver_catalog())
     instances = [InstanceFactory(db_type="sqlserver", port=1433) for _ in range(8)]
     result = collect_database_sizes()
 

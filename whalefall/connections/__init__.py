@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from whalefall.connections.base import (
@@ -12,6 +11,7 @@ from whalefall.connections.base import (
     ErrorKind,
     ServerInfo,
 )
+from whalefall.registry import engine_class
 
 if TYPE_CHECKING:
     from whalefall.models import Instance
@@ -26,10 +26,9 @@ CONNECTORS = {
 
 def connector_class(db_type: str) -> type[DatabaseConnection]:
     try:
-        module = CONNECTORS[db_type]
-    except KeyError:
+        return engine_class(CONNECTORS, db_type, what="connector", attr="Connection")
+    except ValueError:
         raise ConnectorError(ErrorKind.OTHER, f"unsupported db_type {db_type!r}", transient=False) from None
-    return importlib.import_module(module).Connection
 
 
 def open_connection(instance: Instance) -> DatabaseConnection:

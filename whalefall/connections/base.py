@@ -87,6 +87,14 @@ class ServerInfo:
     def display(self) -> str:
         return f"{self.flavor} {'.'.join(map(str, self.version))}"
 
+    @property
+    def description(self) -> str:
+        """What `Instance.version` stores: the server's own version text, with the product
+        name in front unless the text already carries it."""
+        if self.flavor.split()[0].lower() in self.version_string.lower():
+            return self.version_string
+        return f"{self.flavor} {self.version_string}"
+
 
 def parse_version(text: str) -> tuple[int, ...]:
     """'10.11.19-MariaDB-0+deb12u1' -> (10, 11, 19); stops at the first non-numeric part."""

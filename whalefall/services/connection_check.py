@@ -34,7 +34,7 @@ def check_instance(instance: Instance) -> CheckResult:
         result = CheckResult(
             True,
             f"OK: {info.display} ({info.version_string}) in {latency:.0f} ms",
-            info.version_string,
+            info.description,
             latency,
         )
     except ConnectorError as exc:

@@ -125,7 +125,7 @@ def test_it_checks_instances_and_exits_1_on_failure(
     for secret in (my_pwd, pg_pwd, "Wrong-Secret-9"):
         assert secret not in out
     pg = Instance.objects.get(name="pg")
-    assert pg.last_check_ok and pg.version.startswith("1") and pg.last_check_at
+    assert pg.last_check_ok and pg.version.startswith("PostgreSQL 1") and pg.last_check_at
     assert Instance.objects.get(name="down").last_check_ok is False
 
 
