@@ -15,42 +15,10 @@ from capacity.services.aggregation import plan_periods
 from capacity.services.collection import SharedAggregation, collect_instance
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.logging import get_logger
-from whalefall.models import Instance, SyncSession
+from whalefall.models import Instance
 from whalefall.sync.runner import ProgressCallback, run_sync
 
 logger = get_logger(__name__)
-
-
-def _instances(instance_ids: list[int] | None) -> list[Instance]:
-    qs = Instance.objects.active().select_related("credential")
-    return list(qs.filter(pk__in=instance_ids) if instance_ids else qs)
-
-
-def summary(session: SyncSession) -> dict[str, Any]:
-    """The JSON-able result every task returns (session id, status, per-instance outcome)."""
-    return {
-        "session_id": str(session.session_id),
-        "category": session.category,
-        "status": session.status,
-        "total_instances": session.total_instances,
-        "successful_instances": session.successful_instances,
-        "failed_instances": session.failed_instances,
-        "error": session.error,
-        "instances": [
-            {
-                "instance": r.instance_name,
-                "status": r.status,
-                "failed_phase": r.failed_phase,
-                "error": r.error_message,
-                "items_synced": r.items_synced,
-                "items_created": r.items_created,
-                "items_updated": r.items_updated,
-                "items_deleted": r.items_deleted,
-                "sync_details": r.sync_details,
-            }
-            for r in session.records.order_by("instance_name")
-        ],
-    }
 
 
 def collect_database_sizes(
@@ -64,14 +32,14 @@ def collect_database_sizes(
     session = run_sync(
         category=SyncCategory.CAPACITY,
         module="capacity_sync",
-        instances=_instances(instance_ids),
+        instances=Instance.objects.for_sync(instance_ids),
         work=collect_instance,
         trigger=trigger,
         created_by=created_by,
         parameters={"instance_ids": instance_ids},
         progress=progress,
     )
-    return summary(session)
+    return session.summary()
 
 
 def calculate_database_size_aggregations(
@@ -87,7 +55,7 @@ def calculate_database_size_aggregations(
     the named period and/or the period containing the named date (recomputed)."""
     day = _parse_date(date)
     periods = plan_periods(period, day, timezone.localdate())
-    instances = _instances(instance_ids)
+    instances = Instance.objects.for_sync(instance_ids)
     session = run_sync(
         category=SyncCategory.AGGREGATION,
         module="capacity_aggregation",
@@ -99,7 +67,7 @@ def calculate_database_size_aggregations(
         progress=progress,
     )
     logger.info("capacity_aggregation_periods", periods=[f"{k}:{s}" for k, s in periods])
-    return summary(session)
+    return session.summary()
 
 
 def _parse_date(value: date | str | None) -> date | None:

@@ -71,6 +71,20 @@ class SyncSession(models.Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able result every sync task returns and `--json` prints."""
+        return {
+            "session_id": str(self.session_id),
+            "category": self.category,
+            "trigger": self.trigger,
+            "status": self.status,
+            "error": self.error,
+            "total_instances": self.total_instances,
+            "successful_instances": self.successful_instances,
+            "failed_instances": self.failed_instances,
+            "instances": [record.summary() for record in self.records.order_by("instance_name")],
+        }
+
     def finalize(self) -> None:
         """Count the records and set completed / partial / failed (seed 001)."""
         counts = self.records.aggregate(
@@ -156,6 +170,21 @@ class SyncInstanceRecord(models.Model):
         if not (self.started_at and self.finished_at):
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "instance": self.instance_name,
+            "instance_id": self.instance_id,
+            "status": self.status,
+            "failed_phase": self.failed_phase,
+            "error": self.error_message,
+            "attempts": self.attempts,
+            "items_synced": self.items_synced,
+            "items_created": self.items_created,
+            "items_updated": self.items_updated,
+            "items_deleted": self.items_deleted,
+            "sync_details": self.sync_details,
+        }
 
     def start(self) -> None:
         self.status = RecordStatus.RUNNING

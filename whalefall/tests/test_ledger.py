@@ -189,3 +189,21 @@ def test_it_fails_the_session_when_the_run_itself_breaks(monkeypatch: pytest.Mon
     monkeypatch.setattr(ledger, "add_instance_records", broken)
     session = run([InstanceFactory()])
     assert session.status == SessionStatus.FAILED and "went away" in session.error
+
+
+@pytest.mark.django_db
+def test_it_covers_named_instances_or_else_every_active_one() -> None:
+    active, other = InstanceFactory.create_batch(2)
+    retired = InstanceFactory(is_active=False)
+    assert Instance.objects.for_sync() == sorted([active, other], key=lambda i: i.name)
+    assert Instance.objects.for_sync([retired.pk]) == [retired]  # named explicitly: synced anyway
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_summarises_a_session_for_commands_and_tasks() -> None:
+    instance = InstanceFactory()
+    summary = run([instance]).summary()
+    assert summary["status"] == "completed" and summary["category"] == "account"
+    [record] = summary["instances"]
+    assert (record["instance"], record["items_synced"], record["attempts"]) == (instance.name, 3, 1)
+    assert record["sync_details"] == {"inventory": {"status": "completed"}}
