@@ -1,7 +1,7 @@
 """Account sync benchmark on the live MariaDB and PostgreSQL.
 
     .venv/bin/python benchmarks/accounts_sync_bench.py --n 1000 --n 10000 [--engine mysql|postgresql]
-        [--database-url postgres://postgres@127.0.0.1:5432/wf_bench_meta]
+        [--metadata sqlite|postgresql]
 
 For each engine and N it creates N accounts with a database grant and a table grant, then prints:
 the remote catalog reads alone (adapter list + collect, no ORM), a first sync, a no-change sync,
@@ -24,6 +24,31 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BATCH = 500
+
+
+def create_pg_metadata_db() -> tuple[str, str]:
+    """A uniquely named scratch database on the local PostgreSQL, for the metadata."""
+    import psycopg2
+
+    name = f"wf_bench_meta_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    conn.close()
+    return name, f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_pg_metadata_db(name: str) -> None:
+    import psycopg2
+    from django.db import connections
+
+    connections.close_all()
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
 
 
 def setup_django(database_url: str | None) -> str | None:
@@ -177,8 +202,18 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, action="append", help="Accounts to create (repeatable).")
     parser.add_argument("--engine", action="append", choices=["mysql", "postgresql"], help="Default: both.")
-    parser.add_argument("--database-url", help="Metadata database (default: a temporary SQLite file).")
+    parser.add_argument(
+        "--metadata",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="Metadata database: a temporary SQLite file, or a scratch database on the local "
+        "PostgreSQL created and dropped by the run (default: sqlite).",
+    )
+    parser.add_argument("--database-url", help="An existing metadata database to use instead.")
     args = parser.parse_args()
+    scratch = None
+    if args.metadata == "postgresql" and not args.database_url:
+        scratch, args.database_url = create_pg_metadata_db()
     tmp = setup_django(args.database_url)
     worlds = {"mysql": MySQLWorld, "postgresql": PostgresWorld}
     print(f"metadata DB: {os.environ['DATABASE_URL'].split('@')[-1]}")
@@ -199,6 +234,8 @@ def main() -> None:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+        if scratch:
+            drop_pg_metadata_db(scratch)
 
 
 if __name__ == "__main__":
