@@ -98,8 +98,10 @@ def period_sql(vendor: str, kind: str) -> PeriodSql:
                 "date({col}, '-1 month')",
             ),
             "quarterly": PeriodSql(
-                "date({col}, 'start of month', "
-                "'-' || ((CAST(strftime('%m', {col}) AS INTEGER) - 1) % 3) || ' months')",
+                # string work on the ISO text: much cheaper per row than date() with modifiers
+                "substr({col}, 1, 5) || CASE WHEN substr({col}, 6, 2) <= '03' THEN '01-01' "
+                "WHEN substr({col}, 6, 2) <= '06' THEN '04-01' "
+                "WHEN substr({col}, 6, 2) <= '09' THEN '07-01' ELSE '10-01' END",
                 "date({col}, '+3 months', '-1 day')",
                 "date({col}, '-3 months')",
             ),

@@ -109,23 +109,23 @@ WITH cur AS (
 )"""
 MANY_PERIODS = """
 WITH per AS ({per}), chained AS (
-    SELECT per.*, LAG(period_start) OVER w AS prev_start, LAG(avg_b) OVER w AS prev_avg
+    SELECT per.*,
+        CASE WHEN LAG(period_start) OVER w = {previous} THEN LAG(avg_b) OVER w END AS prev_avg
     FROM per WINDOW w AS (PARTITION BY {partition} ORDER BY period_start)
 ), final AS (
-    SELECT chained.*,
-        CASE WHEN prev_start = {previous} THEN avg_b - prev_avg ELSE 0 END AS change_b,
-        CASE WHEN prev_start = {previous} AND prev_avg <> 0
-             THEN ROUND((avg_b - prev_avg) * 100.0 / prev_avg, 2) ELSE 0 END AS change_p
+    SELECT chained.*,{derived}
+        CASE WHEN prev_avg IS NULL THEN 0 ELSE avg_b - prev_avg END AS change_b,
+        CASE WHEN prev_avg IS NULL OR prev_avg = 0 THEN 0
+             ELSE ROUND((avg_b - prev_avg) * 100.0 / prev_avg, 2) END AS change_p
     FROM chained WHERE period_start >= %s
 )"""
-# Per period; for daily rows (one per day already) the rows themselves, no sort needed.
+# Per period; for daily rows (one per day already) the rows themselves, no sort needed, and only
+# the average goes through the window (max, min and count follow from it in `final`).
 GROUPED = (
     "SELECT {keys}, {start} AS period_start, {stats} FROM {source} WHERE {range} GROUP BY {keys}, {start}"
 )
-UNGROUPED = (
-    "SELECT {keys}, collected_date AS period_start, size_bytes AS avg_b, size_bytes AS max_b, "
-    "size_bytes AS min_b, 1 AS n FROM {source} WHERE {range}"
-)
+UNGROUPED = "SELECT {keys}, collected_date AS period_start, size_bytes AS avg_b FROM {source} WHERE {range}"
+UNGROUPED_DERIVED = " avg_b AS max_b, avg_b AS min_b, 1 AS n,"
 UPSERT = """
 INSERT INTO {target} ({keys}, period_type, period_start, {values}, calculated_at)
 {body}
@@ -189,7 +189,10 @@ def many_periods_sql(
         range=RANGE.format(instance_filter=_filter(ids)),
     )
     body = MANY_PERIODS.format(
-        per=per, partition=target.partition, previous=exprs.previous.format(col="period_start")
+        per=per,
+        partition=target.partition,
+        previous=exprs.previous.format(col="period_start"),
+        derived=UNGROUPED_DERIVED if exprs.one_row_per_period else "",
     )
     scan = [ops.adapt_datefield_value(scan_from), ops.adapt_datefield_value(period_end(kind, last))]
     return _upsert(vendor, kind, target, body), [*scan, *ids, ops.adapt_datefield_value(first)]
