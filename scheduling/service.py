@@ -192,8 +192,13 @@ class SchedulerService:
         scheduler.start(paused=True)  # nothing fires before the jobs match their configs
         try:
             created = registry.sync_defaults(self.specs)
+            # Only commands that already existed are covered by reconciling from the stored
+            # configs; one saved while we reconcile stays pending for the main loop.
+            covered = list(
+                SchedulerCommand.objects.filter(status=CommandStatus.PENDING).values_list("pk", flat=True)
+            )
             states = registry.reconcile_all(scheduler)
-            SchedulerCommand.objects.filter(status=CommandStatus.PENDING).update(
+            SchedulerCommand.objects.filter(pk__in=covered, status=CommandStatus.PENDING).update(
                 status=CommandStatus.APPLIED,
                 applied_by=self.owner,
                 applied_at=timezone.now(),

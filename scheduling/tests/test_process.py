@@ -92,6 +92,8 @@ def test_it_runs_jobs_stands_by_takes_over_and_stops_cleanly(
     first.signal(signal.SIGKILL)
     first.proc.wait(10)
     wait_until(lambda: _holder_pid() == second.proc.pid, 3 + 7, "the standby to take over within the lease")
+    # The 5-second bound below is for a running scheduler: let the new one finish starting.
+    wait_until(lambda: "Active: scheduler" in second.output, what="the new scheduler to report active")
 
     admin.post(
         reverse("admin:scheduling_jobconfig_changelist"),
