@@ -4,7 +4,8 @@
         [--metadata sqlite|postgresql]
 
 For each engine and N it creates N accounts with a database grant and a table grant, then prints:
-the remote catalog reads alone (adapter list + collect, no ORM), a first sync, a no-change sync,
+the remote catalog reads alone (adapter list + collect, no ORM; best of 3), a first sync, a
+no-change sync (best of 3),
 and the metadata-database queries of each. Targets: no-change <= 5x catalog read, first <= 15x,
 queries independent of N. Everything it creates (accounts, database, metadata DB) is removed.
 """
@@ -177,9 +178,11 @@ def bench(world_cls: type[MySQLWorld], n: int) -> dict[str, Any]:
             with AccountSyncCoordinator(instance, session=session, only_like=f"{prefix}\\_%") as c:
                 return c.run()
 
-        raw = min(timed(raw_read)[0] for _ in range(2))
-        first, first_q, r1 = timed(sync)
-        again, again_q, r2 = timed(sync)
+        raw = min(timed(raw_read)[0] for _ in range(3))
+        first, first_q, r1 = timed(sync)  # happens once by nature
+        # A no-change sync is repeatable: best of three, like the catalog read, so that one
+        # stall of the shared servers does not decide the figure.
+        again, again_q, r2 = min((timed(sync) for _ in range(3)), key=lambda t: t[0])
         assert r1.items_created == n and r2.sync_details["collection"]["unchanged"] == n, (r1, r2)
     finally:
         world.drop()
