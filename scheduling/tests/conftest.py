@@ -4,9 +4,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from scheduling.config import TaskSpec
 from scheduling.service import SchedulerService
+from scheduling.tests.users import OPERATORS, VIEWERS, make_user
 
 SAMPLE = "scheduling.tests.sample_tasks"
 
@@ -51,3 +53,17 @@ def make_service() -> Iterator[Any]:
 def _fast_password_hashing(settings: Any) -> None:
     """Test users log in with a password; the production hasher's cost is not under test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def viewer(client: Client) -> Client:
+    """A logged-in member of the "WhaleFall viewers" group."""
+    client.force_login(make_user("vera", VIEWERS))
+    return client
+
+
+@pytest.fixture
+def operator(client: Client) -> Client:
+    """A logged-in member of the "WhaleFall operators" group."""
+    client.force_login(make_user("otto", OPERATORS))
+    return client

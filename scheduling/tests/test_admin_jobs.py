@@ -13,7 +13,7 @@ from django.urls import reverse
 from scheduling import registry
 from scheduling.models import JobConfig, SchedulerCommand, SchedulerLease
 from scheduling.tests.conftest import SPECS
-from scheduling.tests.users import OPERATORS, VIEWERS, make_user
+from scheduling.tests.users import OPERATORS, VIEWERS
 from whalefall.models import TaskRequest
 
 pytestmark = pytest.mark.django_db
@@ -23,18 +23,6 @@ CHANGELIST = "admin:scheduling_jobconfig_changelist"
 @pytest.fixture(autouse=True)
 def jobs() -> None:
     registry.sync_defaults(SPECS)
-
-
-@pytest.fixture
-def viewer(client: Client) -> Client:
-    client.force_login(make_user("vera", VIEWERS))
-    return client
-
-
-@pytest.fixture
-def operator(client: Client) -> Client:
-    client.force_login(make_user("otto", OPERATORS))
-    return client
 
 
 def _action(client: Client, action: str, *ids: str) -> Any:

@@ -8,25 +8,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from scheduling.tests.users import OPERATORS, VIEWERS, make_user
 from whalefall.dispatch import SYNC_TASKS
 from whalefall.models import SyncInstanceRecord, SyncSession, TaskRequest
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:whalefall_syncsession_changelist"
-
-
-@pytest.fixture
-def viewer(client: Client) -> Client:
-    client.force_login(make_user("vera", VIEWERS))
-    return client
-
-
-@pytest.fixture
-def operator(client: Client) -> Client:
-    client.force_login(make_user("otto", OPERATORS))
-    return client
 
 
 def _session_with_records(category: str = "account", status: str = "partial") -> SyncSession:
