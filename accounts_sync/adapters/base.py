@@ -9,14 +9,14 @@ server, or per database where the engine is per-database). It raises only `Conne
 from __future__ import annotations
 
 import abc
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from accounts_sync.privileges import Collected, Grants, Permissions, Scope
 from whalefall.connections.base import DatabaseConnection, ServerInfo
 
-Permissions = dict[str, list[str]]
+__all__ = ["AccountAdapter", "Collected", "Grants", "Permissions", "RemoteAccount", "Scope", "yes"]
 
 
 @dataclass
@@ -44,20 +44,6 @@ class RemoteAccount:
         }
 
 
-class Grants:
-    """Collects `identity -> scope -> privileges` for the wanted identities only."""
-
-    def __init__(self, identities: Iterable[str]) -> None:
-        self.data: dict[str, dict[str, set[str]]] = {i: defaultdict(set) for i in identities}
-
-    def add(self, identity: str, scope: str, *privileges: str) -> None:
-        if identity in self.data:
-            self.data[identity][scope].update(p for p in privileges if p)
-
-    def result(self) -> dict[str, Permissions]:
-        return {i: {s: sorted(p) for s, p in scopes.items() if p} for i, scopes in self.data.items()}
-
-
 class AccountAdapter(abc.ABC):
     """Reads accounts and permissions of one server; engine differences are flags detected here."""
 
@@ -76,7 +62,7 @@ class AccountAdapter(abc.ABC):
         """Every account and role of the server (system ones too; exclusions are applied later)."""
 
     @abc.abstractmethod
-    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> dict[str, Permissions]:
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         """Permissions of `accounts` keyed by identity, in bulk; every account gets an entry."""
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Grants, Permissions, RemoteAccount, yes
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
 
 # Privilege column -> privilege name, where stripping `_priv` is not enough.
 PRIV_NAMES = {
@@ -138,13 +138,14 @@ class Adapter(AccountAdapter):
         return days > 0 and changed_s > 0 and changed_s + days * 86400 < time.time()
 
     # --- collection ---------------------------------------------------------------------------
-    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> dict[str, Permissions]:
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         self.detect()
         grants = Grants(a.identity for a in accounts)
         for acc in accounts:
             for scope, privs in acc.preloaded.items():
-                grants.add(acc.identity, scope, *privs)
-            grants.add(acc.identity, "default role", acc.attributes.get("default_role", ""))  # MariaDB
+                grants.add(acc.identity, Scope.of(scope), *privs)
+            default_role = acc.attributes.get("default_role", "")  # MariaDB
+            grants.add(acc.identity, "default role", default_role)
         self._database_privileges(grants)
         self._table_privileges(grants)
         self._column_privileges(grants)
@@ -159,12 +160,12 @@ class Adapter(AccountAdapter):
             privs = [
                 priv_name(k[:1].upper() + k[1:]) for k, v in row.items() if k.endswith("_priv") and yes(v)
             ]
-            grants.add(identity(row["user"], row["host"]), f"database {row['db']}", *privs)
+            grants.add(identity(row["user"], row["host"]), Scope.of("database", row["db"]), *privs)
 
     def _table_privileges(self, grants: Grants) -> None:
         rows = self.fetch("SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv")
         for r in rows:
-            scope = f"table {r['db']}.{r['table_name']}"
+            scope = Scope.of("table", r["db"], r["table_name"])
             grants.add(identity(r["user"], r["host"]), scope, *set_items(r["table_priv"]))
 
     def _column_privileges(self, grants: Grants) -> None:
@@ -172,7 +173,7 @@ class Adapter(AccountAdapter):
             "SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv"
         )
         for r in rows:
-            scope = f"column {r['db']}.{r['table_name']}.{r['column_name']}"
+            scope = Scope.of("column", r["db"], r["table_name"], r["column_name"])
             grants.add(identity(r["user"], r["host"]), scope, *set_items(r["column_priv"]))
 
     def _routine_privileges(self, grants: Grants) -> None:
@@ -182,7 +183,7 @@ class Adapter(AccountAdapter):
             "SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv"
         )
         for r in rows:
-            scope = f"{str(r['routine_type']).lower()} {r['db']}.{r['routine_name']}"
+            scope = Scope.of(str(r["routine_type"]).lower(), r["db"], r["routine_name"])
             grants.add(identity(r["user"], r["host"]), scope, *set_items(r["proc_priv"]))
 
     def _proxy_privileges(self, grants: Grants) -> None:
@@ -192,22 +193,20 @@ class Adapter(AccountAdapter):
         for r in rows:
             priv = "PROXY WITH GRANT OPTION" if yes(r["with_grant"]) else "PROXY"
             target = identity(r["proxied_user"], r["proxied_host"])
-            grants.add(identity(r["user"], r["host"]), f"proxy {target}", priv)
+            grants.add(identity(r["user"], r["host"]), Scope.of("proxy", target), priv)
 
     def _roles(self, grants: Grants) -> None:
         """MariaDB `roles_mapping` or MySQL 8 `role_edges` + `default_roles`."""
         if "roles_mapping" in self.tables:
             for r in self.fetch("SELECT Host, User, Role, Admin_option FROM mysql.roles_mapping"):
-                suffix = " WITH ADMIN OPTION" if yes(r["admin_option"]) else ""
-                grants.add(identity(r["user"], r["host"]), "role", f"{r['role']}{suffix}")
+                grants.member(identity(r["user"], r["host"]), r["role"], admin=yes(r["admin_option"]))
         if "role_edges" in self.tables:
             rows = self.fetch(
                 "SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges"
             )
             for r in rows:
-                suffix = " WITH ADMIN OPTION" if yes(r["with_admin_option"]) else ""
                 role = identity(r["from_user"], r["from_host"])
-                grants.add(identity(r["to_user"], r["to_host"]), "role", f"{role}{suffix}")
+                grants.member(identity(r["to_user"], r["to_host"]), role, admin=yes(r["with_admin_option"]))
         if "default_roles" in self.tables:
             rows = self.fetch(
                 "SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles"
@@ -221,8 +220,10 @@ class Adapter(AccountAdapter):
         if "global_grants" not in self.tables:
             return
         for r in self.fetch("SELECT USER, HOST, PRIV, WITH_GRANT_OPTION FROM mysql.global_grants"):
-            priv = str(r["priv"]).upper() + (" WITH GRANT OPTION" if yes(r["with_grant_option"]) else "")
-            grants.add(identity(r["user"], r["host"]), "global", priv)
+            grantable = yes(r["with_grant_option"])
+            grants.grant(
+                identity(r["user"], r["host"]), Scope("global"), str(r["priv"]).upper(), grantable=grantable
+            )
 
 
 def _plain(value: Any) -> Any:

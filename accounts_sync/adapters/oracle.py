@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Grants, Permissions, RemoteAccount, yes
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
 
 USERS_SQL = """
 SELECT u.username, u.user_id, u.account_status, u.lock_date, u.expiry_date, u.default_tablespace,
@@ -70,25 +70,28 @@ class Adapter(AccountAdapter):
             is_expired="EXPIRED" in status,
         )
 
-    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> dict[str, Permissions]:
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         grants = Grants(a.identity for a in accounts)
         for r in self.fetch(ROLE_PRIVS_SQL):
-            grants.add(r["grantee"], "role", r["granted_role"] + _suffix(r["admin_option"], "ADMIN"))
-            if yes(r["default_role"]):
+            default = yes(r["default_role"])
+            grants.member(r["grantee"], r["granted_role"], admin=yes(r["admin_option"]), default=default)
+            if default:
                 grants.add(r["grantee"], "default role", r["granted_role"])
         for r in self.fetch(SYS_PRIVS_SQL):
-            grants.add(r["grantee"], "system", r["privilege"] + _suffix(r["admin_option"], "ADMIN"))
+            grants.grant(
+                r["grantee"],
+                Scope("system"),
+                r["privilege"],
+                grantable=yes(r["admin_option"]),
+                option="ADMIN",
+            )
         for r in self.fetch(TAB_PRIVS_SQL):
-            scope = f"object {r['owner']}.{r['table_name']}"
-            grants.add(r["grantee"], scope, r["privilege"] + _suffix(r["grantable"], "GRANT"))
+            scope = Scope.of("object", r["owner"], r["table_name"])
+            grants.grant(r["grantee"], scope, r["privilege"], grantable=yes(r["grantable"]))
         for r in self.fetch(COL_PRIVS_SQL):
-            scope = f"column {r['owner']}.{r['table_name']}.{r['column_name']}"
-            grants.add(r["grantee"], scope, r["privilege"] + _suffix(r["grantable"], "GRANT"))
+            scope = Scope.of("column", r["owner"], r["table_name"], r["column_name"])
+            grants.grant(r["grantee"], scope, r["privilege"], grantable=yes(r["grantable"]))
         for r in self.fetch(QUOTAS_SQL):
             limit = "UNLIMITED" if int(r["max_bytes"]) == -1 else f"{int(r['max_bytes'])} BYTES"
             grants.add(r["username"], "quota", f"{r['tablespace_name']} {limit}")
         return grants.result()
-
-
-def _suffix(flag: Any, kind: str) -> str:
-    return f" WITH {kind} OPTION" if yes(flag) else ""

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Grants, Permissions, RemoteAccount
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
 from whalefall.connections.base import ConnectorError, DatabaseConnection
 
 PUBLIC = "PUBLIC"
@@ -98,7 +98,7 @@ class Adapter(AccountAdapter):
         )
 
     # --- collection ---------------------------------------------------------------------------
-    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> dict[str, Permissions]:
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         if len(self.names) == 1:
             self.list_accounts()
         grants = Grants(a.identity for a in accounts)
@@ -114,7 +114,7 @@ class Adapter(AccountAdapter):
             member, role = self.names.get(r["member"]), self.names.get(r["roleid"])
             if member and role:
                 direct[member].add(role)
-                grants.add(member, "member of", role + (" WITH ADMIN OPTION" if r["admin_option"] else ""))
+                grants.member(member, role, scope="member of", admin=bool(r["admin_option"]))
         for member in direct:
             seen: set[str] = set()
             stack = list(direct[member])
@@ -131,9 +131,10 @@ class Adapter(AccountAdapter):
         skipped: set[str] = set()
         for r in self.fetch(DATABASES_SQL):
             db = r["datname"]
-            grants.add(self.names.get(r["owner"], ""), f"database {db}", "OWNER")
+            scope = Scope.of("database", db)
+            grants.add(self.names.get(r["owner"], ""), scope, "OWNER")
             if r["grantee"] is not None:
-                grants.add(self.names.get(r["grantee"], ""), f"database {db}", privilege(r))
+                grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
             if r["datallowconn"] and not r["datistemplate"] and r["can_connect"]:
                 readable[db] = True
             elif r["datallowconn"] and not r["datistemplate"]:
@@ -153,7 +154,7 @@ class Adapter(AccountAdapter):
             self._schemas(grants, database, conn.fetch_all(SCHEMAS_SQL))
             self._relations(grants, database, conn.fetch_all(RELATIONS_SQL))
             for r in conn.fetch_all(COLUMNS_SQL):
-                scope = f"column {database}.{r['nspname']}.{r['relname']}.{r['attname']}"
+                scope = Scope.of("column", database, r["nspname"], r["relname"], r["attname"])
                 grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
         finally:
             if conn is not self.connection:
@@ -166,7 +167,7 @@ class Adapter(AccountAdapter):
 
     def _schemas(self, grants: Grants, database: str, rows: list[dict[str, Any]]) -> None:
         for r in rows:
-            scope = f"schema {database}.{r['nspname']}"
+            scope = Scope.of("schema", database, r["nspname"])
             grants.add(self.names.get(r["owner"], ""), scope, "OWNER")
             if r["grantee"] is not None:
                 grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
@@ -174,7 +175,7 @@ class Adapter(AccountAdapter):
     def _relations(self, grants: Grants, database: str, rows: list[dict[str, Any]]) -> None:
         for r in rows:
             kind = RELKIND_SCOPE.get(r["relkind"], "table")
-            scope = f"{kind} {database}.{r['nspname']}.{r['relname']}"
+            scope = Scope.of(kind, database, r["nspname"], r["relname"])
             grants.add(self.names.get(r["owner"], ""), scope, "OWNER")
             if r["grantee"] is not None:
                 grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))

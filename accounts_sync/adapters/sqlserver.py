@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Grants, Permissions, RemoteAccount, yes
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
 
 LOGIN_TYPES = "('S', 'U', 'G', 'E', 'X')"  # SQL login, Windows user/group, Entra user/group
 LOGINS_SQL = f"""
@@ -108,10 +108,10 @@ class Adapter(AccountAdapter):
             is_expired=bool(row["is_expired"]),
         )
 
-    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> dict[str, Permissions]:
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         grants = Grants(a.identity for a in accounts)
         for r in self.fetch(SERVER_ROLES_SQL):
-            grants.add(r["member_name"], "server role", r["role_name"])
+            grants.member(r["member_name"], r["role_name"], scope="server role")
         for r in self.fetch(SERVER_PERMISSIONS_SQL):
             grants.add(r["grantee_name"], self._server_scope(r), token(r["permission_name"], r["state"]))
         skipped = []
@@ -124,12 +124,12 @@ class Adapter(AccountAdapter):
         return grants.result()
 
     @staticmethod
-    def _server_scope(row: dict[str, Any]) -> str:
+    def _server_scope(row: dict[str, Any]) -> Scope:
         if row["class_desc"] == "ENDPOINT":
-            return f"endpoint {row['endpoint_name']}"
+            return Scope.of("endpoint", row["endpoint_name"])
         if row["class_desc"] == "SERVER_PRINCIPAL":
-            return f"login {row['target_name']}"
-        return "server"
+            return Scope.of("login", row["target_name"])
+        return Scope("server")
 
     def _database(self, grants: Grants, database: str) -> None:
         db = quote(database)
@@ -145,20 +145,21 @@ class Adapter(AccountAdapter):
             if role and r["member_principal_id"] in login_of:
                 roles_of[r["member_principal_id"]].add(role["name"])
         for pid, roles in roles_of.items():
-            grants.add(login_of[pid], f"database {database} role", *roles)
+            for role in roles:
+                grants.member(login_of[pid], role, scope=f"database {database} role")
         for r in self.fetch(DB_PERMISSIONS_SQL.format(db=db)):
             login = login_of.get(r["grantee_principal_id"])
             if login:
                 grants.add(login, self._db_scope(database, r), token(r["permission_name"], r["state"]))
 
     @staticmethod
-    def _db_scope(database: str, row: dict[str, Any]) -> str:
+    def _db_scope(database: str, row: dict[str, Any]) -> Scope:
         if row["class"] == 3:
-            return f"schema {database}.{row['schema_name']}"
+            return Scope.of("schema", database, row["schema_name"])
         if row["class"] == 1 and row["column_name"]:
-            return f"column {database}.{row['object_schema']}.{row['object_name']}.{row['column_name']}"
+            return Scope.of("column", database, row["object_schema"], row["object_name"], row["column_name"])
         if row["class"] == 1:
-            return f"object {database}.{row['object_schema']}.{row['object_name']}"
+            return Scope.of("object", database, row["object_schema"], row["object_name"])
         if row["class"] == 0:
-            return f"database {database}"
-        return f"{str(row['class_desc']).lower()} {database}"
+            return Scope.of("database", database)
+        return Scope.of(str(row["class_desc"]).lower(), database)

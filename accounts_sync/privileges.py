@@ -1,0 +1,264 @@
+"""The privilege model shared by the four engines' adapters.
+
+An adapter records what the server grants as structured facts, never as text to be parsed later:
+
+- `Grant`: a privilege on a `Scope` (kind + path of names), with the grant option and SQL
+  Server's DENY as flags. Ownership is the privilege `OWNER`.
+- `Membership`: an account's membership in a role, with the engine's options: admin option,
+  whether the role's privileges flow to the member without `SET ROLE` (`inherit`), whether the
+  member may `SET ROLE` to it (`set`), whether it is a default role, and the grantor.
+
+`Grants` collects both per account. `result()` renders the canonical text snapshot
+(`{scope: [token]}`, what is hashed, diffed and shown); `structured()` keeps the facts for the
+queryable store and for `effective()`, which expands memberships into the privileges an account
+actually holds, each with the path of roles it came through.
+
+Names are data: a name may contain dots, spaces or anything else, so the structured form keeps
+each part of a path apart; only the rendered text joins them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+
+Permissions = dict[str, list[str]]
+
+GRANT_OPTION = " WITH GRANT OPTION"
+ADMIN_OPTION = " WITH ADMIN OPTION"
+DENY = "DENY "
+# Scope kinds that cover everything on the server (a grant there applies to every object).
+SERVER_WIDE = frozenset({"global", "server", "system"})
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Scope:
+    """Where a privilege applies: `Scope("table", "shop", "orders")`; `Scope("global")`."""
+
+    kind: str
+    path: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, *path: str) -> Scope:
+        return cls(kind, tuple(str(p) for p in path))
+
+    def render(self) -> str:
+        return self.kind if not self.path else f"{self.kind} {'.'.join(self.path)}"
+
+    @property
+    def target(self) -> str:
+        """The dotted object name ('' for server-wide scopes), as `who_can --on` matches it."""
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Grant:
+    """One privilege on one scope; the grant option and DENY are flags, never part of the name."""
+
+    scope: Scope
+    privilege: str
+    grantable: bool = False
+    denied: bool = False
+    # Which option word the engine uses for "may pass it on" (ADMIN for Oracle system privileges).
+    option: str = "GRANT"
+
+    def token(self) -> str:
+        text = (DENY if self.denied else "") + self.privilege
+        return text + (f" WITH {self.option} OPTION" if self.grantable else "")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Membership:
+    """An account's membership in `role`.
+
+    `inherit`: the role's privileges are the member's without `SET ROLE` (PostgreSQL INHERIT,
+    a MySQL/MariaDB default role, any SQL Server or Oracle role granted as default).
+    `set`: the member may switch to the role (PostgreSQL SET option; MySQL/MariaDB/Oracle
+    `SET ROLE`). A membership with neither gives no privileges (PostgreSQL 16+ admin-only grants).
+    """
+
+    role: str
+    scope: str = "role"  # the snapshot scope it renders into ("member of", "server role", ...)
+    admin: bool = False
+    inherit: bool = True
+    set: bool = True
+    default: bool = False
+    grantor: str = ""
+
+    def token(self) -> str:
+        """The snapshot text; options appear only where they differ from a plain grant."""
+        text = self.role + (ADMIN_OPTION if self.admin else "")
+        if not self.inherit and self.scope == "member of":
+            text += " WITH INHERIT FALSE"
+        if not self.set and self.scope == "member of":
+            text += " WITH SET FALSE"
+        return text
+
+
+@dataclass
+class AccountPrivileges:
+    """The structured facts of one account, as the adapter read them."""
+
+    grants: set[Grant] = field(default_factory=set)
+    memberships: dict[tuple[str, str], Membership] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EffectiveGrant:
+    """A privilege an account holds, with the roles it came through (`()` when direct)."""
+
+    scope: Scope
+    privilege: str
+    grantable: bool = False
+    denied: bool = False
+    via: tuple[str, ...] = ()
+    needs_set_role: bool = False
+
+    @property
+    def path(self) -> str:
+        """'direct', 'via r_app ← r_read', 'as superuser'."""
+        if not self.via:
+            return "direct"
+        if self.via == (SUPERUSER,):
+            return "as superuser"
+        return "via " + " ← ".join(self.via) + (" (after SET ROLE)" if self.needs_set_role else "")
+
+
+SUPERUSER = "superuser"
+ALL = "ALL"
+
+
+class Collected(dict[str, Permissions]):
+    """`identity -> canonical text snapshot`, plus the structured facts behind it."""
+
+    structured: dict[str, AccountPrivileges]
+
+
+class Grants:
+    """Collects the permissions of the wanted identities only.
+
+    `add()` takes free-form facts (a quota, a default role name) or privilege tokens on a `Scope`;
+    `grant()` and `member()` take structured facts. Identities outside the wanted set (accounts
+    excluded by rules, or not in scope) are ignored, so adapters may feed every catalog row.
+    """
+
+    def __init__(self, identities: Iterable[str]) -> None:
+        self.data: dict[str, dict[str, set[str]]] = {i: defaultdict(set) for i in identities}
+        self.facts: dict[str, AccountPrivileges] = {i: AccountPrivileges() for i in self.data}
+
+    def add(self, identity: str, scope: str | Scope, *privileges: str) -> None:
+        """Text tokens; on a `Scope` they are parsed back into `Grant`s (`DENY `, `WITH ... OPTION`)."""
+        if identity not in self.data:
+            return
+        if isinstance(scope, Scope):
+            for token in privileges:
+                if token:
+                    name, grantable, denied, option = parse_token(token)
+                    self.grant(identity, scope, name, grantable=grantable, denied=denied, option=option)
+            return
+        self.data[identity][scope].update(p for p in privileges if p)
+
+    def grant(
+        self,
+        identity: str,
+        scope: Scope,
+        privilege: str,
+        *,
+        grantable: bool = False,
+        denied: bool = False,
+        option: str = "GRANT",
+    ) -> None:
+        if identity not in self.data or not privilege:
+            return
+        fact = Grant(scope, privilege, grantable, denied, option)
+        self.facts[identity].grants.add(fact)
+        self.data[identity][scope.render()].add(fact.token())
+
+    def member(self, identity: str, role: str, *, scope: str = "role", **options: bool | str) -> None:
+        """Record (or add options to) a membership; repeated calls for one role merge."""
+        if identity not in self.data or not role:
+            return
+        memberships = self.facts[identity].memberships
+        key = (scope, role)
+        old = memberships.get(key)
+        new = replace(old, **options) if old else Membership(role, scope, **options)  # type: ignore[arg-type]
+        memberships[key] = new
+        tokens = self.data[identity][scope]
+        if old:
+            tokens.discard(old.token())
+        tokens.add(new.token())
+
+    def result(self) -> Collected:
+        out = Collected(
+            {i: {s: sorted(p) for s, p in scopes.items() if p} for i, scopes in self.data.items()}
+        )
+        out.structured = self.facts
+        return out
+
+
+def parse_token(token: str) -> tuple[str, bool, bool, str]:
+    """`DENY SELECT WITH GRANT OPTION` -> ('SELECT', grantable, denied, option word)."""
+    denied = token.startswith(DENY)
+    if denied:
+        token = token[len(DENY) :]
+    for option in ("GRANT", "ADMIN"):
+        suffix = f" WITH {option} OPTION"
+        if token.endswith(suffix):
+            return token[: -len(suffix)], True, denied, option
+    return token, False, denied, "GRANT"
+
+
+def effective(
+    facts: Mapping[str, AccountPrivileges],
+    *,
+    superusers: Iterable[str] = (),
+    public: str | None = None,
+) -> dict[str, set[EffectiveGrant]]:
+    """Every privilege each account holds: direct, through roles (with the path), via PUBLIC.
+
+    A role's privileges reach a member through a chain of memberships; every link must let them
+    through (`inherit`), or be switchable (`set`), in which case the result says `SET ROLE` is
+    needed. `public` names the pseudo-account every account is implicitly a member of (PostgreSQL
+    and Oracle `PUBLIC`). Superusers hold everything: one `ALL` grant on the server, not an
+    expansion of every object.
+    """
+    supers = set(superusers)
+    out: dict[str, set[EffectiveGrant]] = {}
+    for identity in facts:
+        if identity in supers:
+            out[identity] = {EffectiveGrant(Scope("server"), ALL, True, via=(SUPERUSER,))}
+            continue
+        held: set[EffectiveGrant] = set()
+        for role, via, needs_set in _reachable(identity, facts, public):
+            for g in facts[role].grants if role in facts else ():
+                held.add(EffectiveGrant(g.scope, g.privilege, g.grantable, g.denied, via, needs_set))
+        out[identity] = held
+    return out
+
+
+def _reachable(
+    identity: str, facts: Mapping[str, AccountPrivileges], public: str | None
+) -> Iterator[tuple[str, tuple[str, ...], bool]]:
+    """(role, path, needs SET ROLE) for the account itself and every role it reaches, shortest first."""
+    yield identity, (), False
+    best: dict[str, bool] = {identity: False}  # role -> needs_set of the best path found
+    frontier: list[tuple[str, tuple[str, ...], bool]] = [(identity, (), False)]
+    while frontier:
+        nxt: list[tuple[str, tuple[str, ...], bool]] = []
+        for current, path, needs_set in frontier:
+            memberships = facts[current].memberships.values() if current in facts else ()
+            for m in memberships:
+                if not (m.inherit or m.set):
+                    continue
+                step_set = needs_set or not m.inherit
+                known = best.get(m.role)
+                if known is not None and (known is False or step_set):
+                    continue  # already reached as well or better
+                best[m.role] = step_set
+                item = (m.role, (*path, m.role), step_set)
+                nxt.append(item)
+                yield item
+        frontier = nxt
+    if public and public != identity and public not in best:
+        yield public, (public,), False

@@ -1,0 +1,90 @@
+"""The engine-neutral privilege model: structured facts, rendering, and effective expansion."""
+
+from __future__ import annotations
+
+from accounts_sync.privileges import ALL, EffectiveGrant, Grants, Scope, effective, parse_token
+
+
+def test_structured_facts_render_the_same_text_snapshot() -> None:
+    grants = Grants(["alice"])
+    grants.grant("alice", Scope.of("table", "shop", "orders"), "SELECT", grantable=True)
+    grants.add("alice", Scope.of("table", "shop", "orders"), "DENY UPDATE")
+    grants.member("alice", "r_app", scope="member of", admin=True)
+    grants.add("bob", Scope("global"), "SELECT")  # not wanted: ignored
+    out = grants.result()
+    assert out == {
+        "alice": {
+            "member of": ["r_app WITH ADMIN OPTION"],
+            "table shop.orders": ["DENY UPDATE", "SELECT WITH GRANT OPTION"],
+        }
+    }
+    facts = out.structured["alice"]
+    assert {(g.privilege, g.grantable, g.denied) for g in facts.grants} == {
+        ("SELECT", True, False),
+        ("UPDATE", False, True),
+    }
+
+
+def test_a_name_with_dots_keeps_its_parts_apart() -> None:
+    grants = Grants(["a"])
+    grants.grant("a", Scope.of("table", "db.x", "t"), "SELECT")
+    (grant,) = grants.result().structured["a"].grants
+    assert grant.scope.path == ("db.x", "t")
+
+
+def test_repeated_memberships_merge_their_options() -> None:
+    grants = Grants(["u"])
+    grants.member("u", "r", scope="member of", inherit=False)
+    grants.member("u", "r", scope="member of", admin=True)
+    assert grants.result()["u"] == {"member of": ["r WITH ADMIN OPTION WITH INHERIT FALSE"]}
+
+
+def test_parse_token_reads_flags_not_names() -> None:
+    assert parse_token("DENY SELECT WITH GRANT OPTION") == ("SELECT", True, True, "GRANT")
+    assert parse_token("CREATE SESSION WITH ADMIN OPTION") == ("CREATE SESSION", True, False, "ADMIN")
+    assert parse_token("GRANT OPTION") == ("GRANT OPTION", False, False, "GRANT")
+
+
+def _facts() -> Grants:
+    g = Grants(["alice", "bob", "r_app", "r_read", "r_admin", "PUBLIC", "root"])
+    table = Scope.of("table", "shop", "orders")
+    g.grant("r_read", table, "SELECT")
+    g.grant("r_admin", table, "DELETE")
+    g.grant("PUBLIC", Scope.of("database", "shop"), "CONNECT")
+    g.grant("alice", table, "INSERT")
+    g.member("alice", "r_app", scope="member of")
+    g.member("r_app", "r_read", scope="member of")
+    g.member("alice", "r_admin", scope="member of", inherit=False)
+    g.member("bob", "r_read", scope="member of", inherit=False, set=False)
+    return g
+
+
+def test_effective_follows_role_chains_with_their_path() -> None:
+    out = effective(_facts().result().structured, superusers=["root"], public="PUBLIC")
+    alice = {(e.privilege, e.via, e.needs_set_role) for e in out["alice"]}
+    assert ("INSERT", (), False) in alice
+    assert ("SELECT", ("r_app", "r_read"), False) in alice
+    assert ("DELETE", ("r_admin",), True) in alice  # INHERIT FALSE: only after SET ROLE
+    assert ("CONNECT", ("PUBLIC",), False) in alice
+    paths = {e.path for e in out["alice"]}
+    assert "via r_app ← r_read" in paths and "via r_admin (after SET ROLE)" in paths
+
+
+def test_a_membership_without_inherit_or_set_gives_nothing() -> None:
+    out = effective(_facts().result().structured, public="PUBLIC")
+    assert {e.privilege for e in out["bob"]} == {"CONNECT"}
+
+
+def test_superusers_hold_everything_without_expansion() -> None:
+    out = effective(_facts().result().structured, superusers=["root"], public="PUBLIC")
+    assert out["root"] == {EffectiveGrant(Scope("server"), ALL, True, via=("superuser",))}
+    assert next(iter(out["root"])).path == "as superuser"
+
+
+def test_role_cycles_terminate() -> None:
+    g = Grants(["a", "b"])
+    g.member("a", "b")
+    g.member("b", "a")
+    g.grant("b", Scope("global"), "SELECT")
+    out = effective(g.result().structured)
+    assert {(e.privilege, e.via) for e in out["a"]} == {("SELECT", ("b",))}
