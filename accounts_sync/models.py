@@ -179,3 +179,47 @@ def delete_old_changes() -> int:
     """Retention cleaner registered in AppConfig.ready (WHALEFALL_CHANGELOG_RETENTION_DAYS)."""
     deleted, _ = AccountChange.objects.older_than(settings.WHALEFALL_CHANGELOG_RETENTION_DAYS).delete()
     return deleted
+
+
+class AccountPrivilegeQuerySet(models.QuerySet["AccountPrivilege"]):
+    def for_instance(self, instance_id: int) -> AccountPrivilegeQuerySet:
+        return self.filter(instance_id=instance_id)
+
+
+class AccountPrivilege(models.Model):
+    """One privilege an account holds, as an indexed row: the fleet-wide "who can" store.
+
+    Kept in step with the account's snapshot by the sync (rewritten when the snapshot changes):
+    direct grants (`via` empty) and grants reached through roles (`via` is the role path).
+    Grants to PUBLIC stay on the PUBLIC pseudo-account rather than being copied to every account;
+    a superuser is one `ALL` row on the server. `path` keeps each name of the scope apart (names
+    may contain dots); `target` is their dotted form for prefix matching.
+    """
+
+    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="privileges")
+    scope_kind = models.CharField(max_length=64)
+    target = models.TextField(blank=True, default="", help_text="Dotted object name; empty: server-wide.")
+    path = models.JSONField(default=list, help_text="The scope's names, outermost first.")
+    privilege = models.CharField(max_length=128)
+    grantable = models.BooleanField(default=False, help_text="Held with the grant (or admin) option.")
+    denied = models.BooleanField(default=False, help_text="An explicit DENY (SQL Server).")
+    via = models.CharField(
+        max_length=1000, blank=True, default="", help_text="Role path, outermost last; empty when direct."
+    )
+    needs_set_role = models.BooleanField(default=False, help_text="Only after SET ROLE (not inherited).")
+    verified = models.BooleanField(
+        default=True, help_text="Read in the last sync; false when carried over from an unreadable scope."
+    )
+
+    objects = AccountPrivilegeQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["privilege", "scope_kind"], name="acctpriv_priv_kind"),
+            models.Index(fields=["instance", "account"], name="acctpriv_inst_acct"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.scope_kind} {self.target}".strip()
+        return f"{self.privilege} ON {where}"
