@@ -1,0 +1,99 @@
+"""`manage.py account_permissions --instance N --account ID [--at TIME] [--effective] [--json]`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from accounts_sync.models import Account
+from accounts_sync.questions import effective_rows, permissions_at
+from whalefall.models import Instance
+
+
+def parse_moment(text: str) -> Any:
+    """ISO date or date-time; naive values are in the configured time zone."""
+    moment = parse_datetime(text)
+    if moment is None and (day := parse_date(text)) is not None:
+        moment = timezone.datetime.combine(day, timezone.datetime.max.time())
+    if moment is None:
+        raise CommandError(f"--at: not an ISO date or date-time: {text!r}")
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+class Command(BaseCommand):
+    help = "An account's permissions now, or as they were at a past time (rebuilt from the change log)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--instance", required=True, metavar="NAME")
+        parser.add_argument("--account", required=True, metavar="IDENTITY", help="user@host, role or login.")
+        parser.add_argument("--at", metavar="TIME", help="ISO time, e.g. 2026-11-30T12:00 (local time zone).")
+        parser.add_argument(
+            "--effective", action="store_true", help="Current privileges including those through roles."
+        )
+        parser.add_argument("--json", action="store_true", help="Print JSON only.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            instance = Instance.objects.get(name=options["instance"])
+            account = Account.objects.select_related("snapshot").get(
+                instance=instance, identity=options["account"]
+            )
+        except Instance.DoesNotExist:
+            raise CommandError(f"unknown instance: {options['instance']}") from None
+        except Account.DoesNotExist:
+            raise CommandError(f"no account {options['account']!r} on {instance.name}") from None
+        if options["effective"] and options["at"]:
+            raise CommandError("--effective shows the current privileges; use --at without it for the past")
+        if options["effective"]:
+            self._effective(account, as_json=options["json"])
+            return
+        at = parse_moment(options["at"]) if options["at"] else None
+        if at is None:
+            snapshot = getattr(account, "snapshot", None)
+            permissions: dict[str, list[str]] | None = snapshot.permissions if snapshot else {}
+        else:
+            permissions = permissions_at(account, at)
+        if options["json"]:
+            payload = {
+                "instance": instance.name,
+                "account": account.identity,
+                "at": at,
+                "permissions": permissions,
+            }
+            self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+            return
+        when = f"at {timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}" if at else "now"
+        if permissions is None:
+            self.stdout.write(f"{account.identity} on {instance.name} did not exist {when}")
+            return
+        self.stdout.write(f"{account.identity} on {instance.name}, {when}:")
+        for scope, privileges in permissions.items():
+            self.stdout.write(f"  {scope}: {', '.join(privileges)}")
+
+    def _effective(self, account: Account, *, as_json: bool) -> None:
+        rows = effective_rows(account)
+        items = [
+            {
+                "privilege": r.privilege,
+                "scope": f"{r.scope_kind} {r.target}".strip(),
+                "grantable": r.grantable,
+                "denied": r.denied,
+                "via": r.via,
+                "needs_set_role": r.needs_set_role,
+                "verified": r.verified,
+            }
+            for r in rows
+        ]
+        if as_json:
+            self.stdout.write(json.dumps(items, indent=2, ensure_ascii=False))
+            return
+        for item in items:
+            path = {"": "direct", "superuser": "as superuser"}.get(item["via"], f"via {item['via']}")
+            flags = [f for f in ("grantable", "denied", "needs_set_role") if item[f]]
+            flags += [] if item["verified"] else ["unverified"]
+            extra = f"  [{', '.join(flags)}]" if flags else ""
+            self.stdout.write(f"  {item['privilege']} ON {item['scope']}  {path}{extra}")

@@ -1,0 +1,45 @@
+"""`manage.py who_can --privilege DROP --on 'sales.*' [--instance N ...] [--json]`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts_sync.questions import holders_text, who_can
+from whalefall.models import Instance
+
+
+class Command(BaseCommand):
+    help = (
+        "Which accounts, on which instances, hold a privilege on an object, and through what "
+        "(directly, a role path, PUBLIC, superuser). Answered from the stored inventory."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--privilege", required=True, help="Privilege name, e.g. SELECT, DROP, EXECUTE.")
+        parser.add_argument(
+            "--on",
+            default="*",
+            help="Object: db, db.table, db.schema.table, db.* (the database and everything in it), or *.",
+        )
+        parser.add_argument("--instance", action="append", default=[], metavar="NAME", help="Repeatable.")
+        parser.add_argument("--include-inactive", action="store_true", help="Also accounts no longer listed.")
+        parser.add_argument("--json", action="store_true", help="Print JSON only.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = options["instance"]
+        known = set(Instance.objects.filter(name__in=names).values_list("name", flat=True))
+        if unknown := sorted(set(names) - known):
+            raise CommandError(f"unknown instance: {', '.join(unknown)}")
+        holders = who_can(
+            options["privilege"], options["on"], instances=names, include_inactive=options["include_inactive"]
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps([h.as_dict() for h in holders], indent=2, ensure_ascii=False))
+            return
+        for line in holders_text(holders):
+            self.stdout.write(line)
+        accounts = {(h.instance, h.account) for h in holders}
+        self.stdout.write(f"{len(accounts)} account(s), {len(holders)} grant(s)")

@@ -1,0 +1,159 @@
+"""Fleet-wide questions answered from the metadata database alone, never from the servers.
+
+`who_can()`: which accounts, on which instances, hold a privilege on an object, and through what
+(directly, through a role path, as superuser, through PUBLIC). `permissions_at()`: an account's
+permission snapshot as it was at a past moment, rebuilt from the change log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+
+from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType
+
+# A grant of any of these covers every privilege of its scope.
+ALL_NAMES = ("ALL", "ALL PRIVILEGES", "CONTROL")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One answer row of `who_can`: an account holding the privilege, and how."""
+
+    instance: str
+    db_type: str
+    account: str
+    account_id: int
+    is_role: bool
+    privilege: str
+    scope_kind: str
+    target: str
+    grantable: bool
+    via: str
+    needs_set_role: bool
+    verified: bool
+
+    @property
+    def scope(self) -> str:
+        return f"{self.scope_kind} {self.target}".strip()
+
+    @property
+    def path(self) -> str:
+        if self.via == "superuser":
+            return "as superuser"
+        if self.account == "PUBLIC":
+            return "to PUBLIC (every account)"
+        if not self.via:
+            return "direct"
+        return f"via {self.via}" + (" (after SET ROLE)" if self.needs_set_role else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "scope": self.scope, "path": self.path}
+
+
+def object_filter(on: str) -> Q:
+    """Rows whose scope covers `on`, or (for `db.*`) anything inside it.
+
+    `on` is a dotted object name (`sales.orders`, `appdb.public.orders`), `db.*` for a database
+    and everything in it, or `*` for anything. Server-wide grants (empty target) always cover it;
+    so do grants on each enclosing name (`sales` covers `sales.orders`).
+    """
+    on = on.strip()
+    if on in ("", "*", "*.*"):
+        return Q()
+    q = Q(target="") | Q(target__in=enclosing_names(on))
+    if on.endswith("*"):
+        q |= Q(target__startswith=on.rstrip("*").rstrip(".") + ".")
+    return q
+
+
+def enclosing_names(on: str) -> list[str]:
+    """`db.schema.t` -> ['db', 'db.schema', 'db.schema.t']; `db.*` -> ['db']."""
+    base = on.strip().rstrip("*").rstrip(".")
+    if not base:
+        return []
+    parts = base.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def who_can(
+    privilege: str, on: str = "*", *, instances: Sequence[str] = (), include_inactive: bool = False
+) -> list[Holder]:
+    """Accounts holding `privilege` (or ALL) on `on`; accounts with a matching DENY are left out."""
+    wanted = [privilege.strip().upper(), *ALL_NAMES]
+    rows = AccountPrivilege.objects.filter(object_filter(on), privilege__in=wanted)
+    if instances:
+        rows = rows.filter(instance__name__in=list(instances))
+    if not include_inactive:
+        rows = rows.filter(account__is_active=True)
+    fields = (
+        "instance__name",
+        "instance__db_type",
+        "account__identity",
+        "account_id",
+        "account__is_role",
+        "privilege",
+        "scope_kind",
+        "target",
+        "grantable",
+        "via",
+        "needs_set_role",
+        "verified",
+        "denied",
+    )
+    covering = {"", *enclosing_names(on)}
+    holders, denied = [], set()
+    for values in rows.order_by(
+        "instance__name", "account__identity", "target", "privilege", "via"
+    ).values_list(*fields):
+        *row, is_denied = values
+        if is_denied:
+            if row[7] in covering:  # a DENY on one object inside does not deny the whole
+                denied.add(row[3])
+            continue
+        holders.append(Holder(*row))
+    return [h for h in holders if h.account_id not in denied]
+
+
+def permissions_at(account: Account, at: datetime) -> dict[str, list[str]] | None:
+    """The account's snapshot as it was at `at`; None when it did not exist yet.
+
+    Starts from the current snapshot and undoes, newest first, every privilege change recorded
+    after `at` (a GRANT is taken back, a REVOKE restored).
+    """
+    snapshot = getattr(account, "snapshot", None)
+    current = {scope: set(privs) for scope, privs in (snapshot.permissions if snapshot else {}).items()}
+    later = AccountChange.objects.filter(account=account, created_at__gt=at).order_by("-created_at", "-id")
+    for change in later.only("change_type", "details"):
+        if change.change_type == ChangeType.ADD:
+            return None
+        if change.change_type != ChangeType.MODIFY_PRIVILEGE:
+            continue
+        for entry in reversed(change.details.get("entries", [])):
+            privileges = current.setdefault(entry["scope"], set())
+            if entry["action"] == "GRANT":
+                privileges.difference_update(entry["privileges"])
+            else:
+                privileges.update(entry["privileges"])
+    if account.first_seen_at > at:
+        return None
+    return {scope: sorted(privs) for scope, privs in sorted(current.items()) if privs}
+
+
+def effective_rows(account: Account) -> list[AccountPrivilege]:
+    """The account's stored privileges (direct and through roles), ordered for display."""
+    return list(account.privileges.order_by("scope_kind", "target", "privilege", "via"))
+
+
+def holders_text(holders: Iterable[Holder]) -> list[str]:
+    """One aligned line per holder, for terminals."""
+    out = []
+    for h in holders:
+        flags = [f for f, on in (("grant option", h.grantable), ("unverified", not h.verified)) if on]
+        extra = f"  [{', '.join(flags)}]" if flags else ""
+        out.append(f"{h.instance}  {h.account}  {h.privilege} ON {h.scope or 'server'}  {h.path}{extra}")
+    return out
