@@ -8,10 +8,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from accounts_sync.admin_views import AccountViews
 from accounts_sync.models import Account, AccountChange, ExclusionRule
 from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
@@ -33,7 +34,7 @@ def changes_url(**params: Any) -> str:
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AccountAdmin(AccountViews, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "identity",
         "instance",
@@ -73,6 +74,17 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "history",
     ]
     readonly_fields = [name for f in fields for name in (f if isinstance(f, tuple) else (f,))]
+    change_list_template = "admin/accounts_sync/account/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("who-can/", wrap(self.who_can_view), name="accounts_sync_who_can"),
+            path(
+                "<int:pk>/permissions/", wrap(self.permissions_at_view), name="accounts_sync_permissions_at"
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="engine", ordering="instance__db_type")
     def engine(self, obj: Account) -> str:
@@ -94,7 +106,9 @@ class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return format_html("<em>{}</em>", "not collected yet")
         rows = ((scope, ", ".join(privs)) for scope, privs in snapshot.permissions.items())
         caption = f"version {snapshot.version}, since {snapshot.collected_at:%Y-%m-%d %H:%M}"
-        return format_html("{}<p>{}</p>", _table(("scope", "privileges"), rows), caption)
+        url = reverse("admin:accounts_sync_permissions_at", args=[obj.pk])
+        link = format_html('<a href="{}">{}</a>', url, "effective privileges, and permissions at a past time")
+        return format_html("{}<p>{} · {}</p>", _table(("scope", "privileges"), rows), caption, link)
 
     @admin.display(description="change history")
     def history(self, obj: Account) -> SafeString:

@@ -87,3 +87,44 @@ def test_it_queues_a_manual_sync_from_the_instance_list(admin_client: Any, data:
     assert request.task == "accounts_sync.tasks.sync_accounts"
     assert request.kwargs == {"instance_ids": [pk], "trigger": "manual_single", "created_by": "admin"}
     assert "queued for 1 instance" in response.content.decode()
+
+
+def test_who_can_page_answers_with_paths_and_escapes_names(admin_client: Any, data: dict) -> None:
+    from accounts_sync.models import AccountPrivilege
+
+    acc = data["accounts"][1]
+    acc.identity = "<script>x</script>\u202e"
+    acc.save()
+    AccountPrivilege.objects.create(
+        instance=data["instance"],
+        account=acc,
+        scope_kind="table",
+        path=["shop", "public", "orders"],
+        target="shop.public.orders",
+        privilege="SELECT",
+        via="r_app ← r_read",
+    )
+    url = reverse("admin:accounts_sync_who_can")
+    assert "Who can" in admin_client.get(reverse("admin:accounts_sync_account_changelist")).content.decode()
+    page = admin_client.get(url, {"privilege": "select", "on": "shop.*"}).content.decode()
+    assert "1 account, 1 grant" in page and "via r_app ← r_read" in page
+    assert "<script>x</script>" not in page and "<bdi>&lt;script&gt;x&lt;/script&gt;\u202e</bdi>" in page
+    assert "Nobody." in admin_client.get(url, {"privilege": "DROP"}).content.decode()
+
+
+def test_permissions_page_shows_a_past_state(admin_client: Any, data: dict) -> None:
+    acc = data["accounts"][0]
+    url = reverse("admin:accounts_sync_permissions_at", args=[acc.pk])
+    assert "CONNECT, &lt;b&gt;x&lt;/b&gt;" in admin_client.get(url).content.decode()
+    page = admin_client.get(url, {"at": "2000-01-01 00:00"}).content.decode()
+    assert "did not exist at 2000-01-01 00:00" in page
+
+
+def test_account_question_pages_need_the_view_permission(client: Any, data: dict) -> None:
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user("nobody", password="x", is_staff=True)
+    client.force_login(user)
+    assert client.get(reverse("admin:accounts_sync_who_can"), {"privilege": "SELECT"}).status_code == 403
+    url = reverse("admin:accounts_sync_permissions_at", args=[data["accounts"][0].pk])
+    assert client.get(url).status_code == 403

@@ -1,0 +1,102 @@
+"""Custom account admin pages: "Who can…" across the fleet, and an account's permissions at a time.
+
+Mounted by `AccountAdmin.get_urls()` through `admin_site.admin_view`; each view checks the view
+permission on accounts itself. Both read only the metadata database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from accounts_sync.models import Account
+from accounts_sync.questions import effective_rows, permissions_at, who_can
+from whalefall.models import Instance
+
+MAX_ROWS = 2000
+
+
+class WhoCanForm(forms.Form):
+    privilege = forms.CharField(max_length=128, help_text="e.g. SELECT, DROP, EXECUTE, SUPER.")
+    on = forms.CharField(
+        max_length=500,
+        required=False,
+        initial="*",
+        help_text="db, db.table, db.schema.table; db.* for the database and everything in it; * for anything.",
+    )
+    instances = forms.ModelMultipleChoiceField(
+        queryset=Instance.objects.order_by("name"), required=False, help_text="Empty: every instance."
+    )
+    include_inactive = forms.BooleanField(required=False, label="Include accounts no longer listed")
+
+
+class AtForm(forms.Form):
+    at = forms.DateTimeField(
+        required=False,
+        label="At",
+        help_text="YYYY-MM-DD HH:MM in the configured time zone; empty: now.",
+        input_formats=["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
+    )
+
+
+class AccountViews:
+    """Mixed into AccountAdmin; `self` is the ModelAdmin."""
+
+    admin_site: admin.AdminSite
+
+    def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+        if not self.has_view_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return {**self.admin_site.each_context(request), "title": title, "opts": Account._meta, **extra}
+
+    def who_can_view(self, request: HttpRequest) -> HttpResponse:
+        self._context(request, "")
+        form = WhoCanForm(request.GET or None)
+        holders: list[Any] = []
+        if form.is_valid():
+            data = form.cleaned_data
+            holders = who_can(
+                data["privilege"],
+                data["on"] or "*",
+                instances=[i.name for i in data["instances"]],
+                include_inactive=data["include_inactive"],
+            )
+        context = self._context(
+            request,
+            "Who can…",
+            form=form,
+            holders=holders[:MAX_ROWS],
+            truncated=len(holders) > MAX_ROWS,
+            accounts=len({h.account_id for h in holders}),
+            asked=form.is_bound and form.is_valid(),
+        )
+        return TemplateResponse(request, "admin/accounts_sync/who_can.html", context)
+
+    def permissions_at_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._context(request, "")
+        account = get_object_or_404(Account.objects.select_related("instance", "snapshot"), pk=pk)
+        form = AtForm(request.GET or None)
+        at = form.cleaned_data["at"] if form.is_valid() else None
+        if at is not None:
+            at = timezone.make_aware(at) if timezone.is_naive(at) else at
+            permissions = permissions_at(account, at)
+        else:
+            snapshot = getattr(account, "snapshot", None)
+            permissions = snapshot.permissions if snapshot else {}
+        context = self._context(
+            request,
+            f"{account.instance.name} / {account.identity}: permissions",
+            account=account,
+            form=form,
+            at=at,
+            permissions=sorted(permissions.items()) if permissions is not None else None,
+            effective=effective_rows(account) if at is None else [],
+        )
+        return TemplateResponse(request, "admin/accounts_sync/permissions_at.html", context)
