@@ -39,7 +39,9 @@ class CapacitySyncCoordinator(InstanceCoordinator):
     - inventory: list the user databases and compare with the stored ones: `created`,
       `refreshed`, `reactivated` (back after being gone), `deactivated` (gone; history kept);
     - collection: read the sizes of the active databases; skipped (`status="skipped"`) when the
-      inventory has none.
+      inventory has none. A database that cannot be read on its own (timeout, permission,
+      dropped meanwhile) is skipped: its earlier sizes stay, it stays active, and it is named
+      with the reason in `collection.databases_failed` and in the record's `warnings`.
 
     Nothing is written until `save()`, which writes the inventory changes, one size row per
     database for today and the instance total in one transaction: a failure leaves the
@@ -111,9 +113,16 @@ class CapacitySyncCoordinator(InstanceCoordinator):
                 return stats
             assert self.adapter is not None
             self.plan.sizes = self.adapter.collect_sizes(sorted(self.plan.active))
-            stats = PhaseStats(processed_records=len(self.plan.sizes), saved_count=len(self.plan.sizes))
-            stats.extra["missing"] = len(self.plan.active) - len(self.plan.sizes)
+            failed = dict(self.adapter.failed)
+            stats = PhaseStats(
+                processed_records=len(self.plan.sizes), saved_count=len(self.plan.sizes), failed=len(failed)
+            )
+            stats.extra["missing"] = len(self.plan.active) - len(self.plan.sizes) - len(failed)
             stats.extra["total_size_bytes"] = sum(s.size_bytes for s in self.plan.sizes)
+            if failed:
+                stats.extra["databases_failed"] = failed
+                self.details["warnings"] = [f"database {n!r} not read: {r}" for n, r in failed.items()]
+                logger.warning(f"{MODULE}_databases_failed", databases=sorted(failed), count=len(failed))
             self.details["collection"] = stats.as_dict()
             logger.info(f"{MODULE}_collection_completed", **_counts(stats))
             return stats

@@ -74,6 +74,17 @@ def _scrub_rendered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mu
     return event_dict
 
 
+def escape_for_console(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Console lines show server text (names, errors) with control and direction characters
+    escaped: a log line must not drive the terminal it is read on. JSON escapes them itself."""
+    from whalefall.textsafe import safe_lines, safe_text
+
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = safe_lines(value) if key == "exception" else safe_text(value)
+    return event_dict
+
+
 SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_logger_name,
@@ -93,7 +104,7 @@ def build_logging_config(log_format: str, level: str) -> dict[str, Any]:
         exc = [structlog.processors.format_exc_info, _scrub_rendered]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
-        exc = []
+        exc = [structlog.processors.format_exc_info, _scrub_rendered, escape_for_console]
     structlog.configure(
         processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

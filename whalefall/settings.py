@@ -35,6 +35,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whalefall.middleware.VisibleControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,10 +116,36 @@ SECURE_PROXY_SSL_HEADER = (
 )
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp): scripts only from our own static files, no plugins, no
+# framing, forms post only to us. Inline style attributes stay allowed: the admin and the
+# server-side SVG charts use them, and without scripts they cannot run code.
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
 # --- WhaleFall -----------------------------------------------------------------------------------
 # Fernet keys (urlsafe base64, 32 bytes), comma-separated; the first encrypts, all decrypt, so a
 # key can be rotated by prepending the new one. Required when DEBUG is off.
 WHALEFALL_ENCRYPTION_KEYS = env.list("WHALEFALL_ENCRYPTION_KEY", default=[])
+# Development only (DEBUG on, no key above): a random key generated once and kept beside the
+# SQLite database, mode 0600. Without SQLite there is no such place and a key must be set.
+WHALEFALL_DEV_KEY_FILE = env.str(
+    "WHALEFALL_DEV_KEY_FILE",
+    default=str(Path(DATABASES["default"]["NAME"]).parent / "whalefall-dev-encryption.key")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    else "",
+)
 WHALEFALL_CONNECT_TIMEOUT = env.int("WHALEFALL_CONNECT_TIMEOUT", default=10)
 WHALEFALL_STATEMENT_TIMEOUT = env.int("WHALEFALL_STATEMENT_TIMEOUT", default=60)
 WHALEFALL_SYNC_POOL_SIZE = env.int("WHALEFALL_SYNC_POOL_SIZE", default=4)

@@ -4,7 +4,9 @@ An adapter wraps one connected `DatabaseConnection` and does read-only catalog q
 
 - `list_databases()` -> the names of the instance's user databases (system ones excluded, as
   data in `system_databases.yaml`), their case kept.
-- `collect_sizes(databases)` -> one `DatabaseSize` per named database that still exists.
+- `collect_sizes(databases)` -> one `DatabaseSize` per named database that still exists and
+  could be read; a database whose read fails on its own (timeout, permission, dropped meanwhile,
+  a tenant's booby trap) is left out and named with the reason in `failed`.
 
 Engine differences are class attributes and methods, never `if db_type == ...` in callers.
 Driver errors reach the caller as `ConnectorError` (from the connection layer).
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from whalefall.connections.base import DatabaseConnection
+from whalefall.connections.base import ConnectorError, DatabaseConnection, ErrorKind
 
 SYSTEM_DATABASES_FILE = Path(__file__).resolve().parent.parent / "system_databases.yaml"
 
@@ -52,6 +54,8 @@ class CapacityAdapter(abc.ABC):
 
     def __init__(self, connection: DatabaseConnection) -> None:
         self.connection = connection
+        #: name -> reason, for the databases the last `collect_sizes` could not read.
+        self.failed: dict[str, str] = {}
 
     def list_databases(self) -> list[str]:
         """User databases, sorted, without the engine's system databases."""
@@ -65,11 +69,36 @@ class CapacityAdapter(abc.ABC):
         return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
     def collect_sizes(self, databases: Sequence[str]) -> list[DatabaseSize]:
-        """Sizes of `databases` (the active inventory); names no longer present are left out."""
+        """Sizes of `databases` (the active inventory); names no longer present are left out.
+
+        One bulk read first; if it fails for any reason but a lost server, each database is
+        read on its own so that one database's failure costs only that database. If every
+        database fails, the failure is the instance's and is raised.
+        """
+        self.failed = {}
         if not databases:
             return []
         wanted = set(databases)
-        return [size for size in self.read_sizes(list(databases)) if size.name in wanted]
+        try:
+            sizes = self.read_sizes(list(databases))
+        except ConnectorError as exc:
+            if exc.kind == ErrorKind.UNREACHABLE:
+                raise
+            sizes = self.read_one_by_one(list(databases), exc)
+        return [size for size in sizes if size.name in wanted]
+
+    def read_one_by_one(self, databases: list[str], bulk_error: ConnectorError) -> list[DatabaseSize]:
+        sizes: list[DatabaseSize] = []
+        for name in databases:
+            try:
+                sizes.extend(self.read_sizes([name]))
+            except ConnectorError as exc:
+                if exc.kind == ErrorKind.UNREACHABLE:
+                    raise
+                self.failed[name] = str(exc)
+        if len(self.failed) == len(databases):
+            raise bulk_error
+        return sizes
 
     @abc.abstractmethod
     def list_sql(self) -> str:

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from whalefall.choices import RecordStatus, SessionStatus
 from whalefall.models import SyncInstanceRecord, SyncLock, SyncSession
@@ -68,9 +68,19 @@ class SyncInstanceRecordInline(ReadOnlyMixin, admin.TabularInline):
         "items_deleted",
         "record_duration",
         "error_message",
+        "record_warnings",
         "details",
     ]
     readonly_fields = fields
+
+    @admin.display(description="warnings")
+    def record_warnings(self, obj: SyncInstanceRecord) -> str:
+        if not obj.warnings:
+            return "-"
+        return format_html(
+            '<ul class="wf-warnings" style="margin:0;padding-left:1em;color:#ef6c00">{}</ul>',
+            format_html_join("", "<li>⚠ <bdi>{}</bdi></li>", ((w,) for w in obj.warnings)),
+        )
 
     @admin.display(description="status")
     def record_status(self, obj: SyncInstanceRecord) -> str:

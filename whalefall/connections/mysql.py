@@ -55,6 +55,11 @@ class Connection(DatabaseConnection):
                 cur.execute("SET SESSION max_statement_time = %s", (p.statement_timeout,))
             elif parse_version(version) >= (5, 7, 8):
                 cur.execute("SET SESSION max_execution_time = %s", (p.statement_timeout * 1000,))
+            # Catalog reads must mean the same whatever the server's global sql_mode says
+            # (ANSI_QUOTES or PIPES_AS_CONCAT would change how our SQL parses). MySQL has no
+            # per-database or per-user session settings a tenant could set; builtins win over
+            # stored functions of the same name, and every catalog table we read is qualified.
+            cur.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
             cur.execute("SET SESSION TRANSACTION READ ONLY")
         finally:
             cur.close()

@@ -15,7 +15,33 @@ AUTH_PATTERNS = (
 )
 
 
+# Session settings pinned in the startup packet. Client options outrank every
+# `ALTER DATABASE/ROLE ... SET`, so the owner of a monitored database cannot choose them:
+# - search_path: only pg_catalog (then pg_temp, which is otherwise searched first for relations),
+#   so a schema of the owner's cannot shadow a catalog function, operator or view we call;
+# - read-only and the statement timeout, as before;
+# - no per-database preload libraries, and fixed output formats (dates, intervals, encoding,
+#   time zone) so the text we record does not depend on settings the owner may change.
+PINNED_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("search_path", "pg_catalog,pg_temp"),
+    ("default_transaction_read_only", "on"),
+    ("local_preload_libraries", ""),
+    ("client_encoding", "UTF8"),
+    ("DateStyle", "ISO,MDY"),
+    ("IntervalStyle", "postgres"),
+    ("TimeZone", "UTC"),
+)
+
+
+def startup_options(statement_timeout_s: int) -> str:
+    """The libpq `options` string: `-c name=value` per pinned setting."""
+    pairs = [("statement_timeout", str(statement_timeout_s * 1000)), *PINNED_SETTINGS]
+    return " ".join(f"-c {name}={value}" for name, value in pairs)
+
+
 class Connection(DatabaseConnection):
+    """Every connection, `connect_to()` siblings included, carries the pinned settings."""
+
     vendor = "postgresql"
     default_port = 5432
     auth_codes = frozenset({"28P01", "28000"})
@@ -28,7 +54,7 @@ class Connection(DatabaseConnection):
     def _connect(self) -> Any:
         psycopg2 = import_driver("psycopg2", "psycopg2-binary")
         p = self.params
-        options = f"-c statement_timeout={p.statement_timeout * 1000} -c default_transaction_read_only=on"
+        options = startup_options(p.statement_timeout)
         conn = psycopg2.connect(
             host=p.host,
             port=p.port,

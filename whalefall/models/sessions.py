@@ -171,6 +171,13 @@ class SyncInstanceRecord(models.Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def warnings(self) -> list[str]:
+        """What a successful instance could not do (e.g. one database skipped): the
+        coordinators list it under `sync_details["warnings"]`."""
+        found = (self.sync_details or {}).get("warnings") or []
+        return [str(w) for w in found] if isinstance(found, list) else [str(found)]
+
     def summary(self) -> dict[str, Any]:
         return {
             "instance": self.instance_name,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts_sync.export import export_instance, render_json, render_text
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Print an instance's stored accounts and permissions, canonical and sorted (fit for diff)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts_sync.tasks import sync_accounts
 from whalefall.choices import RecordStatus, SessionStatus, SyncTrigger
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance, SyncInstanceRecord
 from whalefall.sync.locks import LockConflict
+from whalefall.textsafe import safe_text
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Sync accounts and permissions of the named (default: all active) instances in one session."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -51,25 +53,24 @@ class Command(BaseCommand):
         found = dict(Instance.objects.filter(name__in=names).values_list("name", "pk"))
         missing = sorted(set(names) - set(found))
         if missing:
-            raise CommandError(f"unknown instance(s): {', '.join(missing)}")
+            raise CommandError(f"unknown instance(s): {', '.join(map(safe_text, missing))}")
         return [found[n] for n in names]
 
     def _progress(self, record: SyncInstanceRecord) -> None:
         style = self.style.SUCCESS if record.status != RecordStatus.FAILED else self.style.ERROR
-        self.stdout.write(
-            style(f"{record.instance_name}: {self._line(record.__dict__ | {'error': record.error_message})}")
-        )
+        line = self._line(record.__dict__ | {"error": record.error_message})
+        self.stdout.write(f"{safe_text(record.instance_name)}: {line}", style_func=style)
 
     def _print_summary(self, summary: dict[str, Any]) -> None:
         if not self.stdout.isatty():
             for item in summary["instances"]:
-                self.stdout.write(f"{item['instance']}: {self._line(item)}")
+                self.stdout.write(f"{safe_text(item['instance'])}: {self._line(item)}")
         self.stdout.write(f"session {summary['session_id']}: {summary['status']}")
 
     @staticmethod
     def _line(item: dict[str, Any]) -> str:
         if item["status"] == RecordStatus.FAILED:
-            return f"failed in {item['failed_phase']}: {item['error']}"
+            return f"failed in {item['failed_phase']}: {safe_text(item['error'])}"
         return (
             f"{item['status']} (synced {item['items_synced']}, created {item['items_created']}, "
             f"updated {item['items_updated']}, deactivated {item['items_deleted']})"

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from whalefall.models import Instance, SyncInstanceRecord
 from whalefall.sync.locks import LockConflict
+from whalefall.textsafe import safe_text
 
 
 def instance_ids(names: list[str] | None) -> list[int] | None:
@@ -18,15 +19,18 @@ def instance_ids(names: list[str] | None) -> list[int] | None:
     found = dict(Instance.objects.active().filter(name__in=names).values_list("name", "pk"))
     missing = sorted(set(names) - set(found))
     if missing:
-        raise CommandError(f"unknown or inactive instance(s): {', '.join(missing)}")
+        raise CommandError(f"unknown or inactive instance(s): {', '.join(map(safe_text, missing))}")
     return [found[n] for n in names]
 
 
 def progress_printer(command: BaseCommand, enabled: bool) -> Any:
     def show(record: SyncInstanceRecord) -> None:
         if enabled:
-            extra = f" ({record.failed_phase}: {record.error_message})" if record.error_message else ""
-            command.stdout.write(f"  {record.instance_name}: {record.status}{extra}")
+            error = safe_text(record.error_message)
+            extra = f" ({record.failed_phase}: {error})" if record.error_message else ""
+            command.stdout.write(f"  {safe_text(record.instance_name)}: {record.status}{extra}")
+            for warning in record.warnings:
+                command.stdout.write(f"    warning: {safe_text(warning)}")
 
     return show
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from capacity import tasks
 from capacity.management.commands._common import instance_ids, run_task
 from capacity.models import PeriodType
 from whalefall.choices import SyncTrigger
+from whalefall.management.base import SafeOutputCommand
 
 
 def iso_date(value: str) -> date:
@@ -18,7 +19,7 @@ def iso_date(value: str) -> date:
         raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from None
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = (
         "Compute daily/weekly/monthly/quarterly size aggregates. Without options: the last complete "
         "period of each kind; with --period and/or --date: the period(s) containing that date."

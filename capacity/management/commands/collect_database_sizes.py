@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from capacity import tasks
 from capacity.management.commands._common import instance_ids, run_task
 from whalefall.choices import SyncTrigger
+from whalefall.management.base import SafeOutputCommand
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Inventory the databases of the named (default: all active) instances and record today's sizes."
 
     def add_arguments(self, parser: CommandParser) -> None:

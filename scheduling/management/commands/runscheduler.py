@@ -5,13 +5,14 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from scheduling.config import ConfigError, load_default_tasks
 from scheduling.service import SchedulerService
+from whalefall.management.base import SafeOutputCommand
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = (
         "Run the scheduled jobs (APScheduler with the Django job store). Only one scheduler is "
         "active at a time; a second one waits as standby and takes over when the lease expires."

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from whalefall.choices import DbType
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Credential, Instance
+from whalefall.textsafe import safe_text
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = (
         "Register (or update) a database instance and its credential. The password is read from "
         "the environment variable named by --password-env, never from the command line."
@@ -59,7 +61,7 @@ class Command(BaseCommand):
             )
         verb = "Registered" if created else "Updated"
         self.stdout.write(
-            self.style.SUCCESS(
-                f"{verb} instance {instance.name} ({instance.db_type} {instance.host}:{instance.effective_port})"
-            )
+            f"{verb} instance {safe_text(instance.name)} "
+            f"({instance.db_type} {safe_text(instance.host)}:{instance.effective_port})",
+            style_func=self.style.SUCCESS,
         )

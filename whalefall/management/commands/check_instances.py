@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 from whalefall.services.connection_check import check_instance
+from whalefall.textsafe import safe_text
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Test the connection to instances (default: all active) and report version and latency."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +28,7 @@ class Command(BaseCommand):
         found = list(instances)
         missing = sorted(set(names) - {i.name for i in found})
         if missing:
-            raise CommandError(f"unknown instance(s): {', '.join(missing)}")
+            raise CommandError(f"unknown instance(s): {', '.join(map(safe_text, missing))}")
         if not found:
             self.stdout.write("No active instances.")
             return
@@ -35,7 +37,7 @@ class Command(BaseCommand):
             result = check_instance(instance)
             failures += not result.ok
             style = self.style.SUCCESS if result.ok else self.style.ERROR
-            self.stdout.write(f"{instance.name:<30} {style(result.message)}")
+            self.stdout.write(f"{safe_text(instance.name):<30} {safe_text(result.message)}", style_func=style)
         self.stdout.write(f"{len(found) - failures} OK, {failures} failed")
         if failures:
             sys.exit(1)

@@ -1,11 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from whalefall.crypto import generate_key
+from whalefall.management.base import SafeOutputCommand
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Print a new Fernet key for WHALEFALL_ENCRYPTION_KEY."
 
     def handle(self, *args: Any, **opts: Any) -> None:
