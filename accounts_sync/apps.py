@@ -8,6 +8,9 @@ class AccountsSyncConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from accounts_sync.alerts import register_kinds
+
+        register_kinds()
         from accounts_sync.models import delete_old_changes
         from whalefall import retention
 

@@ -6,3 +6,8 @@ class CapacityConfig(AppConfig):
 
     name = "capacity"
     verbose_name = "Capacity"
+
+    def ready(self) -> None:
+        from capacity.alerts import register_kinds
+
+        register_kinds()

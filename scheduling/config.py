@@ -105,6 +105,15 @@ BUILTIN_DEFAULTS: tuple[TaskSpec, ...] = (
         True,
         "Removes sync locks whose holder stopped renewing them (seed 003).",
     ),
+    TaskSpec(
+        "send_alerts_every_minute",
+        "Alerts",
+        "whalefall.tasks.send_alerts",
+        "interval",
+        {"minutes": 1},
+        True,
+        "Evaluates the alert rules and delivers pending alerts (e-mail, webhooks), with retries.",
+    ),
 )
 
 

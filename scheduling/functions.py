@@ -24,6 +24,7 @@ REGISTERED_FUNCTIONS: dict[str, str] = {
     SYNC_TASKS["aggregation"]: "Capacity aggregation",
     "whalefall.tasks.cleanup_history": "History cleanup",
     "whalefall.tasks.cleanup_expired_sync_locks": "Expired sync-lock cleanup",
+    "whalefall.tasks.send_alerts": "Alerts",
 }
 
 

@@ -9,4 +9,7 @@ class WhaleFallConfig(AppConfig):
     verbose_name = "WhaleFall core"
 
     def ready(self) -> None:
+        from whalefall.alerts.rules import register_core_kinds
+
+        register_core_kinds()
         from whalefall import checks  # noqa: F401  (registers system checks)

@@ -161,6 +161,13 @@ WHALEFALL_SCHEDULER_TASKS_FILE = str(
     BASE_DIR / env.str("WHALEFALL_SCHEDULER_TASKS_FILE", default="scheduling/scheduler_tasks.yaml")
 )
 
+# --- Alerts: e-mail through Django's mail framework, webhooks with a bounded timeout -------------
+# EMAIL_URL: smtp://user:password@host:587/?tls=True, smtp+ssl://..., or consolemail:// (default).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="whalefall@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+WHALEFALL_ALERT_TIMEOUT = env.int("WHALEFALL_ALERT_TIMEOUT", default=10)
+
 # --- Logging (structlog; see whalefall/logging.py) -----------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -17,3 +17,10 @@ def cleanup_history() -> dict[str, int]:
 def cleanup_expired_sync_locks() -> dict[str, int]:
     """Remove sync locks whose holder stopped renewing them (seed 003: every 5 minutes)."""
     return {"deleted": cleanup_expired_locks()}
+
+
+def send_alerts() -> dict[str, int]:
+    """Evaluate the enabled alert rules and deliver what is due (every minute)."""
+    from whalefall.alerts.delivery import send_alerts as run
+
+    return run()

@@ -32,6 +32,7 @@ def test_it_ships_the_builtin_defaults_in_the_yaml() -> None:
         "calculate_database_size_aggregations_daily",
         "cleanup_history_weekly",
         "cleanup_expired_sync_locks_every_5min",
+        "send_alerts_every_minute",
     }
 
 

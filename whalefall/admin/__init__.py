@@ -1,3 +1,3 @@
 """Admin registrations of the core (instances, credentials, sync sessions)."""
 
-from whalefall.admin import instances, sessions  # noqa: F401
+from whalefall.admin import alerts, instances, sessions  # noqa: F401

@@ -1,9 +1,14 @@
+from whalefall.models.alerts import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus
 from whalefall.models.instances import Credential, Instance, InstanceQuerySet
 from whalefall.models.locks import SyncLock
 from whalefall.models.sessions import SyncInstanceRecord, SyncSession
 
 __all__ = [
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertRule",
     "Credential",
+    "DeliveryStatus",
     "Instance",
     "InstanceQuerySet",
     "SyncInstanceRecord",

@@ -1,0 +1,1 @@
+"""Alerts: rule kinds registered by the apps, evaluated and delivered by the scheduler process."""

@@ -1,0 +1,152 @@
+"""Evaluate the enabled rules and deliver what is due; run by the scheduler every minute.
+
+Evaluation and delivery are separate steps: an event becomes one `AlertDelivery` row per channel
+(unique, so a re-run or a second process never sends it twice), and delivery works through the
+due rows: quiet hours hold a row until the window ends, a failure is retried after 1, 5 and 15
+minutes, then the row is `failed` and shown in the admin. Nothing here runs in a web request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from whalefall.alerts import channels
+from whalefall.alerts.registry import KINDS, Event
+from whalefall.logging import get_logger
+from whalefall.models import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus
+
+logger = get_logger(__name__)
+RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
+MODULE = "alerts"
+
+
+def evaluate(rule: AlertRule, now: datetime) -> list[Event]:
+    kind = KINDS.get(rule.kind)
+    if kind is None:
+        logger.warning("alert_rule_unknown_kind", module=MODULE, rule=rule.name, kind=rule.kind)
+        return []
+    since = rule.watermark or rule.created_at
+    return kind.evaluate(rule, since, now)
+
+
+def queue(rule: AlertRule | None, channel: AlertChannel, event: Event, now: datetime) -> bool:
+    """One delivery row for (rule, channel, event); False when it already exists."""
+    held = rule.quiet_until(now) if rule else None
+    try:
+        with transaction.atomic():
+            AlertDelivery.objects.create(
+                rule=rule,
+                channel=channel,
+                event_key=event.key[:255],
+                severity=event.severity,
+                title=event.title[:300],
+                body=event.text,
+                status=DeliveryStatus.HELD if held else DeliveryStatus.PENDING,
+                created_at=now,
+                next_attempt_at=held or now,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def send_alerts(now: datetime | None = None, *, kinds: list[str] | None = None) -> dict[str, int]:
+    """The scheduled task: evaluate every enabled rule, then deliver what is due."""
+    now = now or timezone.now()
+    queued = 0
+    rules = AlertRule.objects.filter(enabled=True).prefetch_related("channels")
+    if kinds:
+        rules = rules.filter(kind__in=kinds)
+    for rule in rules:
+        try:
+            events = evaluate(rule, now)
+        except Exception as exc:  # noqa: BLE001 - one broken rule must not silence the others
+            logger.error(
+                "alert_rule_failed", module=MODULE, rule=rule.name, error=f"{exc.__class__.__name__}: {exc}"
+            )
+            continue
+        active = [c for c in rule.channels.all() if c.is_active]
+        for event in events:
+            queued += sum(queue(rule, channel, event, now) for channel in active)
+        AlertRule.objects.filter(pk=rule.pk).update(watermark=now)
+    sent, failed = deliver_due(now)
+    if queued or sent or failed:
+        logger.info("alerts_processed", module=MODULE, queued=queued, sent=sent, failed=failed)
+    return {"queued": queued, "sent": sent, "failed": failed}
+
+
+def deliver_due(now: datetime) -> tuple[int, int]:
+    due = (
+        AlertDelivery.objects.filter(
+            status__in=[DeliveryStatus.PENDING, DeliveryStatus.HELD], next_attempt_at__lte=now
+        )
+        .select_related("channel", "rule")
+        .order_by("next_attempt_at", "id")[:500]
+    )
+    sent = failed = 0
+    for delivery in due:
+        if deliver(delivery, now):
+            sent += 1
+        elif delivery.status == DeliveryStatus.FAILED:
+            failed += 1
+    return sent, failed
+
+
+def deliver(delivery: AlertDelivery, now: datetime) -> bool:
+    """One attempt; records the outcome on the row. True when the channel took the message."""
+    if delivery.rule and (held := delivery.rule.quiet_until(now)):
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.HELD, held
+        delivery.save(update_fields=["status", "next_attempt_at"])
+        return False
+    event = Event(delivery.event_key, delivery.title, delivery.body.splitlines(), delivery.severity)
+    delivery.attempts += 1
+    fields: dict[str, Any] = {"attempts": delivery.attempts}
+    try:
+        channels.send(delivery.channel, event)
+    except channels.DeliveryError as exc:
+        fields["last_error"] = str(exc)
+        if delivery.attempts >= AlertDelivery.MAX_ATTEMPTS:
+            fields["status"] = DeliveryStatus.FAILED
+        else:
+            fields["status"] = DeliveryStatus.PENDING
+            fields["next_attempt_at"] = now + RETRY_AFTER[min(delivery.attempts, len(RETRY_AFTER)) - 1]
+        logger.warning(
+            "alert_delivery_failed",
+            module=MODULE,
+            channel=delivery.channel.name,
+            alert=delivery.event_key,
+            attempt=delivery.attempts,
+            error=str(exc),
+        )
+        ok = False
+    else:
+        fields.update(status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="")
+        logger.info("alert_delivered", module=MODULE, channel=delivery.channel.name, alert=delivery.event_key)
+        ok = True
+    for key, value in fields.items():
+        setattr(delivery, key, value)
+    delivery.save(update_fields=list(fields))
+    return ok
+
+
+def send_test(channel: AlertChannel) -> AlertDelivery:
+    """A test message through `channel`, now (commands only; the admin queues one instead)."""
+    now = timezone.now()
+    event = test_event(now)
+    queue(None, channel, event, now)
+    delivery = AlertDelivery.objects.get(rule=None, channel=channel, event_key=event.key)
+    deliver(delivery, now)
+    return delivery
+
+
+def test_event(now: datetime) -> Event:
+    return Event(
+        key=f"test:{now.isoformat()}",
+        title="Test alert",
+        lines=["If you can read this, WhaleFall can reach this channel."],
+        severity="info",
+    )

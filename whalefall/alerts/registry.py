@@ -1,0 +1,53 @@
+"""Alert rule kinds, registered by the app that knows the event (in its `AppConfig.ready()`).
+
+The core does not know the apps: accounts_sync registers account changes, capacity the disks
+about to fill, scheduling the lost scheduler; the core registers what it owns (sessions,
+instances). A kind's `evaluate(rule, since, now)` returns the events that happened in
+`(since, now]` (or the conditions that hold now), each with a stable key: the same key is never
+delivered twice to one channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from whalefall.models import AlertRule
+
+
+@dataclass(frozen=True)
+class Event:
+    key: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    severity: str = "warning"  # info | warning | critical
+    link: str = ""  # admin path (relative) to what the event is about
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+Evaluate = Callable[["AlertRule", datetime, datetime], list[Event]]
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    key: str
+    label: str
+    evaluate: Evaluate
+    help: str = ""
+
+
+KINDS: dict[str, RuleKind] = {}
+
+
+def register(key: str, label: str, evaluate: Evaluate, help: str = "") -> None:
+    KINDS[key] = RuleKind(key, label, evaluate, help)
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return sorted(((k.key, k.label) for k in KINDS.values()), key=lambda c: c[1])

@@ -1,0 +1,73 @@
+"""The core's rule kinds: sync sessions that failed, instances unreachable run after run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.urls import reverse
+
+from whalefall.alerts.registry import Event, register
+from whalefall.choices import SessionStatus, SyncPhase
+from whalefall.models import AlertRule, Instance, SyncInstanceRecord, SyncSession
+from whalefall.textsafe import safe_text
+
+FAILED = (SessionStatus.FAILED, SessionStatus.PARTIAL)
+
+
+def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Event]:
+    """One event per session that ended failed or partial, listing the failing instances."""
+    sessions = SyncSession.objects.filter(status__in=FAILED, finished_at__gt=since, finished_at__lte=now)
+    events = []
+    for session in sessions.order_by("finished_at").prefetch_related("records"):
+        failing = [r for r in session.records.all() if r.status == "failed"]
+        lines = [
+            f"{safe_text(r.instance_name)}: failed in {r.failed_phase or '?'}: {safe_text(r.error_message)[:300]}"
+            for r in failing
+        ] or [safe_text(session.error)[:300]]
+        title = (
+            f"{session.get_category_display()} sync {session.get_status_display().lower()}: "
+            f"{session.failed_instances} of {session.total_instances} instance(s) failed"
+        )
+        link = reverse("admin:whalefall_syncsession_change", args=[session.pk])
+        events.append(Event(f"session:{session.session_id}", title, lines, "critical", link))
+    return events
+
+
+def unreachable_instances(rule: AlertRule, since: datetime, now: datetime) -> list[Event]:
+    """Instances whose last N runs all failed to connect; one event per streak (keyed by its start)."""
+    n = max(rule.threshold, 1)
+    events = []
+    for instance in Instance.objects.filter(is_active=True).only("pk", "name"):
+        recent = list(
+            SyncInstanceRecord.objects.filter(instance=instance, finished_at__isnull=False)
+            .order_by("-finished_at", "-id")
+            .values("id", "status", "failed_phase", "error_message")[: n + 50]
+        )
+        streak = []
+        for r in recent:
+            if r["status"] != "failed" or r["failed_phase"] != SyncPhase.CONNECTION:
+                break
+            streak.append(r)
+        if len(streak) < n:
+            continue
+        start = streak[-1]["id"]
+        lines = [f"last error: {safe_text(streak[0]['error_message'])[:300]}"]
+        title = f"{safe_text(instance.name)} unreachable for {len(streak)} consecutive run(s)"
+        link = reverse("admin:whalefall_instance_change", args=[instance.pk])
+        events.append(Event(f"unreachable:{instance.pk}:{start}", title, lines, "critical", link))
+    return events
+
+
+def register_core_kinds() -> None:
+    register(
+        "session_failed",
+        "Sync session failed or partial",
+        failed_sessions,
+        "A session ended failed or partial.",
+    )
+    register(
+        "instance_unreachable",
+        "Instance unreachable N runs in a row",
+        unreachable_instances,
+        "threshold = number of consecutive runs that failed to connect.",
+    )

@@ -1,0 +1,62 @@
+"""`manage.py add_alert_channel --name ops --webhook URL --format dingtalk` (or `--email ADDR`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from whalefall.models import AlertChannel
+from whalefall.models.alerts import ChannelKind, WebhookFormat
+
+
+class Command(BaseCommand):
+    help = (
+        "Add (or replace with --update) an alert channel: a webhook in one of the known formats, or e-mail."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True)
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument(
+            "--webhook", metavar="URL", help="Webhook URL (it carries its token: kept encrypted)."
+        )
+        target.add_argument(
+            "--webhook-env",
+            metavar="VAR",
+            help="Read the webhook URL from this environment variable instead.",
+        )
+        target.add_argument("--email", metavar="ADDR", action="append", help="Recipient; repeatable.")
+        parser.add_argument("--format", choices=WebhookFormat.values, default=WebhookFormat.JSON)
+        parser.add_argument("--update", action="store_true", help="Replace an existing channel of that name.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"].strip()
+        if not name or len(name) > 100:
+            raise CommandError("--name: 1 to 100 characters")
+        existing = AlertChannel.objects.filter(name=name).first()
+        if existing and not options["update"]:
+            raise CommandError(f"a channel named {name!r} exists (use --update to replace it)")
+        channel = existing or AlertChannel(name=name)
+        url = options["webhook"] or (
+            os.environ.get(options["webhook_env"], "") if options["webhook_env"] else ""
+        )
+        if options["webhook_env"] and not url:
+            raise CommandError(f"environment variable {options['webhook_env']} is empty or unset")
+        if url:
+            if not url.startswith(("http://", "https://")):
+                raise CommandError("--webhook: an http:// or https:// URL")
+            channel.kind, channel.format, channel.recipients = ChannelKind.WEBHOOK, options["format"], ""
+            channel.set_url(url)
+        else:
+            addresses = [a.strip() for a in options["email"] if a.strip()]
+            if not addresses or any("@" not in a for a in addresses):
+                raise CommandError("--email: an e-mail address")
+            channel.kind, channel.format, channel.recipients = ChannelKind.EMAIL, "", ", ".join(addresses)
+            channel.set_url("")
+        channel.save()
+        where = channel.masked_url or channel.recipients
+        self.stdout.write(
+            f"{'Updated' if existing else 'Added'} channel {name} ({channel.get_kind_display()}, {where})"
+        )

@@ -1,0 +1,27 @@
+"""`manage.py send_test_alert --channel NAME`: one test message now, recorded like any delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from whalefall.alerts.delivery import send_test
+from whalefall.models import AlertChannel, DeliveryStatus
+
+
+class Command(BaseCommand):
+    help = "Send a test alert through a channel and say whether the channel took it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--channel", required=True, metavar="NAME")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            channel = AlertChannel.objects.get(name=options["channel"])
+        except AlertChannel.DoesNotExist:
+            raise CommandError(f"unknown channel: {options['channel']}") from None
+        delivery = send_test(channel)
+        if delivery.status != DeliveryStatus.SENT:
+            raise CommandError(f"{channel.name}: not delivered: {delivery.last_error}")
+        self.stdout.write(f"{channel.name}: delivered")

@@ -1,0 +1,149 @@
+"""Alert channels, rules and the record of every delivery.
+
+A rule watches one kind of event (a failed sync session, an unreachable instance, a risky
+account change, a lost scheduler, a disk about to fill); the kinds are registered by the apps
+that know them (`whalefall.alerts.registry`). The scheduler evaluates the enabled rules and
+delivers through each of the rule's channels; every delivery, successful or not, is a row here,
+unique per (rule, channel, event) so an event is never sent twice to one channel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.db import models
+from django.utils import timezone
+
+from whalefall import crypto
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class WebhookFormat(models.TextChoices):
+    JSON = "json", "Generic JSON"
+    DINGTALK = "dingtalk", "DingTalk"
+    WECOM = "wecom", "WeCom (WeChat Work)"
+    FEISHU = "feishu", "Feishu / Lark"
+    SLACK = "slack", "Slack"
+
+
+class AlertChannel(models.Model):
+    """Where alerts go. A webhook URL usually carries its access token, so it is kept encrypted."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    format = models.CharField(
+        max_length=16, choices=WebhookFormat.choices, blank=True, default="", help_text="Webhooks only."
+    )
+    url_encrypted = models.TextField(blank=True, default="", editable=False)
+    recipients = models.TextField(
+        blank=True, default="", help_text="E-mail only: addresses separated by commas or new lines."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_url(self, raw: str) -> None:
+        self.url_encrypted = crypto.encrypt(raw) if raw else ""
+
+    def get_url(self) -> str:
+        return crypto.decrypt(self.url_encrypted) if self.url_encrypted else ""
+
+    @property
+    def masked_url(self) -> str:
+        """Scheme and host only: the path and query of a webhook URL are its secret."""
+        if not self.url_encrypted:
+            return ""
+        parts = urlsplit(self.get_url())
+        return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+    def recipient_list(self) -> list[str]:
+        return [a.strip() for a in self.recipients.replace("\n", ",").split(",") if a.strip()]
+
+
+class AlertRule(models.Model):
+    """One kind of event to watch, with its threshold, its channels and quiet hours."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=32, help_text="What to watch (see the list of kinds).")
+    enabled = models.BooleanField(default=True)
+    channels = models.ManyToManyField(AlertChannel, related_name="rules", blank=True)
+    threshold = models.PositiveIntegerField(
+        default=1,
+        help_text="Consecutive failed runs (unreachable), minutes without a scheduler, or days until full.",
+    )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Account changes: {"events": ["new_superuser", ...], "watched": ["table shop.%", ...]}.',
+    )
+    quiet_start = models.TimeField(null=True, blank=True, help_text="Hold deliveries from (local time).")
+    quiet_end = models.TimeField(null=True, blank=True, help_text="...until (local time).")
+    watermark = models.DateTimeField(null=True, blank=True, editable=False, help_text="Evaluated up to.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """The end of the quiet window `now` falls in (local time), or None outside it."""
+        if self.quiet_start is None or self.quiet_end is None or self.quiet_start == self.quiet_end:
+            return None
+        local = timezone.localtime(now)
+        t = local.time()
+        start, end = self.quiet_start, self.quiet_end
+        inside = start <= t < end if start < end else (t >= start or t < end)
+        if not inside:
+            return None
+        day = local.date() if t < end else local.date() + timezone.timedelta(days=1)
+        return timezone.make_aware(datetime.combine(day, end), local.tzinfo)
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    HELD = "held", "Held (quiet hours)"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class AlertDelivery(models.Model):
+    """One message of one event to one channel, with its attempts."""
+
+    MAX_ATTEMPTS = 4
+
+    rule = models.ForeignKey(
+        AlertRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
+    event_key = models.CharField(max_length=255)
+    severity = models.CharField(max_length=16, default="warning")
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "channel", "event_key"], name="uniq_alert_delivery")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} → {self.channel}"

@@ -1,0 +1,316 @@
+"""Alerts end to end: rules -> deliveries -> a real local webhook receiver and a real SMTP sink."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts_sync.models import Account, AccountChange, ChangeType
+from capacity.models import DatabaseSizeStat, InstanceDatabase
+from scheduling.models import SchedulerLease
+from whalefall.alerts.channels import webhook_payload
+from whalefall.alerts.delivery import send_alerts
+from whalefall.alerts.registry import Event
+from whalefall.models import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus, SyncInstanceRecord
+from whalefall.models.alerts import ChannelKind
+from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """A local webhook endpoint: records JSON bodies; answers from a script of statuses."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.script: list[int | str] = []  # next answers: HTTP status, "hang", or "refuse" (200 + errcode)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                answer = receiver.script.pop(0) if receiver.script else 200
+                if answer == "hang":
+                    time.sleep(3)
+                    return
+                receiver.bodies.append(body)
+                receiver.paths.append(self.path)
+                status, reply = (
+                    (200, {"errcode": 310000, "errmsg": "keywords not in content"})
+                    if answer == ("refuse")
+                    else (int(answer), {"errcode": 0})
+                )
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/robot/send?access_token=SECRET-TOKEN-123"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def smtp_sink(settings: Any) -> Iterator[list[Any]]:
+    """A real SMTP server on loopback (aiosmtpd); Django sends to it over SMTP."""
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield received
+    controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _short_timeout(settings: Any) -> None:
+    settings.WHALEFALL_ALERT_TIMEOUT = 1
+
+
+def channel(receiver: Receiver, fmt: str = "json", name: str = "ops") -> AlertChannel:
+    c = AlertChannel(name=name, kind=ChannelKind.WEBHOOK, format=fmt)
+    c.set_url(receiver.url)
+    c.save()
+    return c
+
+
+def mail_channel(name: str = "mail") -> AlertChannel:
+    return AlertChannel.objects.create(name=name, kind=ChannelKind.EMAIL, recipients="dba@example.com")
+
+
+def rule(kind: str, *channels: AlertChannel, **kw: Any) -> AlertRule:
+    r = AlertRule.objects.create(name=kind, kind=kind, created_at=timezone.now() - timedelta(hours=1), **kw)
+    r.channels.set(channels)
+    return r
+
+
+def failed_session() -> Any:
+    instance = InstanceFactory(name="sales-db")
+    session = SyncSessionFactory(category="account", status="partial", finished_at=timezone.now())
+    session.total_instances, session.failed_instances = 2, 1
+    session.save()
+    SyncInstanceRecord.objects.create(
+        session=session,
+        instance=instance,
+        instance_name="sales-db",
+        status="failed",
+        failed_phase="connection",
+        error_message="authentication: Access denied\x1b[2J",
+    )
+    return session
+
+
+def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    rule("session_failed", channel(receiver), mail_channel())
+    session = failed_session()
+    assert send_alerts() == {"queued": 2, "sent": 2, "failed": 0}
+    (body,) = receiver.bodies
+    assert body["event"] == f"session:{session.session_id}" and body["severity"] == "critical"
+    assert body["lines"] == ["sales-db: failed in connection: authentication: Access denied\\x1b[2J"]
+    (mail,) = smtp_sink
+    assert mail.rcpt_tos == ["dba@example.com"]
+    assert b"1 of 2 instance(s) failed" in mail.content and b"sales-db: failed in connection" in mail.content
+    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0}  # never twice
+    assert len(receiver.bodies) == 1 and len(smtp_sink) == 1
+
+
+def test_a_new_superuser_is_one_message_per_session(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    rule("account_change", channel(receiver, "dingtalk"), mail_channel())
+    instance = InstanceFactory(name="pg-main")
+    session = SyncSessionFactory(category="account", status="completed")
+    for identity, superuser in (("mallory", True), ("alice", False), ("bob", False)):
+        account = Account.objects.create(instance=instance, identity=identity, username=identity)
+        AccountChange.objects.create(
+            account=account,
+            instance=instance,
+            change_type=ChangeType.ADD,
+            details={"is_superuser": superuser, "permissions": {}},
+            session=session,
+            session_uuid=session.session_id,
+        )
+    send_alerts()
+    (body,) = receiver.bodies
+    assert body["msgtype"] == "markdown"
+    assert "pg-main mallory: new account is a SUPERUSER" in body["markdown"]["text"]
+    assert "alice" not in body["markdown"]["text"]  # a plain new account is not in the default events
+    assert len(smtp_sink) == 1 and b"SUPERUSER" in smtp_sink[0].content
+
+
+def test_a_lost_scheduler_alerts_once(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    rule("scheduler_down", channel(receiver), mail_channel(), threshold=5)
+    beat = timezone.now() - timedelta(minutes=20)
+    SchedulerLease.objects.update_or_create(
+        defaults={"owner": "h-1", "host": "h", "pid": 1, "heartbeat_at": beat, "expires_at": beat}
+    )
+    send_alerts()
+    send_alerts(timezone.now() + timedelta(minutes=1))
+    (body,) = receiver.bodies
+    assert body["title"].startswith("No active scheduler for 20 minutes") and len(smtp_sink) == 1
+
+
+def test_a_fresh_scheduler_heartbeat_is_quiet(receiver: Receiver) -> None:
+    rule("scheduler_down", channel(receiver), threshold=5)
+    now = timezone.now()
+    SchedulerLease.objects.update_or_create(defaults={"heartbeat_at": now, "expires_at": now})
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+
+
+def test_a_disk_near_full_alerts(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    rule("capacity_full", channel(receiver), mail_channel(), threshold=7)
+    instance = InstanceFactory(name="dw")
+    db = InstanceDatabase.objects.create(instance=instance, name="facts", capacity_limit_bytes=10_000)
+    today = timezone.localdate()
+    for i in range(10):  # +500 bytes a day, 9,500 today: full in one day
+        DatabaseSizeStat.objects.create(
+            database=db,
+            instance=instance,
+            collected_date=today - timedelta(days=9 - i),
+            size_bytes=5000 + 500 * i,
+        )
+    send_alerts()
+    (body,) = receiver.bodies
+    assert body["lines"] == ["database dw / facts: full in 1 day(s)"] and len(smtp_sink) == 1
+
+
+def test_failures_are_retried_then_recorded_without_the_secret_url(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver))
+    failed_session()
+    receiver.script = [500]
+    assert send_alerts() == {"queued": 1, "sent": 0, "failed": 0}
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    assert "HTTP 500" in delivery.last_error and "SECRET-TOKEN" not in delivery.last_error
+    assert send_alerts()["sent"] == 0  # not due yet: retried after a minute
+    assert send_alerts(timezone.now() + timedelta(minutes=2))["sent"] == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 2
+
+
+def test_a_receiver_that_never_answers_costs_the_timeout_then_fails(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver))
+    failed_session()
+    receiver.script = ["hang"] * 4
+    started = time.monotonic()
+    send_alerts()
+    assert time.monotonic() - started < 2.5
+    later = timezone.now()
+    for minutes in (2, 8, 30):
+        send_alerts(later + timedelta(minutes=minutes))
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == AlertDelivery.MAX_ATTEMPTS
+    assert "timed out" in delivery.last_error
+
+
+def test_a_200_refusal_of_a_chat_robot_is_a_failure(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver, "wecom"))
+    failed_session()
+    receiver.script = ["refuse"]
+    send_alerts()
+    assert "refused the message (code 310000" in AlertDelivery.objects.get().last_error
+
+
+def test_quiet_hours_hold_deliveries_until_they_end(receiver: Receiver) -> None:
+    failed_session()
+    now = timezone.localtime()
+    start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=1)).time()
+    rule("session_failed", channel(receiver), quiet_start=start, quiet_end=end)
+    send_alerts(now)
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.HELD and receiver.bodies == []
+    send_alerts(now + timedelta(hours=1, minutes=1))
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT and len(receiver.bodies) == 1
+
+
+@pytest.mark.parametrize(
+    ("fmt", "check"),
+    [
+        ("dingtalk", lambda b: b["msgtype"] == "markdown" and "title" in b["markdown"]),
+        ("wecom", lambda b: b["msgtype"] == "markdown" and "content" in b["markdown"]),
+        ("feishu", lambda b: b["msg_type"] == "text" and "text" in b["content"]),
+        ("slack", lambda b: set(b) == {"text"}),
+        ("json", lambda b: {"title", "severity", "event", "lines"} <= set(b)),
+    ],
+)
+def test_each_format_has_its_service_shape(fmt: str, check: Any) -> None:
+    body = webhook_payload(fmt, Event("k", "Title", ["one", "two"]))
+    assert check(body) and "Title" in json.dumps(body)
+
+
+def test_commands_add_a_channel_and_send_a_test(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    out = StringIO()
+    call_command(
+        "add_alert_channel", "--name", "ops", "--webhook", receiver.url, "--format", "feishu", stdout=out
+    )
+    assert "Added channel ops" in out.getvalue() and "SECRET-TOKEN" not in out.getvalue()
+    call_command("send_test_alert", "--channel", "ops", stdout=out)
+    assert receiver.bodies[0]["msg_type"] == "text" and "delivered" in out.getvalue()
+    call_command("add_alert_channel", "--name", "mail", "--email", "dba@example.com", stdout=out)
+    call_command("send_test_alert", "--channel", "mail", stdout=out)
+    assert len(smtp_sink) == 1
+    receiver.script = [500]
+    with pytest.raises(CommandError, match="not delivered: HTTP 500"):
+        call_command("send_test_alert", "--channel", "ops")
+    with pytest.raises(CommandError, match="exists"):
+        call_command("add_alert_channel", "--name", "ops", "--email", "x@example.com")
+    with pytest.raises(CommandError, match="http"):
+        call_command("add_alert_channel", "--name", "bad", "--webhook", "file:///etc/passwd")
+
+
+def test_the_admin_never_shows_the_webhook_url(admin_client: Any, receiver: Receiver) -> None:
+    c = channel(receiver)
+    page = admin_client.get(reverse("admin:whalefall_alertchannel_change", args=[c.pk])).content.decode()
+    assert "SECRET-TOKEN" not in page
+    listing = admin_client.get(reverse("admin:whalefall_alertchannel_changelist")).content.decode()
+    assert "http://127.0.0.1/…" in listing and "SECRET-TOKEN" not in listing
+    admin_client.post(
+        reverse("admin:whalefall_alertchannel_changelist"),
+        {"action": "queue_test_alert", "_selected_action": [c.pk]},
+    )
+    assert (
+        AlertDelivery.objects.get().status == DeliveryStatus.PENDING and receiver.bodies == []
+    )  # not in the request
+    page = admin_client.get(reverse("admin:whalefall_alertrule_add")).content.decode()
+    assert "Disk forecast to fill within N days" in page and "No active scheduler for N minutes" in page
