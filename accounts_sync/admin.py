@@ -80,6 +80,7 @@ class AccountAdmin(AccountViews, ReadOnlyMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("who-can/", wrap(self.who_can_view), name="accounts_sync_who_can"),
+            path("report/", wrap(self.report_view), name="accounts_sync_report"),
             path(
                 "<int:pk>/permissions/", wrap(self.permissions_at_view), name="accounts_sync_permissions_at"
             ),

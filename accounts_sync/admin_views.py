@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts_sync.models import Account
 from accounts_sync.questions import effective_rows, permissions_at, who_can
+from accounts_sync.reports import Period, write_csv, write_xlsx
 from whalefall.models import Instance
 
 MAX_ROWS = 2000
@@ -44,6 +45,28 @@ class AtForm(forms.Form):
         help_text="YYYY-MM-DD HH:MM in the configured time zone; empty: now.",
         input_formats=["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
     )
+
+
+class ReportForm(forms.Form):
+    instances = forms.ModelMultipleChoiceField(
+        queryset=Instance.objects.order_by("name"), required=False, help_text="Empty: every active instance."
+    )
+    start = forms.DateTimeField(
+        required=False, label="Changes from", input_formats=AtForm.base_fields["at"].input_formats
+    )
+    end = forms.DateTimeField(
+        required=False, label="Changes until", input_formats=AtForm.base_fields["at"].input_formats
+    )
+    format = forms.ChoiceField(
+        choices=[("xlsx", "Excel (XLSX)"), ("csv", "CSV (privileges)"), ("csv-changes", "CSV (changes)")]
+    )
+    include_inactive = forms.BooleanField(required=False, label="Include accounts no longer listed")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
+            raise forms.ValidationError("'Changes from' must be before 'Changes until'.")
+        return data
 
 
 class AccountViews:
@@ -78,6 +101,35 @@ class AccountViews:
             asked=form.is_bound and form.is_valid(),
         )
         return TemplateResponse(request, "admin/accounts_sync/who_can.html", context)
+
+    def report_view(self, request: HttpRequest) -> HttpResponse:
+        """The access-review report as a download (generated from the metadata database only)."""
+        self._context(request, "")
+        form = ReportForm(request.GET or None)
+        if not (form.is_bound and form.is_valid()):
+            context = self._context(request, "Access review report", form=form)
+            return TemplateResponse(request, "admin/accounts_sync/report.html", context)
+        data = form.cleaned_data
+        instances = list(data["instances"]) or list(Instance.objects.filter(is_active=True))
+        aware = [
+            timezone.make_aware(d) if d and timezone.is_naive(d) else d for d in (data["start"], data["end"])
+        ]
+        period = Period(*aware)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        kw = {"include_inactive": data["include_inactive"]}
+        if data["format"] == "xlsx":
+            response = HttpResponse(
+                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            )
+            write_xlsx(response, instances, period, **kw)
+            name = f"whalefall-access-review-{stamp}.xlsx"
+        else:
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            part = "changes" if data["format"] == "csv-changes" else "privileges"
+            write_csv(response, instances, period, part=part, **kw)
+            name = f"whalefall-access-{part}-{stamp}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     def permissions_at_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._context(request, "")

@@ -1,0 +1,67 @@
+"""`manage.py access_report --instance N [--format csv|xlsx] [--from DATE --to DATE] [--output FILE]`."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts_sync.management.commands.account_permissions import parse_moment
+from accounts_sync.reports import Period, write_csv, write_xlsx
+from whalefall.models import Instance
+
+
+class Command(BaseCommand):
+    help = (
+        "Access review: every account with its privileges (and how each is held), and the changes "
+        "between two dates. XLSX has a sheet each; CSV prints one part (--part)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--instance", action="append", default=[], metavar="NAME", help="Repeatable; default all."
+        )
+        parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+        parser.add_argument(
+            "--from", dest="start", metavar="DATE", help="Changes from (inclusive), ISO date/time."
+        )
+        parser.add_argument(
+            "--to", dest="end", metavar="DATE", help="Changes until (exclusive), ISO date/time."
+        )
+        parser.add_argument(
+            "--part", choices=["privileges", "changes"], default="privileges", help="CSV only."
+        )
+        parser.add_argument(
+            "--output", metavar="FILE", help="Write here (required for xlsx); CSV defaults to stdout."
+        )
+        parser.add_argument("--include-inactive", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = options["instance"]
+        instances = list(
+            Instance.objects.filter(name__in=names) if names else Instance.objects.filter(is_active=True)
+        )
+        if unknown := sorted(set(names) - {i.name for i in instances}):
+            raise CommandError(f"unknown instance: {', '.join(unknown)}")
+        period = Period(
+            parse_moment(options["start"]) if options["start"] else None,
+            parse_moment(options["end"]) if options["end"] else None,
+        )
+        if period.start and period.end and period.start >= period.end:
+            raise CommandError("--from must be before --to")
+        kw = {"include_inactive": options["include_inactive"]}
+        if options["format"] == "xlsx":
+            if not options["output"]:
+                raise CommandError("--output FILE is required for xlsx")
+            with open(options["output"], "wb") as out:
+                write_xlsx(out, instances, period, **kw)
+            self.stderr.write(f"wrote {options['output']}")
+            return
+        if options["output"]:
+            with open(options["output"], "w", newline="", encoding="utf-8") as out:
+                write_csv(out, instances, period, part=options["part"], **kw)
+            return
+        buffer = io.StringIO()
+        write_csv(buffer, instances, period, part=options["part"], **kw)
+        self.stdout.write(buffer.getvalue(), ending="")
