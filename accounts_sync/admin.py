@@ -12,6 +12,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from accounts_sync import risk
 from accounts_sync.admin_views import AccountViews
 from accounts_sync.models import Account, AccountChange, ExclusionRule
 from whalefall import dispatch
@@ -141,10 +142,27 @@ class SessionFilter(admin.SimpleListFilter):
         return queryset.filter(session_uuid=self.value()) if self.value() else queryset
 
 
+class RiskFilter(admin.SimpleListFilter):
+    """Risky changes (a new superuser, ALL/SUPER or a grant option, an unlock...) first to look at."""
+
+    title = "risk"
+    parameter_name = "risk"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("risky", "Risky (critical or high)"), ("critical", "Critical")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AccountChange]) -> QuerySet[AccountChange]:
+        if self.value() == "risky":
+            return queryset.filter(risk.risky())
+        if self.value() == "critical":
+            return queryset.filter(risk.CRITICAL)
+        return queryset
+
+
 @admin.register(AccountChange)
 class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["created_at", "instance", "account", "change_type", "summary", "session_link"]
-    list_filter = ["change_type", "instance", SessionFilter, "created_at"]
+    list_display = ["created_at", "instance", "account", "severity", "change_type", "summary", "session_link"]
+    list_filter = [RiskFilter, "change_type", "instance", SessionFilter, "created_at"]
     search_fields = ["account__identity", "summary", "session_uuid"]
     list_select_related = ["account", "instance", "session"]
     date_hierarchy = "created_at"
@@ -159,6 +177,12 @@ class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "session_uuid",
     ]
     fields = readonly_fields
+
+    @admin.display(description="severity")
+    def severity(self, obj: AccountChange) -> SafeString:
+        level = risk.severity(obj)
+        css = {"critical": "wf-badge wf-bad", "high": "wf-badge wf-warn"}.get(level, "")
+        return format_html('<span class="{}">{}</span>', css, level)
 
     @admin.display(description="session")
     def session_link(self, obj: AccountChange) -> SafeString | str:

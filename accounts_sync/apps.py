@@ -8,6 +8,9 @@ class AccountsSyncConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from accounts_sync.panels import register_panels
+
+        register_panels()
         from accounts_sync.alerts import register_kinds
 
         register_kinds()

@@ -8,6 +8,9 @@ class CapacityConfig(AppConfig):
     verbose_name = "Capacity"
 
     def ready(self) -> None:
+        from capacity.panels import register_panels as register_capacity_panels
+
+        register_capacity_panels()
         from capacity.alerts import register_kinds
 
         register_kinds()

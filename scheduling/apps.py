@@ -8,6 +8,9 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
+        from scheduling.panels import register_panels
+
+        register_panels()
         from scheduling.alerts import register_kinds as register_alert_kinds
 
         register_alert_kinds()

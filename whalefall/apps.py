@@ -9,6 +9,9 @@ class WhaleFallConfig(AppConfig):
     verbose_name = "WhaleFall core"
 
     def ready(self) -> None:
+        from whalefall.panels import register_core_panels
+
+        register_core_panels()
         from whalefall.alerts.rules import register_core_kinds
 
         register_core_kinds()

@@ -32,7 +32,7 @@ def login(driver: Any, live_server: Any, admin_user: Any) -> None:
     driver.find_element(By.ID, "id_username").send_keys("admin")
     driver.find_element(By.ID, "id_password").send_keys("password")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    page_says(driver, "Site administration")
+    page_says(driver, "Fleet overview")
 
 
 def test_who_can_report_and_alert_channel_in_the_browser(
@@ -55,6 +55,8 @@ def test_who_can_report_and_alert_channel_in_the_browser(
         via="r_app ← r_owner",
     )
     login(browser, live_server, admin_user)
+    assert browser.find_element(By.ID, "fleet-overview").is_displayed()
+    shot(browser, "home")
 
     browser.get(f"{live_server.url}/admin/accounts_sync/account/")
     browser.find_element(By.CSS_SELECTOR, ".object-tools a[href$='/who-can/']").click()

@@ -88,7 +88,7 @@ def test_it_runs_a_job_from_the_admin_and_shows_its_session(
     browser.find_element(By.ID, "id_username").send_keys("otto")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    page_says(browser, "Site administration")
+    page_says(browser, "Fleet overview")
 
     browser.get(f"{live_server.url}/admin/scheduling/jobconfig/")
     assert "Scheduler alive on" in browser.find_element(By.ID, "scheduler-status").text

@@ -139,6 +139,7 @@ class AlertDelivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "alert deliveries"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["rule", "channel", "event_key"], name="uniq_alert_delivery")

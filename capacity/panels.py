@@ -1,0 +1,58 @@
+"""Home panel of the capacity app: the nearest "full in N days" and the fastest growers."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from capacity.charts import human_bytes
+from capacity.models import InstanceDatabase
+from capacity.services.forecast import database_forecasts
+from capacity.templatetags.capacity_tags import signed_bytes
+from whalefall.home import Cell, PanelData, register_panel
+
+SHOWN = 5
+
+
+def filling_up(request: HttpRequest) -> PanelData | None:
+    """Two queries: the active databases, and their last 90 days of sizes."""
+    databases = {d.pk: d for d in InstanceDatabase.objects.active().select_related("instance")}
+    if not databases:
+        return None
+    forecasts = database_forecasts({pk: d.capacity_limit_bytes for pk, d in databases.items()})
+    limited = [(pk, f) for pk, f in forecasts.items() if isinstance(f.days_until_full, int)]
+    nearest = sorted(limited, key=lambda item: item[1].days_until_full)[:SHOWN]  # type: ignore[arg-type, return-value]
+    growing = sorted(
+        ((pk, f) for pk, f in forecasts.items() if f.growth_per_day > 0), key=lambda i: -i[1].growth_per_day
+    )[:SHOWN]
+    rows = []
+    for pk, f in nearest:
+        days = f.days_until_full
+        css = "wf-badge wf-bad" if isinstance(days, int) and days <= 30 else "wf-badge wf-warn"
+        rows.append(_row(databases[pk], f"full in {days} d", css, f.current_bytes, f.growth_per_day))
+    for pk, f in growing:
+        if pk not in dict(nearest):
+            rows.append(
+                _row(databases[pk], "growing", "wf-badge wf-muted", f.current_bytes, f.growth_per_day)
+            )
+    return PanelData(
+        headers=["database", "outlook", "size", "growth/day"],
+        rows=rows,
+        empty="No database is growing.",
+        more_url=reverse("admin:capacity_top_growers"),
+        more_text="top growers",
+    )
+
+
+def _row(db: InstanceDatabase, outlook: str, css: str, size: int | None, growth: float) -> list[Cell]:
+    history = reverse("admin:capacity_instancedatabase_history", args=[db.pk])
+    return [
+        Cell(f"{db.instance.name} / {db.name}", history),
+        Cell(outlook, css=css),
+        Cell(human_bytes(size)),
+        Cell(signed_bytes(growth)),
+    ]
+
+
+def register_panels() -> None:
+    register_panel("capacity", "Disks filling up", 30, "capacity.view_instancedatabase", filling_up)

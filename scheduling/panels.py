@@ -1,0 +1,54 @@
+"""Home panel of the scheduling app: each scheduled task's last outcome and next run."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from scheduling.models import JobConfig
+from whalefall.home import Cell, PanelData, register_panel
+from whalefall.panels import ago
+
+OUTCOME_CSS = {
+    "completed": "wf-badge wf-good",
+    "partial": "wf-badge wf-warn",
+    "failed": "wf-badge wf-bad",
+    "skipped": "wf-badge wf-muted",
+    "cancelled": "wf-badge wf-muted",
+    "running": "wf-badge wf-muted",
+}
+
+
+def scheduled_tasks(request: HttpRequest) -> PanelData:
+    """One query: jobs with their next run, last execution and last session."""
+    rows = []
+    for job in JobConfig.objects.with_runs().order_by("name"):
+        session = job.last_session
+        if session is not None:
+            outcome = Cell(
+                session.status,
+                reverse("admin:whalefall_syncsession_change", args=[session.pk]),
+                OUTCOME_CSS.get(session.status, ""),
+            )
+        elif job.last_run_status:  # type: ignore[attr-defined]
+            ok = job.last_run_status == "Executed"  # type: ignore[attr-defined]
+            outcome = Cell("ran" if ok else "error", css="wf-badge wf-good" if ok else "wf-badge wf-bad")
+        else:
+            outcome = Cell("not run yet")
+        next_run = job.next_run_at  # type: ignore[attr-defined]
+        rows.append(
+            [
+                Cell(job.name, reverse("admin:scheduling_jobconfig_change", args=[job.pk])),
+                outcome,
+                Cell(ago(job.last_run_at)),  # type: ignore[attr-defined]
+                Cell(f"{timezone.localtime(next_run):%Y-%m-%d %H:%M}" if next_run else job.state),
+            ]
+        )
+    return PanelData(
+        headers=["task", "last outcome", "last run", "next run"], rows=rows, empty="No scheduled task."
+    )
+
+
+def register_panels() -> None:
+    register_panel("tasks", "Scheduled tasks", 40, "scheduling.view_jobconfig", scheduled_tasks)
