@@ -126,6 +126,27 @@ GROUPED = (
 )
 UNGROUPED = "SELECT {keys}, collected_date AS period_start, size_bytes AS avg_b FROM {source} WHERE {range}"
 UNGROUPED_DERIVED = " avg_b AS max_b, avg_b AS min_b, 1 AS n,"
+# Named periods (key, start, end, previous start, previous end) given as constants: each one a
+# GROUP BY over its own rows through the (key, collected_date) unique index, so a few late rows
+# cost a few index ranges whatever the size of the history.
+DIRTY = """
+WITH dirty(k, ps, pe, qs, qe) AS (VALUES {rows}), cur AS (
+    SELECT {grouped_keys}, dirty.ps AS period_start, {stats}
+    FROM dirty JOIN {source} s ON s.{partition} = dirty.k AND s.collected_date >= dirty.ps AND s.collected_date <= dirty.pe
+    GROUP BY s.{partition}, dirty.ps
+), prev AS (
+    SELECT dirty.k, dirty.ps, CAST(ROUND(AVG(size_bytes)) AS BIGINT) AS avg_b
+    FROM dirty JOIN {source} s ON s.{partition} = dirty.k AND s.collected_date >= dirty.qs AND s.collected_date <= dirty.qe
+    GROUP BY dirty.k, dirty.ps
+), final AS (
+    SELECT cur.*,
+        CASE WHEN prev.avg_b IS NULL THEN 0 ELSE cur.avg_b - prev.avg_b END AS change_b,
+        CASE WHEN prev.avg_b IS NULL OR prev.avg_b = 0 THEN 0
+             ELSE ROUND((cur.avg_b - prev.avg_b) * 100.0 / prev.avg_b, 2) END AS change_p
+    FROM cur LEFT JOIN prev ON prev.k = cur.{partition} AND prev.ps = cur.period_start
+)"""
+#: Named periods per DIRTY statement (their constants are inlined: no parameter limit).
+DIRTY_CHUNK = 2000
 UPSERT = """
 INSERT INTO {target} ({keys}, period_type, period_start, {values}, calculated_at)
 {body}
@@ -198,6 +219,26 @@ def many_periods_sql(
     return _upsert(vendor, kind, target, body), [*scan, *ids, ops.adapt_datefield_value(first)]
 
 
+def dirty_sql(vendor: str, kind: str, target: Target, periods: list[tuple[int, date]]) -> str:
+    """The upsert of the named (key, period start) pairs of `kind`; keys and dates are inlined as
+    literals from ints and dates (never from text), so the statement takes only the upsert's
+    own parameters."""
+
+    def row(key: int, start: date) -> str:
+        prev = add_periods(kind, start, -1)
+        days = (start, period_end(kind, start), prev, period_end(kind, prev))
+        return f"({int(key)}, {', '.join(date_literal(vendor, d) for d in days)})"
+
+    body = DIRTY.format(
+        rows=", ".join(row(k, s) for k, s in periods),
+        grouped_keys=target.grouped_keys,
+        stats=STATS,
+        source=target.source,
+        partition=target.partition,
+    )
+    return _upsert(vendor, kind, target, body)
+
+
 def _filter(ids: list[int]) -> str:
     return f" AND instance_id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
 
@@ -212,6 +253,12 @@ def _start_expression(vendor: str, kind: str, scan_from: date, last: date) -> st
     return period_sql(vendor, kind).start.format(col="collected_date")
 
 
+def _tail(kind: str) -> list[Any]:
+    """The upsert's own parameters (after those of its body)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT, now, str(kind)]
+
+
 def aggregate(
     kind: str, first: date, last: date | None = None, *, instance_ids: list[int] | None = None
 ) -> dict[str, Counter[int]]:
@@ -220,8 +267,7 @@ def aggregate(
     rows were written for each instance."""
     first, last = start_of(kind, first), start_of(kind, last or first)
     vendor, ids = connection.vendor, list(instance_ids or [])
-    tail = [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT]
-    tail += [connection.ops.adapt_datetimefield_value(timezone.now()), str(kind)]
+    tail = _tail(kind)
     written: dict[str, Counter[int]] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         for target in TARGETS:

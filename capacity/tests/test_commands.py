@@ -83,16 +83,24 @@ def test_the_scheduled_run_covers_the_last_complete_period_of_each_kind() -> Non
     assert result["status"] == "completed"
 
 
+@pytest.mark.parametrize(
+    ("service", "options"),
+    [
+        ("aggregate_changes", {}),
+        ("aggregate_changes", {"full": True}),
+        ("aggregate_periods", {"period": "daily"}),
+    ],
+)
 def test_a_failing_aggregation_pass_fails_every_record_with_its_reason(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, service: str, options: dict
 ) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("capacity.services.collection.aggregate_periods", boom)
+    monkeypatch.setattr(f"capacity.services.collection.{service}", boom)
     InstanceFactory()
     InstanceFactory()
-    result = calculate_database_size_aggregations(trigger="manual")
+    result = calculate_database_size_aggregations(trigger="manual", **options)
     assert result["status"] == "failed"
     assert {(r["status"], r["failed_phase"], r["error"]) for r in result["instances"]} == {
         ("failed", "collection", "RuntimeError: disk full")
