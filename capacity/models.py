@@ -103,10 +103,12 @@ class DatabaseSizeStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["database", "collected_date"], name="capacity_dbstat_one_per_day")
         ]
-        # by instance for per-instance reads, by day for the aggregation's date-range scans
+        # by instance for per-instance reads, by day for the aggregation's date-range scans, by
+        # write time for the rows written since the aggregation's watermark
         indexes = [
             models.Index(fields=["instance", "collected_date"]),
             models.Index(fields=["collected_date"]),
+            models.Index(fields=["collected_at"]),
         ]
 
     def __str__(self) -> str:
@@ -132,6 +134,7 @@ class InstanceSizeStat(models.Model):
                 fields=["instance", "collected_date"], name="capacity_inststat_one_per_day"
             )
         ]
+        indexes = [models.Index(fields=["collected_at"])]  # rows written since the watermark
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.collected_date}: {self.size_bytes}"
@@ -199,3 +202,24 @@ class InstanceSizeAggregation(AggregationFields):
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.period_type} {self.period_start}"
+
+
+class AggregationWatermark(models.Model):
+    """How far the scheduled aggregation has read one instance's size rows.
+
+    `collected_until` is the latest `collected_at` of the size rows (database and instance) it has
+    aggregated: a row written later (a late or corrected day) marks its periods for recompute.
+    `complete_through` is the last day whose periods were complete at the last run: periods that
+    have ended since are computed next time. Saved in the aggregation's own transaction, so a
+    failed run leaves it where it was and the next run reads the same rows again.
+    """
+
+    instance = models.OneToOneField(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    collected_until = models.DateTimeField(null=True, blank=True)
+    complete_through = models.DateField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.instance_id}: {self.collected_until} / {self.complete_through}"

@@ -46,27 +46,46 @@ def calculate_database_size_aggregations(
     *,
     period: str | None = None,
     date: date | str | None = None,
+    full: bool = False,
+    today: date | str | None = None,
     trigger: str = SyncTrigger.SCHEDULED,
     created_by: str = "",
     instance_ids: list[int] | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Daily/weekly/monthly/quarterly aggregates: the last complete period of each kind, or
-    the named period and/or the period containing the named date (recomputed)."""
-    day = _parse_date(date)
-    periods = plan_periods(period, day, timezone.localdate())
+    """Daily/weekly/monthly/quarterly aggregates. Without `period` / `date`: incremental, every
+    period that has ended or whose size rows changed since the last run (`full`: every period
+    from the first row, for repair); with them: the named period(s), recomputed. `today`
+    (default: the local date) says which periods are complete."""
+    day, today = _parse_date(date), _parse_date(today) or timezone.localdate()
+    if full and (period or day):
+        raise ValueError("a full recompute covers every period: name no period or date")
+    named = period is not None or day is not None
+    periods = plan_periods(period, day, today)
     instances = Instance.objects.for_sync(instance_ids)
+    work = SharedAggregation(
+        periods if named else None,
+        [i.pk for i in instances],
+        restrict=instance_ids is not None,
+        today=today,
+        full=full,
+    )
+    mode = "periods" if named else "full" if full else "incremental"
     session = run_sync(
         category=SyncCategory.AGGREGATION,
         module="capacity_aggregation",
         instances=instances,
-        work=SharedAggregation(periods, [i.pk for i in instances], restrict=instance_ids is not None),
+        work=work,
         trigger=trigger,
         created_by=created_by,
-        parameters={"periods": [[k, s.isoformat()] for k, s in periods], "instance_ids": instance_ids},
+        parameters={
+            "mode": mode,
+            "periods": [[k, s.isoformat()] for k, s in periods],
+            "instance_ids": instance_ids,
+        },
         progress=progress,
     )
-    logger.info("capacity_aggregation_periods", periods=[f"{k}:{s}" for k, s in periods])
+    logger.info("capacity_aggregation_periods", mode=mode, periods=[f"{k}:{s}" for k, s in periods])
     return session.summary()
 
 

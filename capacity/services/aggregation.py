@@ -4,15 +4,20 @@ For each database (from `DatabaseSizeStat`) and each instance (from `InstanceSiz
 period: avg / max / min size, sample count, change of the average against the previous period
 (bytes and percent; 0 when the previous period has no samples) and a trend. The previous period
 is read from the raw daily rows in the same statement, so a period can be (re)computed alone, in
-any order. Two shapes of the same computation:
+any order. Three shapes of the same computation:
 
 - one period (the nightly run): the period and its predecessor, each a plain GROUP BY over a
   date range, joined: as cheap as a raw GROUP BY over those rows can be;
-- a range of periods (backfills): rows grouped by their period start (a CASE over constants
-  for a few periods, the backend's date functions otherwise), the previous period via LAG().
+- a range of periods (backfills, `--full`): days are the rows themselves, each joined to the
+  previous day's row through the unique (key, day) index; weeks, months and quarters are rows
+  grouped by their period start (a CASE over constants for a few periods, the backend's date
+  functions otherwise), the previous period via LAG();
+- named (key, period) pairs (late rows found by `capacity.services.incremental`): a GROUP BY
+  per pair over its own index range.
 
 Rows whose values did not change are filtered out before the upsert (no rewrite, no row lock),
-and RETURNING tells which instances got new or changed rows. SQLite >= 3.35 and PostgreSQL.
+rows are written in key order (the unique index grows at its end), and RETURNING tells which
+instances got new or changed rows. SQLite >= 3.35 and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -113,19 +118,50 @@ WITH per AS ({per}), chained AS (
         CASE WHEN LAG(period_start) OVER w = {previous} THEN LAG(avg_b) OVER w END AS prev_avg
     FROM per WINDOW w AS (PARTITION BY {partition} ORDER BY period_start)
 ), final AS (
-    SELECT chained.*,{derived}
+    SELECT chained.*,
         CASE WHEN prev_avg IS NULL THEN 0 ELSE avg_b - prev_avg END AS change_b,
         CASE WHEN prev_avg IS NULL OR prev_avg = 0 THEN 0
              ELSE ROUND((avg_b - prev_avg) * 100.0 / prev_avg, 2) END AS change_p
     FROM chained WHERE period_start >= %s
 )"""
-# Per period; for daily rows (one per day already) the rows themselves, no sort needed, and only
-# the average goes through the window (max, min and count follow from it in `final`).
+# Per period (weeks, months, quarters): rows grouped by their period start.
 GROUPED = (
     "SELECT {keys}, {start} AS period_start, {stats} FROM {source} WHERE {range} GROUP BY {keys}, {start}"
 )
-UNGROUPED = "SELECT {keys}, collected_date AS period_start, size_bytes AS avg_b FROM {source} WHERE {range}"
-UNGROUPED_DERIVED = " avg_b AS max_b, avg_b AS min_b, 1 AS n,"
+# Daily rows are one per key and day already (unique constraint): each row is its period, and the
+# previous period is the previous day's row, found through that unique index. No sort, no window.
+DAILY = """
+WITH final AS (
+    SELECT {keys}, s.collected_date AS period_start, s.size_bytes AS avg_b, s.size_bytes AS max_b,
+        s.size_bytes AS min_b, 1 AS n,
+        CASE WHEN p.size_bytes IS NULL THEN 0 ELSE s.size_bytes - p.size_bytes END AS change_b,
+        CASE WHEN p.size_bytes IS NULL OR p.size_bytes = 0 THEN 0
+             ELSE ROUND((s.size_bytes - p.size_bytes) * 100.0 / p.size_bytes, 2) END AS change_p
+    FROM {source} s LEFT JOIN {source} p ON p.{partition} = s.{partition} AND p.collected_date = {previous}
+    WHERE s.collected_date >= %s AND s.collected_date <= %s{instance_filter}
+)"""
+
+# Named periods (key, start, end, previous start, previous end) given as constants: each one a
+# GROUP BY over its own rows through the (key, collected_date) unique index, so a few late rows
+# cost a few index ranges whatever the size of the history.
+DIRTY = """
+WITH dirty(k, ps, pe, qs, qe) AS (VALUES {rows}), cur AS (
+    SELECT {grouped_keys}, dirty.ps AS period_start, {stats}
+    FROM dirty JOIN {source} s ON s.{partition} = dirty.k AND s.collected_date >= dirty.ps AND s.collected_date <= dirty.pe
+    GROUP BY s.{partition}, dirty.ps
+), prev AS (
+    SELECT dirty.k, dirty.ps, CAST(ROUND(AVG(size_bytes)) AS BIGINT) AS avg_b
+    FROM dirty JOIN {source} s ON s.{partition} = dirty.k AND s.collected_date >= dirty.qs AND s.collected_date <= dirty.qe
+    GROUP BY dirty.k, dirty.ps
+), final AS (
+    SELECT cur.*,
+        CASE WHEN prev.avg_b IS NULL THEN 0 ELSE cur.avg_b - prev.avg_b END AS change_b,
+        CASE WHEN prev.avg_b IS NULL OR prev.avg_b = 0 THEN 0
+             ELSE ROUND((cur.avg_b - prev.avg_b) * 100.0 / prev.avg_b, 2) END AS change_p
+    FROM cur LEFT JOIN prev ON prev.k = cur.{partition} AND prev.ps = cur.period_start
+)"""
+#: Named periods per DIRTY statement (their constants are inlined: no parameter limit).
+DIRTY_CHUNK = 2000
 UPSERT = """
 INSERT INTO {target} ({keys}, period_type, period_start, {values}, calculated_at)
 {body}
@@ -137,6 +173,7 @@ FROM final WHERE NOT EXISTS (
     WHERE t.{partition} = final.{partition} AND t.period_type = %s AND t.period_start = final.period_start
       AND {unchanged}
 )
+ORDER BY {partition}, period_start
 ON CONFLICT ({partition}, period_type, period_start) DO UPDATE SET {updates}, calculated_at = excluded.calculated_at
 WHERE {changed}
 RETURNING instance_id
@@ -180,8 +217,18 @@ def many_periods_sql(
     vendor: str, kind: str, target: Target, first: date, last: date, ids: list[int]
 ) -> tuple[str, list[Any]]:
     ops, exprs = connection.ops, period_sql(vendor, kind)
+    if exprs.one_row_per_period:
+        body = DAILY.format(
+            keys=", ".join(f"s.{k}" for k in target.keys),
+            source=target.source,
+            partition=target.partition,
+            previous=exprs.previous.format(col="s.collected_date"),
+            instance_filter=_filter(ids, "s."),
+        )
+        scan = [ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)]
+        return _upsert(vendor, kind, target, body), [*scan, *ids]
     scan_from = add_periods(kind, first, -1)
-    per = (UNGROUPED if exprs.one_row_per_period else GROUPED).format(
+    per = GROUPED.format(
         keys=", ".join(target.keys),
         start=_start_expression(vendor, kind, scan_from, last),
         stats=STATS,
@@ -189,17 +236,34 @@ def many_periods_sql(
         range=RANGE.format(instance_filter=_filter(ids)),
     )
     body = MANY_PERIODS.format(
-        per=per,
-        partition=target.partition,
-        previous=exprs.previous.format(col="period_start"),
-        derived=UNGROUPED_DERIVED if exprs.one_row_per_period else "",
+        per=per, partition=target.partition, previous=exprs.previous.format(col="period_start")
     )
     scan = [ops.adapt_datefield_value(scan_from), ops.adapt_datefield_value(period_end(kind, last))]
     return _upsert(vendor, kind, target, body), [*scan, *ids, ops.adapt_datefield_value(first)]
 
 
-def _filter(ids: list[int]) -> str:
-    return f" AND instance_id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
+def dirty_sql(vendor: str, kind: str, target: Target, periods: list[tuple[int, date]]) -> str:
+    """The upsert of the named (key, period start) pairs of `kind`; keys and dates are inlined as
+    literals from ints and dates (never from text), so the statement takes only the upsert's
+    own parameters."""
+
+    def row(key: int, start: date) -> str:
+        prev = add_periods(kind, start, -1)
+        days = (start, period_end(kind, start), prev, period_end(kind, prev))
+        return f"({int(key)}, {', '.join(date_literal(vendor, d) for d in days)})"
+
+    body = DIRTY.format(
+        rows=", ".join(row(k, s) for k, s in periods),
+        grouped_keys=target.grouped_keys,
+        stats=STATS,
+        source=target.source,
+        partition=target.partition,
+    )
+    return _upsert(vendor, kind, target, body)
+
+
+def _filter(ids: list[int], alias: str = "") -> str:
+    return f" AND {alias}instance_id IN ({', '.join(['%s'] * len(ids))})" if ids else ""
 
 
 def _start_expression(vendor: str, kind: str, scan_from: date, last: date) -> str:
@@ -212,6 +276,12 @@ def _start_expression(vendor: str, kind: str, scan_from: date, last: date) -> st
     return period_sql(vendor, kind).start.format(col="collected_date")
 
 
+def _tail(kind: str) -> list[Any]:
+    """The upsert's own parameters (after those of its body)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT, now, str(kind)]
+
+
 def aggregate(
     kind: str, first: date, last: date | None = None, *, instance_ids: list[int] | None = None
 ) -> dict[str, Counter[int]]:
@@ -220,8 +290,7 @@ def aggregate(
     rows were written for each instance."""
     first, last = start_of(kind, first), start_of(kind, last or first)
     vendor, ids = connection.vendor, list(instance_ids or [])
-    tail = [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT]
-    tail += [connection.ops.adapt_datetimefield_value(timezone.now()), str(kind)]
+    tail = _tail(kind)
     written: dict[str, Counter[int]] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         for target in TARGETS:

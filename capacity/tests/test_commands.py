@@ -83,17 +83,44 @@ def test_the_scheduled_run_covers_the_last_complete_period_of_each_kind() -> Non
     assert result["status"] == "completed"
 
 
+@pytest.mark.parametrize(
+    ("service", "options"),
+    [
+        ("aggregate_changes", {}),
+        ("aggregate_changes", {"full": True}),
+        ("aggregate_periods", {"period": "daily"}),
+    ],
+)
 def test_a_failing_aggregation_pass_fails_every_record_with_its_reason(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, service: str, options: dict
 ) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("capacity.services.collection.aggregate_periods", boom)
+    monkeypatch.setattr(f"capacity.services.collection.{service}", boom)
     InstanceFactory()
     InstanceFactory()
-    result = calculate_database_size_aggregations(trigger="manual")
+    result = calculate_database_size_aggregations(trigger="manual", **options)
     assert result["status"] == "failed"
     assert {(r["status"], r["failed_phase"], r["error"]) for r in result["instances"]} == {
         ("failed", "collection", "RuntimeError: disk full")
     }
+
+
+def test_full_recomputes_every_period_and_takes_no_named_period() -> None:
+    with pytest.raises(CommandError, match="--full"):
+        call_command("calculate_database_size_aggregations", "--full", "--period", "daily")
+    instance = InstanceFactory()
+    db = InstanceDatabase.objects.create(instance=instance, name="Sales")
+    DatabaseSizeStat.objects.create(
+        database=db, instance=instance, collected_date=date(2024, 3, 30), size_bytes=100
+    )
+    out = StringIO()
+    call_command("calculate_database_size_aggregations", "--full", "--json", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert SyncSession.objects.get(session_id=summary["session_id"]).parameters["mode"] == "full"
+    details = summary["instances"][0]["sync_details"]["aggregation"]
+    kinds = ("daily", "weekly", "monthly", "quarterly")
+    assert {k: details[k]["databases"] for k in kinds} == dict.fromkeys(kinds, 1)
+    again = calculate_database_size_aggregations(trigger="manual")  # incremental: nothing new
+    assert again["instances"][0]["items_updated"] == 0

@@ -21,8 +21,10 @@ def iso_date(value: str) -> date:
 
 class Command(SafeOutputCommand):
     help = (
-        "Compute daily/weekly/monthly/quarterly size aggregates. Without options: the last complete "
-        "period of each kind; with --period and/or --date: the period(s) containing that date."
+        "Compute daily/weekly/monthly/quarterly size aggregates. Without options: every complete "
+        "period that has ended or whose size rows changed since the last run (the last complete "
+        "period of each kind on the night it completes); with --period and/or --date: the "
+        "period(s) containing that date; with --full: every period from the first size row."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,16 +33,25 @@ class Command(SafeOutputCommand):
         parser.add_argument(
             "--instance", action="append", dest="instances", metavar="N", help="Instance name (repeatable)."
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Recompute every complete period from the first size row, whatever the last run "
+            "saw (repair after size rows were edited or deleted behind its back).",
+        )
         parser.add_argument("--json", action="store_true", help="Print the session summary as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = iso_date(options["date"]) if options["date"] else None
+        if options["full"] and (day or options["period"]):
+            raise CommandError("--full recomputes every period: it takes no --period or --date")
         run_task(
             self,
             tasks.calculate_database_size_aggregations,
             as_json=options["json"],
             period=options["period"],
             date=day,
+            full=options["full"],
             instance_ids=instance_ids(options["instances"]),
             trigger=SyncTrigger.MANUAL,
             created_by="cli",
