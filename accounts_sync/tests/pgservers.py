@@ -44,11 +44,20 @@ class PgServer:
     _stop: Any = field(default=None, repr=False)
 
     @contextmanager
-    def connect(self, database: str = "postgres", user: str | None = None) -> Iterator[Any]:
+    def connect(
+        self, database: str = "postgres", user: str | None = None, *, pinned: bool = False
+    ) -> Iterator[Any]:
+        """`pinned`: search_path=pg_catalog from the start, so that the truth itself cannot be
+        hijacked by a database's own settings and objects."""
         import psycopg2
 
         conn = psycopg2.connect(
-            host=self.host, port=self.port, user=user or self.superuser, dbname=database, connect_timeout=10
+            host=self.host,
+            port=self.port,
+            user=user or self.superuser,
+            dbname=database,
+            connect_timeout=10,
+            options="-c search_path=pg_catalog" if pinned else "",
         )
         conn.autocommit = True
         try:

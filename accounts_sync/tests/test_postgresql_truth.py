@@ -49,7 +49,7 @@ class Scenario:
             live.run(conn, *statements)
 
     def query(self, database: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with self.server.connect(database) as conn, conn.cursor() as cur:
+        with self.server.connect(database, pinned=True) as conn, conn.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 
