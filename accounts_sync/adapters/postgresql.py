@@ -212,6 +212,7 @@ class Adapter(AccountAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.names: dict[int, str] = {0: PUBLIC}
+        self.unreadable: dict[str, str] = {}  # database -> why it could not be read this time
 
     @property
     def version(self) -> tuple[int, ...]:
@@ -253,7 +254,7 @@ class Adapter(AccountAdapter):
         if len(self.names) == 1:
             self.list_accounts()
         grants = Grants(a.identity for a in accounts)
-        self.unreadable: dict[str, str] = {}
+        self.unreadable = {}
         self._memberships(grants)
         databases = self._databases(grants)
         self._server_objects(grants)
