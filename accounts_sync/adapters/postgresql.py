@@ -203,6 +203,9 @@ DEFAULT_OBJTYPES = {
     "n": "schemas",
     "L": "large objects",
 }
+# The catalog queries are cheap but estimated expensive (a subquery per routine): JIT would then
+# compile them first, which costs about a second per database for a few milliseconds of work.
+NO_JIT_SQL = "SELECT pg_catalog.set_config('jit', 'off', false) AS jit"
 WITHOUT_SCHEMA = {"foreign data wrapper", "foreign server", "language", "large object"}
 
 
@@ -255,6 +258,7 @@ class Adapter(AccountAdapter):
             self.list_accounts()
         grants = Grants(a.identity for a in accounts)
         self.unreadable = {}
+        self.fetch(NO_JIT_SQL)
         self._memberships(grants)
         databases = self._databases(grants)
         self._server_objects(grants)
@@ -322,6 +326,8 @@ class Adapter(AccountAdapter):
         conn: DatabaseConnection | None = None
         try:
             conn = self._connection_to(database)
+            if conn is not self.connection:
+                conn.fetch_all(NO_JIT_SQL)
             rows = conn.fetch_all(sql)
         except ConnectorError as exc:
             self.unreadable[database] = str(exc)
