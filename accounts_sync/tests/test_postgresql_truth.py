@@ -387,6 +387,21 @@ def test_effective_privileges_equal_has_privilege(scenario: Scenario) -> None:
         checks.append(
             (scope, "EXECUTE", f"pg_catalog.has_function_privilege(%s, '{regproc}'::regprocedure, %s)")
         )
+    db, p = scenario.db, scenario.prefix
+    for scope, privileges, sql in [
+        (Scope.of("database", db), ("CONNECT", "CREATE", "TEMPORARY"), f"has_database_privilege(%s, '{db}', %s)"),
+        (Scope.of("schema", db, "s"), ("USAGE", "CREATE"), "has_schema_privilege(%s, 's', %s)"),
+        (Scope.of("type", db, "s", "mood"), ("USAGE",), "has_type_privilege(%s, 's.mood'::regtype, %s)"),
+        (Scope.of("domain", db, "s", "posint"), ("USAGE",), "has_type_privilege(%s, 's.posint'::regtype, %s)"),
+        (Scope.of("foreign data wrapper", db, f"{p}_fdw"), ("USAGE",),
+         f"has_foreign_data_wrapper_privilege(%s, '{p}_fdw', %s)"),
+        (Scope.of("foreign server", db, f"{p}_srv"), ("USAGE",), f"has_server_privilege(%s, '{p}_srv', %s)"),
+        (Scope.of("language", db, "plpgsql"), ("USAGE",), "has_language_privilege(%s, 'plpgsql', %s)"),
+        (Scope.of("tablespace", "pg_default"), ("CREATE",), "has_tablespace_privilege(%s, 'pg_default', %s)"),
+        (Scope.of("parameter", f"wf_truth.{p}"), ("SET", "ALTER SYSTEM"),
+         f"has_parameter_privilege(%s, 'wf_truth.{p}', %s)"),
+    ]:  # fmt: skip
+        checks += [(scope, priv, f"pg_catalog.{sql}") for priv in privileges]
     mismatches = []
     for account in sorted(scenario.accounts):
         mine = {(e.scope, e.privilege, e.grantable) for e in held[account] if not e.needs_set_role}
