@@ -1,7 +1,38 @@
-"""PostgreSQL: roles from `pg_roles`, memberships, and ACLs of databases, schemas, relations and
-columns. Role attributes and database ACLs are server-wide; schema, table and column ACLs are
-read once per database the monitoring account may connect to (three queries per database,
-whatever the number of roles). Grants to PUBLIC are kept apart on a pseudo-account `PUBLIC`.
+"""PostgreSQL: roles, memberships and every ACL the catalogs keep, as the engine means them.
+
+Server-wide (four queries on the instance connection): `pg_roles`, `pg_auth_members` (with the
+PostgreSQL 16+ INHERIT / SET options and grantor), database ACLs and owners, tablespace ACLs and
+owners and, from 15, parameter ACLs (`GRANT SET / ALTER SYSTEM ON PARAMETER`).
+
+Per database the monitoring login may connect to, ONE query (a `UNION ALL` over the kinds) reads
+the ACLs and owners of schemas, tables / views / materialized views / foreign tables / sequences,
+columns, functions / procedures / aggregates, types and domains, foreign data wrappers, foreign
+servers, languages, large objects, and the default privileges of `ALTER DEFAULT PRIVILEGES`.
+A NULL ACL means the built-in default, which is expanded with `acldefault()`, so the record says
+what `has_*_privilege()` answers (PUBLIC EXECUTE on a new function, PUBLIC USAGE on a type).
+Grants to PUBLIC are kept apart on a pseudo-account `PUBLIC`.
+
+A database that cannot be read this time (no CONNECT, connection limit, timeout, dropped, any
+error) is reported in `notes["databases_unreadable"]` with the reason and never stops the others:
+its earlier records are carried over by the coordinator, not revoked.
+
+The database owner is not trusted: it can set the database's `search_path` and create functions,
+operators and types named like catalog ones. Every function, operator, type and relation below is
+therefore schema-qualified (`pg_catalog.`), whatever `search_path` the session ends up with.
+
+Scopes (names kept as separate parts):
+
+| kind | path |
+| --- | --- |
+| database, tablespace, parameter | name (server-wide catalogs) |
+| schema | database, schema |
+| table, view, materialized view, foreign table, sequence | database, schema, relation |
+| column | database, schema, relation, column |
+| function, procedure, aggregate | database, schema, `name(argument types)` |
+| type, domain | database, schema, type |
+| foreign data wrapper, foreign server, language | database, name |
+| large object | database, oid |
+| default privileges | database, schema (`''`: every schema), object type (`tables`, `sequences`, `functions`, `types`, `schemas`, `large objects`), role whose new objects get them |
 """
 
 from __future__ import annotations
@@ -12,51 +43,170 @@ from typing import Any
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
 from whalefall.connections.base import ConnectorError, DatabaseConnection
+from whalefall.logging import get_logger
+
+log = get_logger(__name__)
 
 PUBLIC = "PUBLIC"
-ROLES_SQL = """
-SELECT oid::bigint AS oid, rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
-       rolreplication, rolbypassrls, rolconnlimit, rolvaliduntil::text AS valid_until,
-       (rolvaliduntil IS NOT NULL AND rolvaliduntil <> 'infinity' AND rolvaliduntil < now()) AS expired
-FROM pg_roles
+EQ = "OPERATOR(pg_catalog.=)"
+NE = "OPERATOR(pg_catalog.<>)"
+TEXT = "pg_catalog.text"
+INT8 = "pg_catalog.int8"
+
+ROLES_SQL = f"""
+SELECT r.oid::{INT8} AS oid, r.rolname::{TEXT} AS rolname, r.rolsuper, r.rolinherit, r.rolcreaterole,
+       r.rolcreatedb, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit,
+       r.rolvaliduntil::{TEXT} AS valid_until,
+       COALESCE(r.rolvaliduntil {NE} 'infinity'::pg_catalog.timestamptz
+                AND r.rolvaliduntil OPERATOR(pg_catalog.<) pg_catalog.now(), false) AS expired
+FROM pg_catalog.pg_roles r
 """
-MEMBERS_SQL = """
-SELECT am.roleid::bigint AS roleid, am.member::bigint AS member, am.admin_option
-FROM pg_auth_members am
+# Before 16 a membership's inheritance is the member's INHERIT attribute, and SET ROLE is always
+# allowed; from 16 each grant carries its own INHERIT and SET options and its grantor.
+MEMBERS_SQL = f"""
+SELECT am.roleid::{INT8} AS roleid, am.member::{INT8} AS member, am.admin_option,
+       m.rolinherit AS inherit_option, true AS set_option, NULL::{INT8} AS grantor
+FROM pg_catalog.pg_auth_members am JOIN pg_catalog.pg_roles m ON m.oid {EQ} am.member
 """
-DATABASES_SQL = """
-SELECT d.datname, d.datdba::bigint AS owner, d.datallowconn, d.datistemplate,
-       has_database_privilege(d.datname, 'CONNECT') AS can_connect,
-       a.grantee::bigint AS grantee, a.privilege_type, a.is_grantable
-FROM pg_database d
-LEFT JOIN LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a ON true
-ORDER BY d.datname
+MEMBERS_SQL_16 = f"""
+SELECT am.roleid::{INT8} AS roleid, am.member::{INT8} AS member, am.admin_option,
+       am.inherit_option, am.set_option, am.grantor::{INT8} AS grantor
+FROM pg_catalog.pg_auth_members am
 """
-SYSTEM_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
-SCHEMAS_SQL = f"""
-SELECT n.nspname, n.nspowner::bigint AS owner, a.grantee::bigint AS grantee, a.privilege_type, a.is_grantable
-FROM pg_namespace n
-LEFT JOIN LATERAL aclexplode(COALESCE(n.nspacl, acldefault('n', n.nspowner))) a ON true
-WHERE {SYSTEM_SCHEMAS}
+DATABASES_SQL = f"""
+SELECT d.datname::{TEXT} AS datname, d.datdba::{INT8} AS owner, d.datallowconn, d.datistemplate,
+       pg_catalog.has_database_privilege(d.oid, 'CONNECT') AS can_connect,
+       a.grantee::{INT8} AS grantee, a.privilege_type::{TEXT} AS privilege_type, a.is_grantable
+FROM pg_catalog.pg_database d
+LEFT JOIN LATERAL pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) a ON true
 """
-RELATIONS_SQL = f"""
-SELECT n.nspname, c.relname, c.relkind::text AS relkind, c.relowner::bigint AS owner,
-       a.grantee::bigint AS grantee, a.privilege_type, a.is_grantable
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN LATERAL aclexplode(c.relacl) a ON true
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {SYSTEM_SCHEMAS}
-"""
-COLUMNS_SQL = f"""
-SELECT n.nspname, c.relname, att.attname, a.grantee::bigint AS grantee, a.privilege_type, a.is_grantable
-FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-CROSS JOIN LATERAL aclexplode(att.attacl) a
-WHERE att.attacl IS NOT NULL AND NOT att.attisdropped AND {SYSTEM_SCHEMAS}
-"""
-RELKIND_SCOPE = {"r": "table", "p": "table", "f": "table", "v": "view", "m": "view", "S": "sequence"}
 
 
-def privilege(row: dict[str, Any]) -> str:
-    return row["privilege_type"] + (" WITH GRANT OPTION" if row["is_grantable"] else "")
+def _acl(acl: str, kind: str, owner: str) -> str:
+    """The ACL items of an object, its built-in default when the ACL is NULL."""
+    return f"pg_catalog.aclexplode(COALESCE({acl}, pg_catalog.acldefault('{kind}', {owner})))"
+
+
+TABLESPACES_SQL = f"""
+SELECT 'tablespace'::{TEXT} AS kind, t.spcname::{TEXT} AS name, t.spcowner::{INT8} AS owner,
+       a.grantee::{INT8} AS grantee, a.privilege_type::{TEXT} AS privilege_type, a.is_grantable
+FROM pg_catalog.pg_tablespace t LEFT JOIN LATERAL {_acl("t.spcacl", "t", "t.spcowner")} a ON true
+"""
+# Rows exist only for parameters someone granted on; the default ACL of a parameter is empty.
+PARAMETERS_SQL = f"""
+SELECT 'parameter'::{TEXT} AS kind, p.parname::{TEXT} AS name, NULL::{INT8} AS owner,
+       a.grantee::{INT8} AS grantee, a.privilege_type::{TEXT} AS privilege_type, a.is_grantable
+FROM pg_catalog.pg_parameter_acl p CROSS JOIN LATERAL pg_catalog.aclexplode(p.paracl) a
+"""
+
+# Schemas of the system, left out of every per-database kind.
+USER_SCHEMA = "{n}.nspname {NE} 'information_schema' AND NOT {n}.nspname OPERATOR(pg_catalog.~~) 'pg\\_%'"
+
+
+def _user_schema(alias: str) -> str:
+    return USER_SCHEMA.format(n=alias, NE=NE)
+
+
+# Argument types of a routine, so that overloads differ: built-in types as format_type() names,
+# others schema-qualified (independent of the session's search_path).
+ARGUMENTS = f"""(
+  SELECT COALESCE(pg_catalog.string_agg(
+           CASE WHEN t.typnamespace {EQ} 'pg_catalog'::pg_catalog.regnamespace
+                THEN pg_catalog.format_type(t.oid, NULL)
+                ELSE pg_catalog.concat(pg_catalog.quote_ident(tn.nspname::{TEXT}), '.',
+                                       pg_catalog.quote_ident(t.typname::{TEXT})) END,
+           ', ' ORDER BY args.n), '')
+  FROM pg_catalog.unnest(p.proargtypes::pg_catalog.oid[]) WITH ORDINALITY AS args(type_oid, n)
+  JOIN pg_catalog.pg_type t ON t.oid {EQ} args.type_oid
+  JOIN pg_catalog.pg_namespace tn ON tn.oid {EQ} t.typnamespace
+)"""
+
+COLUMNS = """kind, p1, p2, p3, owner, role_oid, grantee, privilege_type, is_grantable"""
+ITEM = f"a.grantee::{INT8}, a.privilege_type::{TEXT}, a.is_grantable"
+
+
+def objects_sql() -> str:
+    """The one per-database query: every ACL item (or its default) and owner, by kind."""
+    n = _user_schema
+    parts = [
+        # schemas
+        f"""SELECT 'schema'::{TEXT}, n.nspname::{TEXT}, NULL::{TEXT}, NULL::{TEXT}, n.nspowner::{INT8},
+               NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_namespace n LEFT JOIN LATERAL {_acl("n.nspacl", "n", "n.nspowner")} a ON true
+        WHERE {n("n")}""",
+        # tables, views, materialized views, foreign tables, sequences
+        f"""SELECT CASE WHEN c.relkind {EQ} 'v' THEN 'view' WHEN c.relkind {EQ} 'm' THEN 'materialized view'
+                   WHEN c.relkind {EQ} 'f' THEN 'foreign table' WHEN c.relkind {EQ} 'S' THEN 'sequence'
+                   ELSE 'table' END::{TEXT},
+               n.nspname::{TEXT}, c.relname::{TEXT}, NULL::{TEXT}, c.relowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid {EQ} c.relnamespace
+        LEFT JOIN LATERAL pg_catalog.aclexplode(COALESCE(c.relacl, pg_catalog.acldefault(
+            CASE WHEN c.relkind {EQ} 'S' THEN 's'::pg_catalog."char" ELSE 'r'::pg_catalog."char" END,
+            c.relowner))) a ON true
+        WHERE c.relkind {EQ} ANY ('{{r,p,v,m,f,S}}'::pg_catalog."char"[]) AND {n("n")}""",
+        # columns (no default: a NULL column ACL grants nothing beyond the table's)
+        f"""SELECT 'column'::{TEXT}, n.nspname::{TEXT}, c.relname::{TEXT}, att.attname::{TEXT}, NULL::{INT8},
+               NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_attribute att JOIN pg_catalog.pg_class c ON c.oid {EQ} att.attrelid
+        JOIN pg_catalog.pg_namespace n ON n.oid {EQ} c.relnamespace
+        CROSS JOIN LATERAL pg_catalog.aclexplode(att.attacl) a
+        WHERE att.attacl IS NOT NULL AND NOT att.attisdropped AND {n("n")}""",
+        # functions, procedures, aggregates (window functions are functions)
+        f"""SELECT CASE WHEN p.prokind {EQ} 'p' THEN 'procedure' WHEN p.prokind {EQ} 'a' THEN 'aggregate'
+                   ELSE 'function' END::{TEXT},
+               n.nspname::{TEXT}, pg_catalog.concat(p.proname::{TEXT}, '(', {ARGUMENTS}, ')'), NULL::{TEXT},
+               p.proowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid {EQ} p.pronamespace
+        LEFT JOIN LATERAL {_acl("p.proacl", "f", "p.proowner")} a ON true
+        WHERE {n("n")}""",
+        # types and domains; not array types, not the row types of tables (composite types are kept)
+        f"""SELECT CASE WHEN t.typtype {EQ} 'd' THEN 'domain' ELSE 'type' END::{TEXT},
+               n.nspname::{TEXT}, t.typname::{TEXT}, NULL::{TEXT}, t.typowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid {EQ} t.typnamespace
+        LEFT JOIN pg_catalog.pg_class rc ON rc.oid {EQ} t.typrelid
+        LEFT JOIN pg_catalog.pg_type elem ON elem.oid {EQ} t.typelem
+        LEFT JOIN LATERAL {_acl("t.typacl", "T", "t.typowner")} a ON true
+        WHERE {n("n")} AND (t.typrelid {EQ} 0::pg_catalog.oid OR rc.relkind {EQ} 'c')
+          AND (elem.oid IS NULL OR elem.typarray {NE} t.oid)""",
+        f"""SELECT 'foreign data wrapper'::{TEXT}, w.fdwname::{TEXT}, NULL::{TEXT}, NULL::{TEXT},
+               w.fdwowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_foreign_data_wrapper w
+        LEFT JOIN LATERAL {_acl("w.fdwacl", "F", "w.fdwowner")} a ON true""",
+        f"""SELECT 'foreign server'::{TEXT}, s.srvname::{TEXT}, NULL::{TEXT}, NULL::{TEXT},
+               s.srvowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_foreign_server s
+        LEFT JOIN LATERAL {_acl("s.srvacl", "S", "s.srvowner")} a ON true""",
+        f"""SELECT 'language'::{TEXT}, l.lanname::{TEXT}, NULL::{TEXT}, NULL::{TEXT},
+               l.lanowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_language l
+        LEFT JOIN LATERAL {_acl("l.lanacl", "l", "l.lanowner")} a ON true""",
+        f"""SELECT 'large object'::{TEXT}, lo.oid::{TEXT}, NULL::{TEXT}, NULL::{TEXT},
+               lo.lomowner::{INT8}, NULL::{INT8}, {ITEM}
+        FROM pg_catalog.pg_largeobject_metadata lo
+        LEFT JOIN LATERAL {_acl("lo.lomacl", "L", "lo.lomowner")} a ON true""",
+        # ALTER DEFAULT PRIVILEGES: the ACL items new objects of that role will get
+        f"""SELECT 'default privileges'::{TEXT}, COALESCE(n.nspname::{TEXT}, ''), da.defaclobjtype::{TEXT},
+               NULL::{TEXT}, NULL::{INT8}, da.defaclrole::{INT8}, {ITEM}
+        FROM pg_catalog.pg_default_acl da
+        LEFT JOIN pg_catalog.pg_namespace n ON n.oid {EQ} da.defaclnamespace
+        CROSS JOIN LATERAL pg_catalog.aclexplode(da.defaclacl) a""",
+    ]
+    body = "\nUNION ALL\n".join(parts)
+    return f"SELECT {COLUMNS} FROM (\n{body}\n) AS o({COLUMNS})"
+
+
+DEFAULT_OBJTYPES = {
+    "r": "tables",
+    "S": "sequences",
+    "f": "functions",
+    "T": "types",
+    "n": "schemas",
+    "L": "large objects",
+}
+# The catalog queries are cheap but estimated expensive (a subquery per routine): JIT would then
+# compile them first, which costs about a second per database for a few milliseconds of work.
+NO_JIT_SQL = "SELECT pg_catalog.set_config('jit', 'off', false) AS jit"
+WITHOUT_SCHEMA = {"foreign data wrapper", "foreign server", "language", "large object"}
 
 
 class Adapter(AccountAdapter):
@@ -65,6 +215,11 @@ class Adapter(AccountAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.names: dict[int, str] = {0: PUBLIC}
+        self.unreadable: dict[str, str] = {}  # database -> why it could not be read this time
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        return tuple(self.server.version)
 
     # --- inventory ----------------------------------------------------------------------------
     def list_accounts(self) -> list[RemoteAccount]:
@@ -102,80 +257,116 @@ class Adapter(AccountAdapter):
         if len(self.names) == 1:
             self.list_accounts()
         grants = Grants(a.identity for a in accounts)
+        self.unreadable = {}
+        self.fetch(NO_JIT_SQL)
         self._memberships(grants)
-        for database in self._databases(grants):
-            self._per_database(grants, database)
+        databases = self._databases(grants)
+        self._server_objects(grants)
+        sql = objects_sql()
+        for database in databases:
+            self._per_database(grants, database, sql)
+        self.notes["databases_unreadable"] = dict(sorted(self.unreadable.items()))
+        self.notes["databases_skipped"] = sorted(self.unreadable)
         return grants.result()
 
     def _memberships(self, grants: Grants) -> None:
-        """Direct memberships (with admin option) and the effective closure."""
-        direct: dict[str, set[str]] = defaultdict(set)
-        for r in self.fetch(MEMBERS_SQL):
+        """Direct memberships with their options; several grantors of one role merge (any grant
+        that passes the option on is enough, which is how the server reads them)."""
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in self.fetch(MEMBERS_SQL_16 if self.version >= (16,) else MEMBERS_SQL):
             member, role = self.names.get(r["member"]), self.names.get(r["roleid"])
-            if member and role:
-                direct[member].add(role)
-                grants.member(member, role, scope="member of", admin=bool(r["admin_option"]))
-        for member in direct:
-            seen: set[str] = set()
-            stack = list(direct[member])
-            while stack:
-                role = stack.pop()
-                if role not in seen:
-                    seen.add(role)
-                    stack.extend(direct.get(role, ()))
-            grants.add(member, "member of (effective)", *seen)
+            if not (member and role):
+                continue
+            m = merged.setdefault(
+                (member, role), {"admin": False, "inherit": False, "set": False, "by": set()}
+            )
+            m["admin"] |= bool(r["admin_option"])
+            m["inherit"] |= bool(r["inherit_option"])
+            m["set"] |= bool(r["set_option"])
+            if r["grantor"] is not None:
+                m["by"].add(self.names.get(r["grantor"], str(r["grantor"])))
+        for (member, role), m in merged.items():
+            grants.member(
+                member,
+                role,
+                scope="member of",
+                admin=m["admin"],
+                inherit=m["inherit"],
+                set=m["set"],
+                grantor=", ".join(sorted(m["by"])),
+            )
 
     def _databases(self, grants: Grants) -> list[str]:
         """Database ACLs and owners; returns the databases whose objects can be read."""
-        readable: dict[str, bool] = {}
-        skipped: set[str] = set()
+        readable: set[str] = set()
+        acl: dict[Scope, list[dict[str, Any]]] = defaultdict(list)
         for r in self.fetch(DATABASES_SQL):
             db = r["datname"]
-            scope = Scope.of("database", db)
-            grants.add(self.names.get(r["owner"], ""), scope, "OWNER")
-            if r["grantee"] is not None:
-                grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
-            if r["datallowconn"] and not r["datistemplate"] and r["can_connect"]:
-                readable[db] = True
-            elif r["datallowconn"] and not r["datistemplate"]:
-                skipped.add(db)
-        self.notes["databases_skipped"] = sorted(skipped)
+            acl[Scope.of("database", db)].append(r)
+            if not r["datallowconn"] or r["datistemplate"]:
+                continue  # templates and databases closed to everyone are not data
+            if r["can_connect"]:
+                readable.add(db)
+            else:
+                self.unreadable[db] = "no CONNECT privilege"
+        for scope, rows in acl.items():
+            self._record(grants, scope, rows)
         return sorted(readable)
 
-    def _per_database(self, grants: Grants, database: str) -> None:
+    def _server_objects(self, grants: Grants) -> None:
+        sql = TABLESPACES_SQL + ("UNION ALL" + PARAMETERS_SQL if self.version >= (15,) else "")
+        acl: dict[Scope, list[dict[str, Any]]] = defaultdict(list)
+        for r in self.fetch(sql):
+            acl[Scope.of(r["kind"], r["name"])].append(r)
+        for scope, rows in acl.items():
+            self._record(grants, scope, rows)
+
+    def _per_database(self, grants: Grants, database: str, sql: str) -> None:
+        """Read one database in one query; any failure makes it unreadable, never fatal."""
+        conn: DatabaseConnection | None = None
         try:
             conn = self._connection_to(database)
-        except ConnectorError as exc:
-            if "does not exist" not in exc.message:
-                raise
-            self.notes["databases_skipped"].append(database)  # dropped since it was listed
-            return
-        try:
-            self._schemas(grants, database, conn.fetch_all(SCHEMAS_SQL))
-            self._relations(grants, database, conn.fetch_all(RELATIONS_SQL))
-            for r in conn.fetch_all(COLUMNS_SQL):
-                scope = Scope.of("column", database, r["nspname"], r["relname"], r["attname"])
-                grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
-        finally:
             if conn is not self.connection:
+                conn.fetch_all(NO_JIT_SQL)
+            rows = conn.fetch_all(sql)
+        except ConnectorError as exc:
+            self.unreadable[database] = str(exc)
+            log.warning("accounts.postgresql.database_unreadable", database=database, reason=str(exc))
+            return
+        finally:
+            if conn is not None and conn is not self.connection:
                 conn.close()
+        acl: dict[Scope, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            acl[self._scope(database, r)].append(r)
+        for scope, items in acl.items():
+            self._record(grants, scope, items)
+
+    def _scope(self, database: str, r: dict[str, Any]) -> Scope:
+        kind = r["kind"]
+        if kind == "default privileges":
+            objtype = DEFAULT_OBJTYPES.get(r["p2"], r["p2"])
+            return Scope.of(
+                kind, database, r["p1"], objtype, self.names.get(r["role_oid"], str(r["role_oid"]))
+            )
+        if kind in WITHOUT_SCHEMA:
+            return Scope.of(kind, database, r["p1"])
+        return Scope.of(kind, database, *(p for p in (r["p1"], r["p2"], r["p3"]) if p is not None))
 
     def _connection_to(self, database: str) -> DatabaseConnection:
         if database == (self.connection.params.database or "postgres"):
             return self.connection
         return self.connection.connect_to(database)  # type: ignore[attr-defined]
 
-    def _schemas(self, grants: Grants, database: str, rows: list[dict[str, Any]]) -> None:
+    def _record(self, grants: Grants, scope: Scope, rows: list[dict[str, Any]]) -> None:
+        """The owner and the ACL items of one object. An item granted by several grantors is one
+        fact, with the grant option if any of them gave it."""
+        held: dict[tuple[int, str], bool] = {}
         for r in rows:
-            scope = Scope.of("schema", database, r["nspname"])
-            grants.add(self.names.get(r["owner"], ""), scope, "OWNER")
+            if r.get("owner") is not None:
+                grants.grant(self.names.get(r["owner"], ""), scope, "OWNER")
             if r["grantee"] is not None:
-                grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
-
-    def _relations(self, grants: Grants, database: str, rows: list[dict[str, Any]]) -> None:
-        for r in rows:
-            kind = RELKIND_SCOPE.get(r["relkind"], "table")
-            scope = Scope.of(kind, database, r["nspname"], r["relname"])
-            grants.add(self.names.get(r["owner"], ""), scope, "OWNER")
-            if r["grantee"] is not None:
-                grants.add(self.names.get(r["grantee"], ""), scope, privilege(r))
+                key = (r["grantee"], r["privilege_type"])
+                held[key] = held.get(key, False) or bool(r["is_grantable"])
+        for (grantee, priv), grantable in held.items():
+            grants.grant(self.names.get(grantee, ""), scope, priv, grantable=grantable)

