@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -93,6 +94,7 @@ CHANGE_COLUMNS = (
     "session_uuid",
     "created_at",
 )
+BOOLEAN_FIELDS = ("is_role", *Account.FACTS, "is_active")
 NOT_RUN = {"status": "skipped", "processed_records": 0, "reason": "not run"}
 NOT_READABLE = "not readable"
 Held = list[tuple[EffectiveGrant, bool]]  # (privilege, verified in this sync)
@@ -196,9 +198,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
             found = {a.identity: a for a in listed if self._in_scope(a.identity)}
             included = {i: a for i, a in found.items() if not excluded(i)}
-            # Plain rows, not models: a model is built only for accounts that change.
-            rows = Account.objects.for_instance(self.instance.pk).values(*ROW_FIELDS)
-            self.rows = {r["identity"]: r for r in rows if self._in_scope(r["identity"])}
+            self.rows = self._read_rows()
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
         for identity, remote in sorted(included.items()):
@@ -209,13 +209,32 @@ class AccountSyncCoordinator(InstanceCoordinator):
         logger.info("account_sync_inventory_completed", phase=SyncPhase.INVENTORY, **stats.as_dict())
         return stats
 
+    def _read_rows(self) -> dict[str, dict[str, Any]]:
+        """Stored accounts as plain rows through one cursor: no model and no per-cell converter
+        (a model is built only for accounts that change; `attributes` stays JSON text until a
+        comparison needs it decoded)."""
+        query = Account.objects.for_instance(self.instance.pk).values_list(*ROW_FIELDS).query
+        sql, params = query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        rows: dict[str, dict[str, Any]] = {}
+        for values in fetched:
+            row = dict(zip(ROW_FIELDS, values, strict=True))
+            if self._in_scope(row["identity"]):
+                for name in BOOLEAN_FIELDS:  # SQLite returns 0/1
+                    row[name] = bool(row[name])
+                rows[row["identity"]] = row
+        return rows
+
     def _in_scope(self, identity: str) -> bool:
         return self.only_like is None or like(identity, self.only_like)
 
     def _account(self, identity: str) -> Account:
         """The model of a stored account, built from its row on first need (updates only)."""
         if identity not in self.accounts:
-            self.accounts[identity] = Account(**self.rows[identity])
+            row = self.rows[identity]
+            self.accounts[identity] = Account(**{**row, "attributes": stored_attributes(row)})
         return self.accounts[identity]
 
     def _fact(self, identity: str, name: str) -> Any:
@@ -242,7 +261,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
             self._log(remote.identity, ChangeType.ADD, details, "added")
             stats.created += 1
             return
-        changed = {k: v for k, v in values.items() if row[k] != v}
+        changed = {k: v for k, v in values.items() if k != "attributes" and row[k] != v}
+        if not same_attributes(row, values["attributes"]):
+            changed["attributes"] = values["attributes"]
         if row["is_active"]:
             self.pending.refreshed_pks.append(row["id"])
             stats.refreshed += 1
@@ -258,7 +279,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             self.pending.touch(account, "fingerprint")
         if changed:
             account = self._account(remote.identity)
-            before = {**row["attributes"], **{k: row[k] for k in FACTS}}
+            before = {**stored_attributes(row), **{k: row[k] for k in FACTS}}
             for key, value in changed.items():
                 setattr(account, key, value)
             diff = canonical.attribute_changes(
@@ -607,6 +628,22 @@ class AccountSyncCoordinator(InstanceCoordinator):
 
     def _log(self, identity: str, change_type: str, details: dict[str, Any], summary: str) -> None:
         self.pending.changes.append((identity, change_type, details, summary))
+
+
+def stored_attributes(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's attributes, decoded from their JSON text on first need (then kept decoded)."""
+    if isinstance(row["attributes"], str):
+        row["attributes"] = json.loads(row["attributes"])
+    return row["attributes"]
+
+
+def same_attributes(row: dict[str, Any], listed: dict[str, Any]) -> bool:
+    """Stored and listed attributes equal? The text the sync wrote on SQLite is the canonical
+    compact JSON, so one string comparison usually answers without decoding anything."""
+    raw = row["attributes"]
+    if isinstance(raw, str) and connection.vendor == "sqlite" and raw == canonical.dumps(listed):
+        return True
+    return stored_attributes(row) == listed
 
 
 def unreadable_databases(notes: dict[str, Any]) -> dict[str, str]:
