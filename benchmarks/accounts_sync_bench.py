@@ -9,7 +9,8 @@ For each engine and N it creates N accounts with a database grant and a table gr
   replayed with the same driver and fetched as plain tuples, connections included;
 - adapter: the adapter's read (list + collect, no ORM), as a ratio to raw;
 - first / no-change: a whole sync (first on an empty metadata DB, then one that finds nothing
-  changed), as ratios to raw, with the metadata-database queries of each.
+  changed), as ratios to raw, with the metadata-database queries of each;
+- peak MB: the process's peak resident memory so far.
 Targets (issue 10): adapter <= 1.5x, no-change <= 3x, first <= 10x; queries independent of N.
 Everything it creates (accounts, database, metadata DB) is removed.
 """
@@ -135,6 +136,13 @@ class PostgresWorld(MySQLWorld):
         for k, part in enumerate(chunks(self.users, 200)):
             self.run(f"DROP TABLE IF EXISTS public.{self.db}_{k}")
             self.run("; ".join(f"DROP ROLE IF EXISTS {u}" for u in part))
+
+
+def peak_mb() -> float:
+    """The process's peak resident memory so far (run one N alone to read it for that N)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def record_queries(read: Callable[[], Any]) -> list[tuple[str, str, Any]]:
@@ -273,7 +281,7 @@ def main() -> None:
     print(f"metadata DB: {os.environ['DATABASE_URL'].split('@')[-1]}")
     print(
         f"{'engine':<11}{'N':>7} {'raw s':>8} {'adapter s':>10} {'x':>5} {'first s':>8} {'x':>5} {'q':>4}"
-        f" {'no-change s':>12} {'x':>5} {'q':>4}"
+        f" {'no-change s':>12} {'x':>5} {'q':>4} {'peak MB':>8}"
     )
     try:
         for engine in args.engine or ["mysql", "postgresql"]:
@@ -283,7 +291,7 @@ def main() -> None:
                 print(
                     f"{r['engine']:<11}{r['n']:>7} {raw:>8.3f} {r['read']:>10.3f} {r['read'] / raw:>5.1f}"
                     f" {r['first']:>8.3f} {r['first'] / raw:>5.1f} {r['first_q']:>4}"
-                    f" {r['again']:>12.3f} {r['again'] / raw:>5.1f} {r['again_q']:>4}",
+                    f" {r['again']:>12.3f} {r['again'] / raw:>5.1f} {r['again_q']:>4} {peak_mb():>8.0f}",
                     flush=True,
                 )
     finally:
