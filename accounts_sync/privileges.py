@@ -117,10 +117,6 @@ class EffectiveGrant:
     option: str = "GRANT"
 
     @property
-    def direct(self) -> bool:
-        return not self.via
-
-    @property
     def via_text(self) -> str:
         """The stored form of the path: 'r_app ← r_read', 'superuser', '' when direct."""
         return VIA_SEPARATOR.join(self.via)
