@@ -4,6 +4,20 @@ A snapshot is `{scope: [privilege, ...]}`: scopes are strings such as `global`,
 `database shop`, `table shop.orders`, `column shop.orders.total`, `role`; privileges are
 upper-case tokens, with ` WITH GRANT OPTION` / ` WITH ADMIN OPTION` / `DENY ` where they apply.
 Sorted keys, sorted unique lists and compact JSON make equal permissions hash equally.
+
+Format 2 (`PermissionSnapshot.FORMAT`) makes the snapshot the account's *effective* privileges:
+besides its direct grants (unchanged tokens), every privilege it holds through a role appears
+under the same scope text with the path it came through, outermost role first:
+
+    "table shop.orders": ["INSERT", "SELECT (via r_app ← r_read)",
+                          "DELETE (via r_admin, after SET ROLE)"]
+
+and a superuser holds `"server": ["ALL (as superuser)"]` rather than an expansion of every object.
+Because the cause is part of the token, a change of a role's grants changes each member's
+snapshot, and `diff()` yields "GRANT SELECT (via r_app ← r_read) ON table shop.orders" for
+every member that gains it (REVOKE for those that lose it), while the role itself logs the plain
+direct change. Grants to PUBLIC stay on the PUBLIC pseudo-account: they are not copied here.
+A snapshot of an older format is rewritten by the next sync without change entries.
 """
 
 from __future__ import annotations
@@ -13,12 +27,30 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from accounts_sync.privileges import EffectiveGrant
+
 GRANT_MARKERS = ("GRANT OPTION", "ADMIN OPTION")
 
 
 def canonical(permissions: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
     """Sorted scopes, sorted unique privileges, empty scopes dropped."""
     return {scope: sorted(set(privs)) for scope, privs in sorted(permissions.items()) if privs}
+
+
+def with_effective(
+    direct: Mapping[str, list[str]], derived: Iterable[EffectiveGrant]
+) -> dict[str, list[str]]:
+    """The format-2 snapshot: `direct` (canonical) plus a token per role-derived privilege."""
+    extra: dict[str, set[str]] = {}
+    for g in derived:
+        if g.via:
+            extra.setdefault(g.scope.render(), set()).add(g.token())
+    if not extra:
+        return dict(direct)
+    merged = {scope: set(tokens) for scope, tokens in direct.items()}
+    for scope, tokens in extra.items():
+        merged.setdefault(scope, set()).update(tokens)
+    return canonical(merged)
 
 
 PLAIN = (str, int, float, bool, type(None))

@@ -1,26 +1,39 @@
-"""Two-phase account sync of one instance (seed 000)."""
+"""Two-phase account sync of one instance (seed 000), writing through set-based statements."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts_sync import canonical
+from accounts_sync import bulk, canonical
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
 from accounts_sync.models import (
     Account,
     AccountChange,
+    AccountPrivilege,
+    AccountSyncState,
     ChangeType,
     ExclusionRule,
     PermissionSnapshot,
     like,
     like_regex,
+)
+from accounts_sync.privileges import (
+    SERVER_WIDE,
+    SUPERUSER_GRANT,
+    VIA_SEPARATOR,
+    AccountPrivileges,
+    EffectiveGrant,
+    Scope,
+    belongs_to,
+    effective,
 )
 from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection
@@ -31,23 +44,84 @@ from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats, phase_
 
 logger = get_logger(__name__)
 MODULE = "account_sync"
-ACCOUNT_FIELDS = [f.attname for f in Account._meta.concrete_fields]
 FACTS = ("is_superuser", "is_locked", "can_login", "is_expired")
+# What the sync compares and may update; timestamps are never read back (only written).
+ROW_FIELDS = [
+    "id",
+    "identity",
+    "username",
+    "host",
+    "is_role",
+    "attributes",
+    *Account.FACTS,
+    "is_active",
+    "fingerprint",
+]
+ACCOUNT_COLUMNS = (
+    "instance",
+    "identity",
+    "username",
+    "host",
+    "is_role",
+    "attributes",
+    *Account.FACTS,
+    "is_active",
+    "first_seen_at",
+    "last_seen_at",
+    "fingerprint",
+)
+SNAPSHOT_COLUMNS = ("account", "permissions", "format", "version", "hash", "collected_at", "session_uuid")
+PRIVILEGE_COLUMNS = (
+    "account",
+    "instance",
+    "scope_kind",
+    "target",
+    "path",
+    "privilege",
+    "grantable",
+    "denied",
+    "via",
+    "needs_set_role",
+    "verified",
+)
+CHANGE_COLUMNS = (
+    "account",
+    "instance",
+    "change_type",
+    "details",
+    "summary",
+    "session",
+    "session_uuid",
+    "created_at",
+)
+BOOLEAN_FIELDS = ("is_role", *Account.FACTS, "is_active")
 NOT_RUN = {"status": "skipped", "processed_records": 0, "reason": "not run"}
+NOT_READABLE = "not readable"
+Held = list[tuple[EffectiveGrant, bool]]  # (privilege, verified in this sync)
+
+
+@dataclass
+class Stored:
+    """The stored snapshot of one account, as far as deciding needs it (no model built)."""
+
+    hash: str
+    format: int
+    version: int
 
 
 @dataclass
 class Pending:
     """Everything the two phases decided to write, applied at once by `save()`."""
 
-    creates: list[Account] = field(default_factory=list)
+    creates: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity -> new columns
     updates: dict[int, Account] = field(default_factory=dict)
     update_fields: set[str] = field(default_factory=set)
     refreshed_pks: list[int] = field(default_factory=list)
-    new_snapshots: list[PermissionSnapshot] = field(default_factory=list)
-    changed_snapshots: list[PermissionSnapshot] = field(default_factory=list)
-    changes: list[AccountChange] = field(default_factory=list)
+    snapshots: dict[str, tuple[dict[str, list[str]], str, int]] = field(default_factory=dict)
+    privileges: dict[str, Held] = field(default_factory=dict)  # identity -> its rows, rewritten
+    changes: list[tuple[str, str, dict[str, Any], str]] = field(default_factory=list)
     added: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity -> `add` details
+    unreadable: dict[str, str] | None = None  # the new per-instance state, when it changed
 
     def touch(self, account: Account, *fields: str) -> None:
         if account.pk:
@@ -63,10 +137,13 @@ class AccountSyncCoordinator(InstanceCoordinator):
       inventory   list the accounts; compare with the stored ones (created / refreshed /
                   reactivated / deactivated). A listing error, or deactivating more than half
                   of the active accounts without `force`, aborts the instance.
-      collection  read the active accounts' permissions in bulk and diff canonical snapshots;
-                  `status="skipped"` when no account is active.
+      collection  read the active accounts' permissions in bulk, expand them into effective
+                  privileges and diff canonical snapshots; `status="skipped"` when no account
+                  is active. What a database the adapter could not read held last time is
+                  carried over unverified, never revoked.
     Both phases only read (remote catalogs and the metadata DB, a fixed number of queries);
-    `save()` writes everything in one transaction, so a failure leaves stored data as it was.
+    `save()` writes everything in one transaction with one statement per table, so a failure
+    leaves stored data as it was and the cost does not grow with statements per account.
     """
 
     connection_failure_details = {"inventory": NOT_RUN, "collection": NOT_RUN}
@@ -79,9 +156,11 @@ class AccountSyncCoordinator(InstanceCoordinator):
         self.only_like = only_like  # restrict to identities LIKE this (tests, benchmarks)
         self.pending = Pending()
         self.active: list[RemoteAccount] = []
-        self.accounts: dict[str, Account] = {}  # new accounts and stored ones that change
+        self.accounts: dict[str, Account] = {}  # stored accounts that change, as models
         self.rows: dict[str, dict[str, Any]] = {}  # stored accounts as plain rows
+        self.gone: list[str] = []  # identities deactivated by this listing
         self.now = timezone.now()
+        self.baseline_skipped = 0  # GRANTs not logged because their database is a baseline
 
     def make_adapter(self, connection: DatabaseConnection) -> AccountAdapter:
         return adapter_class(self.instance.db_type)(connection, self.server)
@@ -119,9 +198,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
             found = {a.identity: a for a in listed if self._in_scope(a.identity)}
             included = {i: a for i, a in found.items() if not excluded(i)}
-            # Plain rows, not models: a model is built only for accounts that change.
-            rows = Account.objects.for_instance(self.instance.pk).values(*ACCOUNT_FIELDS)
-            self.rows = {r["identity"]: r for r in rows if self._in_scope(r["identity"])}
+            self.rows = self._read_rows()
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
         for identity, remote in sorted(included.items()):
@@ -132,33 +209,61 @@ class AccountSyncCoordinator(InstanceCoordinator):
         logger.info("account_sync_inventory_completed", phase=SyncPhase.INVENTORY, **stats.as_dict())
         return stats
 
+    def _read_rows(self) -> dict[str, dict[str, Any]]:
+        """Stored accounts as plain rows through one cursor: no model and no per-cell converter
+        (a model is built only for accounts that change; `attributes` stays JSON text until a
+        comparison needs it decoded)."""
+        query = Account.objects.for_instance(self.instance.pk).values_list(*ROW_FIELDS).query
+        sql, params = query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        rows: dict[str, dict[str, Any]] = {}
+        for values in fetched:
+            row = dict(zip(ROW_FIELDS, values, strict=True))
+            if self._in_scope(row["identity"]):
+                for name in BOOLEAN_FIELDS:  # SQLite returns 0/1
+                    row[name] = bool(row[name])
+                rows[row["identity"]] = row
+        return rows
+
     def _in_scope(self, identity: str) -> bool:
         return self.only_like is None or like(identity, self.only_like)
 
     def _account(self, identity: str) -> Account:
-        """The model of a new account, or of a stored one built from its row on first need."""
+        """The model of a stored account, built from its row on first need (updates only)."""
         if identity not in self.accounts:
-            self.accounts[identity] = Account(**self.rows[identity])
+            row = self.rows[identity]
+            self.accounts[identity] = Account(**{**row, "attributes": stored_attributes(row)})
         return self.accounts[identity]
 
     def _fact(self, identity: str, name: str) -> Any:
+        if identity in self.pending.creates:
+            return self.pending.creates[identity][name]
         account = self.accounts.get(identity)
         return getattr(account, name) if account is not None else self.rows[identity][name]
 
     def _inventory_one(self, remote: RemoteAccount, row: dict[str, Any] | None, stats: PhaseStats) -> None:
         values = listed_values(remote)
+        fingerprint = remote.fingerprint or ""
         if row is None:
-            account = Account(
-                instance_id=self.instance.pk, first_seen_at=self.now, last_seen_at=self.now, **values
-            )
-            self.accounts[remote.identity] = account
-            self.pending.creates.append(account)
-            details = {"attributes": account.attributes, **remote.facts()}
+            self.pending.creates[remote.identity] = {
+                **values,
+                "instance": self.instance.pk,
+                "can_grant": False,
+                "is_active": True,
+                "first_seen_at": self.now,
+                "last_seen_at": self.now,
+                "fingerprint": fingerprint,
+            }
+            details = {"attributes": values["attributes"], **remote.facts()}
             self.pending.added[remote.identity] = details
-            self._log(account, ChangeType.ADD, details, "added")
+            self._log(remote.identity, ChangeType.ADD, details, "added")
             stats.created += 1
             return
-        changed = {k: v for k, v in values.items() if row[k] != v}
+        changed = {k: v for k, v in values.items() if k != "attributes" and row[k] != v}
+        if not same_attributes(row, values["attributes"]):
+            changed["attributes"] = values["attributes"]
         if row["is_active"]:
             self.pending.refreshed_pks.append(row["id"])
             stats.refreshed += 1
@@ -166,18 +271,24 @@ class AccountSyncCoordinator(InstanceCoordinator):
             account = self._account(remote.identity)
             account.is_active, account.deactivated_at, account.last_seen_at = True, None, self.now
             self.pending.touch(account, "is_active", "deactivated_at", "last_seen_at")
-            self._log(account, ChangeType.REACTIVATE, {}, "reactivated")
+            self._log(remote.identity, ChangeType.REACTIVATE, {}, "reactivated")
             stats.reactivated += 1
+        if row["fingerprint"] != fingerprint:  # kept silently: it is evidence, not a fact to log
+            account = self._account(remote.identity)
+            account.fingerprint = fingerprint
+            self.pending.touch(account, "fingerprint")
         if changed:
             account = self._account(remote.identity)
-            before = {**row["attributes"], **{k: row[k] for k in FACTS}}
+            before = {**stored_attributes(row), **{k: row[k] for k in FACTS}}
             for key, value in changed.items():
                 setattr(account, key, value)
             diff = canonical.attribute_changes(
                 before, {**values["attributes"], **{k: values[k] for k in FACTS}}
             )
             self.pending.touch(account, *changed)
-            self._log(account, ChangeType.MODIFY_OTHER, {"changes": diff}, "changed " + ", ".join(diff))
+            self._log(
+                remote.identity, ChangeType.MODIFY_OTHER, {"changes": diff}, "changed " + ", ".join(diff)
+            )
             stats.extra["attributes_changed"] += 1
 
     def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
@@ -195,7 +306,8 @@ class AccountSyncCoordinator(InstanceCoordinator):
             account = self._account(identity)
             account.is_active, account.deactivated_at = False, self.now
             self.pending.touch(account, "is_active", "deactivated_at")
-            self._log(account, ChangeType.DEACTIVATE, {}, "no longer listed")
+            self._log(identity, ChangeType.DEACTIVATE, {}, "no longer listed")
+        self.gone = gone
         stats.deactivated = len(gone)
 
     # --- collection ---------------------------------------------------------------------------
@@ -207,129 +319,391 @@ class AccountSyncCoordinator(InstanceCoordinator):
             return PhaseStats(
                 status="skipped", extra={"updated": 0, "unchanged": 0, "reason": "no active accounts"}
             )
-        stats = PhaseStats(extra={"updated": 0, "unchanged": 0})
+        stats = PhaseStats(extra={"updated": 0, "unchanged": 0, "format_upgraded": 0})
         details = {
             "inventory": inventory.as_dict() if inventory else NOT_RUN,
             "collection": {"status": "failed"},
         }
         with phase_guard(SyncPhase.COLLECTION, details):
             permissions = self.adapter.collect_permissions(self.active)  # type: ignore[union-attr]
-            hashes = dict(
-                PermissionSnapshot.objects.filter(account__instance=self.instance).values_list(
-                    "account__identity", "hash"
-                )
-            )
-        changed: dict[str, tuple[Account, dict[str, list[str]], str]] = {}
+            notes = dict(self.adapter.notes)  # type: ignore[union-attr]
+            unreadable = unreadable_databases(notes)
+            stored = self._stored_snapshots()
+            last = self._last_unreadable()
+            back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
+            carried = self._stored_rows_in(unreadable) if unreadable else {}
+            reverify = self._unverified_in(back) if back else set()
+            carried_snapshots = self._load_snapshots(carried) if carried else {}
+        if unreadable != last:
+            self.pending.unreadable = unreadable
+        structured: dict[str, AccountPrivileges] = getattr(permissions, "structured", {})
+        supers = {a.identity for a in self.active if a.is_superuser}
+        expanded = effective(structured, superusers=supers)
+        changed: dict[str, tuple[dict[str, list[str]], str, Held]] = {}
+        digests: dict[str, str] = {}
         for remote in self.active:
             identity = remote.identity
-            perms = canonical.canonical(permissions.get(identity, {}))
-            digest = canonical.digest(perms)
-            self._refresh_can_grant(identity, perms)
-            stored = hashes.get(identity)
-            if stored == digest:
+            direct = canonical.canonical(permissions.get(identity, {}))
+            self._refresh_can_grant(identity, direct)
+            held = held_privileges(identity, structured, expanded, supers)
+            perms = canonical.with_effective(direct, (g for g, _ in held))
+            stale = False
+            if identity in carried:
+                perms, held, stale = carry_over(
+                    perms, held, carried[identity], carried_snapshots.get(identity)
+                )
+            digest = digests[identity] = canonical.digest(perms)
+            old = stored.get(identity)
+            if old is None:
+                self._new_snapshot(identity, perms, digest, held, back, stats)
+            elif old.format < PermissionSnapshot.FORMAT:
+                # A silent upgrade: the content is the same facts in a richer form, not a change.
+                self.pending.snapshots[identity] = (perms, digest, old.version)
+                self.pending.privileges[identity] = held
+                stats.extra["format_upgraded"] += 1
+            elif old.hash == digest:
                 stats.extra["unchanged"] += 1
-            elif stored is None:
-                self._new_snapshot(self._account(identity), perms, digest, stats)
+                if stale or identity in reverify:  # same facts, but verified or not changed
+                    self.pending.privileges[identity] = held
             else:
-                changed[identity] = (self._account(identity), perms, digest)
+                changed[identity] = (perms, digest, held)
         with phase_guard(SyncPhase.COLLECTION, details):
-            old = self._load_snapshots(changed)
-        for identity, (account, perms, digest) in changed.items():
-            self._change_snapshot(old[identity], account, perms, digest, stats)
+            old_snapshots = self._load_snapshots(changed)
+        for identity, (perms, digest, held) in changed.items():
+            snapshot = old_snapshots[identity]
+            entries = self._baseline(canonical.diff(snapshot.permissions, perms), held, back)
+            self.pending.snapshots[identity] = (perms, digest, snapshot.version + 1)
+            self.pending.privileges[identity] = held
+            if entries:
+                self._log_privileges(identity, entries, stats)
+        stats.extra["renamed"] = self._link_renames(stored, digests)
         stats.processed_records = len(self.active)
-        stats.extra.update(self.adapter.notes)  # type: ignore[union-attr]
+        stats.extra.update(notes)
+        if unreadable:
+            stats.extra["unverified"] = unreadable
+            logger.warning(
+                "account_sync_databases_unverified",
+                phase=SyncPhase.COLLECTION,
+                databases=sorted(unreadable),
+                accounts_carried=len(carried),
+            )
+        if back:
+            stats.extra["baseline"] = {"databases": sorted(back), "grants_not_logged": self.baseline_skipped}
         logger.info("account_sync_collection_completed", phase=SyncPhase.COLLECTION, **stats.as_dict())
         return stats
 
-    def _refresh_can_grant(self, identity: str, perms: dict[str, list[str]]) -> None:
-        can_grant = self._fact(identity, "is_superuser") or canonical.has_grant_option(perms)
-        if self._fact(identity, "can_grant") != can_grant:
-            account = self._account(identity)
-            account.can_grant = can_grant
-            self.pending.touch(account, "can_grant")
+    def _stored_snapshots(self) -> dict[str, Stored]:
+        rows = PermissionSnapshot.objects.filter(account__instance=self.instance).values_list(
+            "account__identity", "hash", "format", "version"
+        )
+        return {identity: Stored(h, f, v) for identity, h, f, v in rows if identity in self.rows}
 
-    def _load_snapshots(self, changed: dict[str, Any]) -> dict[str, PermissionSnapshot]:
-        """Full snapshots of the changed accounts only, in one query (hashes were enough so far)."""
-        if not changed:
-            return {}
-        snapshots = PermissionSnapshot.objects.filter(account__instance=self.instance)
-        if len(changed) <= 500:
-            snapshots = snapshots.filter(account__identity__in=list(changed))
-        annotated = snapshots.annotate(identity=F("account__identity"))
-        return {s.identity: s for s in annotated if s.identity in changed}  # type: ignore[attr-defined]
+    def _last_unreadable(self) -> dict[str, str]:
+        state = AccountSyncState.objects.filter(instance=self.instance).values_list(
+            "databases_unreadable", flat=True
+        )
+        return dict(state.first() or {})
 
-    def _new_snapshot(
-        self, account: Account, perms: dict[str, list[str]], digest: str, stats: PhaseStats
-    ) -> None:
-        self.pending.new_snapshots.append(
-            PermissionSnapshot(
-                account=account,
-                permissions=perms,
-                hash=digest,
-                collected_at=self.now,
-                session_uuid=self.session.session_id,
+    def _stored_rows_in(self, databases: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
+        """Stored privilege rows of the accounts in scope that belong to `databases` (one query)."""
+        where = Q()
+        for db in databases:
+            where |= Q(target=db) | Q(target__startswith=db + ".")
+        identities = {r["id"]: i for i, r in self.rows.items()}
+        rows = (
+            AccountPrivilege.objects.for_instance(self.instance.pk)
+            .filter(where)
+            .exclude(scope_kind__in=SERVER_WIDE)
+            .values_list(
+                "account_id",
+                "scope_kind",
+                "path",
+                "privilege",
+                "grantable",
+                "denied",
+                "via",
+                "needs_set_role",
+                "verified",
             )
         )
-        if account.pk is None:  # a new account: its `add` entry carries the initial permissions
-            self.pending.added[account.identity]["permissions"] = perms
-            return
-        self._log_privileges(account, canonical.diff({}, perms), stats)
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for account_id, *rest in rows:
+            identity = identities.get(account_id)
+            if identity is not None and rest[1] and rest[1][0] in databases:
+                out.setdefault(identity, []).append(tuple(rest))
+        return out
 
-    def _change_snapshot(
+    def _unverified_in(self, databases: set[str]) -> set[str]:
+        """Accounts holding rows carried over from `databases`: they become verified again."""
+        identities = {r["id"]: i for i, r in self.rows.items()}
+        rows = AccountPrivilege.objects.for_instance(self.instance.pk).filter(verified=False)
+        return {
+            identities[a]
+            for a, path in rows.values_list("account_id", "path")
+            if a in identities and path and path[0] in databases
+        }
+
+    def _refresh_can_grant(self, identity: str, perms: dict[str, list[str]]) -> None:
+        """From direct grants: what the account may pass on itself, as before format 2."""
+        can_grant = self._fact(identity, "is_superuser") or canonical.has_grant_option(perms)
+        if self._fact(identity, "can_grant") == can_grant:
+            return
+        if identity in self.pending.creates:
+            self.pending.creates[identity]["can_grant"] = can_grant
+            return
+        account = self._account(identity)
+        account.can_grant = can_grant
+        self.pending.touch(account, "can_grant")
+
+    def _load_snapshots(self, identities: Iterable[str]) -> dict[str, PermissionSnapshot]:
+        """Full snapshots of some accounts only, in one query (hashes were enough so far)."""
+        wanted = set(identities)
+        if not wanted:
+            return {}
+        snapshots = PermissionSnapshot.objects.filter(account__instance=self.instance)
+        if len(wanted) <= 500:
+            snapshots = snapshots.filter(account__identity__in=sorted(wanted))
+        annotated = snapshots.annotate(identity=F("account__identity"))
+        return {s.identity: s for s in annotated if s.identity in wanted}  # type: ignore[attr-defined]
+
+    def _new_snapshot(
         self,
-        snapshot: PermissionSnapshot,
-        account: Account,
+        identity: str,
         perms: dict[str, list[str]],
         digest: str,
+        held: Held,
+        back: set[str],
         stats: PhaseStats,
     ) -> None:
-        entries = canonical.diff(snapshot.permissions, perms)
-        snapshot.permissions, snapshot.hash = perms, digest
-        snapshot.version, snapshot.collected_at = snapshot.version + 1, self.now
-        snapshot.session_uuid = self.session.session_id
-        self.pending.changed_snapshots.append(snapshot)
-        self._log_privileges(account, entries, stats)
+        self.pending.snapshots[identity] = (perms, digest, 1)
+        self.pending.privileges[identity] = held
+        if identity in self.pending.creates:  # a new account: its `add` entry carries them
+            self.pending.added[identity]["permissions"] = perms
+            return
+        entries = self._baseline(canonical.diff({}, perms), held, back)
+        if entries:
+            self._log_privileges(identity, entries, stats)
 
-    def _log_privileges(self, account: Account, entries: list[dict[str, Any]], stats: PhaseStats) -> None:
-        self._log(account, ChangeType.MODIFY_PRIVILEGE, {"entries": entries}, canonical.summarize(entries))
+    def _baseline(
+        self, entries: list[dict[str, Any]], held: Held, databases: set[str]
+    ) -> list[dict[str, Any]]:
+        """Drop GRANT entries on scopes of databases read again after being unreadable: their
+        grants enter the record as a baseline, since when they appeared is unknown."""
+        if not databases:
+            return entries
+        texts = {g.scope.render() for g, _ in held if belongs_to(g.scope, databases)}
+        kept = [e for e in entries if not (e["action"] == "GRANT" and e["scope"] in texts)]
+        self.baseline_skipped += sum(len(e["privileges"]) for e in entries if e not in kept)
+        return kept
+
+    def _log_privileges(self, identity: str, entries: list[dict[str, Any]], stats: PhaseStats) -> None:
+        self._log(identity, ChangeType.MODIFY_PRIVILEGE, {"entries": entries}, canonical.summarize(entries))
         stats.extra["updated"] += 1
         stats.saved_count += 1
 
+    def _link_renames(self, stored: dict[str, Stored], digests: dict[str, str]) -> int:
+        """A deactivated and a new account with the same fingerprint and permissions: a rename.
+
+        Only a one-to-one match counts (two candidates for one fingerprint prove nothing), and
+        only with a fingerprint: without evidence the two stay a `deactivate` and an `add`.
+        """
+        gone: dict[str, list[str]] = {}
+        for identity in self.gone:
+            if self.rows[identity]["fingerprint"]:
+                gone.setdefault(self.rows[identity]["fingerprint"], []).append(identity)
+        new: dict[str, list[str]] = {}
+        for identity, values in self.pending.creates.items():
+            if values["fingerprint"]:
+                new.setdefault(values["fingerprint"], []).append(identity)
+        links: dict[str, str] = {}  # new identity -> old identity
+        for fingerprint, news in new.items():
+            olds = gone.get(fingerprint, [])
+            if len(news) == 1 and len(olds) == 1:
+                old, was = olds[0], stored.get(olds[0])
+                current = PermissionSnapshot.FORMAT
+                if was is not None and was.format == current and was.hash == digests.get(news[0]):
+                    links[news[0]] = old
+        if not links:
+            return 0
+        replaced = {(n, ChangeType.ADD) for n in links} | {(o, ChangeType.DEACTIVATE) for o in links.values()}
+        self.pending.changes = [c for c in self.pending.changes if (c[0], c[1]) not in replaced]
+        for new_identity, old in sorted(links.items()):
+            self.pending.added.pop(new_identity, None)
+            details = {
+                "from": old,
+                "to": new_identity,
+                "from_account_id": self.rows[old]["id"],
+                "evidence": ["fingerprint", "permissions"],
+            }
+            self._log(new_identity, ChangeType.RENAME, details, f"renamed from {old}")
+        return len(links)
+
     # --- writes --------------------------------------------------------------------------------
     def save(self) -> None:
-        """Apply both phases' decisions in one transaction (a fixed number of bulk statements)."""
+        """Apply both phases' decisions in one transaction: one set-based statement per table.
+
+        Snapshots and privilege rows of the accounts whose snapshot changed are replaced
+        (delete + one insert); nothing is written for an unchanged account.
+        """
         p = self.pending
+        if not (
+            p.creates or p.updates or p.snapshots or p.privileges or p.changes or p.unreadable is not None
+        ):
+            self._touch_last_seen(p.refreshed_pks)
+            return
         with transaction.atomic():
-            Account.objects.bulk_create(p.creates)
+            ids = {i: r["id"] for i, r in self.rows.items()}
+            now = bulk.db_value(Account, "last_seen_at", self.now)  # one conversion for all rows
+            if p.creates:
+                rows = [
+                    tuple(now if c.endswith("_at") else v[c] for c in ACCOUNT_COLUMNS)
+                    for v in p.creates.values()
+                ]
+                ids.update(bulk.insert(Account, ACCOUNT_COLUMNS, rows, returning=("identity", "id")))
             if p.updates:
                 Account.objects.bulk_update(list(p.updates.values()), sorted(p.update_fields))
             self._touch_last_seen(p.refreshed_pks)
-            PermissionSnapshot.objects.bulk_create(p.new_snapshots)
-            PermissionSnapshot.objects.bulk_update(
-                p.changed_snapshots, ["permissions", "hash", "version", "collected_at", "session_uuid"]
+            self._write_snapshots(ids, now)
+            self._write_privileges(ids)
+            self._write_changes(ids, now)
+            if p.unreadable is not None:
+                AccountSyncState.objects.update_or_create(
+                    instance=self.instance,
+                    defaults={"databases_unreadable": p.unreadable, "updated_at": self.now},
+                )
+
+    def _write_snapshots(self, ids: dict[str, int], now: Any) -> None:
+        p = self.pending
+        if not p.snapshots:
+            return
+        bulk.delete_where_in(PermissionSnapshot, "account", [ids[i] for i in p.snapshots if i in self.rows])
+        session_uuid = bulk.db_value(PermissionSnapshot, "session_uuid", self.session.session_id)
+        rows = [
+            (ids[i], perms, PermissionSnapshot.FORMAT, version, digest, now, session_uuid)
+            for i, (perms, digest, version) in p.snapshots.items()
+        ]
+        bulk.insert(PermissionSnapshot, SNAPSHOT_COLUMNS, rows)
+
+    def _write_privileges(self, ids: dict[str, int]) -> None:
+        p = self.pending
+        if not p.privileges:
+            return
+        bulk.delete_where_in(AccountPrivilege, "account", [ids[i] for i in p.privileges if i in self.rows])
+        instance_id = self.instance.pk
+        rows = [
+            (
+                ids[identity],
+                instance_id,
+                g.scope.kind,
+                g.scope.target,
+                list(g.scope.path),
+                g.privilege,
+                g.grantable,
+                g.denied,
+                g.via_text,
+                g.needs_set_role,
+                verified,
             )
-            AccountChange.objects.bulk_create(p.changes)
+            for identity, held in p.privileges.items()
+            for g, verified in held
+        ]
+        bulk.insert(AccountPrivilege, PRIVILEGE_COLUMNS, rows)
+
+    def _write_changes(self, ids: dict[str, int], now: Any) -> None:
+        p = self.pending
+        instance_id, session_id = self.instance.pk, self.session.pk
+        session_uuid = bulk.db_value(AccountChange, "session_uuid", self.session.session_id)
+        rows = [
+            (ids[identity], instance_id, kind, details, summary[:500], session_id, session_uuid, now)
+            for identity, kind, details, summary in p.changes
+        ]
+        bulk.insert(AccountChange, CHANGE_COLUMNS, rows)
 
     def _touch_last_seen(self, pks: list[int]) -> None:
         accounts = Account.objects.for_instance(self.instance.pk)
         if self.only_like is None:
             accounts.filter(is_active=True).update(last_seen_at=self.now)
-        elif pks:
-            accounts.filter(pk__in=pks).update(last_seen_at=self.now)
+        else:
+            bulk.update_where_in(Account, pks, last_seen_at=self.now)
 
-    def _log(self, account: Account, change_type: str, details: dict[str, Any], summary: str) -> None:
-        self.pending.changes.append(
-            AccountChange(
-                account=account,
-                instance_id=self.instance.pk,
-                change_type=change_type,
-                details=details,
-                summary=summary[:500],
-                session_id=self.session.pk,
-                session_uuid=self.session.session_id,
-                created_at=self.now,
-            )
-        )
+    def _log(self, identity: str, change_type: str, details: dict[str, Any], summary: str) -> None:
+        self.pending.changes.append((identity, change_type, details, summary))
+
+
+def stored_attributes(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's attributes, decoded from their JSON text on first need (then kept decoded)."""
+    if isinstance(row["attributes"], str):
+        row["attributes"] = json.loads(row["attributes"])
+    return row["attributes"]
+
+
+def same_attributes(row: dict[str, Any], listed: dict[str, Any]) -> bool:
+    """Stored and listed attributes equal? The text the sync wrote on SQLite is the canonical
+    compact JSON, so one string comparison usually answers without decoding anything."""
+    raw = row["attributes"]
+    if isinstance(raw, str) and connection.vendor == "sqlite" and raw == canonical.dumps(listed):
+        return True
+    return stored_attributes(row) == listed
+
+
+def unreadable_databases(notes: dict[str, Any]) -> dict[str, str]:
+    """What the adapter could not read: `databases_unreadable` {db: reason}, and (until every
+    adapter reports reasons) the names in `databases_skipped`, as "not readable"."""
+    out = {str(db): NOT_READABLE for db in notes.get("databases_skipped") or ()}
+    out.update({str(db): str(reason) for db, reason in (notes.get("databases_unreadable") or {}).items()})
+    return dict(sorted(out.items()))
+
+
+def held_privileges(
+    identity: str,
+    structured: dict[str, AccountPrivileges],
+    expanded: dict[str, set[EffectiveGrant]],
+    superusers: set[str],
+) -> Held:
+    """What the account holds, each verified by this read: its effective privileges; for a
+    superuser its direct grants plus the one `ALL (as superuser)` (never an expansion)."""
+    held = expanded.get(identity, set())
+    if identity in superusers:
+        facts = structured.get(identity)
+        direct = {
+            EffectiveGrant(g.scope, g.privilege, g.grantable, g.denied, option=g.option)
+            for g in (facts.grants if facts else ())
+        }
+        held = direct | {SUPERUSER_GRANT}
+    return [(g, True) for g in sorted(held)]
+
+
+def carry_over(
+    perms: dict[str, list[str]],
+    held: Held,
+    stored_rows: list[tuple[Any, ...]],
+    snapshot: PermissionSnapshot | None,
+) -> tuple[dict[str, list[str]], Held, bool]:
+    """Add what the account held in databases that could not be read this time.
+
+    The stored rows (kind, path, privilege, grantable, denied, via, needs_set_role, verified)
+    are kept unverified, and the stored snapshot's scopes they render to are merged into the
+    new snapshot unchanged, so nothing unread is revoked. Returns the snapshot, the rows, and
+    whether a carried row was verified until now (its flag changes although nothing else does).
+    """
+    read = {(g.scope, g.privilege, g.grantable, g.denied, g.via, g.needs_set_role) for g, _ in held}
+    out = list(held)
+    texts: set[str] = set()
+    stale = False
+    for kind, path, privilege, grantable, denied, via, needs_set, verified in stored_rows:
+        scope = Scope.of(kind, *path)
+        texts.add(scope.render())
+        route = tuple(via.split(VIA_SEPARATOR)) if via else ()
+        if (scope, privilege, grantable, denied, route, needs_set) in read:
+            continue
+        out.append((EffectiveGrant(scope, privilege, grantable, denied, route, needs_set), False))
+        stale = stale or verified
+    merged = {scope: list(tokens) for scope, tokens in perms.items()}
+    previous = snapshot.permissions if snapshot is not None else {}
+    for text in texts:
+        if text in previous:
+            merged[text] = [*merged.get(text, []), *previous[text]]
+    return canonical.canonical(merged), out, stale
 
 
 def listed_values(remote: RemoteAccount) -> dict[str, Any]:

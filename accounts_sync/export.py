@@ -1,7 +1,9 @@
 """Stored accounts with their permissions in a canonical, deterministic form fit for diffing.
 
 Sync timestamps are left out on purpose: two exports differ only when accounts or their
-permissions do.
+permissions do. `effective=True` adds each account's rows of the privilege store: every
+privilege it holds, with the path it holds it through (direct, via roles, as superuser) and
+whether the last sync could verify it.
 """
 
 from __future__ import annotations
@@ -9,20 +11,65 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from accounts_sync.models import Account
+from accounts_sync.models import Account, AccountPrivilege
+from accounts_sync.privileges import VIA_SEPARATOR, EffectiveGrant, Scope
 from whalefall.models import Instance
 from whalefall.textsafe import safe_json, safe_text
 
 
-def export_instance(instance: Instance, *, include_inactive: bool = False) -> dict[str, Any]:
+def export_instance(
+    instance: Instance, *, include_inactive: bool = False, effective: bool = False
+) -> dict[str, Any]:
     accounts = Account.objects.for_instance(instance.pk).select_related("snapshot").order_by("identity")
     if not include_inactive:
         accounts = accounts.active()
-    return {
-        "instance": instance.name,
-        "db_type": instance.db_type,
-        "accounts": [_account(a) for a in accounts],
-    }
+    out = [_account(a) for a in accounts]
+    if effective:
+        held = _effective(instance)
+        for acc, account in zip(out, accounts, strict=True):
+            acc["effective"] = held.get(account.pk, [])
+    return {"instance": instance.name, "db_type": instance.db_type, "accounts": out}
+
+
+def _effective(instance: Instance) -> dict[int, list[dict[str, Any]]]:
+    """The privilege store's rows per account (one query), sorted so the export is stable."""
+    rows = AccountPrivilege.objects.for_instance(instance.pk).values_list(
+        "account_id",
+        "scope_kind",
+        "path",
+        "privilege",
+        "grantable",
+        "denied",
+        "via",
+        "needs_set_role",
+        "verified",
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for account_id, kind, path, privilege, grantable, denied, via, needs_set, verified in rows:
+        grant = EffectiveGrant(
+            Scope.of(kind, *path),
+            privilege,
+            grantable,
+            denied,
+            tuple(via.split(VIA_SEPARATOR)) if via else (),
+            needs_set,
+        )
+        out.setdefault(account_id, []).append(
+            {
+                "scope": grant.scope.render(),
+                "path": list(path),
+                "privilege": privilege,
+                "grantable": grantable,
+                "denied": denied,
+                "through": grant.path,
+                "verified": verified,
+            }
+        )
+    for held in out.values():
+        held.sort(
+            key=lambda r: (r["scope"], r["path"], r["privilege"], r["through"], r["denied"], r["grantable"])
+        )
+    return out
 
 
 def _account(account: Account) -> dict[str, Any]:
@@ -60,4 +107,15 @@ def render_text(data: dict[str, Any]) -> str:
             lines.append(f"  attr {safe_text(key)} = {json.dumps(value, sort_keys=True, default=str)}")
         for scope, privileges in sorted(acc["permissions"].items()):
             lines.append(f"  {safe_text(scope)}: {', '.join(safe_text(p) for p in privileges)}")
+        for held in acc.get("effective", ()):
+            flags = [
+                f
+                for f, on in (("grant option", held["grantable"]), ("unverified", not held["verified"]))
+                if on
+            ]
+            deny = "DENY " if held["denied"] else ""
+            lines.append(
+                safe_text(f"  effective {deny}{held['privilege']} ON {held['scope']} {held['through']}")
+                + (f" [{', '.join(flags)}]" if flags else "")
+            )
     return "\n".join(lines) + "\n"

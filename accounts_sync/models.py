@@ -19,6 +19,7 @@ class ChangeType(models.TextChoices):
     MODIFY_OTHER = "modify_other", "Attributes changed"
     DEACTIVATE = "deactivate", "Deactivated"
     REACTIVATE = "reactivate", "Reactivated"
+    RENAME = "rename", "Renamed"
 
 
 @lru_cache(maxsize=512)
@@ -98,6 +99,12 @@ class Account(models.Model):
     can_login = models.BooleanField(default=True)
     is_expired = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True, help_text="In the last successful listing.")
+    fingerprint = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="The adapter's evidence of identity across a rename (never a secret itself).",
+    )
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
@@ -117,9 +124,13 @@ class Account(models.Model):
 
 
 class PermissionSnapshot(models.Model):
-    """The current permissions of an account in canonical form; `version` counts changes."""
+    """The current permissions of an account in canonical form; `version` counts changes.
 
-    FORMAT = 1
+    `format` 2 adds the role-derived privileges (see `accounts_sync.canonical`); a snapshot of an
+    older format is rewritten by the next sync without change entries.
+    """
+
+    FORMAT = 2
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="snapshot")
     permissions = models.JSONField(default=dict)
@@ -179,6 +190,25 @@ def delete_old_changes() -> int:
     """Retention cleaner registered in AppConfig.ready (WHALEFALL_CHANGELOG_RETENTION_DAYS)."""
     deleted, _ = AccountChange.objects.older_than(settings.WHALEFALL_CHANGELOG_RETENTION_DAYS).delete()
     return deleted
+
+
+class AccountSyncState(models.Model):
+    """What one instance's last account sync could not read, for the next sync to compare with.
+
+    A database that was unreadable last time and is readable now enters the record as a
+    baseline: its grants are stored without GRANT entries, since when they appeared is unknown.
+    """
+
+    instance = models.OneToOneField(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="account_sync_state"
+    )
+    databases_unreadable = models.JSONField(
+        default=dict, blank=True, help_text="Database name -> why it could not be read."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.instance_id}: {len(self.databases_unreadable)} unreadable"
 
 
 class AccountPrivilegeQuerySet(models.QuerySet["AccountPrivilege"]):

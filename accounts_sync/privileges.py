@@ -114,6 +114,27 @@ class EffectiveGrant:
     denied: bool = False
     via: tuple[str, ...] = ()
     needs_set_role: bool = False
+    option: str = "GRANT"
+
+    @property
+    def via_text(self) -> str:
+        """The stored form of the path: 'r_app ← r_read', 'superuser', '' when direct."""
+        return VIA_SEPARATOR.join(self.via)
+
+    def token(self) -> str:
+        """The snapshot token: the privilege as `Grant.token()` writes it, then where it comes from.
+
+        `SELECT`, `SELECT (via r_app ← r_read)`, `DELETE (via r_admin, after SET ROLE)`,
+        `ALL (as superuser)`: the path is part of the token, so one privilege reached two ways
+        is two tokens and losing one way is one REVOKE naming that role.
+        """
+        if self.via == (SUPERUSER,):
+            return f"{self.privilege} (as superuser)"
+        text = (DENY if self.denied else "") + self.privilege
+        text += f" WITH {self.option} OPTION" if self.grantable else ""
+        if not self.via:
+            return text
+        return text + f" (via {self.via_text}" + (", after SET ROLE)" if self.needs_set_role else ")")
 
     @property
     def path(self) -> str:
@@ -127,6 +148,12 @@ class EffectiveGrant:
 
 SUPERUSER = "superuser"
 ALL = "ALL"
+VIA_SEPARATOR = " ← "
+
+
+def belongs_to(scope: Scope, databases: Iterable[str]) -> bool:
+    """A scope belongs to database D when it is not server-wide and its path starts with D."""
+    return scope.kind not in SERVER_WIDE and bool(scope.path) and scope.path[0] in databases
 
 
 class Collected(dict[str, Permissions]):
@@ -227,14 +254,19 @@ def effective(
     out: dict[str, set[EffectiveGrant]] = {}
     for identity in facts:
         if identity in supers:
-            out[identity] = {EffectiveGrant(Scope("server"), ALL, True, via=(SUPERUSER,))}
+            out[identity] = {SUPERUSER_GRANT}
             continue
         held: set[EffectiveGrant] = set()
         for role, via, needs_set in _reachable(identity, facts, public):
             for g in facts[role].grants if role in facts else ():
-                held.add(EffectiveGrant(g.scope, g.privilege, g.grantable, g.denied, via, needs_set))
+                held.add(
+                    EffectiveGrant(g.scope, g.privilege, g.grantable, g.denied, via, needs_set, g.option)
+                )
         out[identity] = held
     return out
+
+
+SUPERUSER_GRANT = EffectiveGrant(Scope("server"), ALL, True, via=(SUPERUSER,))
 
 
 def _reachable(

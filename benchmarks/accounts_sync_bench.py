@@ -3,11 +3,16 @@
     .venv/bin/python benchmarks/accounts_sync_bench.py --n 1000 --n 10000 [--engine mysql|postgresql]
         [--metadata sqlite|postgresql]
 
-For each engine and N it creates N accounts with a database grant and a table grant, then prints:
-the remote catalog reads alone (adapter list + collect, no ORM; best of 3), a first sync, a
-no-change sync (best of 3),
-and the metadata-database queries of each. Targets: no-change <= 5x catalog read, first <= 15x,
-queries independent of N. Everything it creates (accounts, database, metadata DB) is removed.
+For each engine and N it creates N accounts with a database grant and a table grant, then prints
+(best of 3 for the repeatable steps):
+- raw: the floor: the very catalog queries the adapter issues (recorded from one adapter read),
+  replayed with the same driver and fetched as plain tuples, connections included;
+- adapter: the adapter's read (list + collect, no ORM), as a ratio to raw;
+- first / no-change: a whole sync (first on an empty metadata DB, then one that finds nothing
+  changed), as ratios to raw, with the metadata-database queries of each;
+- peak MB: the process's peak resident memory so far.
+Targets (issue 10): adapter <= 1.5x, no-change <= 3x, first <= 10x; queries independent of N.
+Everything it creates (accounts, database, metadata DB) is removed.
 """
 
 from __future__ import annotations
@@ -133,6 +138,52 @@ class PostgresWorld(MySQLWorld):
             self.run("; ".join(f"DROP ROLE IF EXISTS {u}" for u in part))
 
 
+def peak_mb() -> float:
+    """The process's peak resident memory so far (run one N alone to read it for that N)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record_queries(read: Callable[[], Any]) -> list[tuple[str, str, Any]]:
+    """(database, sql, params) of every catalog query one adapter read issues."""
+    from whalefall.connections.base import DatabaseConnection
+
+    seen: list[tuple[str, str, Any]] = []
+    original = DatabaseConnection.fetch_all
+
+    def spy(self: Any, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        seen.append((self.params.database, sql, params))
+        return original(self, sql, params)
+
+    DatabaseConnection.fetch_all = spy  # type: ignore[method-assign]
+    try:
+        read()
+    finally:
+        DatabaseConnection.fetch_all = original  # type: ignore[method-assign]
+    return seen
+
+
+def replay(instance: Any, queries: list[tuple[str, str, Any]]) -> int:
+    """The floor: the same queries through the same driver, rows fetched as tuples, nothing else."""
+    from whalefall.connections import open_connection
+
+    fetched = 0
+    with open_connection(instance) as conn:
+        others: dict[str, Any] = {}
+        for database, sql, params in queries:
+            target = conn
+            if database != conn.params.database:
+                target = others.get(database) or others.setdefault(database, conn.connect_to(database))  # type: ignore[attr-defined]
+            cursor = target._conn.cursor()
+            cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+            fetched += len(cursor.fetchall())
+            cursor.close()
+        for other in others.values():
+            other.close()
+    return fetched
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, int, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -168,10 +219,15 @@ def bench(world_cls: type[MySQLWorld], n: int) -> dict[str, Any]:
         world.create()
         setup = time.perf_counter() - t0
 
-        def raw_read() -> int:
+        def adapter_read() -> int:
             with open_connection(instance) as conn:
                 adapter = adapter_class(instance.db_type)(conn)
                 return len(adapter.collect_permissions(adapter.list_accounts()))
+
+        queries = record_queries(adapter_read)
+
+        def raw_read() -> int:
+            return replay(instance, queries)
 
         def sync() -> Any:
             session = ledger.create_session("account", "manual", created_by="bench")
@@ -179,6 +235,7 @@ def bench(world_cls: type[MySQLWorld], n: int) -> dict[str, Any]:
                 return c.run()
 
         raw = min(timed(raw_read)[0] for _ in range(3))
+        read = min(timed(adapter_read)[0] for _ in range(3))
         first, first_q, r1 = timed(sync)  # happens once by nature
         # A no-change sync is repeatable: best of three, like the catalog read, so that one
         # stall of the shared servers does not decide the figure.
@@ -192,6 +249,8 @@ def bench(world_cls: type[MySQLWorld], n: int) -> dict[str, Any]:
         "n": n,
         "setup": setup,
         "raw": raw,
+        "read": read,
+        "queries": len(queries),
         "first": first,
         "first_q": first_q,
         "again": again,
@@ -221,15 +280,18 @@ def main() -> None:
     worlds = {"mysql": MySQLWorld, "postgresql": PostgresWorld}
     print(f"metadata DB: {os.environ['DATABASE_URL'].split('@')[-1]}")
     print(
-        f"{'engine':<11}{'N':>7} {'catalog s':>10} {'first s':>9} {'x':>6} {'q':>4} {'no-change s':>12} {'x':>6} {'q':>4}"
+        f"{'engine':<11}{'N':>7} {'raw s':>8} {'adapter s':>10} {'x':>5} {'first s':>8} {'x':>5} {'q':>4}"
+        f" {'no-change s':>12} {'x':>5} {'q':>4} {'peak MB':>8}"
     )
     try:
         for engine in args.engine or ["mysql", "postgresql"]:
             for n in args.n or [1000]:
                 r = bench(worlds[engine], n)
+                raw = r["raw"]
                 print(
-                    f"{r['engine']:<11}{r['n']:>7} {r['raw']:>10.3f} {r['first']:>9.3f} {r['first'] / r['raw']:>6.1f} "
-                    f"{r['first_q']:>4} {r['again']:>12.3f} {r['again'] / r['raw']:>6.1f} {r['again_q']:>4}",
+                    f"{r['engine']:<11}{r['n']:>7} {raw:>8.3f} {r['read']:>10.3f} {r['read'] / raw:>5.1f}"
+                    f" {r['first']:>8.3f} {r['first'] / raw:>5.1f} {r['first_q']:>4}"
+                    f" {r['again']:>12.3f} {r['again'] / raw:>5.1f} {r['again_q']:>4} {peak_mb():>8.0f}",
                     flush=True,
                 )
     finally:

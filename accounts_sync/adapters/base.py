@@ -34,6 +34,7 @@ class RemoteAccount:
     is_expired: bool = False
     # Permissions the listing already revealed (e.g. MySQL global privileges); not attributes.
     preloaded: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    fingerprint: str | None = None
 
     def facts(self) -> dict[str, bool]:
         return {

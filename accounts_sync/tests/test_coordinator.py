@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts_sync.models import Account
+from accounts_sync.models import Account, AccountPrivilege
 from whalefall.sync.phases import PhaseError
 from whalefall.tests import live
 
@@ -60,6 +61,12 @@ def test_it_uses_the_same_number_of_queries_whatever_the_accounts(
     finally:
         drop_users(users)
     assert Account.objects.filter(instance=mysql_instance).count() == n
-    # session insert + rules + accounts + snapshots + savepoints + bulk writes: fixed, not per account
-    assert len(first.captured_queries) == 10
-    assert len(again.captured_queries) == 7
+    assert AccountPrivilege.objects.filter(instance=mysql_instance).count() == n  # SELECT ON mysql.db
+    # session + version + rules + accounts + snapshots + state, then savepoint, one INSERT per
+    # table (accounts, snapshots, privileges, changes), release: fixed, not per account.
+    assert len(first.captured_queries) == 12
+    # session + rules + accounts + snapshot hashes + state + the last_seen touch: nothing written.
+    assert len(again.captured_queries) == 6
+    writes = [q["sql"] for q in again.captured_queries if not q["sql"].startswith("SELECT")]
+    tables = [re.search(r'(?:INTO|UPDATE) "(\w+)"', w).group(1) for w in writes]  # type: ignore[union-attr]
+    assert tables == ["whalefall_syncsession", "accounts_sync_account"]  # the session; last_seen_at

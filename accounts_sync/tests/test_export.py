@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts_sync.models import Account, PermissionSnapshot
+from accounts_sync.models import Account, AccountPrivilege, PermissionSnapshot
 from whalefall.tests.factories import InstanceFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +62,34 @@ def test_it_includes_inactive_on_request(instance: object) -> None:
 def test_it_rejects_an_unknown_instance() -> None:
     with pytest.raises(CommandError, match="unknown instance"):
         export("--instance", "nope")
+
+
+def test_it_shows_effective_privileges_with_their_paths_on_request(instance: object) -> None:
+    amy = Account.objects.get(identity="amy")
+    for kind, path, privilege, via, verified in [
+        ("table", ["shop", "orders"], "SELECT", "r_app ← r_read", True),
+        ("table", ["shop", "orders"], "INSERT", "", False),
+        ("server", [], "ALL", "superuser", True),
+    ]:
+        AccountPrivilege.objects.create(
+            instance=instance,
+            account=amy,
+            scope_kind=kind,
+            path=path,
+            target=".".join(path),
+            privilege=privilege,
+            via=via,
+            verified=verified,
+            grantable=via == "superuser",
+        )
+    text = export("--instance", "pg-one", "--format", "text", "--effective")
+    assert [line for line in text.splitlines() if "effective" in line] == [
+        "  effective ALL ON server as superuser [grant option]",
+        "  effective INSERT ON table shop.orders direct [unverified]",
+        "  effective SELECT ON table shop.orders via r_app ← r_read",
+    ]
+    assert export("--instance", "pg-one", "--format", "text", "--effective") == text
+    data = json.loads(export("--instance", "pg-one", "--effective"))
+    assert data["accounts"][0]["effective"][2]["path"] == ["shop", "orders"]
+    assert data["accounts"][1]["effective"] == []
+    assert "effective" not in json.loads(export("--instance", "pg-one"))["accounts"][0]

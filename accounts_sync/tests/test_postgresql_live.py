@@ -92,12 +92,18 @@ def test_it_logs_grant_revoke_deactivate_and_reactivate(
             f"ALTER ROLE {prefix}_app NOCREATEDB",
         )
     second, session = sync_scoped(pg_instance, pattern)
-    assert (second.items_created, second.items_updated, second.items_deleted) == (1, 1, 1)
+    # the group changed, and so did what its member app holds through it
+    assert (second.items_created, second.items_updated, second.items_deleted) == (1, 2, 1)
     changes = {(c.account.identity, c.change_type): c for c in AccountChange.objects.filter(session=session)}
     entries = changes[(f"{prefix}_group", ChangeType.MODIFY_PRIVILEGE)].details["entries"]
     assert entries == [
         {"action": "GRANT", "scope": f"table {db}.s.t", "privileges": ["INSERT"]},
         {"action": "REVOKE", "scope": f"table {db}.s.t", "privileges": ["SELECT WITH GRANT OPTION"]},
+    ]
+    via = f"(via {prefix}_group)"
+    assert changes[(f"{prefix}_app", ChangeType.MODIFY_PRIVILEGE)].details["entries"] == [
+        {"action": "GRANT", "scope": f"table {db}.s.t", "privileges": [f"INSERT {via}"]},
+        {"action": "REVOKE", "scope": f"table {db}.s.t", "privileges": [f"SELECT WITH GRANT OPTION {via}"]},
     ]
     other = changes[(f"{prefix}_app", ChangeType.MODIFY_OTHER)].details["changes"]
     assert other == {"createdb": {"before": True, "after": False}}

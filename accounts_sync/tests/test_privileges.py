@@ -88,3 +88,15 @@ def test_role_cycles_terminate() -> None:
     g.grant("b", Scope("global"), "SELECT")
     out = effective(g.result().structured)
     assert {(e.privilege, e.via) for e in out["a"]} == {("SELECT", ("b",))}
+
+
+def test_effective_tokens_name_their_cause() -> None:
+    table = Scope.of("table", "shop", "orders")
+    assert EffectiveGrant(table, "SELECT").token() == "SELECT"
+    assert EffectiveGrant(table, "SELECT", True, via=("r_app", "r_read")).token() == (
+        "SELECT WITH GRANT OPTION (via r_app ← r_read)"
+    )
+    assert EffectiveGrant(table, "UPDATE", denied=True, via=("r",), needs_set_role=True).token() == (
+        "DENY UPDATE (via r, after SET ROLE)"
+    )
+    assert EffectiveGrant(Scope("server"), ALL, True, via=("superuser",)).token() == "ALL (as superuser)"

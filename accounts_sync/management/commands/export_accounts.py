@@ -1,4 +1,4 @@
-"""`manage.py export_accounts --instance N [--format json|text]` (SPEC §9)."""
+"""`manage.py export_accounts --instance N [--format json|text] [--effective]`."""
 
 from __future__ import annotations
 
@@ -18,12 +18,19 @@ class Command(SafeOutputCommand):
         parser.add_argument("--instance", required=True, metavar="NAME", help="Instance name.")
         parser.add_argument("--format", choices=["json", "text"], default="json", help="Output format.")
         parser.add_argument("--include-inactive", action="store_true", help="Also list deactivated accounts.")
+        parser.add_argument(
+            "--effective",
+            action="store_true",
+            help="Also list every privilege each account holds, with the path (direct, via roles).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             instance = Instance.objects.get(name=options["instance"])
         except Instance.DoesNotExist:
             raise CommandError(f"unknown instance: {options['instance']}") from None
-        data = export_instance(instance, include_inactive=options["include_inactive"])
+        data = export_instance(
+            instance, include_inactive=options["include_inactive"], effective=options["effective"]
+        )
         render = render_text if options["format"] == "text" else render_json
         self.stdout.write(render(data), ending="" if options["format"] == "text" else "\n")

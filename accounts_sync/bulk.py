@@ -1,0 +1,108 @@
+"""Set-based writes for the account sync: one statement per table whatever the number of rows.
+
+Django's `bulk_create` compiles every field of every object (`prepare_value`, JSON encoding,
+`Model.__init__` on the way in) and, on SQLite, splits the rows into batches of 999 parameters,
+so a first sync of 10,000 accounts costs hundreds of INSERTs. Here the rows travel as ONE JSON
+array parameter, encoded once by `json.dumps`, and the database unpacks it itself:
+
+- SQLite (JSON1, 3.38+ for `->>`): `INSERT ... SELECT value ->> 0, ... FROM json_each(?)`;
+- PostgreSQL: `INSERT ... SELECT (v ->> 0)::type, ... FROM json_array_elements(%s::json) v`.
+
+The same trick deletes or updates "the rows of these ids". Callers pass JSON-plain values; the
+few non-JSON ones (a timestamp, a session UUID) are converted once with `db_value()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+
+def _vendor() -> str:
+    return connection.vendor
+
+
+def db_value(model: type[models.Model], name: str, value: Any) -> Any:
+    """One value in the form its column expects, as JSON text can carry it (computed once)."""
+    prepared = model._meta.get_field(name).get_db_prep_value(value, connection)
+    if prepared is None or isinstance(prepared, bool | int | float | str):
+        return prepared
+    if hasattr(prepared, "isoformat"):
+        return prepared.isoformat()
+    return str(prepared)
+
+
+def _column(model: type[models.Model], name: str, index: int) -> str:
+    field = model._meta.get_field(name)
+    json_column = isinstance(field, models.JSONField)
+    if _vendor() == "postgresql":
+        if json_column:
+            return f"(v -> {index})::jsonb"
+        return f"(v ->> {index})::{field.db_type(connection)}"
+    return f"value -> {index}" if json_column else f"value ->> {index}"
+
+
+def _rows_source() -> str:
+    if _vendor() == "postgresql":
+        return "json_array_elements(%s::json) AS v"
+    return "json_each(%s)"
+
+
+def _param(rows: Iterable[Any]) -> str:
+    return json.dumps(list(rows), separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def insert(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert `rows` (tuples in `columns` order) in one statement; `returning` columns back."""
+    if not rows:
+        return []
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = [model._meta.get_field(c).column for c in columns]
+    cols = ", ".join(connection.ops.quote_name(n) for n in names)
+    values = ", ".join(_column(model, c, i) for i, c in enumerate(columns))
+    sql = f"INSERT INTO {table} ({cols}) SELECT {values} FROM {_rows_source()}"
+    if returning:
+        ret = [connection.ops.quote_name(model._meta.get_field(c).column) for c in returning]
+        sql += " RETURNING " + ", ".join(ret)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_param(rows)])
+        return [tuple(r) for r in cursor.fetchall()] if returning else []
+
+
+def ids_in(column: str) -> str:
+    """`column IN (the ids of one JSON array parameter)`, for DELETE/UPDATE by many ids."""
+    if _vendor() == "postgresql":
+        return f"{column} IN (SELECT value::bigint FROM json_array_elements_text(%s::json))"
+    return f"{column} IN (SELECT value FROM json_each(%s))"
+
+
+def delete_where_in(model: type[models.Model], field: str, ids: Iterable[int]) -> None:
+    ids = list(ids)
+    if not ids:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {ids_in(column)}", [_param(ids)])
+
+
+def update_where_in(model: type[models.Model], ids: Iterable[int], **values: Any) -> None:
+    """`UPDATE table SET field = value, ... WHERE id IN (ids)`: one statement for any number of ids."""
+    ids = list(ids)
+    if not ids:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    sets = [f"{connection.ops.quote_name(model._meta.get_field(k).column)} = %s" for k in values]
+    params = [model._meta.get_field(k).get_db_prep_value(v, connection) for k, v in values.items()]
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {ids_in(pk)}", [*params, _param(ids)])

@@ -1,0 +1,270 @@
+"""The coordinator's side of the privilege model, on a scripted adapter (exact control of what
+the server "says" from one sync to the next): effective privileges in snapshots and the store,
+changes caused by roles, format upgrades, unreadable databases carried over, renames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
+from accounts_sync.coordinator import AccountSyncCoordinator
+from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType, PermissionSnapshot
+from accounts_sync.tests.fakes import FakeConnection
+from whalefall.connections.base import ServerInfo
+from whalefall.models import Instance, SyncSession
+from whalefall.sync.phases import InstanceResult
+from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
+
+pytestmark = pytest.mark.django_db
+SERVER = ServerInfo("postgresql", "PostgreSQL", (15, 0), "15.0")
+ORDERS = Scope.of("table", "shop", "orders")
+
+
+@dataclass
+class World:
+    """What the scripted server holds; tests edit it between syncs."""
+
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity -> RemoteAccount kwargs
+    grants: set[tuple[str, Scope, str]] = field(default_factory=set)
+    members: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *identities: str, **kwargs: Any) -> None:
+        for identity in identities:
+            self.accounts[identity] = kwargs
+
+
+class Scripted(AccountAdapter):
+    db_type = "postgresql"
+
+    def __init__(self, connection: Any, server: ServerInfo, world: World) -> None:
+        super().__init__(connection, server)
+        self.world = world
+
+    def list_accounts(self) -> list[RemoteAccount]:
+        return [RemoteAccount(i, i, **kw) for i, kw in sorted(self.world.accounts.items())]
+
+    def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
+        grants = Grants(a.identity for a in accounts)
+        for identity, scope, privilege in sorted(self.world.grants):
+            grants.grant(identity, scope, privilege)
+        for (identity, role), options in sorted(self.world.members.items()):
+            grants.member(identity, role, scope="member of", **options)
+        self.notes = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in self.world.notes.items()}
+        return grants.result()
+
+
+Sync = Callable[[], tuple[InstanceResult, SyncSession]]
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> tuple[World, Instance, Sync]:
+    world = World()
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda i: FakeConnection([], SERVER))
+    monkeypatch.setattr(
+        AccountSyncCoordinator, "make_adapter", lambda self, conn: Scripted(conn, SERVER, world)
+    )
+    instance = InstanceFactory(db_type="postgresql")
+
+    def sync() -> tuple[InstanceResult, SyncSession]:
+        session = SyncSessionFactory()
+        with AccountSyncCoordinator(instance, session=session) as coordinator:
+            return coordinator.run(), session
+
+    return world, instance, sync
+
+
+def roles_world(world: World) -> None:
+    world.add("alice", "bob", "root")
+    world.add("r_app", "r_read", "r_admin", is_role=True, can_login=False)
+    world.add("PUBLIC", is_role=True, can_login=False)
+    world.accounts["root"] = {"is_superuser": True}
+    world.grants |= {
+        ("r_read", ORDERS, "SELECT"),
+        ("r_admin", ORDERS, "DELETE"),
+        ("alice", ORDERS, "INSERT"),
+        ("PUBLIC", Scope.of("database", "shop"), "CONNECT"),
+        ("root", Scope.of("database", "shop"), "OWNER"),
+    }
+    world.members[("alice", "r_app")] = {}
+    world.members[("r_app", "r_read")] = {}
+    world.members[("alice", "r_admin")] = {"inherit": False}
+
+
+def changes(session: SyncSession) -> dict[tuple[str, str], AccountChange]:
+    return {(c.account.identity, c.change_type): c for c in AccountChange.objects.filter(session=session)}
+
+
+def rows(instance: Instance, identity: str) -> set[tuple[str, str, str, str, bool]]:
+    return set(
+        AccountPrivilege.objects.filter(instance=instance, account__identity=identity).values_list(
+            "scope_kind", "target", "privilege", "via", "verified"
+        )
+    )
+
+
+def test_snapshots_and_rows_hold_effective_privileges_with_their_path(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    sync()
+    alice = Account.objects.get(instance=instance, identity="alice")
+    assert alice.snapshot.format == PermissionSnapshot.FORMAT == 2
+    assert alice.snapshot.permissions["table shop.orders"] == [
+        "DELETE (via r_admin, after SET ROLE)",
+        "INSERT",
+        "SELECT (via r_app ← r_read)",
+    ]
+    assert rows(instance, "alice") == {
+        ("table", "shop.orders", "INSERT", "", True),
+        ("table", "shop.orders", "SELECT", "r_app ← r_read", True),
+        ("table", "shop.orders", "DELETE", "r_admin", True),
+    }
+    # PUBLIC's grants stay on PUBLIC; the superuser is one ALL row besides its direct grants
+    assert rows(instance, "PUBLIC") == {("database", "shop", "CONNECT", "", True)}
+    assert ("server", "", "ALL", "superuser", True) in rows(instance, "root")
+    assert Account.objects.get(identity="root").snapshot.permissions["server"] == ["ALL (as superuser)"]
+    needs_set = AccountPrivilege.objects.get(account=alice, privilege="DELETE")
+    assert needs_set.needs_set_role and needs_set.path == ["shop", "orders"]
+
+
+def test_a_role_losing_a_grant_logs_an_effective_change_for_each_member(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    sync()
+    world.grants.discard(("r_read", ORDERS, "SELECT"))
+    result, session = sync()
+    logged = changes(session)
+    assert set(logged) == {
+        ("r_read", ChangeType.MODIFY_PRIVILEGE),
+        ("r_app", ChangeType.MODIFY_PRIVILEGE),
+        ("alice", ChangeType.MODIFY_PRIVILEGE),
+    }
+    assert logged[("alice", ChangeType.MODIFY_PRIVILEGE)].summary == (
+        "REVOKE SELECT (via r_app ← r_read) ON table shop.orders"
+    )
+    assert logged[("r_read", ChangeType.MODIFY_PRIVILEGE)].summary == "REVOKE SELECT ON table shop.orders"
+    assert ("table", "shop.orders", "SELECT", "r_app ← r_read", True) not in rows(instance, "alice")
+    assert result.items_updated == 3
+
+
+def test_a_sync_without_changes_writes_nothing(scripted: Any) -> None:
+    world, _instance, sync = scripted
+    roles_world(world)
+    sync()
+    before = sorted(AccountPrivilege.objects.values_list("id", flat=True))
+    snapshots = sorted(PermissionSnapshot.objects.values_list("id", "version"))
+    result, session = sync()
+    assert result.sync_details["collection"]["unchanged"] == len(world.accounts)
+    assert sorted(AccountPrivilege.objects.values_list("id", flat=True)) == before
+    assert sorted(PermissionSnapshot.objects.values_list("id", "version")) == snapshots
+    assert not AccountChange.objects.filter(session=session).exists()
+
+
+def test_an_older_snapshot_format_is_upgraded_silently(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    sync()
+    # What format 1 stored: direct grants only, and no privilege rows.
+    for snapshot in PermissionSnapshot.objects.all():
+        snapshot.permissions = {
+            scope: [t for t in tokens if "(" not in t] for scope, tokens in snapshot.permissions.items()
+        }
+        snapshot.permissions = {s: t for s, t in snapshot.permissions.items() if t}
+        snapshot.format, snapshot.hash = 1, "old"
+        snapshot.save()
+    AccountPrivilege.objects.all().delete()
+    result, session = sync()
+    assert result.sync_details["collection"]["format_upgraded"] == len(world.accounts)
+    assert not AccountChange.objects.filter(session=session).exists()
+    assert set(PermissionSnapshot.objects.values_list("format", "version")) == {(2, 1)}
+    assert ("table", "shop.orders", "SELECT", "r_app ← r_read", True) in rows(instance, "alice")
+    again, session = sync()
+    assert again.sync_details["collection"]["unchanged"] == len(world.accounts)
+
+
+def test_an_unreadable_database_is_carried_over_unverified_never_revoked(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    other = Scope.of("table", "crm", "leads")
+    world.grants.add(("alice", other, "UPDATE"))
+    sync()
+    # The monitoring login cannot read `shop` any more: its objects' grants are not reported.
+    shop = {g for g in world.grants if g[1].path[0] == "shop"}
+    world.grants -= shop
+    world.grants.discard(("alice", other, "UPDATE"))  # a real revoke in a readable database
+    world.notes = {"databases_unreadable": {"shop": "permission denied for database shop"}}
+    result, session = sync()
+    assert result.status == "completed"
+    assert result.sync_details["collection"]["unverified"] == {"shop": "permission denied for database shop"}
+    logged = changes(session)
+    assert list(logged) == [("alice", ChangeType.MODIFY_PRIVILEGE)]
+    assert logged[("alice", ChangeType.MODIFY_PRIVILEGE)].details["entries"] == [
+        {"action": "REVOKE", "scope": "table crm.leads", "privileges": ["UPDATE"]}
+    ]
+    alice = Account.objects.get(identity="alice")
+    assert "SELECT (via r_app ← r_read)" in alice.snapshot.permissions["table shop.orders"]
+    assert rows(instance, "alice") == {
+        ("table", "shop.orders", "INSERT", "", False),
+        ("table", "shop.orders", "SELECT", "r_app ← r_read", False),
+        ("table", "shop.orders", "DELETE", "r_admin", False),
+    }
+    # Readable again, nothing changed meanwhile: no entry, and the rows are verified again.
+    world.grants |= shop
+    world.notes = {}
+    result, session = sync()
+    assert not AccountChange.objects.filter(session=session).exists()
+    assert result.sync_details["collection"]["baseline"] == {"databases": ["shop"], "grants_not_logged": 0}
+    assert not AccountPrivilege.objects.filter(instance=instance, verified=False).exists()
+
+
+def test_a_database_first_read_after_being_unreadable_is_a_baseline(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    shop = {g for g in world.grants if g[1].path[0] == "shop"}
+    world.grants -= shop
+    world.notes = {"databases_skipped": ["shop"]}  # what today's adapters report
+    first, _ = sync()
+    assert first.sync_details["collection"]["unverified"] == {"shop": "not readable"}
+    world.grants |= shop | {("bob", Scope.of("table", "crm", "leads"), "SELECT")}
+    world.notes = {}
+    result, session = sync()
+    logged = changes(session)
+    # bob's grant in a database read both times is logged; shop's grants are a baseline
+    assert list(logged) == [("bob", ChangeType.MODIFY_PRIVILEGE)]
+    assert result.sync_details["collection"]["baseline"]["grants_not_logged"] > 0
+    assert ("table", "shop.orders", "SELECT", "r_app ← r_read", True) in rows(instance, "alice")
+
+
+def test_a_rename_with_the_same_fingerprint_and_permissions_is_one_change(scripted: Any) -> None:
+    world, _instance, sync = scripted
+    world.add("carol", "dave", fingerprint="fp-carol")
+    world.accounts["dave"] = {"fingerprint": "fp-dave"}
+    world.grants |= {("carol", ORDERS, "SELECT"), ("dave", ORDERS, "SELECT")}
+    sync()
+    world.accounts["caroline"] = world.accounts.pop("carol")
+    world.grants = {("caroline" if i == "carol" else i, s, p) for i, s, p in world.grants}
+    result, session = sync()
+    logged = changes(session)
+    assert list(logged) == [("caroline", ChangeType.RENAME)]
+    rename = logged[("caroline", ChangeType.RENAME)]
+    old = Account.objects.get(identity="carol")
+    assert rename.details["from"] == "carol" and rename.details["from_account_id"] == old.pk
+    assert not old.is_active and old.deactivated_at is not None
+    assert result.sync_details["collection"]["renamed"] == 1
+
+
+@pytest.mark.parametrize("case", ["no fingerprint", "other permissions"])
+def test_without_evidence_a_rename_stays_a_deactivation_and_an_addition(scripted: Any, case: str) -> None:
+    world, _instance, sync = scripted
+    world.add("carol", fingerprint=None if case == "no fingerprint" else "fp")
+    world.add("dave")
+    world.grants.add(("carol", ORDERS, "SELECT"))
+    sync()
+    world.accounts["caroline"] = world.accounts.pop("carol")
+    world.grants = {("caroline", ORDERS, "INSERT" if case == "other permissions" else "SELECT")}
+    _, session = sync()
+    assert set(changes(session)) == {("carol", ChangeType.DEACTIVATE), ("caroline", ChangeType.ADD)}
