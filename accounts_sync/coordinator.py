@@ -413,7 +413,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         rows = (
             AccountPrivilege.objects.for_instance(self.instance.pk)
             .filter(where)
-            .exclude(scope_kind__in=SERVER_WIDE)
+            .exclude(scope_kind__in=SERVER_WIDE | self.adapter.server_catalog_kinds)  # type: ignore[union-attr]
             .values_list(
                 "account_id",
                 "scope_kind",
@@ -491,7 +491,8 @@ class AccountSyncCoordinator(InstanceCoordinator):
         grants enter the record as a baseline, since when they appeared is unknown."""
         if not databases:
             return entries
-        texts = {g.scope.render() for g, _ in held if belongs_to(g.scope, databases)}
+        fresh = self.adapter.server_catalog_kinds  # type: ignore[union-attr]
+        texts = {g.scope.render() for g, _ in held if belongs_to(g.scope, databases, fresh)}
         kept = [e for e in entries if not (e["action"] == "GRANT" and e["scope"] in texts)]
         self.baseline_skipped += sum(len(e["privileges"]) for e in entries if e not in kept)
         return kept

@@ -151,9 +151,12 @@ ALL = "ALL"
 VIA_SEPARATOR = " ← "
 
 
-def belongs_to(scope: Scope, databases: Iterable[str]) -> bool:
-    """A scope belongs to database D when it is not server-wide and its path starts with D."""
-    return scope.kind not in SERVER_WIDE and bool(scope.path) and scope.path[0] in databases
+def belongs_to(scope: Scope, databases: Iterable[str], read_anyway: Iterable[str] = ()) -> bool:
+    """A scope belongs to database D when it is not server-wide and its path starts with D;
+    kinds in `read_anyway` come from server-wide catalogs and belong to no database."""
+    if scope.kind in SERVER_WIDE or scope.kind in read_anyway:
+        return False
+    return bool(scope.path) and scope.path[0] in databases
 
 
 class Collected(dict[str, Permissions]):

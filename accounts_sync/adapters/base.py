@@ -49,6 +49,9 @@ class AccountAdapter(abc.ABC):
     """Reads accounts and permissions of one server; engine differences are flags detected here."""
 
     db_type: str = ""
+    # Scope kinds read from server-wide catalogs even when a database cannot be entered: their
+    # facts are fresh every time, so they are never carried over for an unreadable database.
+    server_catalog_kinds: frozenset[str] = frozenset()
 
     def __init__(self, connection: DatabaseConnection, server: ServerInfo | None = None) -> None:
         self.connection = connection

@@ -211,6 +211,7 @@ WITHOUT_SCHEMA = {"foreign data wrapper", "foreign server", "language", "large o
 
 class Adapter(AccountAdapter):
     db_type = "postgresql"
+    server_catalog_kinds = frozenset({"database", "tablespace", "parameter"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -15,7 +15,6 @@ from whalefall.tests import live
 pytestmark = [
     pytest.mark.live,
     pytest.mark.django_db,
-    pytest.mark.xfail(strict=False, reason="needs the store branch (carry-over of unreadable databases)"),
 ]
 
 

@@ -58,7 +58,7 @@ def test_losing_and_regaining_connect_logs_nothing_and_marks_rows_unverified(
         live.run(su, f"REVOKE CONNECT ON DATABASE {db} FROM {guarded['login']}")
     blind, session = sync_scoped(pg_instance, pattern)
     assert blind.status == "completed"
-    assert blind.sync_details["collection"]["unverified"] == {db: "not readable"}
+    assert blind.sync_details["collection"]["unverified"] == {db: "no CONNECT privilege"}
     assert not AccountChange.objects.filter(session=session, change_type=ChangeType.MODIFY_PRIVILEGE).exists()
     assert set(in_db.values_list("account__identity", "target", "privilege", "via")) == held
     assert not in_db.filter(verified=True).exists()
