@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
-from accounts_sync.privileges import GRANT_OPTION
+from accounts_sync.privileges import GRANT_OPTION, parse_token
 
 Version = tuple[int, ...]
 
@@ -149,10 +149,10 @@ def fingerprint(methods: Iterable[tuple[Any, Any]]) -> str | None:
     Kept in memory only, to link a RENAME USER (same password hash) -- an account without a
     password gives no evidence, hence None.
     """
-    pairs = [[str(p or ""), a.hex() if isinstance(a, bytes) else str(a or "")] for p, a in methods]
+    pairs = [(str(p or ""), a.hex() if isinstance(a, bytes) else str(a or "")) for p, a in methods]
     if not any(a for _, a in pairs):
         return None
-    return hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256("\n".join(f"{p}\0{a}" for p, a in pairs).encode()).hexdigest()
 
 
 class Adapter(AccountAdapter):
@@ -165,6 +165,8 @@ class Adapter(AccountAdapter):
         self.privs: dict[str, list[str]] = {}  # privilege columns of `user` and `db`, in order
         self._decoded: dict[Any, tuple[str, ...]] = {}  # privilege pattern -> tokens
         self._edges: list[dict[str, Any]] | None = None
+        self._scopes: dict[tuple[str, ...], Scope] = {}
+        self._parsed: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
 
     # --- detection ----------------------------------------------------------------------------
     def detect(self) -> None:
@@ -231,6 +233,24 @@ class Adapter(AccountAdapter):
             tokens = self._decoded[key] = with_option(names, bool(access & GRANT_BIT))
         return tokens
 
+    def _scope(self, kind: str, *path: str) -> Scope:
+        """One Scope object per object named (thousands of rows name the same database)."""
+        key = (kind, *path)
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = Scope.of(kind, *path)
+        return scope
+
+    def _put(self, grants: Grants, who: str, scope: Scope, tokens: tuple[str, ...]) -> None:
+        """Record decoded tokens as structured grants (each pattern parsed once)."""
+        if who not in grants.data:
+            return
+        parsed = self._parsed.get(tokens)
+        if parsed is None:
+            parsed = self._parsed[tokens] = tuple(parse_token(t)[:2] for t in tokens)
+        for name, grantable in parsed:
+            grants.grant(who, scope, name, grantable=grantable)
+
     # --- inventory ----------------------------------------------------------------------------
     def list_accounts(self) -> list[RemoteAccount]:
         self.detect()
@@ -241,29 +261,38 @@ class Adapter(AccountAdapter):
         return [self._user_account(row, role_sources) for row in self._user_rows()]
 
     def _global_priv_account(self, user: str, host: str, priv: Any) -> RemoteAccount:
-        """One `global_priv` row, decoded as the `mysql.user` view would (same attribute values)."""
+        """One `global_priv` row, decoded as the `mysql.user` view would (same attribute values).
+
+        Written out key by key: it runs once per account, and it is most of the listing's cost.
+        """
         doc = json.loads(priv) if priv else {}
-        is_role = bool(doc.get("is_role"))
-        changed = doc.get("password_last_changed")
+        get = doc.get
+        is_role = bool(get("is_role"))
         attrs: dict[str, Any] = {
-            "plugin": doc.get("plugin", ""),
-            "password_expired": "Y" if changed == 0 else "N",
             "is_role": "Y" if is_role else "N",
-            "default_role": doc.get("default_role", ""),
-            "ssl_type": SSL_TYPES[int(doc.get("ssl_type") or 0)],
-            **{k: int(doc.get(k) or 0) for k in LIMITS},
+            "password_expired": "Y" if get("password_last_changed") == 0 else "N",
+            "max_connections": int(get("max_connections") or 0),
+            "max_user_connections": int(get("max_user_connections") or 0),
+            "max_questions": int(get("max_questions") or 0),
+            "max_updates": int(get("max_updates") or 0),
         }
+        for key in ("plugin", "default_role", "ssl_cipher", "x509_issuer", "x509_subject"):
+            value = get(key)
+            if value:
+                attrs[key] = value
+        if get("ssl_type"):
+            attrs["ssl_type"] = SSL_TYPES[int(get("ssl_type"))]
         for key in ("account_locked", "password_last_changed", "password_lifetime"):
-            if key in doc:  # JSON_VALUE text, as the earlier reader kept them
-                value = doc[key]
+            value = get(key)
+            if value is not None:  # JSON_VALUE text, as the earlier reader kept them
                 attrs[key] = str(int(value)) if isinstance(value, bool) else str(value)
-        for key in OPTIONAL_ATTRIBUTES:
-            attrs[key] = doc.get(key)
-        if attrs["max_statement_time"] is not None:  # seconds, as the view's DECIMAL(12,6) reads
-            attrs["max_statement_time"] = f"{float(attrs['max_statement_time']):.6f}"
-        methods = [(doc.get("plugin"), doc.get("authentication_string"))]
-        methods += [(m.get("plugin"), m.get("authentication_string")) for m in doc.get("auth_or", ()) if m]
-        return self._remote(user, host, attrs, self._access_tokens(int(doc.get("access") or 0)), methods)
+        if get("max_statement_time"):  # seconds, as the view's DECIMAL(12,6) reads; 0: no limit
+            attrs["max_statement_time"] = f"{float(get('max_statement_time')):.6f}"
+        methods = [(get("plugin"), get("authentication_string"))]
+        if "auth_or" in doc:
+            methods += [(m.get("plugin"), m.get("authentication_string")) for m in doc["auth_or"] if m]
+        print_ = fingerprint(methods) if any(a for _, a in methods) else None
+        return self._remote(user, host, attrs, self._access_tokens(int(get("access") or 0)), print_)
 
     def _user_rows(self) -> list[dict[str, Any]]:
         """`mysql.user` (MySQL, MariaDB before 10.4): needed columns, privileges as one string."""
@@ -283,33 +312,25 @@ class Adapter(AccountAdapter):
 
     def _user_account(self, row: dict[str, Any], role_sources: set[str]) -> RemoteAccount:
         user, host = row["user"], row["host"]
-        attrs = {a: row.get(a) for a in (*ATTRIBUTE_COLUMNS, *OPTIONAL_ATTRIBUTES)}
+        attrs = {a: _plain(row.get(a)) for a in (*ATTRIBUTE_COLUMNS, *OPTIONAL_ATTRIBUTES)}
+        attrs = {k: v for k, v in attrs.items() if v not in (None, "")}
+        if "max_statement_time" in attrs and not float(attrs["max_statement_time"]):
+            del attrs["max_statement_time"]  # 0: no limit
         if "is_role" not in row and identity(user, host) in role_sources:
             attrs["is_role"] = "Y"  # MySQL 8: a role is an account granted to others
         tokens = self._flags("user", row.get("privs") or "")
-        methods = [("", row["secret_digest"])] if yes(row.get("has_secret")) else []
-        return self._remote(user, host, attrs, tokens, methods, digested=True)
+        print_ = row["secret_digest"] if yes(row.get("has_secret")) else None
+        return self._remote(user, host, attrs, tokens, print_)
 
     def _remote(
-        self,
-        user: str,
-        host: str,
-        raw: dict[str, Any],
-        tokens: tuple[str, ...],
-        methods: list[tuple[Any, Any]],
-        *,
-        digested: bool = False,
+        self, user: str, host: str, attrs: dict[str, Any], tokens: tuple[str, ...], print_: str | None
     ) -> RemoteAccount:
-        attrs = {k: v for k, v in ((k, _plain(v)) for k, v in raw.items()) if v not in (None, "")}
-        if "max_statement_time" in attrs and not float(attrs["max_statement_time"]):
-            del attrs["max_statement_time"]  # 0: no limit
-        is_role = yes(attrs.get("is_role", "N"))
+        is_role = attrs.get("is_role") == "Y"
         locked = yes(attrs.get("account_locked", "N"))
-        print_ = fingerprint(methods) if not digested else (methods[0][1] if methods else None)
         if not is_role and print_ is None:
             attrs["empty_authentication_string"] = True  # only when so: absent means set
         return RemoteAccount(
-            identity=identity(user, host),
+            identity=f"{user}@{host}",
             username=user,
             host=host,
             is_role=is_role,
@@ -318,7 +339,7 @@ class Adapter(AccountAdapter):
             is_superuser="SUPER" in tokens or "SUPER" + GRANT_OPTION in tokens,
             is_locked=locked,
             can_login=not is_role and not locked and attrs.get("plugin") != "mysql_no_login",
-            is_expired=yes(attrs.get("password_expired", "N")) or self._lifetime_over(attrs),
+            is_expired=attrs.get("password_expired") == "Y" or self._lifetime_over(attrs),
             fingerprint=print_,
         )
 
@@ -336,10 +357,9 @@ class Adapter(AccountAdapter):
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         self.detect()
         grants = Grants(a.identity for a in accounts)
-        global_scope = Scope("global")
         for acc in accounts:
             for scope, tokens in acc.preloaded.items():
-                grants.add(acc.identity, global_scope if scope == "global" else Scope.of(scope), *tokens)
+                self._put(grants, acc.identity, self._scope(scope), tuple(tokens))
         self._database_privileges(grants)
         table_option = self._table_privileges(grants)
         self._column_privileges(grants, table_option)
@@ -356,9 +376,8 @@ class Adapter(AccountAdapter):
         for r in self.fetch(
             f"SELECT Host AS host, Db AS db, User AS user, CONCAT({privs}) AS p FROM mysql.db"
         ):
-            grants.add(
-                identity(r["user"], r["host"]), Scope.of("database", r["db"]), *self._flags("db", r["p"])
-            )
+            who = f"{r['user']}@{r['host']}"
+            self._put(grants, who, self._scope("database", r["db"]), self._flags("db", r["p"]))
 
     def _table_privileges(self, grants: Grants) -> set[tuple[str, str, str]]:
         """Table privileges; returns the tables whose grant option also covers column grants."""
@@ -368,13 +387,13 @@ class Adapter(AccountAdapter):
             "Table_priv AS table_priv, Column_priv AS column_priv FROM mysql.tables_priv"
         )
         for r in rows:
-            who = identity(r["user"], r["host"])
+            who = f"{r['user']}@{r['host']}"
             tokens = self._set_tokens(r["table_priv"])
             if tokens and tokens[-1].endswith(GRANT_OPTION):
                 option.add((who, r["db"], r["table_name"]))
                 if tokens == (USAGE + GRANT_OPTION,) and r["column_priv"]:
                     continue  # SHOW GRANTS puts the option on the column grants of that table
-            grants.add(who, Scope.of("table", r["db"], r["table_name"]), *tokens)
+            self._put(grants, who, self._scope("table", r["db"], r["table_name"]), tokens)
         return option
 
     def _column_privileges(self, grants: Grants, table_option: set[tuple[str, str, str]]) -> None:
@@ -387,7 +406,7 @@ class Adapter(AccountAdapter):
             tokens = self._set_tokens(r["column_priv"])
             if (who, r["db"], r["table_name"]) in table_option:
                 tokens = with_option(tokens, True)
-            grants.add(who, Scope.of("column", r["db"], r["table_name"], r["column_name"]), *tokens)
+            self._put(grants, who, self._scope("column", r["db"], r["table_name"], r["column_name"]), tokens)
 
     def _routine_privileges(self, grants: Grants) -> None:
         if "procs_priv" not in self.tables:
@@ -397,8 +416,8 @@ class Adapter(AccountAdapter):
             "Routine_type AS routine_type, Proc_priv AS proc_priv FROM mysql.procs_priv"
         )
         for r in rows:
-            scope = Scope.of(str(r["routine_type"]).lower(), r["db"], r["routine_name"])
-            grants.add(identity(r["user"], r["host"]), scope, *self._set_tokens(r["proc_priv"]))
+            scope = self._scope(str(r["routine_type"]).lower(), r["db"], r["routine_name"])
+            self._put(grants, identity(r["user"], r["host"]), scope, self._set_tokens(r["proc_priv"]))
 
     def _proxy_privileges(self, grants: Grants) -> None:
         if "proxies_priv" not in self.tables:
