@@ -288,10 +288,11 @@ class Adapter(AccountAdapter):
                 attrs[key] = str(int(value)) if isinstance(value, bool) else str(value)
         if get("max_statement_time"):  # seconds, as the view's DECIMAL(12,6) reads; 0: no limit
             attrs["max_statement_time"] = f"{float(get('max_statement_time')):.6f}"
-        methods = [(get("plugin"), get("authentication_string"))]
-        if "auth_or" in doc:
-            methods += [(m.get("plugin"), m.get("authentication_string")) for m in doc["auth_or"] if m]
-        print_ = fingerprint(methods) if any(a for _, a in methods) else None
+        print_ = None
+        if get("authentication_string") or "auth_or" in doc:
+            methods = [(get("plugin"), get("authentication_string"))]
+            methods += [(m.get("plugin"), m.get("authentication_string")) for m in get("auth_or", ()) if m]
+            print_ = fingerprint(methods)
         return self._remote(user, host, attrs, self._access_tokens(int(get("access") or 0)), print_)
 
     def _user_rows(self) -> list[dict[str, Any]]:
@@ -339,7 +340,8 @@ class Adapter(AccountAdapter):
             is_superuser="SUPER" in tokens or "SUPER" + GRANT_OPTION in tokens,
             is_locked=locked,
             can_login=not is_role and not locked and attrs.get("plugin") != "mysql_no_login",
-            is_expired=attrs.get("password_expired") == "Y" or self._lifetime_over(attrs),
+            is_expired=attrs.get("password_expired") == "Y"
+            or ("password_lifetime" in attrs and self._lifetime_over(attrs)),
             fingerprint=print_,
         )
 
