@@ -2,7 +2,7 @@
 
 A rich scenario is synced by the least-privilege monitor (SELECT on mysql.*); then, as root, every
 account of the scenario is described by the server and the description is compared with the
-stored snapshot, the adapter's structured facts and the stored attributes.
+export (stored snapshot, attributes and facts) and with the adapter's structured facts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from accounts_sync.adapters import mysql
+from accounts_sync.export import export_instance
 from accounts_sync.models import Account, AccountChange, ChangeType
 from accounts_sync.tests.show_grants import Fact, Reader, create_user_facts, snapshot_facts
 from whalefall.connections import open_connection
@@ -126,6 +127,9 @@ def test_export_agrees_with_show_grants_fact_for_fact(
         )
     }
     assert len(accounts) == 9
+    exported = {
+        a["identity"]: a for a in export_instance(mysql_instance)["accounts"] if a["identity"] in accounts
+    }
     with open_connection(mysql_instance) as conn:  # the monitor's own, least-privilege view
         adapter = mysql.Adapter(conn)
         listed = [a for a in adapter.list_accounts() if a.identity in accounts]
@@ -138,8 +142,8 @@ def test_export_agrees_with_show_grants_fact_for_fact(
             truth = said[ident]
             for other, facts in said.items():  # a role's lines include its granted roles' own
                 if other != ident and other in accounts:
-                    assert facts == snapshot_facts(accounts[other].snapshot.permissions), other
-            stored = snapshot_facts(account.snapshot.permissions)
+                    assert facts == snapshot_facts(exported[other]["permissions"]), other
+            stored = snapshot_facts(exported[ident]["permissions"])
             facts = structured[ident]
             from_structure = {Fact(g.scope.render(), g.token()) for g in facts.grants}
             from_structure |= {Fact(m.scope, m.token()) for m in facts.memberships.values()}
@@ -152,9 +156,9 @@ def test_export_agrees_with_show_grants_fact_for_fact(
                 }
             if not account.is_role:
                 said = create_user_facts(show(root, f"SHOW CREATE USER {described(account)}")[0])
-                attrs = account.attributes
-                assert account.is_locked == said.pop("locked"), ident
-                assert account.is_expired == said.pop("expired"), ident
+                attrs = exported[ident]["attributes"]
+                assert exported[ident]["is_locked"] == said.pop("locked"), ident
+                assert exported[ident]["is_expired"] == said.pop("expired"), ident
                 for key, value in said.items():
                     assert str(attrs.get(key)) == str(value), (ident, key, attrs.get(key), value)
                 for key in ("x509_issuer", "x509_subject", "ssl_cipher", "max_statement_time"):
