@@ -34,7 +34,9 @@ class RemoteAccount:
     is_expired: bool = False
     # Permissions the listing already revealed (e.g. MySQL global privileges); not attributes.
     preloaded: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    fingerprint: str | None = None
+    # A digest of the password hash (never the hash), to link a rename: same grants, same
+    # fingerprint. In memory only -- never stored or logged; None where unreadable or no password.
+    fingerprint: str | None = field(default=None, repr=False)
 
     def facts(self) -> dict[str, bool]:
         return {

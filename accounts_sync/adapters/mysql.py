@@ -1,28 +1,82 @@
 """MySQL 5.7 / 8.x and MariaDB: accounts from `mysql.*` grant tables, read in bulk.
 
 What exists is detected from the catalog, not assumed from the version string: MariaDB 10.4+
-keeps accounts in `mysql.global_priv` (JSON) with `mysql.user` a view over it; MySQL 8 has
-`role_edges`, `default_roles` and `global_grants` (dynamic privileges); MariaDB has
-`roles_mapping`. The monitoring account needs only SELECT on `mysql.*`.
+keeps accounts in `mysql.global_priv` (one JSON document per account, with the full privilege
+bitmask) and `mysql.user` is only a view decoding part of it, so the adapter reads the JSON;
+MySQL and older MariaDB keep reading `mysql.user`. MySQL 8 has `role_edges`, `default_roles` and
+`global_grants` (dynamic privileges); MariaDB has `roles_mapping`. The monitoring account needs
+only SELECT on `mysql.*`.
+
+Reading at the floor: every query names only the columns it needs, and the privilege columns of a
+row travel as one string (`CONCAT` of the Y/N columns) decoded through a cache, because the
+same few privilege patterns repeat over thousands of accounts. The grant option is a flag on
+each privilege of its scope (MySQL keeps it per scope), never a privilege named GRANT.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
+from accounts_sync.privileges import GRANT_OPTION, parse_token
 
-# Privilege column -> privilege name, where stripping `_priv` is not enough.
-PRIV_NAMES = {
-    "Create_tmp_table_priv": "CREATE TEMPORARY TABLES",
-    "Grant_priv": "GRANT OPTION",
-    "Show_db_priv": "SHOW DATABASES",
-    "Repl_slave_priv": "REPLICATION SLAVE",
-    "Repl_client_priv": "REPLICATION CLIENT",
-    "Lock_tables_priv": "LOCK TABLES",
-}
+Version = tuple[int, ...]
+
+# MariaDB's `global_priv.Priv.access` bits, in bit order, with the server version each name holds
+# from (and until, when a later version renamed the bit). Bit 10 is the grant option (a flag).
+# Source of the order: MariaDB's `privilege_t` enum; names as SHOW GRANTS prints them.
+MARIADB_BITS: tuple[tuple[int, str, Version, Version | None], ...] = (
+    (0, "SELECT", (0,), None),
+    (1, "INSERT", (0,), None),
+    (2, "UPDATE", (0,), None),
+    (3, "DELETE", (0,), None),
+    (4, "CREATE", (0,), None),
+    (5, "DROP", (0,), None),
+    (6, "RELOAD", (0,), None),
+    (7, "SHUTDOWN", (0,), None),
+    (8, "PROCESS", (0,), None),
+    (9, "FILE", (0,), None),
+    (11, "REFERENCES", (0,), None),
+    (12, "INDEX", (0,), None),
+    (13, "ALTER", (0,), None),
+    (14, "SHOW DATABASES", (0,), None),
+    (15, "SUPER", (0,), None),
+    (16, "CREATE TEMPORARY TABLES", (0,), None),
+    (17, "LOCK TABLES", (0,), None),
+    (18, "EXECUTE", (0,), None),
+    (19, "REPLICATION SLAVE", (0,), None),
+    (20, "REPLICATION CLIENT", (0,), (10, 5, 2)),
+    (20, "BINLOG MONITOR", (10, 5, 2), None),
+    (21, "CREATE VIEW", (0,), None),
+    (22, "SHOW VIEW", (0,), None),
+    (23, "CREATE ROUTINE", (0,), None),
+    (24, "ALTER ROUTINE", (0,), None),
+    (25, "CREATE USER", (0,), None),
+    (26, "EVENT", (0,), None),
+    (27, "TRIGGER", (0,), None),
+    (28, "CREATE TABLESPACE", (0,), None),
+    (29, "DELETE VERSIONING ROWS", (10, 3, 4), (10, 4, 13)),
+    (29, "DELETE HISTORY", (10, 4, 13), None),
+    (30, "SET USER", (10, 5, 2), None),
+    (31, "FEDERATED ADMIN", (10, 5, 2), None),
+    (32, "CONNECTION ADMIN", (10, 5, 2), None),
+    (33, "READ_ONLY ADMIN", (10, 5, 2), None),
+    (34, "REPLICATION SLAVE ADMIN", (10, 5, 2), None),
+    (35, "REPLICATION MASTER ADMIN", (10, 5, 2), None),
+    (36, "BINLOG ADMIN", (10, 5, 2), None),
+    (37, "BINLOG REPLAY", (10, 5, 2), None),
+    (38, "SLAVE MONITOR", (10, 5, 8), None),
+    (39, "IGNORE DENIES", (13, 1), None),  # with DENY
+)
+GRANT_BIT = 1 << 10
+# `ssl_type` as the `mysql.user` view spells the JSON's number.
+SSL_TYPES = ("", "ANY", "X509", "SPECIFIED")
+# Attributes kept for every account, in the formats earlier versions stored (so that reading
+# `global_priv` instead of the view logs no change that did not happen on the server).
 ATTRIBUTE_COLUMNS = (
     "plugin",
     "password_expired",
@@ -37,6 +91,18 @@ ATTRIBUTE_COLUMNS = (
     "max_updates",
     "ssl_type",
 )
+# Kept only when set (absent means: none / unlimited), for the same reason.
+OPTIONAL_ATTRIBUTES = ("ssl_cipher", "x509_issuer", "x509_subject", "max_statement_time")
+LIMITS = ("max_connections", "max_user_connections", "max_questions", "max_updates")
+# Privilege column -> privilege name, where stripping `_priv` is not enough.
+PRIV_NAMES = {
+    "Create_tmp_table_priv": "CREATE TEMPORARY TABLES",
+    "Show_db_priv": "SHOW DATABASES",
+    "Repl_slave_priv": "REPLICATION SLAVE",
+    "Repl_client_priv": "REPLICATION CLIENT",
+    "Lock_tables_priv": "LOCK TABLES",
+}
+USAGE = "USAGE"  # what SHOW GRANTS names a grant option held without any privilege
 
 
 def priv_name(column: str) -> str:
@@ -47,6 +113,11 @@ def identity(user: str, host: str) -> str:
     return f"{user}@{host}"
 
 
+def account_text(user: str, host: str) -> str:
+    """`'user'@'host'` as in SQL (an empty user stays visible as `''`)."""
+    return "'{}'@'{}'".format(str(user).replace("'", "''"), str(host).replace("'", "''"))
+
+
 def set_items(value: Any) -> list[str]:
     """A MySQL SET column ('Select,Insert' or a Python set from the driver) as privilege names."""
     if not value:
@@ -55,17 +126,51 @@ def set_items(value: Any) -> list[str]:
     return [str(i).strip().upper() for i in items if str(i).strip()]
 
 
+def with_option(names: Iterable[str], grantable: bool) -> tuple[str, ...]:
+    """Tokens of one scope: the grant option on each privilege (USAGE when it is all there is)."""
+    names = tuple(names)
+    if not grantable:
+        return names
+    return tuple(n + GRANT_OPTION for n in (names or (USAGE,)))
+
+
+def mariadb_bits(version: Version) -> tuple[tuple[int, str], ...]:
+    """(bit mask, name) of the privileges this MariaDB version knows, in bit order."""
+    return tuple(
+        (1 << bit, name)
+        for bit, name, since, until in MARIADB_BITS
+        if version >= since and (until is None or version < until)
+    )
+
+
+def fingerprint(methods: Iterable[tuple[Any, Any]]) -> str | None:
+    """sha256 of the (plugin, authentication string) pairs; None when no string is set.
+
+    Kept in memory only, to link a RENAME USER (same password hash) -- an account without a
+    password gives no evidence, hence None.
+    """
+    pairs = [(str(p or ""), a.hex() if isinstance(a, bytes) else str(a or "")) for p, a in methods]
+    if not any(a for _, a in pairs):
+        return None
+    return hashlib.sha256("\n".join(f"{p}\0{a}" for p, a in pairs).encode()).hexdigest()
+
+
 class Adapter(AccountAdapter):
     db_type = "mysql"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tables: set[str] = set()
-        self.user_columns: list[str] = []
+        self.columns: dict[str, list[str]] = {}
+        self.privs: dict[str, list[str]] = {}  # privilege columns of `user` and `db`, in order
+        self._decoded: dict[Any, tuple[str, ...]] = {}  # privilege pattern -> tokens
+        self._edges: list[dict[str, Any]] | None = None
+        self._scopes: dict[tuple[str, ...], Scope] = {}
+        self._parsed: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
 
     # --- detection ----------------------------------------------------------------------------
     def detect(self) -> None:
-        """Which grant tables and `mysql.user` columns this server has (two catalog reads)."""
+        """Which grant tables, and which privilege columns of `user` / `db`, this server has."""
         if self.tables:
             return
         rows = self.fetch(
@@ -73,58 +178,171 @@ class Adapter(AccountAdapter):
         )
         self.tables = {r["t"] for r in rows}
         cols = self.fetch(
-            "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS "
-            "WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user' ORDER BY ORDINAL_POSITION"
+            "SELECT LOWER(TABLE_NAME) AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME IN ('user', 'db') "
+            "ORDER BY TABLE_NAME, ORDINAL_POSITION"
         )
-        self.user_columns = [r["c"] for r in cols]
+        for r in cols:
+            self.columns.setdefault(r["t"], []).append(r["c"])
+        for table in ("user", "db"):
+            self.privs[table] = [c for c in self.columns.get(table, []) if c.endswith("_priv")]
 
     @property
     def uses_global_priv(self) -> bool:
-        """MariaDB 10.4+: locked/password dates live only in `global_priv` JSON."""
+        """MariaDB 10.4+: `global_priv` is the truth, `mysql.user` a partial view of it."""
         return "global_priv" in self.tables
 
     @property
+    def user_columns(self) -> list[str]:
+        return self.columns.get("user", [])
+
+    @property
     def priv_columns(self) -> list[str]:
-        return [c for c in self.user_columns if c.endswith("_priv")]
+        return self.privs.get("user", [])
+
+    def _version(self) -> Version:
+        return tuple(self.server.version) if self.server and self.server.version else (0,)
+
+    # --- decoding (cached: the same patterns repeat over thousands of rows) -------------------
+    def _flags(self, table: str, pattern: str) -> tuple[str, ...]:
+        """'YNY…' (one letter per privilege column of `table`) -> tokens; Grant_priv is the flag."""
+        key = (table, pattern)
+        tokens = self._decoded.get(key)
+        if tokens is None:
+            on = [c for c, flag in zip(self.privs.get(table, ()), pattern, strict=False) if flag == "Y"]
+            names = sorted(priv_name(c) for c in on if c.lower() != "grant_priv")
+            tokens = self._decoded[key] = with_option(names, any(c.lower() == "grant_priv" for c in on))
+        return tokens
+
+    def _set_tokens(self, value: Any) -> tuple[str, ...]:
+        """A SET column ('Select,Grant') -> tokens; its `Grant` is the option flag."""
+        key = value if isinstance(value, str) else frozenset(value or ())
+        tokens = self._decoded.get(key)
+        if tokens is None:
+            items = set_items(value)
+            names = sorted(i for i in items if i != "GRANT")
+            tokens = self._decoded[key] = with_option(names, "GRANT" in items)
+        return tokens
+
+    def _access_tokens(self, access: int) -> tuple[str, ...]:
+        """A MariaDB `access` bitmask -> tokens for this server version (unknown bits ignored)."""
+        key = ("access", access)
+        tokens = self._decoded.get(key)
+        if tokens is None:
+            names = sorted(name for mask, name in mariadb_bits(self._version()) if access & mask)
+            tokens = self._decoded[key] = with_option(names, bool(access & GRANT_BIT))
+        return tokens
+
+    def _scope(self, kind: str, *path: str) -> Scope:
+        """One Scope object per object named (thousands of rows name the same database)."""
+        key = (kind, *path)
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = Scope.of(kind, *path)
+        return scope
+
+    def _put(self, grants: Grants, who: str, scope: Scope, tokens: tuple[str, ...]) -> None:
+        """Record decoded tokens as structured grants (each pattern parsed once)."""
+        if who not in grants.data:
+            return
+        parsed = self._parsed.get(tokens)
+        if parsed is None:
+            parsed = self._parsed[tokens] = tuple(parse_token(t)[:2] for t in tokens)
+        for name, grantable in parsed:
+            grants.grant(who, scope, name, grantable=grantable)
 
     # --- inventory ----------------------------------------------------------------------------
     def list_accounts(self) -> list[RemoteAccount]:
         self.detect()
+        if self.uses_global_priv:
+            rows = self.fetch("SELECT User AS user, Host AS host, Priv AS priv FROM mysql.global_priv")
+            return [self._global_priv_account(r["user"], r["host"], r["priv"]) for r in rows]
+        role_sources = self._role_sources()
+        return [self._user_account(row, role_sources) for row in self._user_rows()]
+
+    def _global_priv_account(self, user: str, host: str, priv: Any) -> RemoteAccount:
+        """One `global_priv` row, decoded as the `mysql.user` view would (same attribute values).
+
+        Written out key by key: it runs once per account, and it is most of the listing's cost.
+        """
+        doc = json.loads(priv) if priv else {}
+        get = doc.get
+        is_role = bool(get("is_role"))
+        attrs: dict[str, Any] = {
+            "is_role": "Y" if is_role else "N",
+            "password_expired": "Y" if get("password_last_changed") == 0 else "N",
+            "max_connections": int(get("max_connections") or 0),
+            "max_user_connections": int(get("max_user_connections") or 0),
+            "max_questions": int(get("max_questions") or 0),
+            "max_updates": int(get("max_updates") or 0),
+        }
+        for key in ("plugin", "default_role", "ssl_cipher", "x509_issuer", "x509_subject"):
+            value = get(key)
+            if value:
+                attrs[key] = value
+        if get("ssl_type"):
+            attrs["ssl_type"] = SSL_TYPES[int(get("ssl_type"))]
+        for key in ("account_locked", "password_last_changed", "password_lifetime"):
+            value = get(key)
+            if value is not None:  # JSON_VALUE text, as the earlier reader kept them
+                attrs[key] = str(int(value)) if isinstance(value, bool) else str(value)
+        if get("max_statement_time"):  # seconds, as the view's DECIMAL(12,6) reads; 0: no limit
+            attrs["max_statement_time"] = f"{float(get('max_statement_time')):.6f}"
+        print_ = None
+        if get("authentication_string") or "auth_or" in doc:
+            methods = [(get("plugin"), get("authentication_string"))]
+            methods += [(m.get("plugin"), m.get("authentication_string")) for m in get("auth_or", ()) if m]
+            print_ = fingerprint(methods)
+        return self._remote(user, host, attrs, self._access_tokens(int(get("access") or 0)), print_)
+
+    def _user_rows(self) -> list[dict[str, Any]]:
+        """`mysql.user` (MySQL, MariaDB before 10.4): needed columns, privileges as one string."""
         lower = {c.lower(): c for c in self.user_columns}
-        attrs = [lower[a] for a in ATTRIBUTE_COLUMNS if a in lower]
-        cols = ", ".join(f"`{c}`" for c in ["User", "Host", *attrs, *self.priv_columns])
-        rows = self.fetch(f"SELECT {cols} FROM mysql.user")
-        extra = self._global_priv_json() if self.uses_global_priv else {}
-        return [self._account(row, extra.get((row["user"], row["host"]), {})) for row in rows]
+        wanted = [lower[a] for a in (*ATTRIBUTE_COLUMNS, *OPTIONAL_ATTRIBUTES) if a in lower]
+        secret = [lower[c] for c in ("password", "authentication_string") if c in lower]
+        parts = ["`User` AS user", "`Host` AS host", *(f"`{c}`" for c in wanted)]
+        if self.priv_columns:
+            parts.append("CONCAT({}) AS privs".format(", ".join(f"`{c}`" for c in self.priv_columns)))
+        if secret:
+            # The hash never leaves the server: only its digest and whether it is set.
+            plugin = "`plugin`" if "plugin" in lower else "''"
+            auth = ", ':', ".join(f"IFNULL(`{c}`, '')" for c in secret)
+            parts.append(f"SHA2(CONCAT({plugin}, ':', {auth}), 256) AS secret_digest")
+            parts.append("({}) AS has_secret".format(" OR ".join(f"IFNULL(`{c}`, '') <> ''" for c in secret)))
+        return self.fetch(f"SELECT {', '.join(parts)} FROM mysql.user")
 
-    def _global_priv_json(self) -> dict[tuple[str, str], dict[str, Any]]:
-        rows = self.fetch(
-            "SELECT User AS user, Host AS host, "
-            "JSON_VALUE(Priv, '$.account_locked') AS account_locked, "
-            "JSON_VALUE(Priv, '$.password_last_changed') AS password_last_changed, "
-            "JSON_VALUE(Priv, '$.password_lifetime') AS password_lifetime "
-            "FROM mysql.global_priv"
-        )
-        return {(r["user"], r["host"]): r for r in rows}
-
-    def _account(self, row: dict[str, Any], extra: dict[str, Any]) -> RemoteAccount:
+    def _user_account(self, row: dict[str, Any], role_sources: set[str]) -> RemoteAccount:
         user, host = row["user"], row["host"]
-        merged = {**row, **{k: v for k, v in extra.items() if v is not None}}
-        attrs = {a: _plain(merged[a]) for a in ATTRIBUTE_COLUMNS if merged.get(a) not in (None, "")}
-        is_role = yes(attrs.get("is_role", "N"))
-        locked = yes(attrs.get("account_locked", "N")) or attrs.get("account_locked") in ("true", 1)
-        privs = [priv_name(c) for c in self.priv_columns if yes(row.get(c.lower()))]
+        attrs = {a: _plain(row.get(a)) for a in (*ATTRIBUTE_COLUMNS, *OPTIONAL_ATTRIBUTES)}
+        attrs = {k: v for k, v in attrs.items() if v not in (None, "")}
+        if "max_statement_time" in attrs and not float(attrs["max_statement_time"]):
+            del attrs["max_statement_time"]  # 0: no limit
+        if "is_role" not in row and identity(user, host) in role_sources:
+            attrs["is_role"] = "Y"  # MySQL 8: a role is an account granted to others
+        tokens = self._flags("user", row.get("privs") or "")
+        print_ = row["secret_digest"] if yes(row.get("has_secret")) else None
+        return self._remote(user, host, attrs, tokens, print_)
+
+    def _remote(
+        self, user: str, host: str, attrs: dict[str, Any], tokens: tuple[str, ...], print_: str | None
+    ) -> RemoteAccount:
+        is_role = attrs.get("is_role") == "Y"
+        locked = yes(attrs.get("account_locked", "N"))
+        if not is_role and print_ is None:
+            attrs["empty_authentication_string"] = True  # only when so: absent means set
         return RemoteAccount(
-            identity=identity(user, host),
+            identity=f"{user}@{host}",
             username=user,
             host=host,
             is_role=is_role,
             attributes=attrs,
-            preloaded={"global": sorted(privs)},
-            is_superuser="SUPER" in privs,
-            is_locked=bool(locked),
+            preloaded={"global": list(tokens)} if tokens else {},
+            is_superuser="SUPER" in tokens or "SUPER" + GRANT_OPTION in tokens,
+            is_locked=locked,
             can_login=not is_role and not locked and attrs.get("plugin") != "mysql_no_login",
-            is_expired=yes(attrs.get("password_expired", "N")) or self._lifetime_over(attrs),
+            is_expired=attrs.get("password_expired") == "Y"
+            or ("password_lifetime" in attrs and self._lifetime_over(attrs)),
+            fingerprint=print_,
         )
 
     @staticmethod
@@ -142,84 +360,150 @@ class Adapter(AccountAdapter):
         self.detect()
         grants = Grants(a.identity for a in accounts)
         for acc in accounts:
-            for scope, privs in acc.preloaded.items():
-                grants.add(acc.identity, Scope.of(scope), *privs)
-            default_role = acc.attributes.get("default_role", "")  # MariaDB
-            grants.add(acc.identity, "default role", default_role)
+            for scope, tokens in acc.preloaded.items():
+                self._put(grants, acc.identity, self._scope(scope), tuple(tokens))
         self._database_privileges(grants)
-        self._table_privileges(grants)
-        self._column_privileges(grants)
+        table_option = self._table_privileges(grants)
+        self._column_privileges(grants, table_option)
         self._routine_privileges(grants)
         self._proxy_privileges(grants)
-        self._roles(grants)
+        self._roles(grants, accounts)
         self._dynamic_privileges(grants)
         return grants.result()
 
     def _database_privileges(self, grants: Grants) -> None:
-        for row in self.fetch("SELECT * FROM mysql.db"):
-            privs = [
-                priv_name(k[:1].upper() + k[1:]) for k, v in row.items() if k.endswith("_priv") and yes(v)
-            ]
-            grants.add(identity(row["user"], row["host"]), Scope.of("database", row["db"]), *privs)
+        # Queried even when no column was detected: a login that cannot read `mysql.db` must fail
+        # the collection loudly rather than report no database privileges.
+        privs = ", ".join(f"`{c}`" for c in self.privs.get("db", [])) or "''"
+        for r in self.fetch(
+            f"SELECT Host AS host, Db AS db, User AS user, CONCAT({privs}) AS p FROM mysql.db"
+        ):
+            who = f"{r['user']}@{r['host']}"
+            self._put(grants, who, self._scope("database", r["db"]), self._flags("db", r["p"]))
 
-    def _table_privileges(self, grants: Grants) -> None:
-        rows = self.fetch("SELECT Host, Db, User, Table_name, Table_priv FROM mysql.tables_priv")
-        for r in rows:
-            scope = Scope.of("table", r["db"], r["table_name"])
-            grants.add(identity(r["user"], r["host"]), scope, *set_items(r["table_priv"]))
-
-    def _column_privileges(self, grants: Grants) -> None:
+    def _table_privileges(self, grants: Grants) -> set[tuple[str, str, str]]:
+        """Table privileges; returns the tables whose grant option also covers column grants."""
+        option: set[tuple[str, str, str]] = set()
         rows = self.fetch(
-            "SELECT Host, Db, User, Table_name, Column_name, Column_priv FROM mysql.columns_priv"
+            "SELECT Host AS host, Db AS db, User AS user, Table_name AS table_name, "
+            "Table_priv AS table_priv, Column_priv AS column_priv FROM mysql.tables_priv"
         )
         for r in rows:
-            scope = Scope.of("column", r["db"], r["table_name"], r["column_name"])
-            grants.add(identity(r["user"], r["host"]), scope, *set_items(r["column_priv"]))
+            who = f"{r['user']}@{r['host']}"
+            tokens = self._set_tokens(r["table_priv"])
+            if tokens and tokens[-1].endswith(GRANT_OPTION):
+                option.add((who, r["db"], r["table_name"]))
+                if tokens == (USAGE + GRANT_OPTION,) and r["column_priv"]:
+                    continue  # SHOW GRANTS puts the option on the column grants of that table
+            self._put(grants, who, self._scope("table", r["db"], r["table_name"]), tokens)
+        return option
+
+    def _column_privileges(self, grants: Grants, table_option: set[tuple[str, str, str]]) -> None:
+        rows = self.fetch(
+            "SELECT Host AS host, Db AS db, User AS user, Table_name AS table_name, "
+            "Column_name AS column_name, Column_priv AS column_priv FROM mysql.columns_priv"
+        )
+        for r in rows:
+            who = identity(r["user"], r["host"])
+            tokens = self._set_tokens(r["column_priv"])
+            if (who, r["db"], r["table_name"]) in table_option:
+                tokens = with_option(tokens, True)
+            self._put(grants, who, self._scope("column", r["db"], r["table_name"], r["column_name"]), tokens)
 
     def _routine_privileges(self, grants: Grants) -> None:
         if "procs_priv" not in self.tables:
             return
         rows = self.fetch(
-            "SELECT Host, Db, User, Routine_name, Routine_type, Proc_priv FROM mysql.procs_priv"
+            "SELECT Host AS host, Db AS db, User AS user, Routine_name AS routine_name, "
+            "Routine_type AS routine_type, Proc_priv AS proc_priv FROM mysql.procs_priv"
         )
         for r in rows:
-            scope = Scope.of(str(r["routine_type"]).lower(), r["db"], r["routine_name"])
-            grants.add(identity(r["user"], r["host"]), scope, *set_items(r["proc_priv"]))
+            scope = self._scope(str(r["routine_type"]).lower(), r["db"], r["routine_name"])
+            self._put(grants, identity(r["user"], r["host"]), scope, self._set_tokens(r["proc_priv"]))
 
     def _proxy_privileges(self, grants: Grants) -> None:
         if "proxies_priv" not in self.tables:
             return
-        rows = self.fetch("SELECT Host, User, Proxied_host, Proxied_user, With_grant FROM mysql.proxies_priv")
+        rows = self.fetch(
+            "SELECT Host AS host, User AS user, Proxied_host AS proxied_host, "
+            "Proxied_user AS proxied_user, With_grant AS with_grant FROM mysql.proxies_priv"
+        )
+        any_host = "%" if self.server and self.server.flavor == "MariaDB" else ""
         for r in rows:
-            priv = "PROXY WITH GRANT OPTION" if yes(r["with_grant"]) else "PROXY"
-            target = identity(r["proxied_user"], r["proxied_host"])
-            grants.add(identity(r["user"], r["host"]), Scope.of("proxy", target), priv)
+            # MariaDB reads an empty proxied host as any host: SHOW GRANTS prints ''@'%'.
+            target = Scope.of("proxy", account_text(r["proxied_user"], r["proxied_host"] or any_host))
+            grants.grant(identity(r["user"], r["host"]), target, "PROXY", grantable=yes(r["with_grant"]))
 
-    def _roles(self, grants: Grants) -> None:
-        """MariaDB `roles_mapping` or MySQL 8 `role_edges` + `default_roles`."""
+    def _role_sources(self) -> set[str]:
+        """MySQL 8: accounts granted to others are roles (CREATE ROLE makes plain accounts)."""
+        if "role_edges" not in self.tables:
+            return set()
+        self._edges = self.fetch(
+            "SELECT FROM_HOST AS from_host, FROM_USER AS from_user, TO_HOST AS to_host, "
+            "TO_USER AS to_user, WITH_ADMIN_OPTION AS with_admin_option FROM mysql.role_edges"
+        )
+        return {identity(r["from_user"], r["from_host"]) for r in self._edges}
+
+    def _roles(self, grants: Grants, accounts: Sequence[RemoteAccount]) -> None:
+        """Memberships: MariaDB `roles_mapping` or MySQL 8 `role_edges` + `default_roles`.
+
+        A role's privileges are the member's at login only when it is a default role (MySQL:
+        or `activate_all_roles_on_login` is on); any other granted role needs SET ROLE.
+        """
         if "roles_mapping" in self.tables:
-            for r in self.fetch("SELECT Host, User, Role, Admin_option FROM mysql.roles_mapping"):
-                grants.member(identity(r["user"], r["host"]), r["role"], admin=yes(r["admin_option"]))
-        if "role_edges" in self.tables:
-            rows = self.fetch(
-                "SELECT FROM_HOST, FROM_USER, TO_HOST, TO_USER, WITH_ADMIN_OPTION FROM mysql.role_edges"
-            )
-            for r in rows:
-                role = identity(r["from_user"], r["from_host"])
-                grants.member(identity(r["to_user"], r["to_host"]), role, admin=yes(r["with_admin_option"]))
+            default = {a.identity: a.attributes.get("default_role") for a in accounts}
+            roles = {a.identity for a in accounts if a.is_role}
+            for r in self.fetch(
+                "SELECT Host AS host, User AS user, Role AS role, Admin_option AS admin_option "
+                "FROM mysql.roles_mapping"
+            ):
+                member, role = identity(r["user"], r["host"]), identity(r["role"], "")
+                is_default = default.get(member) == r["role"]
+                # A role granted to a role is active whenever that role is.
+                inherit = is_default or member in roles
+                options = {"admin": yes(r["admin_option"]), "inherit": inherit, "default": is_default}
+                grants.member(member, role, set=True, **options)
+            for acc in accounts:  # MariaDB keeps the default role in the account itself
+                if acc.attributes.get("default_role"):
+                    grants.add(acc.identity, "default role", identity(acc.attributes["default_role"], ""))
+        if "role_edges" not in self.tables:
+            return
+        defaults: set[tuple[str, str]] = set()
         if "default_roles" in self.tables:
-            rows = self.fetch(
-                "SELECT HOST, USER, DEFAULT_ROLE_HOST, DEFAULT_ROLE_USER FROM mysql.default_roles"
-            )
-            for r in rows:
+            for r in self.fetch(
+                "SELECT HOST AS host, USER AS user, DEFAULT_ROLE_HOST AS default_role_host, "
+                "DEFAULT_ROLE_USER AS default_role_user FROM mysql.default_roles"
+            ):
+                member = identity(r["user"], r["host"])
                 role = identity(r["default_role_user"], r["default_role_host"])
-                grants.add(identity(r["user"], r["host"]), "default role", role)
+                defaults.add((member, role))
+                grants.add(member, "default role", role)
+        # MySQL 8: every granted role active at login, default or not.
+        all_active = yes(self.fetch("SELECT @@GLOBAL.activate_all_roles_on_login AS v")[0]["v"])
+        if self._edges is None:
+            self._role_sources()
+        roles = {a.identity for a in accounts if a.is_role}
+        for r in self._edges or ():
+            member, role = identity(r["to_user"], r["to_host"]), identity(r["from_user"], r["from_host"])
+            is_default = (member, role) in defaults
+            grants.member(
+                member,
+                role,
+                admin=yes(r["with_admin_option"]),
+                inherit=is_default or all_active or member in roles,
+                set=True,
+                default=is_default,
+            )
 
     def _dynamic_privileges(self, grants: Grants) -> None:
         """MySQL 8 dynamic privileges (BACKUP_ADMIN, ...) in `global_grants`."""
         if "global_grants" not in self.tables:
             return
-        for r in self.fetch("SELECT USER, HOST, PRIV, WITH_GRANT_OPTION FROM mysql.global_grants"):
+        rows = self.fetch(
+            "SELECT USER AS user, HOST AS host, PRIV AS priv, WITH_GRANT_OPTION AS with_grant_option "
+            "FROM mysql.global_grants"
+        )
+        for r in rows:
             grantable = yes(r["with_grant_option"])
             grants.grant(
                 identity(r["user"], r["host"]), Scope("global"), str(r["priv"]).upper(), grantable=grantable
