@@ -53,6 +53,17 @@ def with_effective(
     return canonical(merged)
 
 
+def is_derived(token: str) -> bool:
+    """A format-2 token held through a role or as superuser, not granted to the account itself."""
+    return token.endswith(")") and (" (via " in token or token.endswith(" (as superuser)"))
+
+
+def direct_only(permissions: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The account's own grants: what the engine's SHOW GRANTS / aclexplode() list for it."""
+    out = {scope: [t for t in tokens if not is_derived(t)] for scope, tokens in permissions.items()}
+    return {scope: tokens for scope, tokens in out.items() if tokens}
+
+
 PLAIN = (str, int, float, bool, type(None))
 
 

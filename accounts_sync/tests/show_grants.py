@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from accounts_sync.adapters.mysql import account_text, identity
+from accounts_sync.canonical import direct_only
 from accounts_sync.privileges import Scope
 
 TOKEN = re.compile(
@@ -156,7 +157,9 @@ class Reader:
 
 
 def snapshot_facts(permissions: dict[str, list[str]]) -> set[Fact]:
-    return {Fact(scope, token) for scope, tokens in permissions.items() for token in tokens}
+    """The stored direct grants (privileges held through roles are SHOW GRANTS' concern only
+    for the role itself)."""
+    return {Fact(scope, token) for scope, tokens in direct_only(permissions).items() for token in tokens}
 
 
 # SHOW CREATE USER option -> the account attribute that keeps it.

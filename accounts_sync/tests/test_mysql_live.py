@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from accounts_sync.canonical import direct_only
 from accounts_sync.models import Account, AccountChange, ChangeType
 from whalefall.tests import live
 
@@ -62,7 +63,12 @@ def test_it_stores_accounts_facts_and_snapshots(
     }
     assert alice.can_grant and not alice.is_superuser and alice.can_login
     # The role as the identity of its own account (MariaDB roles have an empty host).
-    assert bob.snapshot.permissions == {f"column {db}.t.c": ["SELECT"], "role": [f"{prefix}_role@"]}
+    assert direct_only(bob.snapshot.permissions) == {
+        f"column {db}.t.c": ["SELECT"],
+        "role": [f"{prefix}_role@"],
+    }
+    # Not a default role: its privileges are bob's only after SET ROLE.
+    assert bob.snapshot.permissions[f"database {db}"] == [f"SELECT (via {prefix}_role@, after SET ROLE)"]
     assert accounts[f"{prefix}_locked@%"].is_locked and not accounts[f"{prefix}_locked@%"].can_login
     assert accounts[f"{prefix}_expired@%"].is_expired
     role = accounts[f"{prefix}_role@"]
