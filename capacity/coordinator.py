@@ -114,6 +114,7 @@ class CapacitySyncCoordinator(InstanceCoordinator):
             stats = PhaseStats(processed_records=len(self.plan.sizes), saved_count=len(self.plan.sizes))
             stats.extra["missing"] = len(self.plan.active) - len(self.plan.sizes)
             stats.extra["total_size_bytes"] = sum(s.size_bytes for s in self.plan.sizes)
+            stats.extra.update(self.adapter.notes)
             self.details["collection"] = stats.as_dict()
             logger.info(f"{MODULE}_collection_completed", **_counts(stats))
             return stats

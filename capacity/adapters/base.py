@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -52,6 +53,8 @@ class CapacityAdapter(abc.ABC):
 
     def __init__(self, connection: DatabaseConnection) -> None:
         self.connection = connection
+        # What the collection could not read, for sync_details (e.g. `databases_unreadable`).
+        self.notes: dict[str, Any] = {}
 
     def list_databases(self) -> list[str]:
         """User databases, sorted, without the engine's system databases."""
