@@ -63,6 +63,18 @@ FROM {db}.sys.database_principals AS dp
 LEFT JOIN sys.server_principals AS sp ON sp.sid = dp.sid
 WHERE dp.type IN ('S', 'U', 'G', 'E', 'X', 'R', 'A')
 """
+# Azure SQL Database (EngineEdition 5): no server-level views and no three-part names; only the
+# connected database is read, and a user's login (in master) cannot be seen from it.
+AZURE_DATABASES_SQL = """
+SELECT name, database_id, state_desc, containment, 1 AS has_access
+FROM sys.databases
+WHERE database_id = DB_ID()
+"""
+AZURE_DB_PRINCIPALS_SQL = """
+SELECT dp.principal_id, dp.name, dp.type, dp.authentication_type_desc, NULL AS login_name
+FROM sys.database_principals AS dp
+WHERE dp.type IN ('S', 'U', 'G', 'E', 'X', 'R', 'A')
+"""
 DB_ROLE_MEMBERS_SQL = """
 SELECT rm.role_principal_id, rm.member_principal_id
 FROM {db}.sys.database_role_members AS rm
@@ -117,6 +129,7 @@ PUBLIC = "public"
 CONTAINED = "contained database user: logs in to this database directly, without a server login"
 ORPHANED = "orphaned user: no server login has its SID, so no one can log in as it"
 NO_OWN_LOGIN = "Windows user without a login of its own: reaches the database only through a group login"
+AZURE_LOGIN_USER = "user for a server login in master (not visible from this Azure SQL database)"
 
 
 def quote(name: str) -> str:
@@ -150,9 +163,24 @@ class Adapter(AccountAdapter):
         self.listed = False
 
     # --- inventory ----------------------------------------------------------------------------
+    @property
+    def azure_database(self) -> bool:
+        """Azure SQL Database: the connector names it from SERVERPROPERTY('EngineEdition') = 5."""
+        return self.server.flavor.startswith("Azure SQL Database")
+
+    def in_database(self, template: str, database: str) -> str:
+        """A per-database query: `[db].sys.x` on SQL Server, the connected `sys.x` on Azure SQL Database."""
+        if self.azure_database:
+            return (AZURE_DB_PRINCIPALS_SQL if template is DB_PRINCIPALS_SQL else template).replace(
+                "{db}.", ""
+            )
+        return template.format(db=quote(database))
+
     def list_accounts(self) -> list[RemoteAccount]:
-        principals = self.fetch(PRINCIPALS_SQL)
-        members, permissions = self.fetch(SERVER_ROLES_SQL), self.fetch(SERVER_PERMISSIONS_SQL)
+        azure = self.azure_database
+        principals = [] if azure else self.fetch(PRINCIPALS_SQL)
+        members = [] if azure else self.fetch(SERVER_ROLES_SQL)
+        permissions = [] if azure else self.fetch(SERVER_PERMISSIONS_SQL)
         self.server_rows = (members, permissions)
         reach = role_closure((r["member_name"], r["role_name"]) for r in members)
         accounts = [self._server_account(r, reach, permissions) for r in principals]
@@ -160,7 +188,7 @@ class Adapter(AccountAdapter):
         self.unreadable, self.db_principals = {}, {}
         for database, containment in self._readable_databases():
             try:
-                rows = self.fetch(DB_PRINCIPALS_SQL.format(db=quote(database)))
+                rows = self.fetch(self.in_database(DB_PRINCIPALS_SQL, database))
             except ConnectorError as exc:
                 self.unreadable[database] = exc.message
                 continue
@@ -204,7 +232,7 @@ class Adapter(AccountAdapter):
 
     def _readable_databases(self) -> list[tuple[str, int]]:
         readable = []
-        for db in self.fetch(DATABASES_SQL):
+        for db in self.fetch(AZURE_DATABASES_SQL if self.azure_database else DATABASES_SQL):
             if db["state_desc"] != "ONLINE":
                 self.unreadable[db["name"]] = f"database is {db['state_desc']}"
             elif not yes(db["has_access"]):
@@ -227,7 +255,7 @@ class Adapter(AccountAdapter):
                     RemoteAccount(identity, r["name"], is_role=True, attributes=attrs, can_login=False)
                 )
                 continue
-            finding = user_finding(r, containment)
+            finding = user_finding(r, containment, self.azure_database)
             if finding:
                 attrs |= {"authentication_type": r["authentication_type_desc"], "finding": finding}
                 accounts.append(
@@ -260,9 +288,8 @@ class Adapter(AccountAdapter):
         return grants.result()
 
     def _database(self, grants: Grants, database: str, principals: dict[int, dict[str, Any]]) -> None:
-        db = quote(database)
-        role_members = self.fetch(DB_ROLE_MEMBERS_SQL.format(db=db))
-        permissions = self.fetch(DB_PERMISSIONS_SQL.format(db=db))
+        role_members = self.fetch(self.in_database(DB_ROLE_MEMBERS_SQL, database))
+        permissions = self.fetch(self.in_database(DB_PERMISSIONS_SQL, database))
         identity = {pid: principal_identity(database, p) for pid, p in principals.items()}
         scope = f"database {database} role"
         for pid, p in principals.items():
@@ -325,7 +352,7 @@ def server_state(rows: list[dict[str, Any]], holders: set[str], permission: str)
     return "G" if states & {"G", "W"} else ""
 
 
-def user_finding(row: dict[str, Any], containment: int) -> str:
+def user_finding(row: dict[str, Any], containment: int, azure: bool = False) -> str:
     """Why a database user with no login is an account of its own ('' when it is not one)."""
     if row["login_name"]:
         return ""
@@ -333,7 +360,7 @@ def user_finding(row: dict[str, Any], containment: int) -> str:
     if kind in ("DATABASE", "EXTERNAL") or (kind == "WINDOWS" and containment):
         return CONTAINED
     if kind == "INSTANCE":
-        return ORPHANED
+        return AZURE_LOGIN_USER if azure else ORPHANED
     return NO_OWN_LOGIN if kind == "WINDOWS" else ""  # NONE: users without login, guest, sys
 
 

@@ -59,6 +59,8 @@ def sqlserver_texts() -> list[str]:
         sqlserver.DATABASES_SQL,
         *(t.format(db=db) for t in (sqlserver.DB_PRINCIPALS_SQL, sqlserver.DB_ROLE_MEMBERS_SQL)),
         sqlserver.DB_PERMISSIONS_SQL.format(db=db),
+        sqlserver.AZURE_DATABASES_SQL,
+        sqlserver.AZURE_DB_PRINCIPALS_SQL,
         sqlserver_capacity.LIST_SQL,
         sqlserver_capacity.SIZES_SQL,
         sqlserver_capacity.FILESTREAM_SQL.format(db=db),

@@ -459,3 +459,33 @@ def test_it_syncs_through_the_coordinator(monkeypatch: pytest.MonkeyPatch) -> No
     assert AccountChange.objects.filter(account__identity="app").count() == 1 and conn.closed
     instance.refresh_from_db()
     assert instance.version == "SQL Server 16.0.4135.4"
+
+
+def test_azure_sql_database_reads_only_the_connected_database() -> None:
+    """Azure SQL Database (SERVERPROPERTY('EngineEdition') = 5): sys.server_permissions and the
+    other server-level views are not available and three-part names are not allowed; users are
+    contained (authentication_type_desc DATABASE / EXTERNAL) or for a login kept in master."""
+    azure = ServerInfo("sqlserver", "Azure SQL Database", (12, 0, 2000), "12.0.2000.8")
+    principals = [
+        dbp(1, "dbo", "S", auth="INSTANCE"),
+        dbp(5, "app@contoso.com", "E", auth="EXTERNAL"),
+        dbp(0, "public", "R"),
+        dbp(16390, "db_datareader", "R"),
+    ]
+    conn = FakeConnection(
+        [
+            ("WHERE database_id = DB_ID()", [{**DATABASES[1], "containment": 0}]),
+            ("FROM sys.database_principals AS dp WHERE", principals),
+            ("FROM sys.database_role_members", [{"role_principal_id": 16390, "member_principal_id": 5}]),
+            ("FROM sys.database_permissions", []),
+        ],
+        azure,
+    )
+    adapter = sqlserver.Adapter(conn, azure)  # type: ignore[arg-type]
+    accounts = {a.identity: a for a in adapter.list_accounts()}
+    perms = adapter.collect_permissions(list(accounts.values()))
+    assert accounts["[Sales].[app@contoso.com]"].attributes["finding"] == sqlserver.CONTAINED
+    assert accounts["[Sales].[dbo]"].attributes["finding"] == sqlserver.AZURE_LOGIN_USER
+    assert accounts["[Sales].[dbo]"].can_login
+    assert perms["[Sales].[app@contoso.com]"] == {"database Sales role": ["db_datareader"]}
+    assert not any("server_p" in sql or "[Sales]" in sql for sql in conn.executed)

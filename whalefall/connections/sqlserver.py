@@ -90,7 +90,11 @@ class Connection(DatabaseConnection):
         row = self.fetch_one(VERSION_SQL)
         assert row is not None
         text = str(row["product_version"])
-        return ServerInfo(self.vendor, f"SQL Server {row['edition']}".strip(), parse_version(text), text)
+        # EngineEdition 5 is Azure SQL Database, whose catalog differs (no server-level views).
+        flavor = (
+            "Azure SQL Database" if row.get("engine_edition") == 5 else f"SQL Server {row['edition']}".strip()
+        )
+        return ServerInfo(self.vendor, flavor, parse_version(text), text)
 
     def describe(self, exc: BaseException) -> str:
         code, text = error_parts(exc)
@@ -130,5 +134,6 @@ class _Decoded(Exception):
 
 VERSION_SQL = (
     "SELECT CAST(SERVERPROPERTY('ProductVersion') AS NVARCHAR(128)) AS product_version, "
-    "CAST(SERVERPROPERTY('Edition') AS NVARCHAR(128)) AS edition"
+    "CAST(SERVERPROPERTY('Edition') AS NVARCHAR(128)) AS edition, "
+    "CAST(SERVERPROPERTY('EngineEdition') AS INT) AS engine_edition"
 )

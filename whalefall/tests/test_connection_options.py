@@ -76,6 +76,23 @@ def test_sqlserver_verifies_with_a_freetds_ca_file(monkeypatch: pytest.MonkeyPat
     assert seen["encryption"] == "require"
 
 
+@pytest.mark.parametrize(
+    ("engine_edition", "flavor"), [(5, "Azure SQL Database"), (3, "SQL Server Enterprise Edition (64-bit)")]
+)
+def test_sqlserver_names_azure_sql_database_from_its_engine_edition(
+    monkeypatch: pytest.MonkeyPatch, engine_edition: int, flavor: str
+) -> None:
+    """SERVERPROPERTY('EngineEdition'): 5 = Azure SQL Database, 3 = Enterprise (and Developer)."""
+    conn = connector_class("sqlserver")(params())
+    row = {
+        "product_version": "16.0.4135.4",
+        "edition": "Enterprise Edition (64-bit)",
+        "engine_edition": engine_edition,
+    }
+    monkeypatch.setattr(conn, "fetch_all", lambda sql, params=None: [row])
+    assert conn.server_info().flavor == flavor
+
+
 # --- Oracle -------------------------------------------------------------------------------------
 def test_oracle_service_name_or_sid_reaches_oracledb(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = captured(monkeypatch, oracledb)
