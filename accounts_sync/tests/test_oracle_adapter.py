@@ -8,10 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from accounts_sync.adapters import oracle
+from accounts_sync.coordinator import AccountSyncCoordinator
 from accounts_sync.privileges import effective
 from accounts_sync.tests.fakes import FakeConnection
 from whalefall.connections.base import ServerInfo
+from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
 ORACLE_19 = ServerInfo("oracle", "Oracle", (19, 3, 0, 0), "19.3.0.0.0")
 ORACLE_23 = ServerInfo("oracle", "Oracle", (23, 5, 0, 24, 7), "23.5.0.24.07")
@@ -268,3 +272,20 @@ def test_a_cdb_root_reads_cdb_views_with_the_container_in_each_scope() -> None:
     assert perms["C##MON"] == {"container SALESPDB": ["CREATE SESSION"]}
     assert not any("FROM dba_" in " ".join(sql.split()) for sql in conn.executed)
     assert adapter.notes["container"] == "CDB root: all containers"
+
+
+@pytest.mark.django_db
+def test_it_syncs_through_the_coordinator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeded exclusion rules hide SYS; roles and PUBLIC are accounts; DBA through a role counts."""
+    from accounts_sync.models import Account, ExclusionRule
+
+    ExclusionRule.objects.get_or_create(db_type="oracle", pattern="SYS")
+    conn = fake()
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: conn)
+    instance = InstanceFactory(db_type="oracle", database="ORCLPDB1")
+    with AccountSyncCoordinator(instance, session=SyncSessionFactory()) as coordinator:
+        result = coordinator.run()
+    assert result.sync_details["inventory"]["excluded"] == 1
+    stored = {a.identity: a for a in Account.objects.filter(instance=instance)}
+    assert stored["ADMIN1"].is_superuser and stored["PUBLIC"].is_role and stored["APP_RO"].is_role
+    assert not stored["OLD"].can_login and "SYS" not in stored
