@@ -183,7 +183,8 @@ class Adapter(AccountAdapter):
         permissions = [] if azure else self.fetch(SERVER_PERMISSIONS_SQL)
         self.server_rows = (members, permissions)
         reach = role_closure((r["member_name"], r["role_name"]) for r in members)
-        accounts = [self._server_account(r, reach, permissions) for r in principals]
+        states = server_states(permissions)
+        accounts = [self._server_account(r, reach, states) for r in principals]
         self.roles = {a.identity for a in accounts if a.is_role}
         self.unreadable, self.db_principals = {}, {}
         for database, containment in self._readable_databases():
@@ -199,7 +200,7 @@ class Adapter(AccountAdapter):
         return accounts
 
     def _server_account(
-        self, row: dict[str, Any], reach: dict[str, set[str]], permissions: list[dict[str, Any]]
+        self, row: dict[str, Any], reach: dict[str, set[str]], states: dict[tuple[str, str], set[str]]
     ) -> RemoteAccount:
         name, is_role = row["name"], row["type"] == "R"
         if is_role:
@@ -207,10 +208,10 @@ class Adapter(AccountAdapter):
             return RemoteAccount(name, name, is_role=True, attributes=attrs, can_login=False)
         holders = {name, PUBLIC} | reach.get(name, set())
         sysadmin = "sysadmin" in holders
-        control = server_state(permissions, holders, "CONTROL SERVER")
+        control = server_state(states, holders, "CONTROL SERVER")
         locked, expired = bool(row["is_locked"]), bool(row["is_expired"])
         must_change, disabled = bool(row["is_must_change"]), bool(row["is_disabled"])
-        connect_denied = not sysadmin and server_state(permissions, holders, "CONNECT SQL") == "D"
+        connect_denied = not sysadmin and server_state(states, holders, "CONNECT SQL") == "D"
         attrs = {
             "type": row["type_desc"],
             "disabled": disabled,
@@ -340,13 +341,18 @@ def role_closure(edges: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
     return closure
 
 
-def server_state(rows: list[dict[str, Any]], holders: set[str], permission: str) -> str:
+def server_states(rows: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(grantee, permission) -> states of its server-class (100) rows, looked up per login."""
+    states: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in rows:
+        if r["class"] == 100:
+            states[(r["grantee_name"], r["permission_name"])].add(str(r["state"]).strip().upper())
+    return states
+
+
+def server_state(index: dict[tuple[str, str], set[str]], holders: set[str], permission: str) -> str:
     """'D' when a holder is denied the server permission, 'G' when granted, '' otherwise."""
-    states = {
-        str(r["state"]).strip().upper()
-        for r in rows
-        if r["grantee_name"] in holders and r["permission_name"] == permission and r["class"] == 100
-    }
+    states = set().union(*(index.get((h, permission), set()) for h in holders))
     if "D" in states:
         return "D"
     return "G" if states & {"G", "W"} else ""

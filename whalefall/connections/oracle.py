@@ -4,7 +4,8 @@ Per instance: a service name or a SID (never a guessed default), plain TCP or TC
 require) with an optional wallet directory and password (`ewallet.pem`; without one the system's
 CA certificates verify the server). Thin mode's limits are refusals with the kind `unsupported`:
 no Native Network Encryption (DPY-3001, use TCPS), no server before 12.1 (DPY-3010), no 10G
-password verifier (DPY-3015).
+password verifier (DPY-3015), unknown character sets (DPY-3012, DPY-3040), no cryptography
+package (DPY-3016).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ UNSUPPORTED: dict[str, str] = {
     "DPY-3001": "thin mode has no Native Network Encryption: configure TCPS (TLS) for this instance instead",
     "DPY-3010": "thin mode connects to Oracle Database 12.1 and later only",
     "DPY-3015": "thin mode needs an 11G or 12C password verifier: reset the monitoring user's password",
+    "DPY-3012": "thin mode does not know the database's national character set",
+    "DPY-3040": "thin mode does not know the database character set",
+    "DPY-3016": "thin mode needs the cryptography package installed on the WhaleFall host",
 }
 NO_SERVICE = "no Oracle service name or SID is set for this instance (the 'database' field)"
 

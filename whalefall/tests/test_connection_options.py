@@ -156,6 +156,7 @@ def test_oracle_refuses_request_level_encryption() -> None:
             oracle_errors._create_err(oracle_errors.ERR_UNSUPPORTED_VERIFIER_TYPE, verifier_type=0x939),
             "verifier",
         ),
+        (oracle_errors._create_err(oracle_errors.ERR_DB_CS_NOT_SUPPORTED, charset_id=99), "character set"),
     ],
 )
 def test_thin_mode_refusals_are_unsupported_with_a_hint(error: Any, hint: str) -> None:
