@@ -59,6 +59,13 @@ QUOTAS_SQL = """
 SELECT r.username, r.tablespace_name, r.max_bytes, {con} AS con_name
 FROM {v}_ts_quotas r{join}
 """
+# (query, scope kind, the columns naming the object, the "may pass it on" column, its option word)
+PRIVILEGE_READS = (
+    (SYS_PRIVS_SQL, "system", (), "admin_option", "ADMIN"),
+    (SCHEMA_PRIVS_SQL, "schema", ("schema",), "admin_option", "ADMIN"),
+    (TAB_PRIVS_SQL, "object", ("owner", "table_name"), "grantable", "GRANT"),
+    (COL_PRIVS_SQL, "column", ("owner", "table_name", "column_name"), "grantable", "GRANT"),
+)
 PUBLIC = "PUBLIC"
 ROOT = "CDB$ROOT"
 SUPERUSER_ROLE = "DBA"
@@ -200,35 +207,13 @@ class Adapter(AccountAdapter):
         grants = Grants({*(a.identity for a in accounts), *self.role_ids, PUBLIC})
         for r in self.role_rows:
             self._membership(grants, r)
-        for r in self.fetch(self.sql(SYS_PRIVS_SQL)):
-            scope = self.scope("system", r["con_name"])
-            grants.grant(
-                self.who(r["grantee"], r["con_name"]),
-                scope,
-                r["privilege"],
-                grantable=yes(r["admin_option"]),
-                option="ADMIN",
-            )
-        if self.schema_privs:
-            for r in self.fetch(self.sql(SCHEMA_PRIVS_SQL)):
-                scope = self.scope("schema", r["con_name"], r["schema"])
-                grants.grant(
-                    self.who(r["grantee"], r["con_name"]),
-                    scope,
-                    r["privilege"],
-                    grantable=yes(r["admin_option"]),
-                    option="ADMIN",
-                )
-        for r in self.fetch(self.sql(TAB_PRIVS_SQL)):
-            scope = self.scope("object", r["con_name"], r["owner"], r["table_name"])
-            grants.grant(
-                self.who(r["grantee"], r["con_name"]), scope, r["privilege"], grantable=yes(r["grantable"])
-            )
-        for r in self.fetch(self.sql(COL_PRIVS_SQL)):
-            scope = self.scope("column", r["con_name"], r["owner"], r["table_name"], r["column_name"])
-            grants.grant(
-                self.who(r["grantee"], r["con_name"]), scope, r["privilege"], grantable=yes(r["grantable"])
-            )
+        for template, kind, columns, flag, option in PRIVILEGE_READS:
+            if template is SCHEMA_PRIVS_SQL and not self.schema_privs:
+                continue
+            for r in self.fetch(self.sql(template)):
+                scope = self.scope(kind, r["con_name"], *(r[c] for c in columns))
+                grantee = self.who(r["grantee"], r["con_name"])
+                grants.grant(grantee, scope, r["privilege"], grantable=yes(r[flag]), option=option)
         for r in self.fetch(self.sql(QUOTAS_SQL)):
             limit = "UNLIMITED" if int(r["max_bytes"]) == -1 else f"{int(r['max_bytes'])} BYTES"
             where = f"quota {r['con_name']}" if self.cdb_root else "quota"
