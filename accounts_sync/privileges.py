@@ -85,10 +85,15 @@ class Membership:
     set: bool = True
     default: bool = False
     grantor: str = ""
+    # The name the snapshot shows when `role` is a qualified identity (SQL Server `[db].[role]`).
+    label: str = ""
+    # A membership the server gives everyone it lets in (SQL Server `public`): followed by
+    # `effective()`, not written into the snapshot.
+    implicit: bool = False
 
     def token(self) -> str:
         """The snapshot text; options appear only where they differ from a plain grant."""
-        text = self.role + (ADMIN_OPTION if self.admin else "")
+        text = (self.label or self.role) + (ADMIN_OPTION if self.admin else "")
         if not self.inherit and self.scope == "member of":
             text += " WITH INHERIT FALSE"
         if not self.set and self.scope == "member of":
@@ -217,7 +222,8 @@ class Grants:
         tokens = self.data[identity][scope]
         if old:
             tokens.discard(old.token())
-        tokens.add(new.token())
+        if not new.implicit:
+            tokens.add(new.token())
 
     def result(self) -> Collected:
         out = Collected(

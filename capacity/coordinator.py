@@ -123,6 +123,7 @@ class CapacitySyncCoordinator(InstanceCoordinator):
                 stats.extra["databases_failed"] = failed
                 self.details["warnings"] = [f"database {n!r} not read: {r}" for n, r in failed.items()]
                 logger.warning(f"{MODULE}_databases_failed", databases=sorted(failed), count=len(failed))
+            stats.extra.update(self.adapter.notes)
             self.details["collection"] = stats.as_dict()
             logger.info(f"{MODULE}_collection_completed", **_counts(stats))
             return stats

@@ -2,6 +2,8 @@
 
 Rows are shaped like the real catalog views' output as the drivers return them (lower-cased
 column names, bit columns as bool, tinyint/int as int, char(1) codes as str, dates as datetime).
+An answer may be an exception instead of rows: the query then fails with it (a database that went
+offline between two queries).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from whalefall.connections.base import ServerInfo
 
 
 class FakeConnection:
-    def __init__(self, answers: list[tuple[str, list[dict[str, Any]]]], server: ServerInfo) -> None:
+    def __init__(self, answers: list[tuple[str, Any]], server: ServerInfo) -> None:
         self.answers, self.server, self.executed = answers, server, []
         self.closed = False
 
@@ -21,6 +23,8 @@ class FakeConnection:
         normalized = " ".join(sql.split())
         for fragment, rows in self.answers:
             if fragment in normalized:
+                if isinstance(rows, Exception):
+                    raise rows
                 return [dict(r) for r in rows]
         raise AssertionError(f"unexpected SQL: {normalized[:200]}")
 

@@ -1,22 +1,29 @@
-"""Oracle adapter on rows shaped like DBA_USERS, DBA_ROLE_PRIVS, DBA_SYS_PRIVS, DBA_TAB_PRIVS,
-DBA_COL_PRIVS and DBA_TS_QUOTAS (oracledb returns DATE columns as datetime)."""
+"""Oracle adapter on rows shaped like the Database Reference's views: DBA_USERS, DBA_ROLES,
+DBA_ROLE_PRIVS, DBA_SYS_PRIVS, DBA_SCHEMA_PRIVS (23ai), DBA_TAB_PRIVS, DBA_COL_PRIVS, DBA_TS_QUOTAS
+and their CDB_* twins (same columns plus CON_ID). oracledb returns DATE columns as datetime and
+VARCHAR2 flags as 'YES' / 'NO'. One test per documented rule."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-import sqlglot
+import pytest
 
 from accounts_sync.adapters import oracle
+from accounts_sync.coordinator import AccountSyncCoordinator
+from accounts_sync.privileges import effective
 from accounts_sync.tests.fakes import FakeConnection
 from whalefall.connections.base import ServerInfo
+from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
 ORACLE_19 = ServerInfo("oracle", "Oracle", (19, 3, 0, 0), "19.3.0.0.0")
-ORACLE_11 = ServerInfo("oracle", "Oracle", (11, 2, 0, 4), "11.2.0.4.0")
+ORACLE_23 = ServerInfo("oracle", "Oracle", (23, 5, 0, 24, 7), "23.5.0.24.07")
 
 
-def user(name: str, status: str, **kw: object) -> dict[str, object]:
-    row = {
+def user(name: str, status: str, **kw: Any) -> dict[str, Any]:
+    """A DBA_USERS row (CON_NAME joined from V$CONTAINERS in a CDB root, else NULL)."""
+    return {
         "username": name,
         "user_id": kw.get("uid", 100),
         "account_status": status,
@@ -25,35 +32,73 @@ def user(name: str, status: str, **kw: object) -> dict[str, object]:
         "default_tablespace": "USERS",
         "temporary_tablespace": "TEMP",
         "profile": "DEFAULT",
-        "authentication_type": "PASSWORD",
+        "authentication_type": kw.get("auth", "PASSWORD"),
         "created": datetime(2024, 1, 2, 3, 4, 5),
-        "is_dba": kw.get("dba", 0),
+        "oracle_maintained": kw.get("maintained", "N"),
+        "common": kw.get("common", "NO"),
+        "con_name": kw.get("con"),
     }
-    if kw.get("v12", True):
-        row |= {"oracle_maintained": kw.get("maintained", "N"), "common": "NO"}
-    return row
+
+
+def role(name: str, **kw: Any) -> dict[str, Any]:
+    """A DBA_ROLES row."""
+    return {
+        "role": name,
+        "authentication_type": "NONE",
+        "common": kw.get("common", "NO"),
+        "oracle_maintained": kw.get("maintained", "N"),
+        "con_name": kw.get("con"),
+    }
+
+
+def rp(
+    grantee: str, granted: str, admin: str = "NO", default: str = "YES", con: str | None = None
+) -> dict[str, Any]:
+    """A DBA_ROLE_PRIVS row."""
+    return {
+        "grantee": grantee,
+        "granted_role": granted,
+        "admin_option": admin,
+        "default_role": default,
+        "con_name": con,
+    }
 
 
 USERS = [
-    user("SYS", "OPEN", maintained="Y", dba=1),
+    user("SYS", "OPEN", maintained="Y"),
     user("APP", "OPEN"),
-    user("ADMIN1", "OPEN", dba=1),
+    user("ADMIN1", "OPEN"),
     user("OLD", "EXPIRED & LOCKED", lock_date=datetime(2025, 5, 1), expiry_date=datetime(2025, 4, 1)),
     user("GRACE", "EXPIRED(GRACE)"),
 ]
+ROLES = [role("CONNECT", maintained="Y"), role("DBA", maintained="Y"), role("APP_RO")]
 ROLE_PRIVS = [
-    {"grantee": "APP", "granted_role": "CONNECT", "admin_option": "NO", "default_role": "YES"},
-    {"grantee": "APP", "granted_role": "APP_RO", "admin_option": "YES", "default_role": "NO"},
-    {"grantee": "ADMIN1", "granted_role": "DBA", "admin_option": "NO", "default_role": "YES"},
+    rp("APP", "CONNECT"),
+    rp("APP", "APP_RO", admin="YES", default="NO"),
+    rp("ADMIN1", "DBA"),
+    rp("SYS", "DBA", admin="YES"),
 ]
 SYS_PRIVS = [
-    {"grantee": "APP", "privilege": "CREATE SESSION", "admin_option": "NO"},
-    {"grantee": "APP", "privilege": "CREATE TABLE", "admin_option": "YES"},
+    {"grantee": "APP", "privilege": "CREATE SESSION", "admin_option": "NO", "con_name": None},
+    {"grantee": "APP", "privilege": "CREATE TABLE", "admin_option": "YES", "con_name": None},
 ]
-TAB_PRIVS = [
-    {"grantee": "APP", "owner": "HR", "table_name": "EMPLOYEES", "privilege": "SELECT", "grantable": "YES"},
-    {"grantee": "PUBLIC", "owner": "SYS", "table_name": "DUAL", "privilege": "SELECT", "grantable": "NO"},
-]
+
+
+def tab(
+    grantee: str, owner: str, table: str, privilege: str, grantable: str = "NO", con: str | None = None
+) -> dict[str, Any]:
+    """A DBA_TAB_PRIVS row."""
+    return {
+        "grantee": grantee,
+        "owner": owner,
+        "table_name": table,
+        "privilege": privilege,
+        "grantable": grantable,
+        "con_name": con,
+    }
+
+
+TAB_PRIVS = [tab("APP", "HR", "EMPLOYEES", "SELECT", "YES"), tab("PUBLIC", "SYS", "DUAL", "SELECT")]
 COL_PRIVS = [
     {
         "grantee": "APP",
@@ -62,30 +107,41 @@ COL_PRIVS = [
         "column_name": "SALARY",
         "privilege": "UPDATE",
         "grantable": "NO",
+        "con_name": None,
     },
 ]
 QUOTAS = [
-    {"username": "APP", "tablespace_name": "USERS", "max_bytes": -1},
-    {"username": "OLD", "tablespace_name": "USERS", "max_bytes": 10485760},
+    {"username": "APP", "tablespace_name": "USERS", "max_bytes": -1, "con_name": None},
+    {"username": "OLD", "tablespace_name": "USERS", "max_bytes": 10485760, "con_name": None},
 ]
+NON_CDB = [{"con_id": "0", "con_name": "ORCL"}]
 
 
-def fake(server: ServerInfo = ORACLE_19, users: list | None = None) -> FakeConnection:
-    return FakeConnection(
-        [
-            ("FROM dba_users", users or USERS),
-            ("FROM dba_role_privs", ROLE_PRIVS),
-            ("FROM dba_sys_privs", SYS_PRIVS),
-            ("FROM dba_tab_privs", TAB_PRIVS),
-            ("FROM dba_col_privs", COL_PRIVS),
-            ("FROM dba_ts_quotas", QUOTAS),
-        ],
-        server,
-    )
+def fake(server: ServerInfo = ORACLE_19, **over: Any) -> FakeConnection:
+    answers = {
+        "SYS_CONTEXT('USERENV', 'CON_ID')": NON_CDB,
+        "FROM dictionary": [],
+        "FROM dba_users": USERS,
+        "FROM dba_roles": ROLES,
+        "FROM dba_role_privs": ROLE_PRIVS,
+        "FROM dba_sys_privs": SYS_PRIVS,
+        "FROM dba_tab_privs": TAB_PRIVS,
+        "FROM dba_col_privs": COL_PRIVS,
+        "FROM dba_ts_quotas": QUOTAS,
+    }
+    for key, value in over.items():
+        answers[f"FROM {key}" if key.startswith(("dba_", "cdb_", "dictionary")) else key] = value
+    return FakeConnection(list(answers.items()), server)
+
+
+def run(conn: FakeConnection, server: ServerInfo = ORACLE_19) -> tuple[dict[str, Any], Any, oracle.Adapter]:
+    adapter = oracle.Adapter(conn, server)  # type: ignore[arg-type]
+    accounts = adapter.list_accounts()
+    return {a.identity: a for a in accounts}, adapter.collect_permissions(accounts), adapter
 
 
 def test_it_lists_users_with_status_facts() -> None:
-    accounts = {a.identity: a for a in oracle.Adapter(fake(), ORACLE_19).list_accounts()}  # type: ignore[arg-type]
+    accounts, _, _ = run(fake())
     old = accounts["OLD"]
     assert old.is_locked and old.is_expired and not old.can_login
     assert old.attributes["lock_date"] == "2025-05-01T00:00:00"
@@ -95,8 +151,7 @@ def test_it_lists_users_with_status_facts() -> None:
 
 
 def test_it_collects_roles_privileges_and_quotas() -> None:
-    adapter = oracle.Adapter(fake(), ORACLE_19)  # type: ignore[arg-type]
-    perms = adapter.collect_permissions(adapter.list_accounts())
+    _, perms, _ = run(fake())
     assert perms["APP"] == {
         "column HR.EMPLOYEES.SALARY": ["UPDATE"],
         "default role": ["CONNECT"],
@@ -106,20 +161,131 @@ def test_it_collects_roles_privileges_and_quotas() -> None:
         "system": ["CREATE SESSION", "CREATE TABLE WITH ADMIN OPTION"],
     }
     assert perms["OLD"] == {"quota": ["USERS 10485760 BYTES"]}
-    assert "PUBLIC" not in perms
 
 
-def test_it_detects_pre_12c_columns() -> None:
-    conn = fake(ORACLE_11, [user("APP", "OPEN", v12=False)])
-    accounts = oracle.Adapter(conn, ORACLE_11).list_accounts()  # type: ignore[arg-type]
-    assert "oracle_maintained" not in conn.executed[0] and "oracle_maintained" not in accounts[0].attributes
+# --- ACCOUNT_STATUS / AUTHENTICATION_TYPE --------------------------------------------------------
+def test_plain_expired_can_log_in_to_change_the_password() -> None:
+    """DBA_USERS.ACCOUNT_STATUS EXPIRED: the password expired; the user can log in and must change it."""
+    accounts, _, _ = run(fake(dba_users=[user("EXP", "EXPIRED")]))
+    exp = accounts["EXP"]
+    assert exp.can_login and exp.is_expired and exp.attributes["must_change_password"]
 
 
-def test_every_sql_text_parses_as_oracle() -> None:
+def test_expired_grace_can_log_in_without_changing_yet() -> None:
+    """ACCOUNT_STATUS EXPIRED(GRACE): within the password grace time, the login still succeeds."""
+    accounts, _, _ = run(fake(dba_users=[user("G", "EXPIRED(GRACE)")]))
+    assert accounts["G"].can_login and not accounts["G"].attributes["must_change_password"]
+
+
+def test_locked_timed_cannot_log_in() -> None:
+    """ACCOUNT_STATUS LOCKED(TIMED): locked after FAILED_LOGIN_ATTEMPTS until PASSWORD_LOCK_TIME."""
+    accounts, _, _ = run(
+        fake(dba_users=[user("T", "LOCKED(TIMED)"), user("GT", "EXPIRED(GRACE) & LOCKED(TIMED)")])
+    )
+    assert accounts["T"].is_locked and not accounts["T"].can_login
+    assert accounts["GT"].is_locked and not accounts["GT"].can_login
+
+
+def test_a_schema_only_account_cannot_log_in() -> None:
+    """DBA_USERS.AUTHENTICATION_TYPE NONE: a schema-only account (no password, no login) is OPEN."""
+    accounts, _, _ = run(fake(dba_users=[user("HR_SCHEMA", "OPEN", auth="NONE")]))
+    hr = accounts["HR_SCHEMA"]
+    assert not hr.can_login and not hr.is_locked and hr.attributes["schema_only"]
+
+
+# --- roles, PUBLIC, superuser ----------------------------------------------------------------------
+def test_dba_through_a_role_is_superuser() -> None:
+    """DBA_ROLE_PRIVS lists roles granted to users and roles: DBA granted to a role the user holds."""
+    privs = [*ROLE_PRIVS, rp("OPS_ADMIN", "DBA"), rp("APP", "OPS_ADMIN")]
+    accounts, _, _ = run(fake(dba_roles=[*ROLES, role("OPS_ADMIN")], dba_role_privs=privs))
+    assert accounts["APP"].is_superuser and accounts["OPS_ADMIN"].is_role
+
+
+def test_role_to_role_grants_reach_the_user_with_their_path() -> None:
+    """DBA_ROLE_PRIVS with a role as GRANTEE: the granted role is enabled with the grantee role."""
+    privs = [*ROLE_PRIVS, rp("APP_RO", "HR_READ")]
+    tabs = [*TAB_PRIVS, tab("HR_READ", "HR", "JOBS", "SELECT")]
+    _, perms, _ = run(fake(dba_roles=[*ROLES, role("HR_READ")], dba_role_privs=privs, dba_tab_privs=tabs))
+    held = {
+        (e.scope.render(), e.privilege, e.via, e.needs_set_role) for e in effective(perms.structured)["APP"]
+    }
+    # APP_RO is not a default role of APP: its privileges need SET ROLE.
+    assert ("object HR.JOBS", "SELECT", ("APP_RO", "HR_READ"), True) in held
+    assert perms["APP_RO"] == {"role": ["HR_READ"]}
+
+
+def test_grants_to_public_land_on_the_public_pseudo_account() -> None:
+    """DBA_TAB_PRIVS.GRANTEE may be PUBLIC: the privilege is every user's."""
+    accounts, perms, _ = run(fake())
+    assert accounts["PUBLIC"].is_role and perms["PUBLIC"] == {"object SYS.DUAL": ["SELECT"]}
+    held = effective(perms.structured, public="PUBLIC")["APP"]
+    assert any(e.privilege == "SELECT" and e.via == ("PUBLIC",) for e in held)
+
+
+# --- what is read is detected --------------------------------------------------------------------------
+def test_schema_privileges_are_read_where_the_dictionary_lists_them() -> None:
+    """DBA_SCHEMA_PRIVS (23ai): GRANTEE, PRIVILEGE, SCHEMA, ADMIN_OPTION, COMMON, INHERITED."""
+    rows = [
+        {
+            "grantee": "APP",
+            "privilege": "SELECT ANY TABLE",
+            "schema": "HR",
+            "admin_option": "NO",
+            "con_name": None,
+        }
+    ]
+    conn = fake(ORACLE_23, dictionary=[{"table_name": "DBA_SCHEMA_PRIVS"}], dba_schema_privs=rows)
+    _, perms, _ = run(conn, ORACLE_23)
+    assert perms["APP"]["schema HR"] == ["SELECT ANY TABLE"]
+    conn19 = fake()
+    run(conn19)
+    assert not any("schema_privs" in sql for sql in conn19.executed)
+
+
+def test_a_cdb_root_reads_cdb_views_with_the_container_in_each_scope() -> None:
+    """CDB_* views (Database Reference): the DBA_* columns plus CON_ID, one row per container;
+    SYS_CONTEXT('USERENV', 'CON_ID') is 1 in the root. Local users of a PDB become NAME@PDB."""
+    users = [
+        user("C##MON", "OPEN", common="YES", con="CDB$ROOT"),
+        user("C##MON", "OPEN", common="YES", con="SALESPDB"),
+        user("APP", "OPEN", con="SALESPDB"),
+        user("APP", "LOCKED", con="HRPDB"),
+    ]
+    tabs = [tab("APP", "SALES", "ORDERS", "SELECT", con="SALESPDB")]
+    sys_privs = [
+        {"grantee": "C##MON", "privilege": "CREATE SESSION", "admin_option": "NO", "con_name": "SALESPDB"}
+    ]
+    conn = fake(
+        **{"SYS_CONTEXT('USERENV', 'CON_ID')": [{"con_id": "1", "con_name": "CDB$ROOT"}]},
+        cdb_users=users,
+        cdb_roles=[role("DBA", common="YES", maintained="Y", con="CDB$ROOT")],
+        cdb_role_privs=[],
+        cdb_sys_privs=sys_privs,
+        cdb_tab_privs=tabs,
+        cdb_col_privs=[],
+        cdb_ts_quotas=[],
+    )
+    accounts, perms, adapter = run(conn)
+    assert {"C##MON", "APP@SALESPDB", "APP@HRPDB"} <= set(accounts)
+    assert accounts["APP@HRPDB"].is_locked and not accounts["APP@SALESPDB"].is_locked
+    assert perms["APP@SALESPDB"] == {"object SALESPDB.SALES.ORDERS": ["SELECT"]}
+    assert perms["C##MON"] == {"container SALESPDB": ["CREATE SESSION"]}
+    assert not any("FROM dba_" in " ".join(sql.split()) for sql in conn.executed)
+    assert adapter.notes["container"] == "CDB root: all containers"
+
+
+@pytest.mark.django_db
+def test_it_syncs_through_the_coordinator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seeded exclusion rules hide SYS; roles and PUBLIC are accounts; DBA through a role counts."""
+    from accounts_sync.models import Account, ExclusionRule
+
+    ExclusionRule.objects.get_or_create(db_type="oracle", pattern="SYS")
     conn = fake()
-    adapter = oracle.Adapter(conn, ORACLE_19)  # type: ignore[arg-type]
-    adapter.collect_permissions(adapter.list_accounts())
-    sqls = [*conn.executed, oracle.Adapter(fake(ORACLE_11), ORACLE_11).users_sql()]  # type: ignore[arg-type]
-    assert len(conn.executed) == 6
-    for sql in sqls:
-        assert sqlglot.parse_one(sql, read="oracle") is not None
+    monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: conn)
+    instance = InstanceFactory(db_type="oracle", database="ORCLPDB1")
+    with AccountSyncCoordinator(instance, session=SyncSessionFactory()) as coordinator:
+        result = coordinator.run()
+    assert result.sync_details["inventory"]["excluded"] == 1
+    stored = {a.identity: a for a in Account.objects.filter(instance=instance)}
+    assert stored["ADMIN1"].is_superuser and stored["PUBLIC"].is_role and stored["APP_RO"].is_role
+    assert not stored["OLD"].can_login and "SYS" not in stored

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -56,6 +57,8 @@ class CapacityAdapter(abc.ABC):
         self.connection = connection
         #: name -> reason, for the databases the last `collect_sizes` could not read.
         self.failed: dict[str, str] = {}
+        # What the collection could not read, for sync_details (e.g. `databases_unreadable`).
+        self.notes: dict[str, Any] = {}
 
     def list_databases(self) -> list[str]:
         """User databases, sorted, without the engine's system databases."""

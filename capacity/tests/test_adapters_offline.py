@@ -20,13 +20,20 @@ from whalefall.tests.factories import InstanceFactory
 PAGE = 8192
 
 
+def oracle_sqls(cdb_root: bool) -> list[str]:
+    adapter = oracle_adapter.Adapter(oracle_catalog())
+    adapter._cdb_root = cdb_root
+    return [adapter.list_sql(), adapter.sizes_sql(), adapter.free_sql()]
+
+
 @pytest.mark.parametrize(
     ("dialect", "sql"),
     [
         ("tsql", sqlserver_adapter.LIST_SQL),
         ("tsql", sqlserver_adapter.SIZES_SQL),
-        ("oracle", oracle_adapter.LIST_SQL),
-        ("oracle", oracle_adapter.SIZES_SQL),
+        ("tsql", sqlserver_adapter.FILESTREAM_SQL.format(db="[odd]]name]")),
+        ("oracle", oracle_adapter.CONTAINER_SQL),
+        *[("oracle", sql) for cdb in (False, True) for sql in oracle_sqls(cdb)],
     ],
 )
 def test_every_sql_text_parses_in_its_dialect(dialect: str, sql: str) -> None:
@@ -56,10 +63,59 @@ def test_it_lists_oracle_tablespaces_without_system_and_undo() -> None:
 def test_it_sums_oracle_data_and_temp_files_per_tablespace() -> None:
     adapter = adapter_class("oracle")(oracle_catalog())
     sizes = {s.name: s for s in adapter.collect_sizes(["APP_DATA", "TEMP", "USERS"])}
-    assert sizes["APP_DATA"].size_bytes == 1536 * MB
-    assert sizes["TEMP"].size_bytes == 36 * MB
+    assert sizes["APP_DATA"].allocated_bytes == 1536 * MB
+    assert sizes["TEMP"].size_bytes == sizes["TEMP"].allocated_bytes == 36 * MB
     assert sizes["USERS"].allocated_bytes == 5 * MB
     assert sizes["USERS"].log_bytes is None
+
+
+def test_oracle_used_size_is_allocated_minus_dba_free_space() -> None:
+    """DBA_FREE_SPACE (Database Reference): the free extents of every tablespace, BYTES each."""
+    adapter = adapter_class("oracle")(oracle_catalog())
+    sizes = {s.name: s for s in adapter.collect_sizes(["APP_DATA", "USERS"])}
+    assert sizes["APP_DATA"].size_bytes == (1536 - 512) * MB and sizes["USERS"].size_bytes == 1 * MB
+
+
+def test_oracle_autoextend_maximum_comes_from_maxbytes() -> None:
+    """DBA_DATA_FILES.MAXBYTES: the file's maximum size when AUTOEXTENSIBLE = 'YES'."""
+    catalog = oracle_catalog()
+    catalog.db.execute("UPDATE dba_data_files SET autoextensible = 'NO' WHERE file_name LIKE '%app_data02%'")
+    adapter = adapter_class("oracle")(catalog)
+    adapter.collect_sizes(["APP_DATA", "USERS"])
+    assert adapter.notes["autoextend_max_bytes"] == {"APP_DATA": 34359721984 + 512 * MB, "USERS": 34359721984}
+
+
+def test_an_oracle_cdb_root_names_tablespaces_by_container() -> None:
+    """CDB_DATA_FILES / CDB_TABLESPACES: the DBA_ columns plus CON_ID; V$CONTAINERS names it."""
+    catalog = oracle_catalog(con_id="1")
+    for view in ("tablespaces", "data_files", "temp_files", "free_space"):
+        catalog.db.execute(f"CREATE TABLE cdb_{view} AS SELECT *, 3 AS con_id FROM dba_{view}")
+    catalog.db.execute('CREATE TABLE "v$containers" (con_id INT, name TEXT)')
+    catalog.db.execute("INSERT INTO \"v$containers\" VALUES (3, 'SALESPDB')")
+    adapter = adapter_class("oracle")(catalog)
+    assert adapter.list_databases() == ["SALESPDB.APP_DATA", "SALESPDB.TEMP", "SALESPDB.USERS"]
+    sizes = {s.name: s for s in adapter.collect_sizes(["SALESPDB.APP_DATA"])}
+    assert sizes["SALESPDB.APP_DATA"].size_bytes == 1024 * MB
+    assert not any("dba_" in q for q in catalog.queries)
+
+
+def test_sqlserver_filestream_size_comes_from_database_files() -> None:
+    """sys.master_files.size is 0 for FILESTREAM containers (Learn); sys.database_files of the
+    database holds their size (8-KB pages)."""
+    adapter = adapter_class("sqlserver")(sqlserver_catalog())
+    (aw,) = adapter.collect_sizes(["AdventureWorks2022"])
+    assert aw.data_bytes == (43008 + 128) * PAGE
+
+
+def test_sqlserver_databases_without_visible_files_are_reported() -> None:
+    """sys.master_files shows a database's files only with VIEW ANY DEFINITION (or CREATE/ALTER ANY
+    DATABASE): a listed database without rows there is reported, not sized 0."""
+    catalog = sqlserver_catalog()
+    catalog.db.execute("DELETE FROM sys.master_files WHERE database_id = 6")
+    adapter = adapter_class("sqlserver")(catalog)
+    sizes = adapter.collect_sizes(["AdventureWorks2022", "Sales"])
+    assert [s.name for s in sizes] == ["AdventureWorks2022"]
+    assert adapter.notes["databases_unreadable"] == {"Sales": sqlserver_adapter.NOT_VISIBLE}
 
 
 def test_system_names_compare_without_case_where_the_engine_does() -> None:

@@ -22,9 +22,16 @@ class CredentialForm(forms.ModelForm):
         help_text="Stored encrypted. Leave empty to keep the current password.",
     )
 
+    wallet_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        strip=False,
+        help_text="Oracle TCPS wallet password, stored encrypted. Leave empty to keep the current one.",
+    )
+
     class Meta:
         model = Credential
-        fields = ["name", "username", "password", "description"]
+        fields = ["name", "username", "password", "wallet_password", "description"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -36,6 +43,8 @@ class CredentialForm(forms.ModelForm):
         cred = super().save(commit=False)
         if self.cleaned_data.get("password"):
             cred.set_password(self.cleaned_data["password"])
+        if self.cleaned_data.get("wallet_password"):
+            cred.set_wallet_password(self.cleaned_data["wallet_password"])
         if commit:
             cred.save()
         return cred
@@ -84,6 +93,10 @@ class InstanceAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["name", "db_type", "host", "port", "database", "credential", "is_active"]}),
+        (
+            "Connection options",
+            {"fields": ["tls", "trust_server_certificate", "oracle_sid", "wallet_location"]},
+        ),
         ("Notes", {"fields": ["description", "tags"]}),
         ("Last known state", {"fields": readonly_fields}),
     ]

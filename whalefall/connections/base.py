@@ -31,6 +31,8 @@ class ErrorKind(enum.StrEnum):
     TIMEOUT = "timeout"
     AUTHENTICATION = "authentication"
     PRIVILEGE = "privilege"
+    # The driver cannot talk to this server the way it asks (a thin-mode limit): permanent.
+    UNSUPPORTED = "unsupported"
     OTHER = "other"
 
 
@@ -60,6 +62,12 @@ class ConnectionParams:
     database: str = ""
     connect_timeout: int = 10
     statement_timeout: int = 60
+    # Transport options per instance (SQL Server and Oracle; see each connector).
+    tls: str = ""  # "" driver default, "off", "request", "require"
+    trust_server_certificate: bool = False
+    oracle_sid: bool = False  # `database` is an Oracle SID rather than a service name
+    wallet_location: str = ""
+    wallet_password: str = field(default="", repr=False)
 
     @classmethod
     def from_settings(cls, **kwargs: Any) -> ConnectionParams:
@@ -69,8 +77,9 @@ class ConnectionParams:
 
     def clean(self, text: str) -> str:
         """Remove this password (and any inline `password=`) from a message."""
-        if self.password and len(self.password) >= 1:
-            text = text.replace(self.password, REDACTED) if len(self.password) >= 3 else text
+        for secret in (self.password, self.wallet_password):
+            if len(secret) >= 3:
+                text = text.replace(secret, REDACTED)
         return scrub(text)
 
 

@@ -15,12 +15,23 @@ if TYPE_CHECKING:
     from whalefall.connections.base import ConnectionParams
 
 
+class TlsMode(models.TextChoices):
+    """How the connection is encrypted (SQL Server: TDS encryption; Oracle: require = TCPS)."""
+
+    DEFAULT = "", "Driver default"
+    OFF = "off", "Off"
+    REQUEST = "request", "Request (SQL Server)"
+    REQUIRE = "require", "Require (SQL Server; Oracle TCPS)"
+
+
 class Credential(models.Model):
     """A login for monitoring; the password is stored only encrypted and is never shown."""
 
     name = models.CharField(max_length=128, unique=True)
     username = models.CharField(max_length=128)
     password_encrypted = models.TextField(editable=False, blank=True, default="")
+    # Oracle TCPS: the password of an encrypted wallet (ewallet.pem), encrypted like the password.
+    wallet_password_encrypted = models.TextField(editable=False, blank=True, default="")
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -49,6 +60,16 @@ class Credential(models.Model):
     def has_password(self) -> bool:
         return bool(self.password_encrypted)
 
+    def set_wallet_password(self, raw: str) -> None:
+        self.wallet_password_encrypted = crypto.encrypt(raw) if raw else ""
+
+    def get_wallet_password(self) -> str:
+        if not self.wallet_password_encrypted:
+            return ""
+        raw = crypto.decrypt(self.wallet_password_encrypted)
+        register_secret(raw)
+        return raw
+
 
 class InstanceQuerySet(models.QuerySet["Instance"]):
     def active(self) -> InstanceQuerySet:
@@ -74,7 +95,25 @@ class Instance(models.Model):
         max_length=128,
         blank=True,
         default="",
-        help_text="Oracle service name; initial database for SQL Server and PostgreSQL.",
+        help_text="Oracle service name (or SID); initial database for SQL Server and PostgreSQL.",
+    )
+    tls = models.CharField(
+        "encryption",
+        max_length=8,
+        choices=TlsMode.choices,
+        blank=True,
+        default="",
+        help_text="SQL Server: TDS encryption off / request / require. Oracle: require = TCPS.",
+    )
+    trust_server_certificate = models.BooleanField(
+        default=False,
+        help_text="Encrypt without verifying the server's certificate (SQL Server, Oracle TCPS).",
+    )
+    oracle_sid = models.BooleanField(
+        "Oracle SID", default=False, help_text="Oracle: the database field is a SID, not a service name."
+    )
+    wallet_location = models.CharField(
+        max_length=500, blank=True, default="", help_text="Oracle TCPS: directory holding ewallet.pem."
     )
     credential = models.ForeignKey(
         Credential, on_delete=models.PROTECT, related_name="instances", null=True, blank=True
@@ -98,6 +137,17 @@ class Instance(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """Connection options the engine cannot honour are refused when the instance is saved."""
+        from django.core.exceptions import ValidationError
+
+        if self.db_type == DbType.ORACLE and self.tls == TlsMode.REQUEST:
+            raise ValidationError({"tls": "Oracle connects over TCP (off) or TCPS (require)."})
+        if self.db_type != DbType.ORACLE and (self.oracle_sid or self.wallet_location):
+            raise ValidationError("The SID and wallet options apply to Oracle only.")
+        if self.db_type == DbType.ORACLE and not self.database:
+            raise ValidationError({"database": "Oracle needs a service name (or a SID)."})
+
     @property
     def effective_port(self) -> int:
         return self.port or DEFAULT_PORTS[DbType(self.db_type)]
@@ -113,6 +163,11 @@ class Instance(models.Model):
             user=cred.username if cred else "",
             password=cred.get_password() if cred else "",
             database=self.database,
+            tls=self.tls,
+            trust_server_certificate=self.trust_server_certificate,
+            oracle_sid=self.oracle_sid,
+            wallet_location=self.wallet_location,
+            wallet_password=cred.get_wallet_password() if cred else "",
         )
 
     def record_check(self, ok: bool, message: str, version: str = "") -> None:

@@ -102,7 +102,7 @@ ENGINES = ["mysql", "postgresql", "sqlserver", "oracle"]
 
 @pytest.mark.parametrize("db_type", ENGINES)
 def test_it_reports_a_closed_port_as_unreachable(db_type: str) -> None:
-    err = connect_error(db_type, params(live.closed_port(), connect_timeout=3))
+    err = connect_error(db_type, params(live.closed_port(), connect_timeout=3, database="FREEPDB1"))
     assert err.kind is ErrorKind.UNREACHABLE and err.transient
     assert "refused" in str(err).lower()
     assert "Never-Show-Me-42" not in str(err)
@@ -112,7 +112,7 @@ def test_it_reports_a_closed_port_as_unreachable(db_type: str) -> None:
 def test_it_times_out_on_a_server_that_never_answers(db_type: str) -> None:
     with live.blackhole_port() as port:
         started = time.monotonic()
-        err = connect_error(db_type, params(port, connect_timeout=2))
+        err = connect_error(db_type, params(port, connect_timeout=2, database="FREEPDB1"))
         elapsed = time.monotonic() - started
     assert err.kind is ErrorKind.TIMEOUT and err.transient
     assert elapsed < 2 + 1.5, f"connect took {elapsed:.1f}s with a 2s connect timeout"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
@@ -33,6 +34,26 @@ class Command(SafeOutputCommand):
             "--password-env", required=True, metavar="VAR", help="Environment variable holding the password."
         )
         parser.add_argument("--inactive", action="store_true", help="Register but do not sync.")
+        parser.add_argument(
+            "--encryption",
+            choices=["off", "request", "require"],
+            default="",
+            help="SQL Server: TDS encryption. Oracle: require = TCPS. Default: the driver's.",
+        )
+        parser.add_argument(
+            "--trust-server-certificate",
+            action="store_true",
+            help="Encrypt without verifying the server certificate (SQL Server, Oracle TCPS).",
+        )
+        parser.add_argument(
+            "--sid", action="store_true", help="Oracle: --database is a SID, not a service name."
+        )
+        parser.add_argument(
+            "--wallet-location", default="", help="Oracle TCPS: directory holding ewallet.pem."
+        )
+        parser.add_argument(
+            "--wallet-password-env", metavar="VAR", help="Environment variable holding the wallet password."
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         var = opts["password_env"]
@@ -41,12 +62,30 @@ class Command(SafeOutputCommand):
         password = os.environ[var]
         if opts["port"] is not None and not 0 < opts["port"] < 65536:
             raise CommandError(f"--port {opts['port']} is not a TCP port")
+        wallet_var = opts["wallet_password_env"]
+        if wallet_var and wallet_var not in os.environ:
+            raise CommandError(
+                f"environment variable {wallet_var} is not set (it must hold the wallet password)"
+            )
+        options = {
+            "tls": opts["encryption"],
+            "trust_server_certificate": opts["trust_server_certificate"],
+            "oracle_sid": opts["sid"],
+            "wallet_location": opts["wallet_location"],
+        }
+        probe = Instance(db_type=opts["db_type"], database=opts["database"], **options)
+        try:
+            probe.clean()
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
         with transaction.atomic():
             cred, _ = Credential.objects.get_or_create(
                 name=f"{opts['name']}-credential", defaults={"username": opts["username"]}
             )
             cred.username = opts["username"]
             cred.set_password(password)
+            if wallet_var:
+                cred.set_wallet_password(os.environ[wallet_var])
             cred.save()
             instance, created = Instance.objects.update_or_create(
                 name=opts["name"],
@@ -57,6 +96,7 @@ class Command(SafeOutputCommand):
                     "database": opts["database"],
                     "credential": cred,
                     "is_active": not opts["inactive"],
+                    **options,
                 },
             )
         verb = "Registered" if created else "Updated"
