@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -29,7 +31,7 @@ def test_it_lists_jobs_for_viewers_and_refuses_anonymous_users(client: Client) -
     assert client.post("/api/scheduler/jobs/record_session_hourly/pause/").status_code == 403
 
 
-def test_it_runs_and_pauses_jobs_for_operators_with_csrf(client: Client) -> None:
+def test_it_runs_and_pauses_jobs_for_operators_with_csrf(client: Client, alive_scheduler: Any) -> None:
     client.force_login(make_user("otto", OPERATORS))
     response = client.post("/api/scheduler/jobs/record_session_hourly/run/")
     assert response.status_code == 202
