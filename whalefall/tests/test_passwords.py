@@ -98,5 +98,3 @@ def test_mysql_gets_utf8_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the recorder stops the connect
         connector_class("mysql")(params(3306, "monitor", PASSWORDS[1])).connect()
     assert seen["password"] == PASSWORDS[1].encode("utf-8")
-
-
