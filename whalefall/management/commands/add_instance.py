@@ -39,6 +39,7 @@ class Command(BaseCommand):
         password = os.environ[var]
         if opts["port"] is not None and not 0 < opts["port"] < 65536:
             raise CommandError(f"--port {opts['port']} is not a TCP port")
+        self._check_lengths(opts)
         with transaction.atomic():
             cred, _ = Credential.objects.get_or_create(
                 name=f"{opts['name']}-credential", defaults={"username": opts["username"]}
@@ -63,3 +64,21 @@ class Command(BaseCommand):
                 f"{verb} instance {instance.name} ({instance.db_type} {instance.host}:{instance.effective_port})"
             )
         )
+
+    @staticmethod
+    def _check_lengths(opts: dict[str, Any]) -> None:
+        """A clean error for a value the database column cannot hold (not a DataError traceback)."""
+        suffix = "-credential"  # the credential is named after the instance
+        limits = {
+            "name": min(
+                Instance._meta.get_field("name").max_length or 0,
+                (Credential._meta.get_field("name").max_length or 0) - len(suffix),
+            ),
+            "host": Instance._meta.get_field("host").max_length,
+            "database": Instance._meta.get_field("database").max_length,
+            "username": Credential._meta.get_field("username").max_length,
+        }
+        for option, limit in limits.items():
+            value = opts[option] or ""
+            if limit and len(value) > limit:
+                raise CommandError(f"--{option} is too long: {len(value)} characters, at most {limit}")
