@@ -361,3 +361,15 @@ def test_it_lists_requests_and_commands_without_a_query_per_row(viewer: Client, 
     with CaptureQueriesContext(connection) as many:
         viewer.get(reverse(url_name))
     assert len(many) == len(few)
+
+
+def test_it_shows_an_unclaimed_request_as_expired(viewer: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    TaskRequest.objects.create(
+        task=SPECS[0].function, requested_by="otto", expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    page = viewer.get(reverse("admin:whalefall_taskrequest_changelist")).content.decode()
+    assert "Expired (no scheduler took it in time)" in page
