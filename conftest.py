@@ -65,3 +65,12 @@ def pg_role() -> Any:
         with live.pg_superuser() as su:
             for name in created:
                 live.run(su, f"DROP OWNED BY {name}", f"DROP ROLE IF EXISTS {name}")
+
+
+@pytest.fixture
+def alive_scheduler(db: Any) -> Any:
+    """A scheduler lease held (by a pretend process), so run-now requests are accepted."""
+    from scheduling.models import SchedulerLease
+
+    assert SchedulerLease.claim(owner="elsewhere-1", token="t" * 32, host="elsewhere", pid=1, seconds=600)
+    return SchedulerLease.current()

@@ -20,6 +20,7 @@ from whalefall.admin.instances import extend_instance_admin
 from whalefall.admin.sessions import ReadOnlyMixin
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
+from whalefall.sync.admission import refusal
 
 
 @admin.register(ExclusionRule)
@@ -234,6 +235,10 @@ def sync_accounts_now(
     ids = sorted(queryset.values_list("pk", flat=True))
     trigger = SyncTrigger.MANUAL_SINGLE if len(ids) == 1 else SyncTrigger.MANUAL
     user = request.user.get_username()
+    reason = refusal("accounts_sync.tasks.sync_accounts")
+    if reason:
+        modeladmin.message_user(request, f"Account sync not queued: {reason}", messages.ERROR)
+        return
     dispatch.submit(
         "accounts_sync.tasks.sync_accounts",
         requested_by=user,

@@ -57,6 +57,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="wf-bench-"))
     env = {
         **os.environ,
+        "DEBUG": os.environ.get("DEBUG", "true"),  # a throw-away database: development settings
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}",
         "WHALEFALL_SCHEDULER_LEASE_SECONDS": str(args.lease),
         "LOG_LEVEL": "WARNING",

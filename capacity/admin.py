@@ -24,6 +24,7 @@ from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
 from whalefall.choices import SyncTrigger
 from whalefall.models import Instance
+from whalefall.sync.admission import refusal
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -203,6 +204,10 @@ def collect_sizes_now(
         modeladmin.message_user(request, "No active instance selected.", messages.WARNING)
         return
     user = request.user.get_username()
+    reason = refusal("capacity.tasks.collect_database_sizes")
+    if reason:
+        modeladmin.message_user(request, f"Capacity collection not queued: {reason}", messages.ERROR)
+        return
     dispatch.submit(
         "capacity.tasks.collect_database_sizes",
         requested_by=user,

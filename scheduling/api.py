@@ -1,36 +1,79 @@
-"""Scheduler JSON endpoints (SPEC §8): staff session auth, CSRF on writes, same permissions as the admin."""
+"""Scheduler JSON endpoints (SPEC §8): staff session auth, CSRF on writes, same permissions as the admin.
+
+Everything the jobs admin can do: list, run now (refused with 409 and the reason when it cannot
+run now), pause / resume / enable / disable, edit a trigger (with a preview of the next runs),
+add a job for a registered function, delete a custom job, reload the built-in jobs from YAML.
+Errors are JSON, like every answer.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
 
-from scheduling.models import JobConfig
+from scheduling import registry
+from scheduling.config import JOB_ID, ConfigError, load_default_tasks
+from scheduling.functions import available_functions
+from scheduling.models import JobConfig, SchedulerCommand
 from scheduling.status import scheduler_status
+from scheduling.triggers import TriggerError, build_trigger, describe, next_run_times
+from whalefall.api import _csrf, json_error, request_accepted
+from whalefall.logging import get_logger
+from whalefall.sync.admission import refusal
 
+logger = get_logger(__name__)
 View = Callable[..., JsonResponse]
+VIEW_PERM, MANAGE_PERM = "scheduling.view_jobconfig", "scheduling.manage_jobconfig"
 
 
-def staff_perm(perm: str) -> Callable[[View], View]:
-    """401 for anonymous or non-staff users, 403 without `perm`."""
+def staff_perm(perm: str, *methods: str) -> Callable[[View], View]:
+    """401 for anonymous or non-staff users, 403 without `perm` or on a failed CSRF check, 405 for
+    another method, 404 for an unknown job: all JSON."""
 
     def decorator(view: View) -> View:
+        @csrf_exempt  # checked below so that the refusal is JSON
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             if not (request.user.is_authenticated and request.user.is_staff):
-                return JsonResponse({"error": "authentication required"}, status=401)
+                return json_error("authentication required", 401)
             if not request.user.has_perm(perm):
-                return JsonResponse({"error": f"permission {perm} required"}, status=403)
-            return view(request, *args, **kwargs)
+                return json_error(f"permission {perm} required", 403)
+            if request.method not in methods:
+                return json_error(f"method {request.method} not allowed", 405)
+            if request.method not in ("GET", "HEAD"):
+                refused = _csrf.process_view(request, None, (), {})
+                if refused is not None:
+                    return refused
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as exc:
+                return json_error(str(exc) or "not found", 404)
+            except Exception:
+                logger.exception("scheduler_api_error", path=request.path)
+                return json_error("internal error (logged)", 500)
 
         return wrapper
 
     return decorator
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            raise ValueError(f"invalid JSON body: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError("the JSON body must be an object")
+        return data
+    return {k: request.POST.get(k) for k in request.POST}
 
 
 def job_dict(config: JobConfig) -> dict[str, Any]:
@@ -58,15 +101,33 @@ def job_dict(config: JobConfig) -> dict[str, Any]:
     }
 
 
-@require_GET
-@staff_perm("scheduling.view_jobconfig")
+def _trigger_from(data: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(type, params, preview) from a body, or TriggerError naming the bad field."""
+    trigger_type = data.get("trigger_type") or ""
+    params = data.get("trigger_params") or {}
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except ValueError:
+            raise TriggerError("trigger_params", "must be a JSON object") from None
+    trigger = build_trigger(trigger_type, params)
+    preview = {
+        "trigger": describe(trigger_type, params),
+        "next_runs": [t.isoformat() for t in next_run_times(trigger, 5)],
+    }
+    return trigger_type, params, preview
+
+
+@staff_perm(VIEW_PERM, "GET")
 def status(request: HttpRequest) -> JsonResponse:
     return JsonResponse(scheduler_status().as_dict())
 
 
-@require_GET
-@staff_perm("scheduling.view_jobconfig")
+@staff_perm(VIEW_PERM, "GET", "POST")
 def jobs(request: HttpRequest) -> JsonResponse:
+    """GET: the jobs. POST (manage permission): add a custom job for a registered function."""
+    if request.method == "POST":
+        return _add_job(request)
     return JsonResponse(
         {
             "scheduler": scheduler_status().as_dict(),
@@ -75,26 +136,98 @@ def jobs(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
-@staff_perm("scheduling.view_jobconfig")
+def _add_job(request: HttpRequest) -> JsonResponse:
+    if not request.user.has_perm(MANAGE_PERM):
+        return json_error(f"permission {MANAGE_PERM} required", 403)
+    try:
+        data = _body(request)
+        job_id = str(data.get("id") or "").strip()
+        if not JOB_ID.match(job_id):
+            return json_error("id: use snake_case {action}_{frequency}, e.g. sync_accounts_hourly", 400)
+        function = str(data.get("function") or "")
+        if function not in available_functions():
+            return json_error(f"function: {function!r} is not a registered, available task function", 400)
+        trigger_type, params, preview = _trigger_from(data)
+    except TriggerError as exc:
+        return json_error(str(exc), 400, field=exc.field)
+    except ValueError as exc:
+        return json_error(str(exc), 400)
+    name = str(data.get("name") or job_id)[:200]
+    try:
+        with transaction.atomic():
+            config = JobConfig.objects.create(
+                id=job_id,
+                name=name,
+                description=str(data.get("description") or ""),
+                function=function,
+                trigger_type=trigger_type,
+                trigger_params=params,
+                enabled=data.get("enabled", True) not in (False, "false", "0", ""),
+            )
+    except IntegrityError:
+        return json_error(f"a job {job_id} already exists", 409)
+    command = SchedulerCommand.queue("add", config.id, request.user.get_username())
+    return JsonResponse({**job_dict(config), "command_id": command.pk, "preview": preview}, status=201)
+
+
+@staff_perm(VIEW_PERM, "GET", "DELETE")
 def job_detail(request: HttpRequest, job_id: str) -> JsonResponse:
+    if request.method == "DELETE":
+        return _delete(request, job_id)
     return JsonResponse(job_dict(get_object_or_404(JobConfig.objects.with_runs(), pk=job_id)))
 
 
-ACTIONS = {"pause", "resume", "enable", "disable", "run"}
+def _delete(request: HttpRequest, job_id: str) -> JsonResponse:
+    if not request.user.has_perm(MANAGE_PERM):
+        return json_error(f"permission {MANAGE_PERM} required", 403)
+    config = get_object_or_404(JobConfig, pk=job_id)
+    try:
+        command = config.remove(by=request.user.get_username())
+    except PermissionError as exc:
+        return json_error(str(exc), 409)
+    return JsonResponse({"deleted": job_id, "command_id": command.pk}, status=202)
 
 
-@require_POST
-@staff_perm("scheduling.manage_jobconfig")
+STATE_ACTIONS = {"pause", "resume", "enable", "disable"}
+
+
+@staff_perm(MANAGE_PERM, "POST")
 def job_action(request: HttpRequest, job_id: str, action: str) -> JsonResponse:
-    """run -> {"request_id"}; pause/resume/enable/disable -> {"command_id"} (applied within seconds)."""
+    """run -> {"request_id"} or 409; pause/resume/enable/disable -> {"command_id"};
+    trigger -> validate, preview (`"preview": true` saves nothing) and save; delete -> custom only."""
     config = get_object_or_404(JobConfig, pk=job_id)
     user = request.user.get_username()
-    if action not in ACTIONS:
-        return JsonResponse({"error": f"unknown action {action!r}"}, status=404)
     if action == "run":
-        if config.unavailable_reason:
-            return JsonResponse({"error": config.unavailable_reason}, status=409)
-        return JsonResponse({"request_id": config.request_run(by=user).pk}, status=202)
+        reason = config.unavailable_reason or refusal(config.function, config.id)
+        if reason:
+            return json_error(reason, 409)
+        return JsonResponse(request_accepted(config.request_run(by=user)), status=202)
+    if action == "trigger":
+        try:
+            data = _body(request)
+            trigger_type, params, preview = _trigger_from(data)
+        except TriggerError as exc:
+            return json_error(str(exc), 400, field=exc.field)
+        except ValueError as exc:
+            return json_error(str(exc), 400)
+        if data.get("preview") in (True, "true", "1"):
+            return JsonResponse({"saved": False, **preview})
+        command = config.set_trigger(trigger_type, params, user)
+        return JsonResponse({"saved": True, "command_id": command.pk, **preview}, status=202)
+    if action == "delete":
+        return _delete(request, job_id)
+    if action not in STATE_ACTIONS:
+        return json_error(f"unknown action {action!r}", 404)
     command = getattr(config, action)(by=user)
     return JsonResponse({"command_id": command.pk, "state": config.state}, status=202)
+
+
+@staff_perm(MANAGE_PERM, "POST")
+def reload(request: HttpRequest) -> JsonResponse:
+    """Reset the built-in jobs to scheduler_tasks.yaml (custom jobs are kept), as the admin does."""
+    try:
+        loaded = load_default_tasks()
+    except ConfigError as exc:
+        return json_error(f"cannot reload: {exc}", 400)
+    count = registry.reload_from_yaml(loaded.specs, by=request.user.get_username())
+    return JsonResponse({"reloaded": count, "source": str(loaded.source)}, status=202)

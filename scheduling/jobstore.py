@@ -10,6 +10,16 @@ from django_apscheduler.jobstores import DjangoJobStore
 
 ADHOC_PREFIX = "request-"
 
+# A job that returned normally is "Executed" to APScheduler even when its session did not
+# complete; the execution row shows the session's outcome instead.
+SESSION_EXECUTION_STATUS = {
+    "partial": "Partial",
+    "failed": "Error!",
+    "skipped": "Skipped",
+    "cancelled": "Cancelled",
+    "interrupted": "Interrupted",
+}
+
 
 def _close_connection() -> None:
     """Event handlers run in executor threads: do not leave a connection open in them."""
@@ -37,6 +47,18 @@ def _link_session(event: Any) -> None:
     )
 
 
+def _follow_session_outcome(execution_id: int | None, event: Any) -> None:
+    from django_apscheduler.models import DjangoJobExecution
+
+    result = event.retval if isinstance(event.retval, dict) else {}
+    status = SESSION_EXECUTION_STATUS.get(str(result.get("status", "")))
+    if execution_id is None or status is None:
+        return
+    DjangoJobExecution.objects.filter(pk=execution_id).update(
+        status=status, exception=str(result.get("error") or "")[:1000] or None
+    )
+
+
 class WhaleFallJobStore(DjangoJobStore):
     """DjangoJobStore; one-off TaskRequests (no stored job) are recorded on the request instead."""
 
@@ -55,7 +77,9 @@ class WhaleFallJobStore(DjangoJobStore):
             return None
         try:
             _link_session(event)
-            return super().handle_execution_event(event)
+            execution_id = super().handle_execution_event(event)
+            _follow_session_outcome(execution_id, event)
+            return execution_id
         finally:
             _close_connection()
 

@@ -4,14 +4,18 @@
         standby: try to claim the lease (conditional UPDATE); say once that we wait
         active:  renew the lease (heartbeat), apply pending SchedulerCommands,
                  claim pending TaskRequests and submit them to the executor
-    on SIGTERM/SIGINT the handler only sets a flag; the loop then shuts APScheduler down
-    (waiting for running jobs) and releases the lease so a standby takes over at once.
+    on SIGTERM/SIGINT the handler only sets a flag; the loop then stops taking work (APScheduler
+    paused, no more requests claimed), KEEPS renewing the lease while running jobs finish, gives
+    them the grace period (WHALEFALL_SCHEDULER_STOP_GRACE), then cancels them at their next safe
+    point (their sessions end `cancelled`), and only then releases the lease: a standby never
+    runs jobs while this process still does. A second signal exits at once.
 
 Each step is a small method that tests call directly.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import time
@@ -33,12 +37,14 @@ from django.utils import timezone
 
 from scheduling import registry
 from scheduling.config import TaskSpec, load_default_tasks
-from scheduling.functions import unavailable_reason
+from scheduling.functions import resolve, unavailable_reason
 from scheduling.jobstore import ADHOC_PREFIX, WhaleFallJobStore
 from scheduling.models import CommandStatus, JobConfig, SchedulerCommand, SchedulerLease
-from scheduling.runner import run_job
+from scheduling.runner import run_job, running_jobs
 from whalefall.logging import get_logger
 from whalefall.models import TaskRequest, TaskRequestStatus
+from whalefall.sync import cancel
+from whalefall.sync.conf import scheduler_stop_grace
 from whalefall.sync.recovery import recover_interrupted_sessions
 
 logger = get_logger(__name__)
@@ -89,10 +95,12 @@ class SchedulerService:
         lease_seconds: int | None = None,
         out: Callable[[str], None] = print,
         tick: float = 1.0,
+        stop_grace: float | None = None,
     ) -> None:
         self.specs = specs if specs is not None else load_default_tasks().specs
         self.lease_seconds = lease_seconds or settings.WHALEFALL_SCHEDULER_LEASE_SECONDS
         self.out, self.tick = out, tick
+        self.stop_grace = scheduler_stop_grace() if stop_grace is None else stop_grace
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.owner = f"{self.host}-{self.pid}"
         self.token = uuid.uuid4().hex
@@ -103,7 +111,10 @@ class SchedulerService:
 
     # --- process life -------------------------------------------------------------------------
     def request_stop(self, *_: Any) -> None:
-        """Signal handler: only set a flag; the loop does the rest."""
+        """Signal handler: only set a flag; the loop does the rest. A second signal exits now."""
+        if self.stop_requested and _:
+            self.out("Second stop signal: exiting now.")
+            os._exit(1)
         self.stop_requested = True
 
     def run(self) -> None:
@@ -156,13 +167,16 @@ class SchedulerService:
         self.activate()
         return True
 
-    def heartbeat(self) -> bool:
+    def heartbeat(self, *, stopping: bool = False) -> bool:
         """Renew every third of the lease; on loss stop scheduling at once and go standby."""
         if time.monotonic() - self._renewed_at < self.lease_seconds / 3:
             return True
         if SchedulerLease.renew(token=self.token, seconds=self.lease_seconds):
             self._renewed_at = time.monotonic()
             return True
+        if stopping:
+            logger.error("scheduler_lease_lost", owner=self.owner)
+            return False
         self.out("Lost the scheduler lease; stopping jobs and going back to standby.")
         logger.error("scheduler_lease_lost", owner=self.owner)
         self._stop_scheduler(wait=False)
@@ -237,15 +251,52 @@ class SchedulerService:
             self.scheduler = None
 
     def shutdown(self) -> None:
+        """The bounded stop: no new work, lease kept while jobs finish, grace, cancel, release."""
         was_active = self.active
         if was_active:
-            self.out("Stopping: waiting for running jobs to finish...")
-        self._stop_scheduler(wait=True)
+            assert self.scheduler is not None
+            if self.scheduler.running:
+                self.scheduler.pause()  # no scheduled job starts from now on
+            self._drain()
+        self._stop_scheduler(wait=False)
         close_old_connections()
         if was_active:
             SchedulerLease.release(token=self.token)
         logger.info("scheduler_stopped", owner=self.owner, was_active=was_active)
         self.out("Scheduler stopped.")
+
+    def _drain(self) -> None:
+        """Wait for running jobs, renewing the lease: up to the grace period, then cancel them at
+        their next safe point and wait for that (they finish the instance in progress)."""
+        jobs = running_jobs()
+        if not jobs:
+            return
+        self.out(
+            f"Stopping: waiting up to {self.stop_grace:g} s for {', '.join(jobs)} (again to exit now)..."
+        )
+        logger.info("scheduler_stopping", jobs=jobs, grace=self.stop_grace)
+        if self._wait_for_jobs(time.monotonic() + self.stop_grace):
+            return
+        jobs = running_jobs()
+        self.out(f"Grace period over: cancelling {', '.join(jobs)} at the next safe point.")
+        logger.warning("scheduler_stop_cancelling", jobs=jobs, grace=self.stop_grace)
+        cancel.request_cancel(
+            f"cancelled: the scheduler stopped (grace period of {self.stop_grace:g} s over)"
+        )
+        if not self._wait_for_jobs(None):
+            logger.error("scheduler_stop_jobs_left", jobs=running_jobs())
+
+    def _wait_for_jobs(self, deadline: float | None) -> bool:
+        """True once no job runs; False at the deadline. The lease is renewed meanwhile."""
+        while running_jobs():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            try:
+                self.heartbeat(stopping=True)
+            except DatabaseError:
+                logger.exception("scheduler_step_database_error")
+            time.sleep(0.2)
+        return True
 
     def _log_event(self, event: Any) -> None:
         names = {
@@ -287,6 +338,9 @@ class SchedulerService:
 
     def process_requests(self, limit: int = 20) -> int:
         """Claim pending run requests (conditional UPDATE) and hand them to the executor."""
+        expired = TaskRequest.objects.expire()
+        if expired:
+            logger.warning("task_requests_expired", count=expired)
         submitted = 0
         for request in TaskRequest.objects.pending()[:limit]:
             claimed = TaskRequest.objects.filter(pk=request.pk, status=TaskRequestStatus.PENDING).update(
@@ -316,16 +370,15 @@ class SchedulerService:
         reason = unavailable_reason(task)
         if reason:
             return self._finish(request, TaskRequestStatus.FAILED, f"task {task} is unavailable: {reason}")
+        task_kwargs = {**(config.kwargs if config else {}), **request.kwargs}
+        task_kwargs.update(_asked_by(task, request))
         now = timezone.now()
         job = Job(
             self.scheduler,
             id=request.job_id or f"{ADHOC_PREFIX}{request.pk}",
             func=run_job,
             args=(task, request.job_id),
-            kwargs={
-                "task_kwargs": {**(config.kwargs if config else {}), **request.kwargs},
-                "request_id": request.pk,
-            },
+            kwargs={"task_kwargs": task_kwargs, "request_id": request.pk},
             name=config.name if config else task,
             trigger=DateTrigger(run_date=now),
             executor="default",
@@ -342,3 +395,17 @@ class SchedulerService:
         )
         logger.info("task_request_submitted_to_executor", request_id=request.pk, job_id=job.id, task=task)
         return 1
+
+
+def _asked_by(task: str, request: TaskRequest) -> dict[str, str]:
+    """A person asked for this run: record it as `manual` and by whom, where the task says so."""
+    try:
+        params = inspect.signature(resolve(task)).parameters
+    except Exception:  # noqa: BLE001 - unavailable tasks are reported by _submit, not here
+        return {}
+    extra: dict[str, str] = {}
+    if "trigger" in params and "trigger" not in request.kwargs:
+        extra["trigger"] = "manual"
+    if "created_by" in params and "created_by" not in request.kwargs and request.requested_by:
+        extra["created_by"] = request.requested_by
+    return extra

@@ -33,9 +33,17 @@ class SchedulerStatus:
             return f"No scheduler is running (last heartbeat {beat} from {self.owner}). Start `manage.py runscheduler`."
         return "No scheduler has ever run. Start `manage.py runscheduler`: jobs and run requests wait for it."
 
+    @property
+    def heartbeat_age(self) -> float | None:
+        if not self.heartbeat_at:
+            return None
+        return round((timezone.now() - self.heartbeat_at).total_seconds(), 1)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "alive": self.alive,
+            "state": "active" if self.alive else "none",
+            "heartbeat_age_seconds": self.heartbeat_age,
             "host": self.host,
             "pid": self.pid,
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,

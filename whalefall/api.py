@@ -7,32 +7,85 @@ from functools import wraps
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
 
 from whalefall.choices import SyncCategory
 from whalefall.dispatch import SYNC_TASKS, submit
-from whalefall.models import SyncInstanceRecord, SyncLock, SyncSession
+from whalefall.logging import get_logger
+from whalefall.models import SyncInstanceRecord, SyncLock, SyncSession, TaskRequest
+from whalefall.sync.admission import refusal
+
+logger = get_logger(__name__)
 
 View = Callable[..., JsonResponse]
 
 
+def json_error(message: str, status: int, **extra: Any) -> JsonResponse:
+    return JsonResponse({"success": False, "error": message, **extra}, status=status)
+
+
+class _JsonCsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, with the refusal as JSON instead of the HTML failure page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> JsonResponse:
+        return json_error(f"CSRF check failed: {reason}", 403)
+
+
+_csrf = _JsonCsrfCheck(lambda request: HttpResponse())
+
+
 def staff_permission(perm: str) -> Callable[[View], View]:
-    """401 for anonymous, 403 for non-staff or without `perm`: JSON, never a login redirect."""
+    """JSON for every outcome: 401 anonymous, 403 non-staff / without `perm` / failed CSRF,
+    404 unknown object, 500 unexpected error; never a login redirect or an HTML page."""
+
+    def decorator(view: View) -> View:
+        @csrf_exempt  # checked below, so that the refusal is JSON
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+            if not request.user.is_authenticated:
+                return json_error("authentication required", 401)
+            if not (request.user.is_staff and request.user.has_perm(perm)):
+                return json_error(f"permission {perm} required", 403)
+            if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+                refused = _csrf.process_view(request, None, (), {})
+                if refused is not None:
+                    return refused
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as exc:
+                return json_error(str(exc) or "not found", 404)
+            except Exception:
+                logger.exception("api_error", path=request.path)
+                return json_error("internal error (logged)", 500)
+
+        return wrapped
+
+    return decorator
+
+
+def only(*methods: str) -> Callable[[View], View]:
+    """require_http_methods with a JSON 405."""
 
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            if not request.user.is_authenticated:
-                return JsonResponse({"success": False, "error": "authentication required"}, status=401)
-            if not (request.user.is_staff and request.user.has_perm(perm)):
-                return JsonResponse({"success": False, "error": f"permission {perm} required"}, status=403)
+            if request.method not in methods:
+                response = json_error(f"method {request.method} not allowed", 405)
+                response["Allow"] = ", ".join(methods)
+                return response
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other /api/ path: a JSON 404, not Django's HTML page."""
+    return json_error(f"no API endpoint {request.path}", 404)
 
 
 VIEW = "whalefall.view_syncsession"
@@ -75,8 +128,8 @@ def record_json(r: SyncInstanceRecord) -> dict[str, Any]:
     }
 
 
-@require_GET
 @staff_permission(VIEW)
+@only("GET")
 def sync_status(request: HttpRequest) -> JsonResponse:
     locks = {lock.category: lock for lock in SyncLock.objects.all()}
     data = {}
@@ -92,8 +145,8 @@ def sync_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"success": True, "data": data})
 
 
-@require_GET
 @staff_permission(VIEW)
+@only("GET")
 def session_list(request: HttpRequest) -> JsonResponse:
     qs = SyncSession.objects.all()
     category = request.GET.get("category")
@@ -124,39 +177,61 @@ def session_list(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
 @staff_permission(VIEW)
+@only("GET")
 def session_detail(request: HttpRequest, session_id: str) -> JsonResponse:
     session = get_object_or_404(SyncSession, session_id=session_id)
     data = session_json(session) | {"records": [record_json(r) for r in session.records.all()]}
     return JsonResponse({"success": True, "data": data})
 
 
-@require_POST
 @staff_permission(MANAGE)
+@only("POST")
 def session_mark_read(request: HttpRequest, session_id: str) -> JsonResponse:
     get_object_or_404(SyncSession, session_id=session_id)
     SyncSession.objects.filter(session_id=session_id).mark_read()
     return JsonResponse({"success": True, "message": "marked as read"})
 
 
-@require_POST
 @staff_permission(MANAGE)
+@only("POST")
 def session_read_all(request: HttpRequest) -> JsonResponse:
     count = SyncSession.objects.mark_read()
     return JsonResponse({"success": True, "message": f"marked {count} session(s) as read", "count": count})
 
 
-@require_POST
 @staff_permission(MANAGE)
+@only("POST")
 def trigger(request: HttpRequest, category: str) -> JsonResponse:
-    """Queue a manual run of `category` for the scheduler process (202: accepted, not done)."""
+    """Queue a manual run of `category` for the scheduler: 202 with the request's id and where to
+    follow it, or 409 at once with the reason when it cannot run now."""
     if category not in SYNC_TASKS:
-        return JsonResponse({"success": False, "error": f"unknown category {category!r}"}, status=404)
-    req = submit(
-        SYNC_TASKS[category],
-        requested_by=request.user.get_username(),
-        trigger="manual",
-        created_by=request.user.get_username(),
-    )
-    return JsonResponse({"success": True, "request_id": req.pk, "status": req.status}, status=202)
+        return json_error(f"unknown category {category!r}", 404)
+    reason = refusal(SYNC_TASKS[category])
+    if reason:
+        return json_error(reason, 409)
+    user = request.user.get_username()
+    req = submit(SYNC_TASKS[category], requested_by=user, trigger="manual", created_by=user)
+    return JsonResponse(request_accepted(req), status=202)
+
+
+def request_accepted(req: TaskRequest) -> dict[str, Any]:
+    return {
+        "success": True,
+        "request_id": req.pk,
+        "status": req.effective_status,
+        "expires_at": req.expires_at.isoformat(),
+        "url": f"/api/requests/{req.pk}/",
+    }
+
+
+@staff_permission(VIEW)
+@only("GET")
+def request_detail(request: HttpRequest, request_id: int) -> JsonResponse:
+    """A run request's state (pending, running, done, failed, skipped, cancelled, refused,
+    expired) and, once it ran, its session."""
+    req = get_object_or_404(TaskRequest.objects.select_related("session"), pk=request_id)
+    data = req.as_dict()
+    if req.session_id:
+        data["session"] = session_json(req.session)  # type: ignore[arg-type]
+    return JsonResponse({"success": True, "data": data})

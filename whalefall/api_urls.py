@@ -12,5 +12,7 @@ urlpatterns = [
     path("api/sync/sessions/<uuid:session_id>", api.session_detail, name="api-sync-session"),
     path("api/sync/sessions/<uuid:session_id>/read", api.session_mark_read, name="api-sync-session-read"),
     path("api/sync/<str:category>/trigger", api.trigger, name="api-sync-trigger"),
+    path("api/requests/<int:request_id>/", api.request_detail, name="api-request"),
     path("", include("scheduling.api_urls")),
+    path("api/<path:rest>", api.not_found, name="api-not-found"),
 ]

@@ -26,6 +26,10 @@ def encryption_key_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 @register()
 def secret_key_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """whalefall.E002: without DEBUG a SECRET_KEY must be given."""
-    if not settings.DEBUG and not settings.SECRET_KEY:
+    try:
+        key = settings.SECRET_KEY
+    except ImproperlyConfigured:  # Django refuses to hand out an empty key: report it, not crash
+        key = ""
+    if not settings.DEBUG and not key:
         return [Error("SECRET_KEY is empty; set it in the environment.", id="whalefall.E002")]
     return []

@@ -37,10 +37,11 @@ class SessionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
     SKIPPED = "skipped", "Skipped (another run held the lock)"
+    INTERRUPTED = "interrupted", "Interrupted (its process died)"
 
     @classmethod
     def finished(cls) -> list[str]:
-        return [cls.COMPLETED, cls.PARTIAL, cls.FAILED, cls.CANCELLED, cls.SKIPPED]
+        return [cls.COMPLETED, cls.PARTIAL, cls.FAILED, cls.CANCELLED, cls.SKIPPED, cls.INTERRUPTED]
 
 
 class RecordStatus(models.TextChoices):
@@ -50,6 +51,7 @@ class RecordStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted"
 
 
 class SyncPhase(models.TextChoices):

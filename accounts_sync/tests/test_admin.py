@@ -79,7 +79,9 @@ def test_it_links_instance_to_accounts_and_last_sync(admin_client: Any, data: di
     assert "Completed" in page
 
 
-def test_it_queues_a_manual_sync_from_the_instance_list(admin_client: Any, data: dict) -> None:
+def test_it_queues_a_manual_sync_from_the_instance_list(
+    admin_client: Any, data: dict, alive_scheduler: Any
+) -> None:
     url = reverse("admin:whalefall_instance_changelist")
     pk = data["instance"].pk
     response = admin_client.post(url, {"action": "sync_accounts_now", "_selected_action": [pk]}, follow=True)

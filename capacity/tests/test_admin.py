@@ -112,7 +112,9 @@ def test_the_pages_need_the_view_permission(fleet: dict) -> None:
     assert client.get(url).status_code == 200
 
 
-def test_collect_sizes_now_queues_a_task_request(admin_client_: Client, fleet: dict) -> None:
+def test_collect_sizes_now_queues_a_task_request(
+    admin_client_: Client, fleet: dict, alive_scheduler: object
+) -> None:
     inst = fleet["instances"][0]
     response = admin_client_.post(
         reverse("admin:whalefall_instance_changelist"),

@@ -25,6 +25,7 @@ from scheduling.config import ConfigError, load_default_tasks
 from scheduling.models import JobConfig, JobState, SchedulerCommand
 from scheduling.status import scheduler_status
 from scheduling.triggers import build_trigger, next_run_times
+from whalefall.sync.admission import refusal
 
 STATE_COLOURS = {
     JobState.SCHEDULED: "#2e7d32",
@@ -32,7 +33,14 @@ STATE_COLOURS = {
     JobState.DISABLED: "#757575",
     JobState.UNAVAILABLE: "#c62828",
 }
-RUN_COLOURS = {"Executed": "#2e7d32", "Error!": "#c62828", "Started execution": "#1565c0"}
+RUN_COLOURS = {
+    "Executed": "#2e7d32",
+    "Error!": "#c62828",
+    "Started execution": "#1565c0",
+    "Skipped": "#757575",
+    "Cancelled": "#757575",
+    "Interrupted": "#6a1b9a",
+}
 
 
 def badge(text: str, colour: str) -> str:
@@ -186,10 +194,14 @@ class JobConfigAdmin(admin.ModelAdmin):
                     request, f"{config.id} cannot run: {config.unavailable_reason}", messages.ERROR
                 )
                 continue
+            reason = refusal(config.function, config.id)
+            if reason:
+                self.message_user(request, f"{config.id}: {reason}", messages.ERROR)
+                continue
             config.request_run(by=request.user.get_username())
             queued += 1
-        self.message_user(request, f"Queued {queued} run(s); the scheduler starts them within seconds.")
-        self._warn_if_no_scheduler(request)
+        if queued:
+            self.message_user(request, f"Queued {queued} run(s); the scheduler starts them within seconds.")
 
     def _transition(
         self, request: HttpRequest, queryset: QuerySet[JobConfig], method: str, want: dict[str, bool]

@@ -13,7 +13,18 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling.admin.jobs import RUN_COLOURS, badge, local
 from scheduling.models import JobRunSession, SchedulerCommand
-from whalefall.models import TaskRequest
+from whalefall.models import TaskRequest, TaskRequestStatus
+
+REQUEST_COLOURS = {
+    "pending": "#1565c0",
+    "running": "#1565c0",
+    "done": "#2e7d32",
+    "failed": "#c62828",
+    "refused": "#ef6c00",
+    "skipped": "#757575",
+    "cancelled": "#757575",
+    "expired": "#757575",
+}
 
 # django-apscheduler's own admin runs jobs inside the web request; WhaleFall's does not.
 for model in (DjangoJob, DjangoJobExecution):
@@ -105,10 +116,26 @@ class TaskRequestAdmin(ReadOnlyAdmin):
         "task",
         "job_id",
         "requested_by",
-        "status",
+        "state",
+        "expires_at",
         "claimed_by",
         "finished_at",
+        "session_link",
         "error",
     ]
     list_filter = ["status", "task"]
     search_fields = ["task", "job_id", "requested_by"]
+    list_select_related = ["session"]
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj: TaskRequest) -> str:
+        """Pending past its expiry shows as expired at once, before a scheduler closes it."""
+        status = obj.effective_status
+        return badge(TaskRequestStatus(status).label, REQUEST_COLOURS.get(status, "#757575"))
+
+    @admin.display(description="session")
+    def session_link(self, obj: TaskRequest) -> str:
+        if not obj.session_id:
+            return "-"
+        url = reverse("admin:whalefall_syncsession_change", args=[obj.session_id])
+        return format_html('<a href="{}">{}</a>', url, obj.session.status)

@@ -79,7 +79,18 @@ class JobConfig(models.Model):
     def unavailable_reason(self) -> str:
         from scheduling.functions import unavailable_reason
 
-        return unavailable_reason(self.function)
+        return unavailable_reason(self.function) or self.trigger_error
+
+    @property
+    def trigger_error(self) -> str:
+        """Why the stored trigger cannot be scheduled ("" when it can): shown, never hidden."""
+        from scheduling.triggers import TriggerError, build_trigger
+
+        try:
+            build_trigger(self.trigger_type, self.trigger_params)
+        except TriggerError as exc:
+            return f"invalid trigger: {exc}"
+        return ""
 
     @property
     def state(self) -> str:
@@ -97,6 +108,9 @@ class JobConfig(models.Model):
     def describe_trigger(self) -> str:
         from scheduling.triggers import describe
 
+        error = self.trigger_error
+        if error:
+            return f"{error} ({self.trigger_type} {json.dumps(self.trigger_params, sort_keys=True)})"
         return describe(self.trigger_type, self.trigger_params)
 
     # --- state transitions (each saves only its columns and notifies the scheduler) -----------
@@ -119,7 +133,11 @@ class JobConfig(models.Model):
         return self._change("disable", by, enabled=False)
 
     def set_trigger(self, trigger_type: str, params: dict[str, Any], by: str = "") -> SchedulerCommand:
-        """Validated by the caller (scheduling.triggers.build_trigger)."""
+        """Validate, then save: an invalid trigger raises TriggerError and changes nothing (the job
+        keeps running on its old trigger and the admin keeps showing it truly)."""
+        from scheduling.triggers import build_trigger
+
+        build_trigger(trigger_type, params)
         return self._change("modify", by, trigger_type=trigger_type, trigger_params=params, customized=True)
 
     def request_run(self, by: str = "") -> Any:

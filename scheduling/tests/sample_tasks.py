@@ -32,3 +32,28 @@ def boom(**_: Any) -> dict[str, Any]:
 
 
 not_callable = 42
+
+
+def slow_sync(
+    seconds: float = 0.4, instances: int = 8, trigger: str = "scheduled", created_by: str = "", **_: Any
+) -> dict[str, Any]:
+    """An account-sync-shaped run (lock, session, records) whose instances take `seconds` each,
+    one at a time: lets a test stop, cancel or conflict with a real run."""
+    from whalefall.models import Instance
+    from whalefall.sync.phases import InstanceResult
+    from whalefall.sync.runner import run_sync
+
+    def work(instance: Any, session: Any) -> InstanceResult:
+        time.sleep(seconds)
+        return InstanceResult(items_synced=1)
+
+    session = run_sync(
+        category=SyncCategory.ACCOUNT,
+        module="slow_sync",
+        instances=list(Instance.objects.order_by("pk")[:instances]),
+        work=work,
+        trigger=trigger,
+        created_by=created_by,
+        max_workers=1,
+    )
+    return session.summary()

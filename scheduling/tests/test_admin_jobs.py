@@ -106,7 +106,7 @@ def test_it_refuses_every_management_action_to_viewers(viewer: Client) -> None:
     assert viewer.get(reverse("admin:scheduling_jobconfig_change", args=[config.pk])).status_code == 200
 
 
-def test_it_queues_run_now_for_the_scheduler(operator: Client) -> None:
+def test_it_queues_run_now_for_the_scheduler(operator: Client, alive_scheduler: Any) -> None:
     response = _action(operator, "run_now", "record_session_hourly", "sync_accounts_every_30min")
     request = TaskRequest.objects.get()
     assert (request.task, request.job_id, request.requested_by, request.status) == (
@@ -118,9 +118,18 @@ def test_it_queues_run_now_for_the_scheduler(operator: Client) -> None:
     messages = _messages(response)
     assert "sync_accounts_every_30min cannot run: module scheduling.not_yet is not installed" in messages
     assert "Queued 1 run(s); the scheduler starts them within seconds." in messages
-    assert any("No scheduler has ever run" in m for m in messages)
-    operator.post(reverse("admin:scheduling_jobconfig_run", args=["record_session_hourly"]))
-    assert TaskRequest.objects.count() == 2
+    # Asked again while the first is still queued: refused at once, with the reason, not queued.
+    response = operator.post(
+        reverse("admin:scheduling_jobconfig_run", args=["record_session_hourly"]), follow=True
+    )
+    assert TaskRequest.objects.count() == 1
+    assert any(f"already pending (request {request.pk}" in m for m in _messages(response))
+
+
+def test_it_refuses_run_now_without_a_scheduler(operator: Client) -> None:
+    response = _action(operator, "run_now", "record_session_hourly")
+    assert not TaskRequest.objects.exists()
+    assert any("cannot run now: No scheduler has ever run" in m for m in _messages(response))
 
 
 @pytest.mark.parametrize(
@@ -273,12 +282,20 @@ def test_it_shows_scheduler_warning_and_unread_failures_on_the_index(viewer: Cli
     assert "2 unread failed or partial sync sessions" in page
 
 
-def test_it_reports_scheduler_liveness_in_health(client: Client) -> None:
-    body = client.get("/health/").json()
-    assert body["scheduler"]["alive"] is False
+def test_it_reports_scheduler_liveness_in_health(viewer: Client) -> None:
+    client = Client()  # anonymous
+    anonymous = client.get("/health/")
+    assert (anonymous.status_code, anonymous.json()) == (200, {"status": "ok"})  # no host, no pid
+    probe = client.get("/health/?scheduler=1")
+    assert (probe.status_code, probe.json()) == (503, {"status": "not ok"})
+    assert viewer.get("/health/").json()["scheduler"]["alive"] is False
     SchedulerLease.claim(owner="h-1", token="t", host="h", pid=1, seconds=30)
-    body = client.get("/health/").json()
-    assert (body["database"], body["scheduler"]["alive"], body["scheduler"]["pid"]) == ("ok", True, 1)
+    assert client.get("/health/?scheduler=1").json() == {"status": "ok"}
+    body = viewer.get("/health/?scheduler=1").json()
+    assert (body["status"], body["database"], body["web"]) == ("ok", "ok", {"status": "ok"})
+    scheduler = body["scheduler"]
+    assert (scheduler["alive"], scheduler["state"], scheduler["pid"]) == (True, "active", 1)
+    assert 0 <= scheduler["heartbeat_age_seconds"] < 5
 
 
 def test_it_lists_executions_without_a_query_per_row(viewer: Client) -> None:
@@ -344,3 +361,15 @@ def test_it_lists_requests_and_commands_without_a_query_per_row(viewer: Client, 
     with CaptureQueriesContext(connection) as many:
         viewer.get(reverse(url_name))
     assert len(many) == len(few)
+
+
+def test_it_shows_an_unclaimed_request_as_expired(viewer: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    TaskRequest.objects.create(
+        task=SPECS[0].function, requested_by="otto", expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    page = viewer.get(reverse("admin:whalefall_taskrequest_changelist")).content.decode()
+    assert "Expired (no scheduler took it in time)" in page

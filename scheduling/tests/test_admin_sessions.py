@@ -108,7 +108,7 @@ def test_it_refuses_mark_read_and_rerun_to_viewers(viewer: Client) -> None:
     assert not TaskRequest.objects.exists()
 
 
-def test_it_queues_a_rerun_of_the_failed_instances(operator: Client) -> None:
+def test_it_queues_a_rerun_of_the_failed_instances(operator: Client, alive_scheduler: Any) -> None:
     session = _session_with_records(category="capacity")
     clean = SyncSessionFactory(status="completed")
     response = _action(operator, "rerun_failed_instances", session.pk, clean.pk)
@@ -130,3 +130,10 @@ def test_it_keeps_session_data_read_only(operator: Client) -> None:
     session.refresh_from_db()
     assert session.status == "partial"
     assert operator.post(reverse("admin:whalefall_syncsession_delete", args=[session.pk])).status_code == 403
+
+
+def test_it_refuses_a_rerun_when_no_scheduler_is_alive(operator: Client) -> None:
+    session = _session_with_records(category="capacity")
+    response = _action(operator, "rerun_failed_instances", session.pk)
+    assert not TaskRequest.objects.exists()
+    assert any("not queued: cannot run now" in str(m) for m in response.context["messages"])

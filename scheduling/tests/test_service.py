@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def test_it_recovers_interrupted_sessions_and_requests_at_start(make_service: An
     make_service().step()
     session.refresh_from_db()
     request.refresh_from_db()
-    assert (session.status, session.error) == ("failed", INTERRUPTED)
+    assert session.status == "interrupted" and session.error.startswith(INTERRUPTED)
     assert (request.status, request.error) == ("failed", "interrupted: the scheduler running it stopped")
 
 
@@ -187,3 +188,85 @@ def test_it_fails_a_request_it_cannot_start_instead_of_leaving_it_running(make_s
     request.refresh_from_db()
     assert request.status == "failed"
     assert request.error.startswith("could not start:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bounded_stop_keeps_the_lease_then_cancels_at_a_safe_point(make_service: Any) -> None:
+    """SIGTERM while a run is in progress: no new work, the lease is renewed (a standby cannot
+    start), the run gets its grace period, is then cancelled between instances, and only then is
+    the lease released."""
+    import threading
+
+    from whalefall.sync import cancel
+    from whalefall.tests.factories import InstanceFactory
+
+    InstanceFactory.create_batch(8)
+    service = make_service(lease_seconds=2)
+    service.stop_grace = 0.5
+    service.step()
+    request = submit(f"{SAMPLE}.slow_sync", requested_by="alice", seconds=0.4)
+    service.process_requests()
+    wait_until(lambda: SyncSession.objects.filter(status="running").exists(), what="the run to start")
+    standby = make_service(lease_seconds=2)
+    service.request_stop()
+    stopper = threading.Thread(target=service.shutdown)
+    stopper.start()
+    try:
+        seen_holder = set()
+        while stopper.is_alive():
+            standby.step()  # tries to claim the lease the whole time
+            seen_holder.add(SchedulerLease.current().token)
+            assert not standby.active, "a standby became active while the old scheduler still ran"
+            time.sleep(0.3)
+        stopper.join()
+    finally:
+        cancel.reset()
+    assert seen_holder == {service.token}  # renewed, never lost, until the release
+    session = SyncSession.objects.get()
+    statuses = list(session.records.values_list("status", flat=True))
+    assert session.status == "cancelled" and "cancelled" in statuses and "completed" in statuses
+    assert not session.records.filter(status__in=["running", "pending"]).exists()
+    request.refresh_from_db()
+    assert (request.status, request.session_id) == ("cancelled", session.pk)
+    assert "Grace period over" in "\n".join(service.lines)
+    standby.step()
+    assert standby.active  # after the release, at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_requested_run_is_manual_by_the_asker_and_a_conflict_leaves_a_skipped_session(
+    make_service: Any,
+) -> None:
+    from whalefall.sync.locks import acquire_lock
+
+    service = make_service()
+    service.step()
+    handle = acquire_lock("account")
+    try:
+        request = submit(f"{SAMPLE}.slow_sync", requested_by="carol", instances=1)
+        service.process_requests()
+        request = wait_until(lambda: _closed(request), what="the request to end")
+    finally:
+        handle.release()
+    session = SyncSession.objects.get()
+    assert (session.status, session.trigger, session.created_by) == ("skipped", "manual", "carol")
+    assert handle.owner in session.error
+    assert (request.status, request.session_id) == ("skipped", session.pk)
+    assert handle.owner in request.error
+
+
+@pytest.mark.django_db
+def test_an_expired_request_is_never_run(make_service: Any) -> None:
+    service = make_service()
+    service.step()
+    request = submit(f"{SAMPLE}.record_session", requested_by="dave")
+    TaskRequest.objects.filter(pk=request.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert service.process_requests() == 0
+    request.refresh_from_db()
+    assert request.status == "expired" and request.started_at is None
+    assert not SyncSession.objects.exists()
+
+
+def _closed(request: TaskRequest) -> TaskRequest | None:
+    request.refresh_from_db()
+    return request if request.status not in ("pending", "running") else None

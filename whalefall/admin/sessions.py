@@ -175,6 +175,7 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.action(description="Rerun failed instances", permissions=["manage"])
     def rerun_failed_instances(self, request: HttpRequest, queryset: QuerySet[SyncSession]) -> None:
         from whalefall.dispatch import SYNC_TASKS, submit
+        from whalefall.sync.admission import refusal
 
         failed: dict[int, list[int]] = {}
         records = SyncInstanceRecord.objects.filter(
@@ -183,9 +184,14 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         for session_pk, instance_id in records:
             failed.setdefault(session_pk, []).append(instance_id)
         user = request.user.get_username()
-        queued = 0
+        queued = refused = 0
         for session in queryset.filter(pk__in=failed):
             ids = sorted(set(failed[session.pk]))
+            reason = refusal(SYNC_TASKS[session.category])
+            if reason:
+                self.message_user(request, f"Rerun of {session} not queued: {reason}", messages.ERROR)
+                refused += 1
+                continue
             submit(
                 SYNC_TASKS[session.category],
                 requested_by=user,
@@ -194,7 +200,9 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 created_by=user,
             )
             queued += 1
-        skipped = queryset.count() - queued
+        skipped = queryset.count() - queued - refused
+        if refused and not queued:
+            return
         self.message_user(
             request,
             f"Queued {queued} rerun(s) of failed instances for the scheduler; "

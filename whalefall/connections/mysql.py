@@ -36,7 +36,9 @@ class Connection(DatabaseConnection):
             host=p.host,
             port=p.port,
             user=p.user,
-            password=p.password,
+            # PyMySQL encodes a str password as latin-1: "päß" then hashes the wrong bytes and
+            # an emoji cannot be encoded at all. The server hashed the UTF-8 bytes.
+            password=p.password.encode("utf-8"),
             database=p.database or None,
             connect_timeout=p.connect_timeout,
             # The handshake is bounded by the read timeout, so start with the connect timeout

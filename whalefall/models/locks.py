@@ -17,6 +17,13 @@ class SyncLock(models.Model):
     category = models.CharField(max_length=32, unique=True)
     owner = models.CharField(max_length=200, help_text="host-pid of the holder")
     token = models.CharField(max_length=64, help_text="Distinguishes holders in one process.")
+    # Who holds it, precisely enough to tell at once that a holder on this host died: the pid
+    # alone is not, because the system may give it to another process later.
+    host = models.CharField(max_length=255, blank=True, default="")
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    process_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="Start time of the holder process (pid reuse check)."
+    )
     locked_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 

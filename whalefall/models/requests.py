@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
 from django.utils import timezone
 
@@ -12,11 +14,35 @@ class TaskRequestStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     REFUSED = "refused", "Refused (already running)"
+    SKIPPED = "skipped", "Skipped (another run held the lock)"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired (no scheduler took it in time)"
+
+    @classmethod
+    def open(cls) -> list[str]:
+        return [cls.PENDING, cls.RUNNING]
+
+
+def _default_expiry() -> datetime:
+    from whalefall.sync.conf import task_request_ttl
+
+    return timezone.now() + timedelta(seconds=task_request_ttl())
 
 
 class TaskRequestQuerySet(models.QuerySet["TaskRequest"]):
     def pending(self) -> TaskRequestQuerySet:
-        return self.filter(status=TaskRequestStatus.PENDING).order_by("requested_at")
+        """Pending and not expired: what a scheduler may still claim."""
+        return self.filter(status=TaskRequestStatus.PENDING, expires_at__gt=timezone.now()).order_by(
+            "requested_at"
+        )
+
+    def expire(self) -> int:
+        """Close pending requests nobody claimed in time (a run hours later surprises everyone)."""
+        return self.filter(status=TaskRequestStatus.PENDING, expires_at__lte=timezone.now()).update(
+            status=TaskRequestStatus.EXPIRED,
+            finished_at=timezone.now(),
+            error="expired: no scheduler claimed it in time",
+        )
 
 
 class TaskRequest(models.Model):
@@ -31,6 +57,9 @@ class TaskRequest(models.Model):
     job_id = models.CharField(max_length=255, blank=True, default="", help_text="Scheduler job, if any.")
     requested_by = models.CharField(max_length=150, blank=True, default="")
     requested_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(
+        default=_default_expiry, help_text="Not started after this: expired, never run."
+    )
     status = models.CharField(
         max_length=16, choices=TaskRequestStatus.choices, default=TaskRequestStatus.PENDING
     )
@@ -39,6 +68,9 @@ class TaskRequest(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     result = models.JSONField(default=dict, blank=True)
+    session = models.ForeignKey(
+        "whalefall.SyncSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = TaskRequestQuerySet.as_manager()
 
@@ -48,3 +80,26 @@ class TaskRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} ({self.status})"
+
+    @property
+    def effective_status(self) -> str:
+        """Pending past its expiry reads as expired even before a scheduler closes it."""
+        if self.status == TaskRequestStatus.PENDING and self.expires_at <= timezone.now():
+            return TaskRequestStatus.EXPIRED
+        return self.status
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.pk,
+            "task": self.task,
+            "job_id": self.job_id,
+            "requested_by": self.requested_by,
+            "requested_at": self.requested_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "status": self.effective_status,
+            "claimed_by": self.claimed_by,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "error": self.error,
+            "session_id": str(self.session.session_id) if self.session_id else None,
+        }

@@ -90,12 +90,17 @@ class SyncSession(models.Model):
         counts = self.records.aggregate(
             ok=models.Count("id", filter=Q(status__in=[RecordStatus.COMPLETED, RecordStatus.SKIPPED])),
             failed=models.Count("id", filter=Q(status=RecordStatus.FAILED)),
+            cancelled=models.Count("id", filter=Q(status=RecordStatus.CANCELLED)),
             total=models.Count("id"),
         )
         self.total_instances = counts["total"]
         self.successful_instances = counts["ok"]
         self.failed_instances = counts["failed"]
-        if counts["failed"] == 0:
+        if counts["cancelled"]:
+            # Stopped before every instance ran: neither a success nor a failure of the fleet.
+            self.status = SessionStatus.CANCELLED
+            self.error = self.error or f"cancelled before {counts['cancelled']} instance(s) ran"
+        elif counts["failed"] == 0:
             self.status = SessionStatus.COMPLETED
         elif counts["ok"] == 0:
             self.status = SessionStatus.FAILED
@@ -117,6 +122,23 @@ class SyncSession(models.Model):
         self.failed_instances = counts["total"] - counts["ok"]
         self.status = SessionStatus.FAILED
         self.error = error
+        self._finish()
+
+    def interrupt(self, reason: str) -> None:
+        """Its process died (killed, machine lost): close it and its unfinished records as such."""
+        self.records.filter(status__in=[RecordStatus.PENDING, RecordStatus.RUNNING]).update(
+            status=RecordStatus.INTERRUPTED, error_message=reason[:2000], finished_at=timezone.now()
+        )
+        counts = self.records.aggregate(
+            ok=models.Count("id", filter=Q(status__in=[RecordStatus.COMPLETED, RecordStatus.SKIPPED])),
+            failed=models.Count("id", filter=Q(status=RecordStatus.FAILED)),
+            total=models.Count("id"),
+        )
+        self.total_instances = counts["total"]
+        self.successful_instances = counts["ok"]
+        self.failed_instances = counts["failed"]
+        self.status = SessionStatus.INTERRUPTED
+        self.error = reason
         self._finish()
 
     def skip(self, reason: str) -> None:
@@ -157,6 +179,9 @@ class SyncInstanceRecord(models.Model):
     error_message = models.TextField(blank=True, default="")
     failed_phase = models.CharField(max_length=16, choices=SyncPhase.choices, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_history = models.JSONField(
+        default=list, blank=True, help_text="Every failed attempt: number, phase, error, times."
+    )
 
     class Meta:
         ordering = ["instance_name"]
@@ -186,6 +211,8 @@ class SyncInstanceRecord(models.Model):
             "failed_phase": self.failed_phase,
             "error": self.error_message,
             "attempts": self.attempts,
+            "attempt_history": self.attempt_history,
+            "duration": self.duration,
             "items_synced": self.items_synced,
             "items_created": self.items_created,
             "items_updated": self.items_updated,
@@ -194,10 +221,33 @@ class SyncInstanceRecord(models.Model):
         }
 
     def start(self) -> None:
+        """One attempt begins; the start time is the first attempt's, so durations include retries."""
         self.status = RecordStatus.RUNNING
-        self.started_at = timezone.now()
+        if self.started_at is None or self.attempts == 0:
+            self.started_at = timezone.now()
         self.attempts += 1
         self.save(update_fields=["status", "started_at", "attempts"])
+
+    def note_attempt_failed(self, *, phase: str, error: str, transient: bool) -> None:
+        """Keep this attempt's phase and error: the record's last error alone hides the first cause."""
+        self.attempt_history = [
+            *self.attempt_history,
+            {
+                "attempt": self.attempts,
+                "phase": phase,
+                "error": error[:1000],
+                "transient": transient,
+                "at": timezone.now().isoformat(),
+            },
+        ]
+        self.save(update_fields=["attempt_history"])
+
+    def cancel(self, reason: str) -> None:
+        """Not run (or not retried) because the run was stopped."""
+        self.status = RecordStatus.CANCELLED
+        self.finished_at = timezone.now()
+        self.error_message = reason[:2000]
+        self.save(update_fields=["status", "finished_at", "error_message"])
 
     def complete(
         self,

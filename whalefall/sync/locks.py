@@ -1,14 +1,15 @@
 """Sync lock per category, held in the metadata database (seed 003).
 
 Conflicts are detected by the unique constraint on `category`, so two processes on two hosts
-cannot both win. The holder renews the expiry from a small thread while its run is alive; a
-crashed holder's lock simply expires and is cleaned (scheduler job every 5 minutes).
+cannot both win. The holder renews the expiry from a small thread while its run is alive. A
+holder that died is replaced by the next run: at once when it ran on this host (its pid is gone,
+or now belongs to a process started at another time), by the expiry otherwise. Whoever takes
+over closes the dead run's session as `interrupted`.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,13 +22,17 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.utils import timezone
 
 from whalefall.logging import get_logger
-from whalefall.models import SyncLock
+from whalefall.models import SyncLock, SyncSession
+from whalefall.sync.process import holder_gone, hostname, my_start_time
 
 logger = get_logger(__name__)
 
 
 def process_owner() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    return f"{hostname()}-{os.getpid()}"
+
+
+INTERRUPTED = "interrupted: the process running this sync stopped before it finished"
 
 
 class LockConflict(Exception):
@@ -57,16 +62,31 @@ class LockHandle:
 
 
 def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:
-    """Take the lock for `category` or raise LockConflict naming the holder."""
+    """Take the lock for `category` or raise LockConflict naming the holder.
+
+    A holder that is known dead (same host, process gone) or whose lock expired is taken over
+    first, and its running session closed as interrupted.
+    """
     now = timezone.now()
     handle = LockHandle(category, process_owner(), uuid.uuid4().hex)
+    holder = SyncLock.objects.filter(category=category).first()
+    if holder is not None:
+        reason = (
+            "its lock expired"
+            if holder.expires_at < now
+            else holder_gone(holder.host, holder.pid, holder.process_started_at)
+        )
+        if reason:
+            take_over(holder, reason)
     try:
         with transaction.atomic():
-            SyncLock.objects.filter(category=category, expires_at__lt=now).delete()
             SyncLock.objects.create(
                 category=category,
                 owner=handle.owner,
                 token=handle.token,
+                host=hostname(),
+                pid=os.getpid(),
+                process_started_at=my_start_time(),
                 locked_at=now,
                 expires_at=now + timedelta(seconds=ttl or settings.WHALEFALL_LOCK_TTL),
             )
@@ -79,11 +99,48 @@ def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:
     return handle
 
 
+def take_over(lock: SyncLock, reason: str) -> int | None:
+    """Remove a dead holder's lock (only that holder's: conditional on its token) and close the
+    sessions it left running as interrupted; returns how many, None when another process got
+    there first."""
+    deleted, _ = SyncLock.objects.filter(pk=lock.pk, token=lock.token).delete()
+    if not deleted:
+        return None
+    closed = interrupt_sessions(lock.category, lock.owner, f"{INTERRUPTED} ({reason})")
+    logger.warning(
+        "sync_lock_taken_over",
+        category=lock.category,
+        previous_owner=lock.owner,
+        reason=reason,
+        sessions_interrupted=closed,
+        new_owner=process_owner(),
+    )
+    return closed
+
+
+def interrupt_sessions(category: str, owner: str, reason: str) -> int:
+    """Close `owner`'s running sessions of `category` as interrupted; returns how many."""
+    closed = 0
+    for session in SyncSession.objects.running().filter(category=category, owner=owner):
+        session.interrupt(reason)
+        closed += 1
+    return closed
+
+
 def cleanup_expired_locks() -> int:
-    deleted, _ = SyncLock.objects.expired().delete()
-    if deleted:
-        logger.warning("sync_lock_expired_cleaned", count=deleted)
-    return deleted
+    """Scheduled cleanup: expired locks and locks of dead same-host holders, with their sessions."""
+    taken = 0
+    for lock in SyncLock.objects.all():
+        reason = (
+            "its lock expired"
+            if lock.expires_at < timezone.now()
+            else holder_gone(lock.host, lock.pid, lock.process_started_at)
+        )
+        if reason and take_over(lock, reason) is not None:
+            taken += 1
+    if taken:
+        logger.warning("sync_lock_expired_cleaned", count=taken)
+    return taken
 
 
 @contextmanager

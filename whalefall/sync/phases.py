@@ -43,6 +43,24 @@ class InstanceResult:
     status: str = "completed"
 
 
+PHASE_BLOCKS = ("inventory", "collection")
+
+
+def full_sync_details(details: dict[str, Any] | None, failed_phase: str) -> dict[str, Any]:
+    """The complete `sync_details` shape for a failed instance: both phase blocks with every
+    counter (what a phase did not reach is `skipped`, "not run"), and the phase that failed."""
+    out = dict(details or {})
+    for key in PHASE_BLOCKS:
+        given = dict(out.get(key) or {})
+        if not given:
+            given = (
+                {"status": "failed"} if key == failed_phase else {"status": "skipped", "reason": "not run"}
+            )
+        out[key] = {**PhaseStats(status=given.get("status", "failed")).as_dict(), **given}
+    out["failed_phase"] = failed_phase
+    return out
+
+
 class PhaseError(Exception):
     """A phase of one instance failed; carries the phase and the sync_details gathered so far."""
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 from django.utils import timezone
 
 from whalefall.logging import get_logger
 from whalefall.models import SyncLock, SyncSession
+from whalefall.sync.locks import INTERRUPTED, take_over
+from whalefall.sync.process import holder_gone, hostname
 
 logger = get_logger(__name__)
-
-INTERRUPTED = "interrupted: the process running this sync stopped before it finished"
 
 
 def owner_is_dead(owner: str) -> bool:
@@ -21,35 +18,33 @@ def owner_is_dead(owner: str) -> bool:
     Owners on other hosts cannot be probed; for them the lock expiry decides.
     """
     host, _, pid = owner.rpartition("-")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != hostname() or not pid.isdigit():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return bool(holder_gone(host, int(pid), None))
 
 
 def recover_interrupted_sessions() -> int:
-    """Fail running sessions whose process died; returns how many were closed.
+    """Close running sessions whose process died as `interrupted`; returns how many.
 
     A run holds its category's lock for the session's whole life, so a running session whose
-    owner holds no unexpired lock of that category (or whose owner process is gone) was cut off.
+    owner holds no live lock of that category (or whose owner process is gone) was cut off.
     """
-    live = set(SyncLock.objects.filter(expires_at__gte=timezone.now()).values_list("category", "owner"))
     recovered = 0
+    for lock in SyncLock.objects.all():
+        reason = (
+            "its lock expired"
+            if lock.expires_at < timezone.now()
+            else holder_gone(lock.host, lock.pid, lock.process_started_at)
+        )
+        if reason:
+            recovered += take_over(lock, reason) or 0
+    live = set(SyncLock.objects.values_list("category", "owner"))
     for session in SyncSession.objects.running():
         if (session.category, session.owner) in live and not owner_is_dead(session.owner):
             continue
-        session.fail(INTERRUPTED)
+        session.interrupt(INTERRUPTED)
         recovered += 1
         logger.warning("sync_session_recovered", session_id=str(session.session_id), owner=session.owner)
-    dead = [lock.pk for lock in SyncLock.objects.all() if owner_is_dead(lock.owner)]
-    if dead:
-        SyncLock.objects.filter(pk__in=dead).delete()
-        logger.warning("sync_lock_released_dead_owner", count=len(dead))
     return recovered
 
 

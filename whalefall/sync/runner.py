@@ -2,7 +2,12 @@
 
     lock -> session -> one record per instance -> bounded parallel pool:
         start_instance_sync -> work(instance) with retries -> complete / fail (with phase)
-    -> finalize (completed / partial / failed) -> release lock
+    -> finalize (completed / partial / failed / cancelled) -> release lock
+
+A Ctrl-C / SIGTERM of a command (or the scheduler's stop after its grace period) cancels the run
+at the next safe point: instances not started yet, and retries not begun, are recorded
+`cancelled`; the instances in progress finish. Every failed attempt's phase and error are kept on
+the record (`attempt_history`), and a failure stores the full `sync_details` shape.
 
 Both account sync and capacity collection call `run_sync` with their own `work` function, so
 the ledger, locking, retry and logging behaviour is identical for them.
@@ -10,8 +15,10 @@ the ledger, locking, retry and logging behaviour is identical for them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -20,15 +27,28 @@ from django.db import close_old_connections, connection
 from whalefall.choices import RecordStatus, SyncPhase, SyncTrigger
 from whalefall.logging import bind_context, get_logger, scrub
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
-from whalefall.sync import ledger
+from whalefall.sync import cancel, ledger
 from whalefall.sync.locks import LockConflict, hold_lock
-from whalefall.sync.phases import InstanceResult, PhaseError
-from whalefall.sync.retry import retry_transient
+from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details
+from whalefall.sync.retry import is_transient, retry_transient
 
 logger = get_logger(__name__)
 
 InstanceWork = Callable[[Instance, SyncSession], InstanceResult]
 ProgressCallback = Callable[[SyncInstanceRecord], None]
+
+# Set by the scheduler while it runs a request: a lock conflict then leaves a `skipped` session
+# naming the holder (the person who asked sees why), instead of an exception nobody reads.
+_conflict_records_skip: ContextVar[bool] = ContextVar("conflict_records_skip", default=False)
+
+
+@contextmanager
+def conflicts_recorded_as_skipped() -> Iterator[None]:
+    token = _conflict_records_skip.set(True)
+    try:
+        yield
+    finally:
+        _conflict_records_skip.reset(token)
 
 
 def run_sync(
@@ -48,24 +68,27 @@ def run_sync(
     A lock conflict raises LockConflict for manual runs; a scheduled run records a session with
     status `skipped` instead, so the admin sees that the run was due and why it did not happen.
     """
-    try:
-        with hold_lock(category):
+    with cancel.signals_cancel():
+        try:
+            with hold_lock(category):
+                session = ledger.create_session(
+                    category, trigger, created_by=created_by, parameters=parameters
+                )
+                with bind_context(module=module, session_id=str(session.session_id)):
+                    _run_session(session, module, instances, work, progress, max_workers)
+                return session
+        except LockConflict as conflict:
+            if trigger != SyncTrigger.SCHEDULED and not _conflict_records_skip.get():
+                raise
             session = ledger.create_session(category, trigger, created_by=created_by, parameters=parameters)
-            with bind_context(module=module, session_id=str(session.session_id)):
-                _run_session(session, module, instances, work, progress, max_workers)
+            session.skip(str(conflict))
+            logger.warning(
+                f"{module}_skipped_lock_held",
+                module=module,
+                session_id=str(session.session_id),
+                owner=conflict.owner,
+            )
             return session
-    except LockConflict as conflict:
-        if trigger != SyncTrigger.SCHEDULED:
-            raise
-        session = ledger.create_session(category, trigger, created_by=created_by, parameters=parameters)
-        session.skip(str(conflict))
-        logger.warning(
-            f"{module}_skipped_lock_held",
-            module=module,
-            session_id=str(session.session_id),
-            owner=conflict.owner,
-        )
-        return session
 
 
 def _run_session(
@@ -83,7 +106,11 @@ def _run_session(
         context = {"module": module, "session_id": str(session.session_id)}
 
         def one(pair: tuple[SyncInstanceRecord, Instance]) -> SyncInstanceRecord:
-            record = _sync_one(session, pair[0], pair[1], module, work, context)
+            if cancel.cancelled():  # safe point: this instance has not started
+                record = pair[0]
+                record.cancel(cancel.reason())
+            else:
+                record = _sync_one(session, pair[0], pair[1], module, work, context)
             if progress:
                 progress(record)
             return record
@@ -118,20 +145,43 @@ def _sync_one(
 
             def attempt(n: int) -> InstanceResult:
                 ledger.start_instance_sync(record)
-                return work(instance, session)
+                try:
+                    return work(instance, session)
+                except Exception as exc:
+                    record.note_attempt_failed(
+                        phase=getattr(exc, "phase", SyncPhase.COLLECTION),
+                        error=_message(exc),
+                        transient=is_transient(exc),
+                    )
+                    raise
 
             def on_retry(n: int, exc: BaseException, delay: float) -> None:
-                logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=str(exc))
+                logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=_message(exc))
+
+            def wait(delay: float) -> None:
+                if cancel.wait(delay):  # safe point: between attempts
+                    raise cancel.RunCancelled(cancel.reason())
 
             try:
-                result = retry_transient(attempt, on_retry=on_retry)
+                result = retry_transient(attempt, on_retry=on_retry, sleep=wait)
+            except cancel.RunCancelled as exc:
+                logger.warning(f"{module}_instance_cancelled", attempts=record.attempts)
+                record.cancel(f"{exc}; {_history_text(record)}")
             except PhaseError as exc:
                 logger.error(f"{module}_{exc.phase}_failed", phase=exc.phase, error=exc.message)
-                ledger.fail_instance_sync(record, exc.message, phase=exc.phase, sync_details=exc.sync_details)
+                ledger.fail_instance_sync(
+                    record,
+                    _history_text(record) or exc.message,
+                    phase=exc.phase,
+                    sync_details=full_sync_details(exc.sync_details, exc.phase),
+                )
             except Exception as exc:
                 logger.exception(f"{module}_instance_failed")
                 ledger.fail_instance_sync(
-                    record, scrub(f"{exc.__class__.__name__}: {exc}"), phase=SyncPhase.COLLECTION
+                    record,
+                    _history_text(record) or _message(exc),
+                    phase=SyncPhase.COLLECTION,
+                    sync_details=full_sync_details(None, SyncPhase.COLLECTION),
                 )
             else:
                 ledger.complete_instance_sync(
@@ -147,6 +197,22 @@ def _sync_one(
         return record
     finally:
         connection.close()
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, PhaseError):
+        return exc.message
+    return scrub(f"{exc.__class__.__name__}: {exc}")
+
+
+def _history_text(record: SyncInstanceRecord) -> str:
+    """The last error, preceded by the earlier attempts' when there were retries."""
+    history = record.attempt_history
+    if not history:
+        return ""
+    if len(history) == 1:
+        return history[0]["error"]
+    return "; ".join(f"attempt {h['attempt']} ({h['phase']}): {h['error']}" for h in history)
 
 
 def _counters(result: InstanceResult) -> dict[str, int]:

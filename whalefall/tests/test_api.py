@@ -53,7 +53,7 @@ def test_it_pages_sessions_and_counts_unread() -> None:
 
 
 @pytest.mark.django_db
-def test_it_marks_read_and_queues_a_manual_trigger() -> None:
+def test_it_marks_read_and_queues_a_manual_trigger(alive_scheduler) -> None:  # type: ignore[no-untyped-def]
     s1, _ = SyncSessionFactory.create_batch(2)
     manager = client_with("view_syncsession", "manage_syncsession")
     detail = manager.get(f"/api/sync/sessions/{s1.session_id}").json()["data"]
@@ -67,6 +67,70 @@ def test_it_marks_read_and_queues_a_manual_trigger() -> None:
     req = TaskRequest.objects.get(pk=resp.json()["request_id"])
     assert req.task == "accounts_sync.tasks.sync_accounts" and req.kwargs["trigger"] == "manual"
     assert manager.post("/api/sync/bogus/trigger").status_code == 404
+    # The request can be followed until it ends.
+    state = manager.get(resp.json()["url"]).json()["data"]
+    assert (state["id"], state["status"], state["session_id"]) == (req.pk, "pending", None)
+    # A second trigger while the first is queued is refused at once, with the reason.
+    again = manager.post("/api/sync/account/trigger")
+    assert again.status_code == 409 and f"request {req.pk}" in again.json()["error"]
+    assert TaskRequest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_trigger_when_no_scheduler_is_alive() -> None:
+    manager = client_with("view_syncsession", "manage_syncsession")
+    resp = manager.post("/api/sync/capacity/trigger")
+    assert resp.status_code == 409 and "No scheduler" in resp.json()["error"]
+    assert not TaskRequest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_trigger_while_a_live_run_holds_the_lock(alive_scheduler) -> None:  # type: ignore[no-untyped-def]
+    from whalefall.sync.locks import acquire_lock
+
+    handle = acquire_lock("capacity")  # held by this (live) process
+    manager = client_with("view_syncsession", "manage_syncsession")
+    resp = manager.post("/api/sync/capacity/trigger")
+    assert resp.status_code == 409 and handle.owner in resp.json()["error"]
+    handle.release()
+    assert manager.post("/api/sync/capacity/trigger").status_code == 202
+
+
+@pytest.mark.django_db
+def test_it_shows_an_unclaimed_request_as_expired(alive_scheduler) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    manager = client_with("view_syncsession", "manage_syncsession")
+    request_id = manager.post("/api/sync/account/trigger").json()["request_id"]
+    TaskRequest.objects.filter(pk=request_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert manager.get(f"/api/requests/{request_id}/").json()["data"]["status"] == "expired"
+    assert not TaskRequest.objects.pending().exists()  # never claimed
+    assert TaskRequest.objects.expire() == 1
+    assert TaskRequest.objects.get(pk=request_id).status == "expired"
+    # An expired request does not block a new one.
+    assert manager.post("/api/sync/account/trigger").status_code == 202
+
+
+@pytest.mark.django_db
+def test_api_errors_are_json() -> None:
+    user = User.objects.create_superuser("root", "r@example.com", "pw")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    for response, status in [
+        (client.get("/api/requests/999999/"), 404),
+        (client.get("/api/sync/sessions/00000000-0000-0000-0000-000000000000"), 404),
+        (client.get("/api/no/such/endpoint"), 404),
+        (client.post("/api/sync/sessions/read-all"), 403),  # no CSRF token
+        (client.get("/api/sync/sessions/read-all"), 405),
+        (client.get("/api/scheduler/jobs/no_such_job/"), 404),
+        (client.post("/api/scheduler/jobs/no_such_job/run/"), 403),
+    ]:
+        assert response.status_code == status, response.content
+        assert response["Content-Type"] == "application/json", response.content
+        assert response.json()["error"]
+    assert "CSRF" in client.post("/api/sync/sessions/read-all").json()["error"]
 
 
 @pytest.mark.django_db

@@ -174,3 +174,48 @@ def test_it_refuses_to_start_production_without_an_encryption_key(tmp_path: Path
         timeout=60,
     )
     assert proc.returncode != 0 and "whalefall.E001" in proc.stderr + proc.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("option", ["--host", "--name", "--username", "--database"])
+def test_add_instance_refuses_oversized_values_cleanly(monkeypatch: pytest.MonkeyPatch, option: str) -> None:
+    monkeypatch.setenv("WF_PW", "Some-Pass-1")
+    values = {"--name": "db-long", "--host": "127.0.0.1", "--username": "mon", "--database": ""}
+    values[option] = "h" * 300
+    args = [item for pair in values.items() for item in pair]
+    with pytest.raises(CommandError, match=rf"{option} is too long: 300 characters, at most \d+"):
+        call_command("add_instance", "--db-type", "mysql", "--password-env", "WF_PW", *args)
+    assert not Instance.objects.exists()
+
+
+def test_debug_is_off_unless_asked_for() -> None:
+    """A production install that forgets DEBUG must not serve debug pages."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    code = "from django.conf import settings; import django; django.setup(); print(settings.DEBUG)"
+    root = Path(__file__).resolve().parents[2]
+    for extra, expected in [({}, "False"), ({"DEBUG": "true"}, "True")]:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**env, **extra, "DJANGO_SETTINGS_MODULE": "whalefall.settings", "SECRET_KEY": "k" * 50},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert result.stdout.strip() == expected
+    example = (root / ".env.example").read_text()
+    assert "\nDEBUG=false\n" in example
+    assert 'export DEBUG="${DEBUG:-true}"' in (root / "scripts" / "run").read_text()
+
+
+@pytest.mark.django_db
+def test_runscheduler_check_fails_without_a_fresh_heartbeat() -> None:
+    from scheduling.models import SchedulerLease
+
+    out, code = call("runscheduler", "--check")
+    assert code == 1
+    SchedulerLease.claim(owner="h-1", token="t" * 8, host="h", pid=1, seconds=30)
+    out, code = call("runscheduler", "--check")
+    assert code == 0 and out.startswith("OK: Scheduler alive on h")

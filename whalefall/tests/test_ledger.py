@@ -81,7 +81,19 @@ def test_it_is_partial_when_some_fail_and_keeps_the_phase() -> None:
         "inventory",
         "listing failed",
     )
-    assert failed.sync_details == {"inventory": {"status": "failed"}}
+    # The full shape, every counter of both phases, and the phase that failed.
+    stats_keys = {"status", "processed_records", "created", "refreshed", "reactivated"}
+    assert failed.sync_details["failed_phase"] == "inventory"
+    assert failed.sync_details["inventory"]["status"] == "failed"
+    assert stats_keys <= set(failed.sync_details["inventory"]) and stats_keys <= set(
+        failed.sync_details["collection"]
+    )
+    assert failed.sync_details["collection"] | {} == {
+        **failed.sync_details["collection"],
+        "status": "skipped",
+        "reason": "not run",
+    }
+    assert failed.attempt_history[0]["phase"] == "inventory"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -62,8 +62,9 @@ def test_it_recovers_sessions_and_locks_of_a_killed_process(other_process) -> No
     proc.wait(timeout=10)
     assert recover_interrupted_sessions() == 1
     session = ledger.SyncSession.objects.get(owner=owner)
-    assert session.status == SessionStatus.FAILED and session.error == INTERRUPTED
-    assert session.records.get().status == RecordStatus.FAILED
+    assert session.status == SessionStatus.INTERRUPTED and session.error.startswith(INTERRUPTED)
+    assert "is gone" in session.error
+    assert session.records.get().status == RecordStatus.INTERRUPTED
     assert not SyncLock.objects.filter(owner=owner).exists()
     acquire_lock(SyncCategory.CAPACITY).release()
 
@@ -107,8 +108,117 @@ def test_it_renews_while_held_and_releases_after(settings) -> None:  # type: ign
 
 
 @pytest.mark.django_db
-def test_it_fails_a_running_session_whose_lock_expired() -> None:
+def test_it_interrupts_a_running_session_whose_lock_expired() -> None:
     session = ledger.create_session(SyncCategory.ACCOUNT, "scheduled")
     assert recover_interrupted_sessions() == 1  # no lock backs it: its run is gone
     session.refresh_from_db()
-    assert session.status == SessionStatus.FAILED
+    assert session.status == SessionStatus.INTERRUPTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_holder_on_this_host_is_taken_over_at_once(other_process) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of a run: the next run on the same host does not wait for the expiry."""
+    proc, owner = other_process
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    lock = SyncLock.objects.get(category=SyncCategory.CAPACITY)
+    assert lock.expires_at > timezone.now() + timedelta(minutes=5)  # far from expiring
+    handle = acquire_lock(SyncCategory.CAPACITY)  # no recovery step needed first
+    assert handle.owner == process_owner()
+    session = ledger.SyncSession.objects.get(owner=owner)
+    assert session.status == SessionStatus.INTERRUPTED and f"process {proc.pid} is gone" in session.error
+    assert session.records.get().status == RecordStatus.INTERRUPTED
+    handle.release()
+
+
+def _foreign_lock(category: str, **fields: object) -> SyncLock:
+    now = timezone.now()
+    values = {"owner": "x-1", "token": "f" * 32, "locked_at": now, "expires_at": now + timedelta(minutes=30)}
+    return SyncLock.objects.create(category=category, **{**values, **fields})
+
+
+@pytest.mark.django_db
+def test_a_reused_pid_is_not_mistaken_for_the_holder() -> None:
+    from whalefall.sync.process import hostname, my_start_time
+
+    me = my_start_time()
+    assert me is not None
+    _foreign_lock(
+        SyncCategory.ACCOUNT,
+        owner=f"{hostname()}-{os.getpid()}",
+        host=hostname(),
+        pid=os.getpid(),  # alive: this very process...
+        process_started_at=me - timedelta(hours=1),  # ...but not the one that took the lock
+    )
+    session = ledger.create_session(SyncCategory.ACCOUNT, "manual")
+    session.owner = f"{hostname()}-{os.getpid()}"
+    session.save()
+    handle = acquire_lock(SyncCategory.ACCOUNT)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.INTERRUPTED and "now belongs to another process" in session.error
+    handle.release()
+
+
+@pytest.mark.django_db
+def test_a_live_holder_of_this_host_is_respected() -> None:
+    from whalefall.sync.process import hostname, my_start_time
+
+    _foreign_lock(SyncCategory.ACCOUNT, host=hostname(), pid=os.getpid(), process_started_at=my_start_time())
+    with pytest.raises(LockConflict):
+        acquire_lock(SyncCategory.ACCOUNT)
+
+
+@pytest.mark.django_db
+def test_a_holder_on_another_host_is_judged_by_its_expiry() -> None:
+    _foreign_lock(SyncCategory.ACCOUNT, owner="far-away-77", host="far-away", pid=77)
+    with pytest.raises(LockConflict, match="far-away-77"):
+        acquire_lock(SyncCategory.ACCOUNT)
+    SyncLock.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    acquire_lock(SyncCategory.ACCOUNT).release()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelled_run_ends_cancelled_and_releases_the_lock() -> None:
+    from whalefall.sync import cancel
+    from whalefall.sync.phases import InstanceResult
+    from whalefall.sync.runner import run_sync
+
+    instances = InstanceFactory.create_batch(4)
+
+    def work(instance, session):  # type: ignore[no-untyped-def]
+        cancel.request_cancel("cancelled by test")  # as a Ctrl-C during the first instance
+        return InstanceResult(items_synced=1)
+
+    try:
+        session = run_sync(
+            category="account", module="t", instances=instances, work=work, trigger="manual", max_workers=1
+        )
+    finally:
+        cancel.reset()
+    statuses = sorted(session.records.values_list("status", flat=True))
+    assert statuses == ["cancelled", "cancelled", "cancelled", "completed"]
+    assert session.status == SessionStatus.CANCELLED
+    assert not SyncLock.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_keeps_every_attempt_and_times_them_all(settings) -> None:  # type: ignore[no-untyped-def]
+    from whalefall.sync.phases import InstanceResult, PhaseError
+    from whalefall.sync.runner import run_sync
+
+    settings.WHALEFALL_RETRY_DELAYS = [0.3]
+    calls = []
+
+    def work(instance, session):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise PhaseError("collection", "lost connection", transient=True)
+        return InstanceResult(items_synced=2)
+
+    session = run_sync(category="account", module="t", instances=[InstanceFactory()], work=work)
+    record = session.records.get()
+    assert (record.status, record.attempts) == ("completed", 2)
+    assert [(h["attempt"], h["phase"], h["error"]) for h in record.attempt_history] == [
+        (1, "collection", "lost connection")
+    ]
+    assert record.duration is not None and record.duration >= 0.3  # the first attempt's start

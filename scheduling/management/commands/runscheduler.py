@@ -5,10 +5,12 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from scheduling.config import ConfigError, load_default_tasks
 from scheduling.service import SchedulerService
+from scheduling.status import scheduler_status
 from whalefall.management.base import SafeOutputCommand
 
 
@@ -26,7 +28,21 @@ class Command(SafeOutputCommand):
             help="Lease length (default: settings.WHALEFALL_SCHEDULER_LEASE_SECONDS).",
         )
 
-    def handle(self, *args: Any, lease_seconds: int | None = None, **options: Any) -> None:
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Do not run: exit 0 if a scheduler's heartbeat is fresh, 1 otherwise (liveness probe).",
+        )
+
+    def handle(
+        self, *args: Any, lease_seconds: int | None = None, check: bool = False, **options: Any
+    ) -> None:
+        if check:
+            self._check()
+            return
+        # A process that runs for months must not keep Django's per-connection query log,
+        # whatever DEBUG says (it is bounded, but it is memory for nothing).
+        settings.DEBUG = False
         try:
             loaded = load_default_tasks()
         except ConfigError as exc:
@@ -38,6 +54,14 @@ class Command(SafeOutputCommand):
         signal.signal(signal.SIGTERM, service.request_stop)
         signal.signal(signal.SIGINT, service.request_stop)
         service.run()
+
+    def _check(self) -> None:
+        status = scheduler_status()
+        if status.alive:
+            self.stdout.write(f"OK: {status.message}")
+            return
+        self.stderr.write(f"NOT OK: {status.message}")
+        raise SystemExit(1)
 
     def _say(self, message: str) -> None:
         self.stdout.write(message)

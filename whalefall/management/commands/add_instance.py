@@ -62,6 +62,7 @@ class Command(SafeOutputCommand):
         password = os.environ[var]
         if opts["port"] is not None and not 0 < opts["port"] < 65536:
             raise CommandError(f"--port {opts['port']} is not a TCP port")
+        self._check_lengths(opts)
         wallet_var = opts["wallet_password_env"]
         if wallet_var and wallet_var not in os.environ:
             raise CommandError(
@@ -105,3 +106,21 @@ class Command(SafeOutputCommand):
             f"({instance.db_type} {safe_text(instance.host)}:{instance.effective_port})",
             style_func=self.style.SUCCESS,
         )
+
+    @staticmethod
+    def _check_lengths(opts: dict[str, Any]) -> None:
+        """A clean error for a value the database column cannot hold (not a DataError traceback)."""
+        suffix = "-credential"  # the credential is named after the instance
+        limits = {
+            "name": min(
+                Instance._meta.get_field("name").max_length or 0,
+                (Credential._meta.get_field("name").max_length or 0) - len(suffix),
+            ),
+            "host": Instance._meta.get_field("host").max_length,
+            "database": Instance._meta.get_field("database").max_length,
+            "username": Credential._meta.get_field("username").max_length,
+        }
+        for option, limit in limits.items():
+            value = opts[option] or ""
+            if limit and len(value) > limit:
+                raise CommandError(f"--{option} is too long: {len(value)} characters, at most {limit}")

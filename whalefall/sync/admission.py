@@ -1,0 +1,53 @@
+"""Can a run asked for now actually start soon? Said at once, not discovered later in a log.
+
+Run-now actions and API calls queue a TaskRequest for the scheduler. Before queueing, they ask
+`refusal()`: no scheduler alive (the request would only wait and expire), the same task already
+queued or running, or its category's sync lock held by a live run. An empty answer means go.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.db.models import Q
+from django.utils import timezone
+
+from whalefall.models import SyncLock, TaskRequest, TaskRequestStatus
+from whalefall.sync.locks import LockConflict
+from whalefall.sync.process import holder_gone
+
+
+def category_of(task: str) -> str:
+    from whalefall.dispatch import SYNC_TASKS
+
+    return next((category for category, path in SYNC_TASKS.items() if path == task), "")
+
+
+def refusal(task: str, job_id: str = "") -> str:
+    """Why a run of `task` (or of job `job_id`) cannot start now; "" when it can be queued."""
+    if apps.is_installed("scheduling"):
+        from scheduling.status import scheduler_status
+
+        status = scheduler_status()
+        if not status.alive:
+            return f"cannot run now: {status.message}"
+    same = Q(task=task, job_id="") | Q(job_id=job_id) if job_id else Q(task=task)
+    queued = (
+        TaskRequest.objects.filter(same, status__in=TaskRequestStatus.open())
+        .exclude(status=TaskRequestStatus.PENDING, expires_at__lte=timezone.now())
+        .order_by("requested_at")
+        .first()
+    )
+    if queued is not None:
+        return (
+            f"cannot run now: a run of {job_id or task} is already {queued.status} "
+            f"(request {queued.pk}, asked by {queued.requested_by or '?'})"
+        )
+    category = category_of(task)
+    lock = SyncLock.objects.filter(category=category).first() if category else None
+    if (
+        lock is not None
+        and lock.expires_at > timezone.now()
+        and not holder_gone(lock.host, lock.pid, lock.process_started_at)
+    ):
+        return f"cannot run now: {LockConflict(category, lock.owner, lock.locked_at)}"
+    return ""

@@ -1,0 +1,81 @@
+"""Stopping runs at a safe point: between instances and between retries, never mid-write.
+
+One process-wide flag. A command run from a terminal sets it on the first Ctrl-C / SIGTERM (a
+second one exits at once); the scheduler sets it when its stop grace period is over. Workers look
+at it before starting an instance and while waiting to retry; what they skip is recorded
+`cancelled`, and so is the session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from whalefall.logging import get_logger
+
+logger = get_logger(__name__)
+
+
+class RunCancelled(Exception):
+    """Raised at a safe point (a retry wait) once the run is cancelled."""
+
+
+_flag = threading.Event()
+_reason = ""
+
+
+def request_cancel(reason: str) -> None:
+    global _reason
+    if not _flag.is_set():
+        _reason = reason
+        _flag.set()
+        logger.warning("sync_cancel_requested", reason=reason)
+
+
+def cancelled() -> bool:
+    return _flag.is_set()
+
+
+def reason() -> str:
+    return _reason or "cancelled"
+
+
+def wait(seconds: float) -> bool:
+    """Sleep up to `seconds`; True (at once) if the run is cancelled meanwhile."""
+    return _flag.wait(seconds) if seconds > 0 else _flag.is_set()
+
+
+def reset() -> None:
+    global _reason
+    _flag.clear()
+    _reason = ""
+
+
+@contextmanager
+def signals_cancel() -> Iterator[None]:
+    """In the main thread of a command: the first SIGINT/SIGTERM cancels the run at the next safe
+    point (it then ends `cancelled` and releases its lock); a second one exits at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    reset()
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if cancelled():
+            sys.stderr.write(f"\n{name} again: exiting now.\n")
+            os._exit(128 + signum)
+        sys.stderr.write(f"\n{name}: stopping after the instances in progress (again to exit now)...\n")
+        request_cancel(f"cancelled by {name}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
