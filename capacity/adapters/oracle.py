@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from capacity.adapters.base import CapacityAdapter, DatabaseSize
 
-LIST_SQL = "SELECT tablespace_name AS name FROM dba_tablespaces"
+# Owner-qualified: a user's own table or private synonym named DBA_DATA_FILES would otherwise
+# shadow the dictionary view for our session; no public synonym is assumed either.
+LIST_SQL = "SELECT tablespace_name AS name FROM SYS.DBA_TABLESPACES"
 
 SIZES_SQL = (
     "SELECT f.tablespace_name AS name, SUM(f.bytes) AS size_bytes FROM ("
-    "SELECT tablespace_name, bytes FROM dba_data_files "
+    "SELECT tablespace_name, bytes FROM SYS.DBA_DATA_FILES "
     "UNION ALL "
-    "SELECT tablespace_name, bytes FROM dba_temp_files"
+    "SELECT tablespace_name, bytes FROM SYS.DBA_TEMP_FILES"
     ") f GROUP BY f.tablespace_name"
 )
 
