@@ -17,6 +17,8 @@ from whalefall.tests.factories import InstanceFactory
 from whalefall.textsafe import has_unsafe, safe_json, safe_lines, safe_text
 
 HOSTILE = "ev\x1b]0;pwned\x07il\x1b[2J\nforged line \u202eNIMDA\u2066x\u2069\u200f\x9b\x00"
+# What a database can store (PostgreSQL refuses NUL in text, and so do the engines' names).
+STORED = HOSTILE.replace("\x00", "")
 RAW = ["\x1b", "\x07", "\u202e", "\u2066", "\u2069", "\u200f", "\x9b", "\x00"]
 
 
@@ -60,10 +62,10 @@ def test_every_command_of_ours_prints_through_the_escaping_wrapper() -> None:
 def hostile_accounts() -> Any:
     instance = InstanceFactory(name="pg-hostile", db_type="postgresql")
     account = Account.objects.create(
-        instance=instance, identity=HOSTILE, username=HOSTILE, attributes={HOSTILE: HOSTILE}
+        instance=instance, identity=STORED, username=STORED, attributes={STORED: STORED}
     )
     PermissionSnapshot.objects.create(
-        account=account, permissions={f"table db.{HOSTILE}": [f"SELECT{HOSTILE}"]}, hash="h"
+        account=account, permissions={f"table db.{STORED}": [f"SELECT{STORED}"]}, hash="h"
     )
     return instance
 
@@ -79,7 +81,7 @@ def test_the_text_export_shows_hostile_names_visibly_on_their_own_lines(hostile_
     text = export("text")
     assert_nothing_raw(text)
     assert len(text.splitlines()) == 4  # header, account, one attribute, one scope: nothing forged
-    assert text.splitlines()[1] == f"account {safe_text(HOSTILE)}  [can_login]"
+    assert text.splitlines()[1] == f"account {safe_text(STORED)}  [can_login]"
 
 
 @pytest.mark.django_db
@@ -87,8 +89,8 @@ def test_the_json_export_keeps_the_exact_names(hostile_accounts: Any) -> None:
     text = export("json")
     assert_nothing_raw(text)
     account = json.loads(text)["accounts"][0]
-    assert account["identity"] == HOSTILE
-    assert account["permissions"] == {f"table db.{HOSTILE}": [f"SELECT{HOSTILE}"]}
+    assert account["identity"] == STORED
+    assert account["permissions"] == {f"table db.{STORED}": [f"SELECT{STORED}"]}
 
 
 @pytest.mark.django_db
@@ -98,7 +100,7 @@ def test_command_errors_quoting_names_are_escaped() -> None:
 
     command = load_command_class("accounts_sync", "sync_accounts")
     with pytest.raises(CommandError) as caught:
-        call_command(command, "--instance", HOSTILE, stdout=io.StringIO(), stderr=err)
+        call_command(command, "--instance", STORED, stdout=io.StringIO(), stderr=err)
     assert_nothing_raw(str(caught.value))
 
 
@@ -106,10 +108,10 @@ def test_command_errors_quoting_names_are_escaped() -> None:
 def test_check_instances_prints_hostile_names_and_server_text_escaped(monkeypatch: Any) -> None:
     from whalefall.services.connection_check import CheckResult
 
-    InstanceFactory(name=f"db{HOSTILE}")
+    InstanceFactory(name=f"db{STORED}")
     monkeypatch.setattr(
         "whalefall.management.commands.check_instances.check_instance",
-        lambda instance: CheckResult(ok=False, message=f"other: server said {HOSTILE}"),
+        lambda instance: CheckResult(ok=False, message=f"other: server said {STORED}"),
     )
     out = io.StringIO()
     with pytest.raises(SystemExit):
