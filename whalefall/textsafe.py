@@ -23,8 +23,13 @@ _UNSAFE_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{BIDI_AND_SEPARAT
 _UNSAFE_IN_HTML = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{BIDI_AND_SEPARATORS}]")
 
 
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def visible(char: str) -> str:
-    """`\\x1b` for a byte-sized code point, `\\u202e` above."""
+    """`\\n`, `\\r`, `\\t`; `\\x1b` for another byte-sized code point, `\\u202e` above."""
+    if char in _SHORT:
+        return _SHORT[char]
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 

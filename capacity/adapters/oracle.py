@@ -51,9 +51,11 @@ class Adapter(CapacityAdapter):
     def sql(self, template: str, alias: str, **extra: str) -> str:
         if self.cdb_root:
             name = f"c.name || '.' || {alias}.tablespace_name"
-            join = f" JOIN v$containers c ON c.con_id = {alias}.con_id"
-            return template.format(v="cdb", name=name, join=join, **extra)
-        return template.format(v="dba", name=f"{alias}.tablespace_name", join="", **extra)
+            join = f" JOIN SYS.V_$CONTAINERS c ON c.con_id = {alias}.con_id"
+            return template.format(v="SYS.CDB", name=name, join=join, **extra)
+        # Owner-qualified: a table or private synonym of the login's own named DBA_DATA_FILES
+        # would otherwise shadow the dictionary view; no public synonym is assumed either.
+        return template.format(v="SYS.DBA", name=f"{alias}.tablespace_name", join="", **extra)
 
     def list_sql(self) -> str:
         return self.sql(LIST_SQL, "t")

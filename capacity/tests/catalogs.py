@@ -68,15 +68,15 @@ DATABASE_FILES_SCHEMA = (
 )
 
 ORACLE_SCHEMA = """
-CREATE TABLE dba_tablespaces (tablespace_name TEXT, block_size INT, status TEXT, contents TEXT,
+CREATE TABLE sys.dba_tablespaces (tablespace_name TEXT, block_size INT, status TEXT, contents TEXT,
                               logging TEXT, extent_management TEXT, bigfile TEXT);
-CREATE TABLE dba_data_files (file_name TEXT, file_id INT, tablespace_name TEXT, bytes INT, blocks INT,
+CREATE TABLE sys.dba_data_files (file_name TEXT, file_id INT, tablespace_name TEXT, bytes INT, blocks INT,
                              status TEXT, relative_fno INT, autoextensible TEXT, maxbytes INT,
                              maxblocks INT, increment_by INT, user_bytes INT, online_status TEXT);
-CREATE TABLE dba_temp_files (file_name TEXT, file_id INT, tablespace_name TEXT, bytes INT, blocks INT,
+CREATE TABLE sys.dba_temp_files (file_name TEXT, file_id INT, tablespace_name TEXT, bytes INT, blocks INT,
                              status TEXT, relative_fno INT, autoextensible TEXT, maxbytes INT,
                              maxblocks INT, increment_by INT, user_bytes INT);
-CREATE TABLE dba_free_space (tablespace_name TEXT, file_id INT, block_id INT, bytes INT, blocks INT,
+CREATE TABLE sys.dba_free_space (tablespace_name TEXT, file_id INT, block_id INT, bytes INT, blocks INT,
                              relative_fno INT);
 CREATE TABLE dual (dummy TEXT);
 INSERT INTO dual VALUES ('X');
@@ -154,21 +154,22 @@ def sqlserver_catalog() -> FakeCatalog:
 
 def oracle_catalog(con_id: str = "0") -> FakeCatalog:
     cat = FakeCatalog("oracle", ServerInfo("oracle", "Oracle", (19, 3, 0, 0), "19.3.0.0.0"), con_id)
+    cat.db.execute("ATTACH DATABASE ':memory:' AS sys")  # the views' owner: queries name it
     cat.db.executescript(ORACLE_SCHEMA)
     cat.db.executemany(
-        "INSERT INTO dba_tablespaces VALUES (?, 8192, 'ONLINE', ?, 'LOGGING', 'LOCAL', 'NO')",
+        "INSERT INTO sys.dba_tablespaces VALUES (?, 8192, 'ONLINE', ?, 'LOGGING', 'LOCAL', 'NO')",
         ORACLE_TABLESPACES,
     )
     cat.db.executemany(
-        "INSERT INTO dba_data_files VALUES (?, ?, ?, ?, ? / 8192, 'AVAILABLE', ?, 'YES', 34359721984, 4194302, 1280, ? - 1048576, 'ONLINE')",
+        "INSERT INTO sys.dba_data_files VALUES (?, ?, ?, ?, ? / 8192, 'AVAILABLE', ?, 'YES', 34359721984, 4194302, 1280, ? - 1048576, 'ONLINE')",
         [(f, i, t, b, b, i, b) for i, (t, f, b) in enumerate(ORACLE_DATA_FILES, 1)],
     )
     cat.db.executemany(
-        "INSERT INTO dba_temp_files VALUES (?, 1, ?, ?, ? / 8192, 'ONLINE', 1, 'YES', 34359721984, 4194302, 80, ? - 1048576)",
+        "INSERT INTO sys.dba_temp_files VALUES (?, 1, ?, ?, ? / 8192, 'ONLINE', 1, 'YES', 34359721984, 4194302, 80, ? - 1048576)",
         [(f, t, b, b, b) for t, f, b in ORACLE_TEMP_FILES],
     )
     cat.db.executemany(
-        "INSERT INTO dba_free_space VALUES (?, 1, 1, ?, ? / 8192, 1)",
+        "INSERT INTO sys.dba_free_space VALUES (?, 1, 1, ?, ? / 8192, 1)",
         [(t, b, b) for t, b in ORACLE_FREE_SPACE],
     )
     return cat

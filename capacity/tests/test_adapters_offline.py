@@ -89,9 +89,9 @@ def test_an_oracle_cdb_root_names_tablespaces_by_container() -> None:
     """CDB_DATA_FILES / CDB_TABLESPACES: the DBA_ columns plus CON_ID; V$CONTAINERS names it."""
     catalog = oracle_catalog(con_id="1")
     for view in ("tablespaces", "data_files", "temp_files", "free_space"):
-        catalog.db.execute(f"CREATE TABLE cdb_{view} AS SELECT *, 3 AS con_id FROM dba_{view}")
-    catalog.db.execute('CREATE TABLE "v$containers" (con_id INT, name TEXT)')
-    catalog.db.execute("INSERT INTO \"v$containers\" VALUES (3, 'SALESPDB')")
+        catalog.db.execute(f"CREATE TABLE sys.cdb_{view} AS SELECT *, 3 AS con_id FROM sys.dba_{view}")
+    catalog.db.execute('CREATE TABLE sys."v_$containers" (con_id INT, name TEXT)')
+    catalog.db.execute("INSERT INTO sys.\"v_$containers\" VALUES (3, 'SALESPDB')")
     adapter = adapter_class("oracle")(catalog)
     assert adapter.list_databases() == ["SALESPDB.APP_DATA", "SALESPDB.TEMP", "SALESPDB.USERS"]
     sizes = {s.name: s for s in adapter.collect_sizes(["SALESPDB.APP_DATA"])}
@@ -166,7 +166,7 @@ def test_an_oracle_collection_with_a_failing_listing_fails_the_inventory_phase(
     monkeypatch: Any, caplog: Any
 ) -> None:
     catalog = oracle_catalog()
-    catalog.db.execute("DROP TABLE dba_tablespaces")  # like ORA-00942 for a missing grant
+    catalog.db.execute("DROP TABLE sys.dba_tablespaces")  # like ORA-00942 for a missing grant
     monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda instance: catalog)
     instance = InstanceFactory(db_type="oracle", port=1521, database="ORCLPDB1")
     result = collect_database_sizes(instance_ids=[instance.pk])
@@ -189,3 +189,43 @@ def test_parallel_collection_of_many_instances_completes_on_the_metadata_databas
     assert result["status"] == "completed", [r["error"] for r in result["instances"]]
     assert InstanceSizeStat.objects.filter(instance__in=instances).count() == 8
     assert DatabaseSizeStat.objects.count() == 16
+
+
+@pytest.mark.parametrize(
+    ("catalog", "db_type", "shadows"),
+    [
+        (
+            oracle_catalog,
+            "oracle",
+            [
+                "CREATE TABLE main.dba_tablespaces (tablespace_name TEXT)",
+                "INSERT INTO main.dba_tablespaces VALUES ('TROJAN')",
+                "CREATE TABLE main.dba_data_files (tablespace_name TEXT, bytes INT)",
+                "INSERT INTO main.dba_data_files VALUES ('USERS', 1)",
+                "CREATE TABLE main.dba_temp_files (tablespace_name TEXT, bytes INT)",
+            ],
+        ),
+        (
+            sqlserver_catalog,
+            "sqlserver",
+            [
+                "CREATE TABLE main.databases (name TEXT, database_id INT, source_database_id INT)",
+                "INSERT INTO main.databases VALUES ('TROJAN', 99, NULL)",
+                "CREATE TABLE main.master_files (database_id INT, type INT, size INT)",
+            ],
+        ),
+    ],
+)
+def test_a_users_object_named_like_a_catalog_view_changes_nothing(
+    catalog: Any, db_type: str, shadows: list[str]
+) -> None:
+    """A table or private synonym in the login's own schema must not stand in for the
+    dictionary: every view is owner-qualified (`SYS.`, `sys.`)."""
+    clean = adapter_class(db_type)(catalog())
+    expected = (clean.list_databases(), clean.collect_sizes(clean.list_databases()))
+    shadowed = catalog()
+    for statement in shadows:
+        shadowed.db.execute(statement)
+    adapter = adapter_class(db_type)(shadowed)
+    assert (adapter.list_databases(), adapter.collect_sizes(adapter.list_databases())) == expected
+    assert "TROJAN" not in adapter.list_databases()

@@ -43,6 +43,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         f"--user-data-dir={tmp_path / 'chromium'}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations are logged there
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)
     yield driver
@@ -108,3 +109,9 @@ def test_it_runs_a_job_from_the_admin_and_shows_its_session(
     link.click()
     # Asked by a person: recorded as a manual run by that person, not as a scheduled one.
     assert "otto" in browser.page_source
+    assert csp_violations(browser) == []
+
+
+def csp_violations(browser: Any) -> list[str]:
+    """Console messages of the pages seen so far that report a Content-Security-Policy block."""
+    return [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]

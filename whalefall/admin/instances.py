@@ -120,7 +120,11 @@ class InstanceAdmin(admin.ModelAdmin):
     def address(self, obj: Instance) -> str:
         return f"{obj.host}:{obj.effective_port}"
 
-    @admin.action(description="Test connection", permissions=["view"])
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Anything that decrypts a credential or connects to a server is an operator's act."""
+        return request.user.has_perm("whalefall.manage_syncsession")
+
+    @admin.action(description="Test connection", permissions=["manage"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:
         failed = 0
         for instance in queryset.select_related("credential"):
