@@ -21,8 +21,13 @@ from whalefall.connections import sqlserver as sqlserver_connection
 
 
 def view_name(table: exp.Table) -> str:
-    """`[Sales].sys.database_principals` -> `sys.database_principals`; `dba_users` -> `dba_users`."""
-    return ".".join(p for p in (table.db, table.name) if p).lower()
+    """`[Sales].sys.database_principals` -> `sys.database_principals`; `dba_users` -> `dba_users`;
+    Oracle's owner-qualified `SYS.DBA_USERS` / `SYS.V_$CONTAINERS` -> `dba_users` / `v$containers`
+    (the documented names are those of the public synonyms)."""
+    name = ".".join(p for p in (table.db, table.name) if p).lower()
+    if name.startswith("sys.") and (name[4:].startswith(("dba_", "cdb_", "v_$")) or name == "sys.dual"):
+        name = name[4:].replace("v_$", "v$", 1)
+    return name
 
 
 def unknown_columns(sql: str, dialect: str, catalog: dict[str, frozenset[str]]) -> list[str]:
