@@ -27,13 +27,23 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """After a test that emptied the database (its fixtures are torn down by then), put back what
     the data migrations seeded, so that no test depends on which tests ran before it."""
     yield
-    if _empties_database(item):
+    # nextitem None: the session's fixtures, the test database included, are gone by now.
+    if nextitem is not None and _empties_database(item):
         from pytest_django.plugin import blocking_manager_key
 
         from whalefall.tests import migration_data
 
         with item.config.stash[blocking_manager_key].unblock():
             migration_data.restore()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The seeded rows at the start too: with --reuse-db the last run may have ended on a flush."""
+    from whalefall.tests import migration_data
+
+    with django_db_blocker.unblock():
+        migration_data.restore()
 
 
 @pytest.fixture(autouse=True)
