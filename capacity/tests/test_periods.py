@@ -21,6 +21,13 @@ from capacity.periods import (
 from whalefall.tests import live
 
 KINDS = ["daily", "weekly", "monthly", "quarterly"]
+
+
+def runtime(text: str) -> str:
+    """The same text built at run time (not an interned literal): comparisons must use ==, not is."""
+    return "".join(list(text))
+
+
 # Every day of a leap year and its neighbours, each weekday and month edge included.
 DAYS = [date(2023, 11, 20) + timedelta(days=i) for i in range(500)]
 
@@ -52,6 +59,7 @@ def test_the_kinds_in_order_of_length() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_start_end_and_previous_period_match_the_calendar(kind: str) -> None:
+    kind = runtime(kind)
     for day in DAYS:
         start = period_start(kind, day)
         assert start == oracle_start(kind, day), (kind, day)
@@ -88,13 +96,14 @@ def test_an_unknown_kind_is_refused() -> None:
 
 
 def test_date_literals_are_typed_on_postgresql_and_iso_text_on_sqlite() -> None:
-    assert date_literal("postgresql", date(2024, 3, 9)) == "DATE '2024-03-09'"
-    assert date_literal("sqlite", date(2024, 3, 9)) == "'2024-03-09'"
+    assert date_literal(runtime("postgresql"), date(2024, 3, 9)) == "DATE '2024-03-09'"
+    assert date_literal(runtime("sqlite"), date(2024, 3, 9)) == "'2024-03-09'"
 
 
 def test_only_daily_has_one_row_per_period() -> None:
     for vendor in ("sqlite", "postgresql"):
-        assert [period_sql(vendor, k).one_row_per_period for k in KINDS] == [True, False, False, False]
+        flags = [period_sql(runtime(vendor), runtime(k)).one_row_per_period for k in KINDS]
+        assert flags == [True, False, False, False]
 
 
 # --- the SQL, on the engines ------------------------------------------------------------------
@@ -121,7 +130,7 @@ def expected_row(kind: str, day: date) -> list[str]:
 
 def chained(vendor: str, kind: str) -> list[str]:
     """start(col), end(start(col)), previous(start(col)) as one SELECT list."""
-    sql = period_sql(vendor, kind)
+    sql = period_sql(runtime(vendor), runtime(kind))
     start = sql.start
     return [start, sql.end.replace("{col}", f"({start})"), sql.previous.replace("{col}", f"({start})")]
 
@@ -142,7 +151,7 @@ def test_the_postgresql_expressions_match_the_calendar(kind: str) -> None:
 @pytest.mark.parametrize("vendor", ["sqlite", "postgresql"])
 def test_known_periods_sql_picks_the_latest_start_not_after_the_day(vendor: str) -> None:
     starts = [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
-    expr = known_periods_sql(vendor, starts, "{col}")
+    expr = known_periods_sql(runtime(vendor), starts, "{col}")
     assert expr.count("WHEN") == 2 and expr.startswith("CASE WHEN {col} >= ") and expr.endswith(" END")
     days = [
         date(2024, 1, 1),
