@@ -48,13 +48,13 @@ MODULES: dict[str, list[str]] = {
     ],
     "whalefall/sync/runner.py": [
         "whalefall/tests/test_ledger.py",
+        "whalefall/tests/test_runner_outcomes.py",
         "whalefall/tests/test_retry_schedule.py",
-        "whalefall/tests/test_runner_mutants.py",
     ],
     "whalefall/sync/locks.py": [
+        "whalefall/tests/test_lock_details.py",
         "whalefall/tests/test_locks.py",
         "whalefall/tests/test_ledger.py",
-        "whalefall/tests/test_locks_mutants.py",
     ],
     "whalefall/sync/retry.py": ["whalefall/tests/test_retry_schedule.py", "whalefall/tests/test_ledger.py"],
     # test_aggregation.py checks periods too, through the database; this one is faster and stricter.

@@ -88,11 +88,27 @@ def test_add_periods_crosses_years_both_ways(kind: str, start: date, count: int,
     assert add_periods(kind, start, count) == expected
 
 
-def test_an_unknown_kind_is_refused() -> None:
-    with pytest.raises(ValueError, match="yearly"):
-        period_start("yearly", date(2024, 1, 1))
-    with pytest.raises(NotImplementedError, match="mysql"):
-        period_sql("mysql", "daily")
+@pytest.mark.parametrize("kind", ["annual", "hourly", "yearly"])  # sorting before, among, after the kinds
+def test_an_unknown_kind_is_refused_everywhere(kind: str) -> None:
+    with pytest.raises(ValueError, match=kind):
+        period_start(kind, date(2024, 1, 1))
+    with pytest.raises(KeyError):
+        add_periods(kind, date(2024, 1, 1), 1)
+    for vendor in ("postgresql", "sqlite"):
+        with pytest.raises(KeyError):
+            period_sql(vendor, kind)
+
+
+@pytest.mark.parametrize("vendor", ["mysql", "tidb"])
+def test_an_unsupported_backend_is_refused(vendor: str) -> None:
+    with pytest.raises(NotImplementedError, match=vendor):
+        period_sql(vendor, "daily")
+
+
+def test_the_expressions_are_constants() -> None:
+    """Shared between calls: a caller cannot alter them for the next one."""
+    with pytest.raises(AttributeError):
+        period_sql("sqlite", "weekly").start = "{col}"  # type: ignore[misc]
 
 
 def test_date_literals_are_typed_on_postgresql_and_iso_text_on_sqlite() -> None:
