@@ -13,6 +13,39 @@ TEST_ENCRYPTION_KEY = os.environ.setdefault(
 )
 
 
+def _empties_database(item: pytest.Item) -> bool:
+    """Whether the test ran outside a rolled-back transaction, so Django flushed every table after it."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return True
+    fixtures = getattr(item, "fixturenames", ())
+    return any(f in fixtures for f in ("transactional_db", "live_server", "django_db_reset_sequences"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After a test that emptied the database (its fixtures are torn down by then), put back what
+    the data migrations seeded, so that no test depends on which tests ran before it."""
+    yield
+    # nextitem None: the session's fixtures, the test database included, are gone by now.
+    if nextitem is not None and _empties_database(item):
+        from pytest_django.plugin import blocking_manager_key
+
+        from whalefall.tests import migration_data
+
+        with item.config.stash[blocking_manager_key].unblock():
+            migration_data.restore()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The seeded rows at the start too: with --reuse-db the last run may have ended on a flush."""
+    from whalefall.tests import migration_data
+
+    with django_db_blocker.unblock():
+        migration_data.restore()
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings: Any) -> None:
     """Keep the retry logic but not its real 2/4/8 s waits; encrypt with the test key."""

@@ -1,0 +1,292 @@
+"""Mutation testing of the core modules with cosmic-ray: score per module and surviving mutants.
+
+Each module is mutated one small change at a time (an operator, a comparison, a constant, a
+boolean...) and the test files that cover it are run against every mutant; a mutant the tests
+do not fail on "survived". Equivalent mutants (no behaviour change is possible) are excused one
+by one in `mutation_excuses.txt` beside this script and left out of the score.
+
+The work happens in a scratch copy of the project, so the checkout is never mutated. Not part of
+CI: a module takes minutes. `--lock FILE` runs each module under `flock FILE` (shared machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXCUSES = Path(__file__).with_name("mutation_excuses.txt")
+TARGET = 0.90
+ANNOTATION = "inside a postponed type annotation: never evaluated"
+
+# Core module -> the test files that cover it.
+MODULES: dict[str, list[str]] = {
+    "accounts_sync/adapters/mysql.py": [
+        "accounts_sync/tests/test_mysql_live.py",
+        "accounts_sync/tests/test_mysql_variants.py",
+        "accounts_sync/tests/test_regressions_live.py",
+    ],
+    "accounts_sync/adapters/postgresql.py": [
+        "accounts_sync/tests/test_postgresql_live.py",
+        "accounts_sync/tests/test_regressions_live.py",
+    ],
+    "accounts_sync/coordinator.py": [
+        "accounts_sync/tests/test_coordinator.py",
+        "accounts_sync/tests/test_mysql_live.py",
+        "accounts_sync/tests/test_postgresql_live.py",
+        "accounts_sync/tests/test_regressions_live.py",
+        "accounts_sync/tests/test_tasks.py",
+    ],
+    "whalefall/sync/runner.py": [
+        "whalefall/tests/test_ledger.py",
+        "whalefall/tests/test_runner_outcomes.py",
+        "whalefall/tests/test_retry_schedule.py",
+    ],
+    "whalefall/sync/locks.py": [
+        "whalefall/tests/test_lock_details.py",
+        "whalefall/tests/test_locks.py",
+        "whalefall/tests/test_ledger.py",
+    ],
+    "whalefall/sync/retry.py": ["whalefall/tests/test_retry_schedule.py", "whalefall/tests/test_ledger.py"],
+    # test_aggregation.py checks periods too, through the database; this one is faster and stricter.
+    "capacity/periods.py": ["capacity/tests/test_periods.py"],
+    "capacity/services/aggregation.py": [
+        "capacity/tests/test_aggregation.py",
+        "capacity/tests/test_commands.py",
+    ],
+    "scheduling/config.py": ["scheduling/tests/test_config.py", "scheduling/tests/test_yaml_enabled.py"],
+    "scheduling/service.py": ["scheduling/tests/test_service.py", "scheduling/tests/test_yaml_enabled.py"],
+}
+
+
+@dataclass(frozen=True)
+class Excuse:
+    module: str
+    operator: str
+    line: str  # the source line, stripped
+    reason: str
+
+
+def load_excuses() -> list[Excuse]:
+    """`module | operator | source line | why it is equivalent`, one mutant (or line) per entry."""
+    excuses = []
+    for raw in EXCUSES.read_text().splitlines() if EXCUSES.exists() else []:
+        if raw.strip() and not raw.lstrip().startswith("#"):
+            module, operator, line, reason = (part.strip() for part in raw.split(" | ", 3))
+            excuses.append(Excuse(module, operator, line, reason))
+    return excuses
+
+
+def scratch_copy(dest: Path) -> None:
+    """The project's files (tracked and new, not ignored) in `dest`, sharing the virtualenv."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
+
+
+def cosmic_ray(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/cosmic-ray"), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dict[str, object]:
+    tests = MODULES[module]
+    name = module.replace("/", "_").removesuffix(".py")
+    session, config = work / f".mutation/{name}.sqlite", work / f".mutation/{name}.toml"
+    session.parent.mkdir(exist_ok=True)
+    session.unlink(missing_ok=True)
+    # -x: the first failing test kills the mutant; file order, and the test DB kept between runs.
+    pytest = [
+        ".venv/bin/python", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+        "--reuse-db", *[t for t in tests if (work / t).exists()],
+    ]  # fmt: skip
+    config.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(module)}\n"
+        f"timeout = {timeout}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(shlex.join(pytest))}\n"
+        '[cosmic-ray.distributor]\nname = "local"\n'
+    )
+    locked = ["flock", lock] if lock else []
+    baseline = subprocess.run([*locked, *pytest], cwd=work, capture_output=True, text=True, check=False)
+    if baseline.returncode != 0:
+        raise SystemExit(f"{module}: the tests fail without any mutation:\n{baseline.stdout[-3000:]}")
+    init = cosmic_ray("init", str(config), str(session), cwd=work)
+    if init.returncode != 0:
+        raise SystemExit(f"cosmic-ray init failed: {init.stderr[-2000:]}")
+    excused = excuse(session, module, work)
+    started = time.monotonic()
+    command = [*locked, str(ROOT / ".venv/bin/cosmic-ray"), "exec", str(config), str(session)]
+    subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
+    return summarize(module, session, work, excused, time.monotonic() - started)
+
+
+def _source_line(work: Path, module: str, line_no: int) -> str:
+    return (work / module).read_text().splitlines()[line_no - 1].strip()
+
+
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where a module's type annotations are, if it postpones them (`from __future__ import
+    annotations`): they are never evaluated there, so a mutant inside one is no mutant at all."""
+    tree = ast.parse(path.read_text())
+    postponed = any(
+        isinstance(n, ast.ImportFrom)
+        and n.module == "__future__"
+        and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )
+    if not postponed:
+        return []
+    nodes: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            nodes.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            nodes.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            nodes.append(node.annotation)
+    return [((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)) for n in nodes]
+
+
+def excuse(session: Path, module: str, work: Path) -> dict[str, str]:
+    """Mark excused mutants (and mutants inside postponed annotations) as skipped before the run;
+    returns job id -> reason."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    wanted = [e for e in load_excuses() if e.module == module]
+    excused: dict[str, str] = {}
+    used: set[Excuse] = set()
+    spans = annotation_spans(work / module)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in db.work_items:
+            mutation = item.mutations[0]
+            start = tuple(mutation.start_pos)
+            if any(a <= start < b for a, b in spans):
+                excused[item.job_id] = ANNOTATION
+                db.set_result(item.job_id, WorkResult(WorkerOutcome.SKIPPED, output=ANNOTATION))
+                continue
+            line = _source_line(work, module, mutation.start_pos[0])
+            for e in wanted:
+                if e.operator == mutation.operator_name and e.line == line:
+                    excused[item.job_id] = e.reason
+                    used.add(e)
+                    db.set_result(
+                        item.job_id, WorkResult(WorkerOutcome.SKIPPED, output=f"excused: {e.reason}")
+                    )
+    for e in wanted:
+        if e not in used:
+            print(
+                f"warning: stale excuse (no such mutant): {e.module} | {e.operator} | {e.line}",
+                file=sys.stderr,
+            )
+    return excused
+
+
+def summarize(
+    module: str, session: Path, work: Path, excused: dict[str, str], seconds: float
+) -> dict[str, object]:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    killed = survived = incompetent = pending = 0
+    survivors: list[str] = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        results = dict(db.results)
+        for item in db.work_items:
+            if item.job_id in excused:
+                continue
+            result = results.get(item.job_id)
+            if result is None:
+                pending += 1
+            elif (
+                result.worker_outcome != WorkerOutcome.NORMAL
+                or result.test_outcome == TestOutcome.INCOMPETENT
+            ):
+                incompetent += 1
+            elif result.test_outcome == TestOutcome.SURVIVED:
+                survived += 1
+                m = item.mutations[0]
+                line = _source_line(work, module, m.start_pos[0])
+                diff = "\n".join(
+                    f"      {d}"
+                    for d in (result.diff or "").splitlines()
+                    if d[:1] in "+-" and d[:3] not in ("+++", "---")
+                )
+                survivors.append(
+                    f"  {module}:{m.start_pos[0]} {m.operator_name} (occurrence {m.occurrence})\n      {line}\n{diff}"
+                )
+            else:
+                killed += 1
+    scored = killed + survived
+    annotations = sum(1 for reason in excused.values() if reason == ANNOTATION)
+    return {
+        "annotations": annotations,
+        "module": module,
+        "mutants": killed + survived + incompetent + pending + len(excused),
+        "excused": len(excused) - annotations,
+        "killed": killed,
+        "survived": survived,
+        "incompetent": incompetent,
+        "not_run": pending,
+        "score": killed / scored if scored else 1.0,
+        "seconds": round(seconds),
+        "survivors": survivors,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(MODULES)}")
+    parser.add_argument("--lock", help="run each module's mutants under `flock LOCK`")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's test run")
+    parser.add_argument(
+        "--workdir", default=os.environ.get("WHALEFALL_MUTATION_DIR", "/tmp/whalefall-mutation")
+    )
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"not a core module: {', '.join(unknown)}")
+    work = Path(args.workdir)
+    scratch_copy(work)
+    reports = []
+    for module in args.modules or list(MODULES):
+        report = run_module(module, work, args.lock, args.timeout)
+        reports.append(report)
+        print(
+            f"{module}: {report['score']:.0%} killed ({report['killed']} killed, {report['survived']} survived, "
+            f"{report['excused']} excused as equivalent, {report['annotations']} in annotations, "
+            f"{report['incompetent']} incompetent, "
+            f"{report['not_run']} not run; {report['mutants']} mutants, {report['seconds']} s)",
+            flush=True,
+        )
+        for line in report["survivors"]:
+            print(line, flush=True)
+    below = [r["module"] for r in reports if r["score"] < TARGET]
+    if below:
+        print(f"below {TARGET:.0%}: {', '.join(below)}")
+    return 1 if below else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
