@@ -21,9 +21,9 @@ from typing import Any
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
 
-CONTAINER_SQL = "SELECT SYS_CONTEXT('USERENV', 'CON_ID') AS con_id, SYS_CONTEXT('USERENV', 'CON_NAME') AS con_name FROM dual"
+CONTAINER_SQL = "SELECT SYS_CONTEXT('USERENV', 'CON_ID') AS con_id, SYS_CONTEXT('USERENV', 'CON_NAME') AS con_name FROM SYS.DUAL"
 DICTIONARY_SQL = (
-    "SELECT table_name FROM dictionary WHERE table_name IN ('DBA_SCHEMA_PRIVS', 'CDB_SCHEMA_PRIVS')"
+    "SELECT table_name FROM SYS.DICTIONARY WHERE table_name IN ('DBA_SCHEMA_PRIVS', 'CDB_SCHEMA_PRIVS')"
 )
 USERS_SQL = """
 SELECT u.username, u.user_id, u.account_status, u.lock_date, u.expiry_date, u.default_tablespace,
@@ -118,9 +118,11 @@ class Adapter(AccountAdapter):
 
     def sql(self, template: str, alias: str = "r") -> str:
         if self.cdb_root:
-            join = f" LEFT JOIN v$containers c ON c.con_id = {alias}.con_id"
-            return template.format(v="cdb", con="c.name", join=join)
-        return template.format(v="dba", con="NULL", join="")
+            join = f" LEFT JOIN SYS.V_$CONTAINERS c ON c.con_id = {alias}.con_id"
+            return template.format(v="SYS.CDB", con="c.name", join=join)
+        # Owner-qualified: a table or private synonym named DBA_USERS in the login's own schema
+        # would otherwise shadow the dictionary view; no public synonym is assumed either.
+        return template.format(v="SYS.DBA", con="NULL", join="")
 
     def users_sql(self) -> str:
         return self.sql(USERS_SQL, "u")

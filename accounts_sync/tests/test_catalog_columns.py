@@ -25,7 +25,9 @@ def view_name(table: exp.Table) -> str:
     Oracle's owner-qualified `SYS.DBA_USERS` / `SYS.V_$CONTAINERS` -> `dba_users` / `v$containers`
     (the documented names are those of the public synonyms)."""
     name = ".".join(p for p in (table.db, table.name) if p).lower()
-    if name.startswith("sys.") and (name[4:].startswith(("dba_", "cdb_", "v_$")) or name == "sys.dual"):
+    if name.startswith("sys.") and (
+        name[4:].startswith(("dba_", "cdb_", "v_$")) or name in ("sys.dual", "sys.dictionary")
+    ):
         name = name[4:].replace("v_$", "v$", 1)
     return name
 

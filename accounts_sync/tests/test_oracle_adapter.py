@@ -117,20 +117,27 @@ QUOTAS = [
 NON_CDB = [{"con_id": "0", "con_name": "ORCL"}]
 
 
+def view(name: str) -> str:
+    """The SQL fragment that reads a dictionary view, owner-qualified: `FROM SYS.DBA_users`."""
+    if name == "dictionary":
+        return "FROM SYS.DICTIONARY"
+    return f"FROM SYS.{name[:3].upper()}{name[3:]}"
+
+
 def fake(server: ServerInfo = ORACLE_19, **over: Any) -> FakeConnection:
     answers = {
         "SYS_CONTEXT('USERENV', 'CON_ID')": NON_CDB,
-        "FROM dictionary": [],
-        "FROM dba_users": USERS,
-        "FROM dba_roles": ROLES,
-        "FROM dba_role_privs": ROLE_PRIVS,
-        "FROM dba_sys_privs": SYS_PRIVS,
-        "FROM dba_tab_privs": TAB_PRIVS,
-        "FROM dba_col_privs": COL_PRIVS,
-        "FROM dba_ts_quotas": QUOTAS,
+        view("dictionary"): [],
+        view("dba_users"): USERS,
+        view("dba_roles"): ROLES,
+        view("dba_role_privs"): ROLE_PRIVS,
+        view("dba_sys_privs"): SYS_PRIVS,
+        view("dba_tab_privs"): TAB_PRIVS,
+        view("dba_col_privs"): COL_PRIVS,
+        view("dba_ts_quotas"): QUOTAS,
     }
     for key, value in over.items():
-        answers[f"FROM {key}" if key.startswith(("dba_", "cdb_", "dictionary")) else key] = value
+        answers[view(key) if key.startswith(("dba_", "cdb_", "dictionary")) else key] = value
     return FakeConnection(list(answers.items()), server)
 
 
@@ -270,7 +277,8 @@ def test_a_cdb_root_reads_cdb_views_with_the_container_in_each_scope() -> None:
     assert accounts["APP@HRPDB"].is_locked and not accounts["APP@SALESPDB"].is_locked
     assert perms["APP@SALESPDB"] == {"object SALESPDB.SALES.ORDERS": ["SELECT"]}
     assert perms["C##MON"] == {"container SALESPDB": ["CREATE SESSION"]}
-    assert not any("FROM dba_" in " ".join(sql.split()) for sql in conn.executed)
+    assert not any("FROM SYS.DBA_" in " ".join(sql.split()) for sql in conn.executed)
+    assert unqualified(conn.executed) == []
     assert adapter.notes["container"] == "CDB root: all containers"
 
 
@@ -289,3 +297,18 @@ def test_it_syncs_through_the_coordinator(monkeypatch: pytest.MonkeyPatch) -> No
     stored = {a.identity: a for a in Account.objects.filter(instance=instance)}
     assert stored["ADMIN1"].is_superuser and stored["PUBLIC"].is_role and stored["APP_RO"].is_role
     assert not stored["OLD"].can_login and "SYS" not in stored
+
+
+def test_every_dictionary_view_is_owner_qualified() -> None:
+    """A table or private synonym named like a DBA_ view in the login's schema, or a missing public
+    synonym, must not change what is read: every view is named with its owner, SYS."""
+    conn = fake()
+    run(conn)
+    assert unqualified(conn.executed) == []
+
+
+def unqualified(executed: list[str]) -> list[str]:
+    import re
+
+    names = (n for sql in executed for n in re.findall(r"(?:FROM|JOIN)\s+([\w.$]+)", sql))
+    return [n for n in names if not n.upper().startswith("SYS.")]
