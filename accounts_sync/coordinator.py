@@ -293,7 +293,14 @@ class AccountSyncCoordinator(InstanceCoordinator):
 
     def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
         was_active = [i for i, r in self.rows.items() if r["is_active"]]
-        gone = [i for i in was_active if i not in included]
+        unreadable = unreadable_databases(self.adapter.notes)  # type: ignore[union-attr]
+        missing = [i for i in was_active if i not in included]
+        # Listed from a database that could not be read this time: not seen, not gone.
+        kept = [i for i in missing if self.adapter.listed_in(i) in unreadable]  # type: ignore[union-attr]
+        gone = [i for i in missing if i not in set(kept)]
+        self.kept = kept
+        if kept:
+            stats.extra["kept_unlisted"] = len(kept)
         if gone and len(gone) * 2 > len(was_active) and not self.force:
             message = (
                 f"refusing to deactivate {len(gone)} of {len(was_active)} active accounts "
@@ -623,7 +630,8 @@ class AccountSyncCoordinator(InstanceCoordinator):
     def _touch_last_seen(self, pks: list[int]) -> None:
         accounts = Account.objects.for_instance(self.instance.pk)
         if self.only_like is None:
-            accounts.filter(is_active=True).update(last_seen_at=self.now)
+            kept = getattr(self, "kept", [])
+            accounts.filter(is_active=True).exclude(identity__in=kept).update(last_seen_at=self.now)
         else:
             bulk.update_where_in(Account, pks, last_seen_at=self.now)
 

@@ -63,6 +63,14 @@ class AccountAdapter(abc.ABC):
     def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.connection.fetch_all(sql, params)
 
+    def listed_in(self, identity: str) -> str | None:
+        """The database whose catalog lists this account (None: the server's own listing).
+
+        An account listed from a database that could not be read this time is not "gone": the
+        coordinator keeps it rather than deactivating it.
+        """
+        return None
+
     @abc.abstractmethod
     def list_accounts(self) -> list[RemoteAccount]:
         """Every account and role of the server (system ones too; exclusions are applied later)."""

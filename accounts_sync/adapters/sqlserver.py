@@ -136,6 +136,23 @@ def quote(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
 
 
+def unquote_first(identity: str) -> str | None:
+    """The first bracketed part of `[a]]b].[c]` (`a]b`), or None when it is not one."""
+    if not identity.startswith("["):
+        return None
+    i, out = 1, []
+    while i < len(identity):
+        if identity[i] == "]":
+            if identity[i + 1 : i + 2] == "]":
+                out.append("]")
+                i += 2
+                continue
+            return "".join(out) if identity[i + 1 : i + 3] == ".[" else None
+        out.append(identity[i])
+        i += 1
+    return None
+
+
 def qualified(database: str, name: str) -> str:
     """The identity of a database principal that no login stands for: `[Sales].[db_datareader]`."""
     return f"{quote(database)}.{quote(name)}"
@@ -175,6 +192,10 @@ class Adapter(AccountAdapter):
                 "{db}.", ""
             )
         return template.format(db=quote(database))
+
+    def listed_in(self, identity: str) -> str | None:
+        """`[Sales].[app_user]` (a database principal without a login) is listed from Sales."""
+        return unquote_first(identity)
 
     def list_accounts(self) -> list[RemoteAccount]:
         azure = self.azure_database

@@ -46,7 +46,13 @@ class Scripted(AccountAdapter):
         self.world = world
 
     def list_accounts(self) -> list[RemoteAccount]:
+        self.notes = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in self.world.notes.items()}
         return [RemoteAccount(i, i, **kw) for i, kw in sorted(self.world.accounts.items())]
+
+    def listed_in(self, identity: str) -> str | None:
+        from accounts_sync.adapters.sqlserver import unquote_first
+
+        return unquote_first(identity)
 
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         grants = Grants(a.identity for a in accounts)
@@ -268,3 +274,29 @@ def test_without_evidence_a_rename_stays_a_deactivation_and_an_addition(scripted
     world.grants = {("caroline", ORDERS, "INSERT" if case == "other permissions" else "SELECT")}
     _, session = sync()
     assert set(changes(session)) == {("carol", ChangeType.DEACTIVATE), ("caroline", ChangeType.ADD)}
+
+
+def test_an_account_listed_from_an_unreadable_database_is_kept_not_deactivated(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    """A contained user is listed from its database: when that database cannot be read, the user
+    is unseen, not gone (no deactivate entry, still active, last_seen_at untouched)."""
+    world, instance, sync = scripted
+    world.add("app", "[Sa]]les].[svc]", "[Hr].[gone]")
+    sync()
+    before = Account.objects.get(instance=instance, identity="[Sa]]les].[svc]").last_seen_at
+    del world.accounts["[Sa]]les].[svc]"], world.accounts["[Hr].[gone]"]
+    world.notes = {"databases_unreadable": {"Sa]les": "database is OFFLINE"}}
+    result, session = sync()
+    kept = Account.objects.get(instance=instance, identity="[Sa]]les].[svc]")
+    assert kept.is_active and kept.last_seen_at == before
+    assert result.sync_details["inventory"]["kept_unlisted"] == 1
+    changes = AccountChange.objects.filter(session=session)
+    assert [(c.account.identity, c.change_type) for c in changes] == [("[Hr].[gone]", ChangeType.DEACTIVATE)]
+
+
+def test_unquote_first_reads_the_database_of_a_bracketed_identity() -> None:
+    from accounts_sync.adapters.sqlserver import qualified, unquote_first
+
+    assert unquote_first(qualified("Sa]les", "u.x")) == "Sa]les"
+    assert unquote_first("login") is None and unquote_first("[broken") is None
