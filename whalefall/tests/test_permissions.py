@@ -42,6 +42,8 @@ ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("scheduling.jobconfig", "enable_jobs"): OPERATORS_ONLY,
     ("scheduling.jobconfig", "disable_jobs"): OPERATORS_ONLY,
     ("scheduling.jobconfig", "delete_custom_jobs"): OPERATORS_ONLY,
+    # Alert channels need whalefall.change_alertchannel, which neither group carries.
+    ("whalefall.alertchannel", "queue_test_alert"): NOBODY,
 }
 
 # URL name -> (HTTP method, who may call it). Reads for viewers, writes for operators.
@@ -56,6 +58,9 @@ API: dict[str, tuple[str, frozenset[str]]] = {
     "scheduler-jobs": ("GET", EVERYONE),
     "scheduler-job": ("GET", EVERYONE),
     "scheduler-job-action": ("POST", OPERATORS_ONLY),
+    "scheduler-reload": ("POST", OPERATORS_ONLY),
+    "api-request": ("GET", EVERYONE),
+    "api-not-found": ("GET", EVERYONE),  # a JSON 404 for anyone: it reveals nothing
 }
 
 # Custom admin views (beyond changelist/add/change/delete/history) -> (method, who).
@@ -67,6 +72,10 @@ ADMIN_VIEWS: dict[str, tuple[str, frozenset[str]]] = {
     # Capacity pages need capacity.view_instancedatabase, which neither group carries (yet).
     "capacity_instance_capacity": ("GET", NOBODY),
     "capacity_top_growers": ("GET", NOBODY),
+    # Account pages need accounts_sync.view_account, which neither group carries (yet).
+    "accounts_sync_who_can": ("GET", NOBODY),
+    "accounts_sync_report": ("GET", NOBODY),
+    "accounts_sync_permissions_at": ("GET", NOBODY),
 }
 STANDARD_ADMIN_VIEWS = ("changelist", "add", "change", "delete", "history", "autocomplete")
 ADMIN_SITE_VIEWS = {
@@ -166,6 +175,9 @@ def url_for(name: str) -> str:
         "scheduling_jobconfig_trigger": {"object_id": "no-such-job"},
         "scheduling_jobconfig_run": {"object_id": "no-such-job"},
         "capacity_instance_capacity": {"instance_id": 999999},
+        "accounts_sync_permissions_at": {"pk": 999999},
+        "api-request": {"request_id": 999999},
+        "api-not-found": {"rest": "no/such/endpoint"},
     }.get(name, {})
     return reverse(name if name in API else f"admin:{name}", kwargs=kwargs)
 
