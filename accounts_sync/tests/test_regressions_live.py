@@ -14,8 +14,6 @@ from accounts_sync.adapters import mysql as mysql_adapter
 from accounts_sync.coordinator import AccountSyncCoordinator
 from accounts_sync.models import Account, AccountChange
 from accounts_sync.tasks import sync_accounts
-from accounts_sync.tests.fakes import FakeConnection
-from whalefall.connections.base import ServerInfo
 from whalefall.models import Instance, SyncInstanceRecord
 from whalefall.sync.phases import PhaseError
 from whalefall.tests import live
@@ -274,24 +272,11 @@ def test_mariadb_has_no_mysql_no_login_plugin(prefix: str) -> None:
     ],
 )
 def test_mysql_no_login_accounts_cannot_log_in(plugin: str, can_login: bool) -> None:
-    """A MySQL 8 `mysql.user` row, shaped as the server returns it."""
-    columns = ["Host", "User", "Select_priv", "plugin", "password_expired", "account_locked"]
-    row = {
-        "user": "app",
-        "host": "%",
-        "select_priv": "N",
-        "plugin": plugin,
-        "password_expired": "N",
-        "account_locked": "N",
-    }
-    conn = FakeConnection(
-        [
-            ("FROM information_schema.TABLES", [{"t": "user"}, {"t": "db"}, {"t": "role_edges"}]),
-            ("FROM information_schema.COLUMNS", [{"c": c} for c in columns]),
-            ("FROM mysql.user", [row]),
-        ],
-        ServerInfo("mysql", "MySQL", (8, 0, 36), "8.0.36"),
-    )
+    """A MySQL 8 `mysql.user` row, shaped as the server returns it (the catalog-shaped fake of
+    the MySQL variant tests)."""
+    from accounts_sync.tests.test_mysql_variants import MYSQL8_TABLES, fake, user
+
+    conn = fake(MYSQL8_TABLES, [user("app", plugin=plugin)])
     [account] = mysql_adapter.Adapter(conn, conn.server).list_accounts()  # type: ignore[arg-type]
     assert account.attributes["plugin"] == plugin
     assert account.can_login is can_login and account.is_locked is False and account.is_expired is False

@@ -121,7 +121,7 @@ def test_connection_cut_during_the_catalog_read_then_refused(
 
 
 def test_connection_cut_during_the_account_listing(watched: dict[str, Any], proxy: FaultProxy) -> None:
-    proxy.cut_on = b"FROM mysql.user"
+    proxy.cut_on = b"FROM mysql.global_priv"  # the MariaDB 10.4+ account listing
     session = sync(watched)
     record = session.records.get()
     assert record.status == "failed" and record.failed_phase == "inventory"
