@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Q
 
 from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType
+from whalefall.textsafe import safe_text
 
 # A grant of any of these covers every privilege of its scope.
 ALL_NAMES = ("ALL", "ALL PRIVILEGES", "CONTROL")
@@ -155,5 +156,6 @@ def holders_text(holders: Iterable[Holder]) -> list[str]:
     for h in holders:
         flags = [f for f, on in (("grant option", h.grantable), ("unverified", not h.verified)) if on]
         extra = f"  [{', '.join(flags)}]" if flags else ""
-        out.append(f"{h.instance}  {h.account}  {h.privilege} ON {h.scope or 'server'}  {h.path}{extra}")
+        line = f"{h.instance}  {h.account}  {h.privilege} ON {h.scope or 'server'}  {h.path}{extra}"
+        out.append(safe_text(line))  # names are data: a newline or ESC in one cannot forge a line
     return out

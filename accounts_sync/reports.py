@@ -164,7 +164,7 @@ def write_csv(
     out: io.TextIOBase | Any, instances: Sequence[Instance], period: Period, *, part: str, **kw: Any
 ) -> None:
     """One CSV: `part` is `privileges` (accounts with their privileges) or `changes`."""
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator="\n")  # a bare CR would be escaped on a terminal
     if part == "changes":
         writer.writerow(CHANGE_COLUMNS)
         rows: Iterator[tuple[Any, ...]] = _changes(instances, period)

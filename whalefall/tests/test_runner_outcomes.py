@@ -54,7 +54,10 @@ def test_a_phase_error_keeps_its_phase_and_details(caplog: Any) -> None:
         "inventory",
         "listing denied",
     )
-    assert record.sync_details == details and record.attempts == 1
+    # The phases' own details are kept, completed to the full shape, with the phase that failed.
+    stored = record.sync_details
+    assert stored["failed_phase"] == "inventory" and record.attempts == 1
+    assert {k: stored[k]["status"] for k in details} == {"inventory": "failed", "collection": "skipped"}
     [failed] = events(caplog, "capacity_sync_inventory_failed")
     assert failed["phase"] == "inventory" and failed["error"] == "listing denied"
 

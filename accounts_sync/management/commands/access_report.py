@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts_sync.management.commands.account_permissions import parse_moment
 from accounts_sync.reports import Period, write_csv, write_xlsx
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = (
         "Access review: every account with its privileges (and how each is held), and the changes "
         "between two dates. XLSX has a sheet each; CSV prints one part (--part)."

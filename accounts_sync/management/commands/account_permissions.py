@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts_sync.models import Account
 from accounts_sync.questions import effective_rows, permissions_at
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
+from whalefall.textsafe import safe_text
 
 
 def parse_moment(text: str) -> Any:
@@ -24,7 +26,7 @@ def parse_moment(text: str) -> Any:
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "An account's permissions now, or as they were at a past time (rebuilt from the change log)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -68,11 +70,11 @@ class Command(BaseCommand):
             return
         when = f"at {timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}" if at else "now"
         if permissions is None:
-            self.stdout.write(f"{account.identity} on {instance.name} did not exist {when}")
+            self.stdout.write(safe_text(f"{account.identity} on {instance.name} did not exist {when}"))
             return
-        self.stdout.write(f"{account.identity} on {instance.name}, {when}:")
+        self.stdout.write(safe_text(f"{account.identity} on {instance.name}, {when}:"))
         for scope, privileges in permissions.items():
-            self.stdout.write(f"  {scope}: {', '.join(privileges)}")
+            self.stdout.write("  " + safe_text(f"{scope}: {', '.join(privileges)}"))
 
     def _effective(self, account: Account, *, as_json: bool) -> None:
         rows = effective_rows(account)
@@ -96,4 +98,4 @@ class Command(BaseCommand):
             flags = [f for f in ("grantable", "denied", "needs_set_role") if item[f]]
             flags += [] if item["verified"] else ["unverified"]
             extra = f"  [{', '.join(flags)}]" if flags else ""
-            self.stdout.write(f"  {item['privilege']} ON {item['scope']}  {path}{extra}")
+            self.stdout.write("  " + safe_text(f"{item['privilege']} ON {item['scope']}  {path}{extra}"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts_sync.questions import holders_text, who_can
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = (
         "Which accounts, on which instances, hold a privilege on an object, and through what "
         "(directly, a role path, PUBLIC, superuser). Answered from the stored inventory."

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import AlertChannel
 from whalefall.models.alerts import ChannelKind, WebhookFormat
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = (
         "Add (or replace with --update) an alert channel: a webhook in one of the known formats, or e-mail."
     )

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from whalefall.alerts.delivery import send_alerts
 from whalefall.alerts.registry import KINDS
+from whalefall.management.base import SafeOutputCommand
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Evaluate the enabled alert rules and deliver what is due."
 
     def add_arguments(self, parser: CommandParser) -> None:

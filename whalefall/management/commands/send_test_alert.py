@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from whalefall.alerts.delivery import send_test
+from whalefall.management.base import SafeOutputCommand
 from whalefall.models import AlertChannel, DeliveryStatus
 
 
-class Command(BaseCommand):
+class Command(SafeOutputCommand):
     help = "Send a test alert through a channel and say whether the channel took it."
 
     def add_arguments(self, parser: CommandParser) -> None:
