@@ -421,17 +421,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             AccountPrivilege.objects.for_instance(self.instance.pk)
             .filter(where)
             .exclude(scope_kind__in=SERVER_WIDE | self.adapter.server_catalog_kinds)  # type: ignore[union-attr]
-            .values_list(
-                "account_id",
-                "scope_kind",
-                "path",
-                "privilege",
-                "grantable",
-                "denied",
-                "via",
-                "needs_set_role",
-                "verified",
-            )
+            .values_list("account_id", *AccountPrivilege.FACT_FIELDS)
         )
         out: dict[str, list[tuple[Any, ...]]] = {}
         for account_id, *rest in rows:

@@ -34,15 +34,7 @@ def export_instance(
 def _effective(instance: Instance) -> dict[int, list[dict[str, Any]]]:
     """The privilege store's rows per account (one query), sorted so the export is stable."""
     rows = AccountPrivilege.objects.for_instance(instance.pk).values_list(
-        "account_id",
-        "scope_kind",
-        "path",
-        "privilege",
-        "grantable",
-        "denied",
-        "via",
-        "needs_set_role",
-        "verified",
+        "account_id", *AccountPrivilege.FACT_FIELDS
     )
     out: dict[int, list[dict[str, Any]]] = {}
     for account_id, kind, path, privilege, grantable, denied, via, needs_set, verified in rows:

@@ -244,6 +244,18 @@ class AccountPrivilege(models.Model):
 
     objects = AccountPrivilegeQuerySet.as_manager()
 
+    # What a stored row says about the privilege, in the order the sync and the export read it.
+    FACT_FIELDS = (
+        "scope_kind",
+        "path",
+        "privilege",
+        "grantable",
+        "denied",
+        "via",
+        "needs_set_role",
+        "verified",
+    )
+
     class Meta:
         indexes = [
             models.Index(fields=["privilege", "scope_kind"], name="acctpriv_priv_kind"),
