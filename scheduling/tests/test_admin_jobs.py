@@ -38,7 +38,15 @@ def test_it_creates_viewer_and_operator_groups_by_migration() -> None:
     operators = set(Group.objects.get(name=OPERATORS).permissions.values_list("codename", flat=True))
     assert {"view_jobconfig", "view_syncsession", "view_djangojobexecution"} <= viewers
     assert "manage_jobconfig" not in viewers and "manage_syncsession" not in viewers
-    assert operators - viewers == {"manage_jobconfig", "manage_syncsession"}
+    assert {"view_account", "view_accountprivilege", "view_instancedatabase", "view_alertdelivery"} <= viewers
+    assert operators - viewers == {
+        "manage_jobconfig",
+        "manage_syncsession",
+        "add_alertrule",
+        "change_alertrule",
+        "add_alertchannel",
+        "change_alertchannel",
+    }
 
 
 def test_it_lists_jobs_with_trigger_words_state_and_scheduler_warning(viewer: Client) -> None:

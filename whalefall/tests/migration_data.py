@@ -22,6 +22,7 @@ from django.db.migrations.operations.special import RunPython
 SEEDING_MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("accounts_sync", "0002_seed_exclusion_rules"),
     ("scheduling", "0002_groups"),
+    ("scheduling", "0004_groups_see_accounts_capacity_alerts"),
 )
 
 

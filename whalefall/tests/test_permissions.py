@@ -42,8 +42,7 @@ ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("scheduling.jobconfig", "enable_jobs"): OPERATORS_ONLY,
     ("scheduling.jobconfig", "disable_jobs"): OPERATORS_ONLY,
     ("scheduling.jobconfig", "delete_custom_jobs"): OPERATORS_ONLY,
-    # Alert channels need whalefall.change_alertchannel, which neither group carries.
-    ("whalefall.alertchannel", "queue_test_alert"): NOBODY,
+    ("whalefall.alertchannel", "queue_test_alert"): OPERATORS_ONLY,
 }
 
 # URL name -> (HTTP method, who may call it). Reads for viewers, writes for operators.
@@ -69,13 +68,11 @@ ADMIN_VIEWS: dict[str, tuple[str, frozenset[str]]] = {
     "scheduling_jobconfig_reload": ("POST", OPERATORS_ONLY),
     "scheduling_jobconfig_trigger": ("POST", OPERATORS_ONLY),
     "scheduling_jobconfig_run": ("POST", OPERATORS_ONLY),
-    # Capacity pages need capacity.view_instancedatabase, which neither group carries (yet).
-    "capacity_instance_capacity": ("GET", NOBODY),
-    "capacity_top_growers": ("GET", NOBODY),
-    # Account pages need accounts_sync.view_account, which neither group carries (yet).
-    "accounts_sync_who_can": ("GET", NOBODY),
-    "accounts_sync_report": ("GET", NOBODY),
-    "accounts_sync_permissions_at": ("GET", NOBODY),
+    "capacity_instance_capacity": ("GET", EVERYONE),
+    "capacity_top_growers": ("GET", EVERYONE),
+    "accounts_sync_who_can": ("GET", EVERYONE),
+    "accounts_sync_report": ("GET", EVERYONE),
+    "accounts_sync_permissions_at": ("GET", EVERYONE),
 }
 STANDARD_ADMIN_VIEWS = ("changelist", "add", "change", "delete", "history", "autocomplete")
 ADMIN_SITE_VIEWS = {
