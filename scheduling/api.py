@@ -1,4 +1,4 @@
-"""Scheduler JSON endpoints (SPEC §8): staff session auth, CSRF on writes, same permissions as the admin.
+"""Scheduler JSON endpoints for scripts and monitoring: staff session auth, CSRF on writes, same permissions as the admin.
 
 Everything the jobs admin can do: list, run now (refused with 409 and the reason when it cannot
 run now), pause / resume / enable / disable, edit a trigger (with a preview of the next runs),
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.views.decorators.csrf import csrf_exempt
 
 from scheduling import registry
 from scheduling.config import JOB_ID, ConfigError, load_default_tasks
@@ -24,7 +22,7 @@ from scheduling.functions import available_functions
 from scheduling.models import JobConfig, SchedulerCommand
 from scheduling.status import scheduler_status
 from scheduling.triggers import TriggerError, build_trigger, describe, next_run_times
-from whalefall.api import _csrf, json_error, request_accepted
+from whalefall.api import json_error, only, request_accepted, staff_permission
 from whalefall.logging import get_logger
 from whalefall.sync.admission import refusal
 
@@ -34,32 +32,11 @@ VIEW_PERM, MANAGE_PERM = "scheduling.view_jobconfig", "scheduling.manage_jobconf
 
 
 def staff_perm(perm: str, *methods: str) -> Callable[[View], View]:
-    """401 for anonymous or non-staff users, 403 without `perm` or on a failed CSRF check, 405 for
-    another method, 404 for an unknown job: all JSON."""
+    """The core's JSON guard (401 / 403 / CSRF / 404 / 500, all JSON) plus a JSON 405 for another
+    method: one mechanism for every API endpoint."""
 
     def decorator(view: View) -> View:
-        @csrf_exempt  # checked below so that the refusal is JSON
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            if not (request.user.is_authenticated and request.user.is_staff):
-                return json_error("authentication required", 401)
-            if not request.user.has_perm(perm):
-                return json_error(f"permission {perm} required", 403)
-            if request.method not in methods:
-                return json_error(f"method {request.method} not allowed", 405)
-            if request.method not in ("GET", "HEAD"):
-                refused = _csrf.process_view(request, None, (), {})
-                if refused is not None:
-                    return refused
-            try:
-                return view(request, *args, **kwargs)
-            except Http404 as exc:
-                return json_error(str(exc) or "not found", 404)
-            except Exception:
-                logger.exception("scheduler_api_error", path=request.path)
-                return json_error("internal error (logged)", 500)
-
-        return wrapper
+        return staff_permission(perm)(only(*methods)(view))
 
     return decorator
 
