@@ -1,4 +1,4 @@
-"""Two-phase account sync of one instance (seed 000), writing through set-based statements."""
+"""Two-phase account sync of one instance (inventory, then collection), writing through set-based statements."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
 
     # --- driver --------------------------------------------------------------------------------
     def run(self) -> InstanceResult:
-        """inventory -> collection -> save, with seed 000's counters and sync_details."""
+        """inventory -> collection -> save, with the record's counters and sync_details."""
         failed = {"status": "failed"}
         with bind_context(module=MODULE, instance_id=self.instance.pk, phase=SyncPhase.INVENTORY):
             with phase_guard(SyncPhase.INVENTORY, {"inventory": failed, "collection": NOT_RUN}):

@@ -1,4 +1,4 @@
-"""Accounts, their current permission snapshot, the change log, and exclusion rules (SPEC §5)."""
+"""Accounts, their current permission snapshot, the change log, and exclusion rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Account sync task (seed 001/002): thin — context, one runner call, a summary."""
+"""Account sync task, kept thin so any executor can run it: — context, one runner call, a summary."""
 
 from __future__ import annotations
 

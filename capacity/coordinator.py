@@ -1,4 +1,4 @@
-"""`CapacitySyncCoordinator`: the capacity sync of one instance (seed 000's baseline)."""
+"""`CapacitySyncCoordinator`: the capacity sync of one instance (the same phases as the account sync)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class CapacitySyncCoordinator(InstanceCoordinator):
         return adapter_class(self.instance.db_type)(connection)
 
     def sync_all(self) -> InstanceResult:
-        """Both phases and the write; the counters of seed 000 for the instance record."""
+        """Both phases and the write; the counters of the instance record."""
         inventory = self.synchronize_inventory()
         collection = self.collect_capacity()
         self.save()

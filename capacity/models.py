@@ -1,4 +1,4 @@
-"""Capacity data (SPEC §6): database inventory, daily sizes, period aggregations, limits.
+"""Capacity data: database inventory, daily sizes, period aggregations, limits.
 
 Sizes are bytes. One `DatabaseSizeStat` per database per local day and one `InstanceSizeStat`
 per instance per day (the sum over its active databases); a re-run on the same day overwrites

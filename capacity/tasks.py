@@ -1,4 +1,4 @@
-"""Capacity tasks (thin, seed 002): set up the run, hand each instance to a service, return a summary.
+"""Capacity tasks, kept thin: set up the run, hand each instance to a service, return a summary.
 
 Both are recorded as sessions through `whalefall.sync.runner.run_sync`, which takes the
 category's sync lock, creates the per-instance records and drives them.

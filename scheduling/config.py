@@ -1,4 +1,4 @@
-"""`scheduler_tasks.yaml`: the default jobs, validated strictly (SPEC §7).
+"""`scheduler_tasks.yaml`: the default jobs, validated strictly (a typo must stop the scheduler, not drop a job).
 
 Every error names the file, the entry and the field. A missing file falls back to
 BUILTIN_DEFAULTS (the same jobs as the shipped file) with a warning; an invalid file is an
@@ -103,7 +103,7 @@ BUILTIN_DEFAULTS: tuple[TaskSpec, ...] = (
         "interval",
         {"minutes": 5},
         True,
-        "Removes sync locks whose holder stopped renewing them (seed 003).",
+        "Removes sync locks whose holder stopped renewing them.",
     ),
     TaskSpec(
         "send_alerts_every_minute",

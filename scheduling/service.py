@@ -78,7 +78,7 @@ class WhaleFallScheduler(BackgroundScheduler):
 
 
 def build_scheduler() -> BackgroundScheduler:
-    """APScheduler as SPEC §7 wants it: Django job store, 5 threads, project time zone."""
+    """APScheduler with the Django job store (jobs survive restarts), 5 threads, the project time zone."""
     return WhaleFallScheduler(
         jobstores={"default": WhaleFallJobStore()},
         executors={"default": ThreadPoolExecutor(EXECUTOR_THREADS)},

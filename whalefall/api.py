@@ -1,4 +1,4 @@
-"""Staff JSON API for sync sessions (SPEC §8). Session auth; Django's CSRF check guards writes."""
+"""Staff JSON API for sync sessions. Session auth; Django's CSRF check guards writes."""
 
 from __future__ import annotations
 

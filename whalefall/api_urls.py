@@ -1,4 +1,4 @@
-"""JSON endpoints (SPEC §8); apps add theirs here."""
+"""JSON endpoints of the core; apps add theirs here."""
 
 from django.urls import include, path
 

@@ -1,4 +1,4 @@
-"""Hand a task to the scheduler process (SPEC §7: nothing long runs inside a web request)."""
+"""Hand a task to the scheduler process (nothing long runs inside a web request: it would time out and hold a worker)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """History retention: each app registers a cleaner; the weekly cleanup job runs them all.
 
-Keeps `whalefall` free of imports from the apps (SPEC §2: data flows one way).
+Keeps `whalefall` free of imports from the apps (dependencies point from the apps to the core, never back).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Core tasks (thin, seed 002)."""
+"""Core tasks, kept thin: the work lives in the modules they call."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def cleanup_history() -> dict[str, int]:
 
 
 def cleanup_expired_sync_locks() -> dict[str, int]:
-    """Remove sync locks whose holder stopped renewing them (seed 003: every 5 minutes)."""
+    """Remove sync locks whose holder stopped renewing them (scheduled every 5 minutes)."""
     return {"deleted": cleanup_expired_locks()}
 
 

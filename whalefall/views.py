@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 
 
 def _scheduler() -> dict[str, object] | None:
-    # Asked by app label so the core does not import the scheduling app (SPEC §2).
+    # Asked by app label so the core does not import the scheduling app (the core must not depend on its apps).
     if not apps.is_installed("scheduling"):
         return None
     from scheduling.status import scheduler_status

@@ -1,4 +1,4 @@
-"""The scheduler lease: one row, held by the one active `runscheduler` (SPEC §7)."""
+"""The scheduler lease: one row, held by the one active `runscheduler`, so jobs never run twice."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Database instances and their credentials (SPEC §3)."""
+"""Database instances and their credentials (passwords encrypted at rest)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Database sync lock, one row per category (seed 003): one run at a time across hosts."""
+"""Database sync lock, one row per category: one run at a time across hosts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sync-session ledger (SPEC §4, seed 001): one session per run, one record per instance."""
+"""The sync-session ledger: one session per run, one record per instance."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class SyncSession(models.Model):
         }
 
     def finalize(self) -> None:
-        """Count the records and set completed / partial / failed (seed 001)."""
+        """Count the records and set completed / partial / failed."""
         counts = self.records.aggregate(
             ok=models.Count("id", filter=Q(status__in=[RecordStatus.COMPLETED, RecordStatus.SKIPPED])),
             failed=models.Count("id", filter=Q(status=RecordStatus.FAILED)),
@@ -161,7 +161,7 @@ class SyncSession(models.Model):
 
 
 class SyncInstanceRecord(models.Model):
-    """What happened to one instance in one session, with the counters of seed 000."""
+    """What happened to one instance in one session, with its counters."""
 
     session = models.ForeignKey(SyncSession, on_delete=models.CASCADE, related_name="records")
     instance = models.ForeignKey(

@@ -1,4 +1,4 @@
-"""What every per-instance sync coordinator shares: the connection's lifetime (seed 000)."""
+"""What every per-instance sync coordinator shares: the connection's lifetime."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Service API of the session ledger (seed 001): the task layer drives every record through it."""
+"""Service API of the session ledger: the task layer drives every record through it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sync lock per category, held in the metadata database (seed 003).
+"""Sync lock per category, held in the metadata database, so it holds across processes and hosts.
 
 Conflicts are detected by the unique constraint on `category`, so two processes on two hosts
 cannot both win. The holder renews the expiry from a small thread while its run is alive. A

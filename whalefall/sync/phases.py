@@ -13,7 +13,7 @@ from whalefall.logging import scrub
 
 @dataclass
 class PhaseStats:
-    """The fixed keys of seed 000's `sync_details.inventory` / `.collection` blocks."""
+    """The fixed keys of the `sync_details.inventory` / `.collection` blocks."""
 
     status: str = "completed"
     processed_records: int = 0

@@ -1,4 +1,4 @@
-"""Crash recovery: close sessions a dead process left running and free its locks (SPEC §4)."""
+"""Crash recovery: close sessions a dead process left running and free its locks, so no run stays "running" for good."""
 
 from __future__ import annotations
 

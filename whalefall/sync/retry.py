@@ -1,4 +1,4 @@
-"""Retries with exponential backoff for transient failures only (seed 003: 2 s, 4 s, 8 s)."""
+"""Retries with exponential backoff for transient failures only (2 s, 4 s, 8 s by default)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def retry_transient(
 ) -> T:
     """Call `fn(attempt)` until it succeeds, retrying only errors whose `transient` is true.
 
-    `attempts` counts retries after the first call (3 means up to four calls), as seed 003's
+    `attempts` counts retries after the first call (3 means up to four calls), as the default schedule's
     "retry 3 times" does. Authentication and other permanent errors raise at once.
     """
     retries = settings.WHALEFALL_RETRY_ATTEMPTS if attempts is None else attempts

@@ -1,4 +1,4 @@
-"""Drive one sync session over many instances (seed 001's task template, written once).
+"""Drive one sync session over many instances (the one task template every sync uses).
 
     lock -> session -> one record per instance -> bounded parallel pool:
         start_instance_sync -> work(instance) with retries -> complete / fail (with phase)

@@ -1,4 +1,4 @@
-"""`manage.py sync_accounts [--instance N ...] [--json] [--force]` (SPEC §9)."""
+"""`manage.py sync_accounts [--instance N ...] [--json] [--force]`: one manual account-sync session."""
 
 from __future__ import annotations
 

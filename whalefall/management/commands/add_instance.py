@@ -1,4 +1,4 @@
-"""`manage.py add_instance`: register or update an instance and its credential (SPEC §9)."""
+"""`manage.py add_instance`: register or update an instance and its credential from the command line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`manage.py check_instances`: test connections; exit 1 if any fails (SPEC §9)."""
+"""`manage.py check_instances`: test connections; exit 1 if any fails (for scripts and monitoring)."""
 
 from __future__ import annotations
 
