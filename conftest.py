@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+# The `browser` fixture and its helpers, for every app's browser tests.
+pytest_plugins = ["whalefall.tests.browser"]
+
 # One Fernet key for the whole run, also exported for subprocesses (runscheduler tests).
 TEST_ENCRYPTION_KEY = os.environ.setdefault(
     "WHALEFALL_ENCRYPTION_KEY", "dGVzdC1rZXktZm9yLXdoYWxlZmFsbC10ZXN0cy0zMmI="

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from accounts_sync.models import Account, AccountPrivilege
-from scheduling.tests.test_browser import browser, page_says  # noqa: F401 - the shared browser fixture
 from whalefall.models import AlertChannel
+from whalefall.tests.browser import page_says, shot
 from whalefall.tests.factories import InstanceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(
-    os.environ.get("WHALEFALL_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
-)
-
-
-def shot(driver: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.set_window_size(1400, 1000)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
 def login(driver: Any, live_server: Any, admin_user: Any) -> None:
@@ -36,7 +25,7 @@ def login(driver: Any, live_server: Any, admin_user: Any) -> None:
 
 
 def test_who_can_report_and_alert_channel_in_the_browser(
-    browser: Any,  # noqa: F811 - pytest fixture
+    browser: Any,
     live_server: Any,
     admin_user: Any,
 ) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,40 +12,9 @@ import yaml
 from scheduling.tests.conftest import SAMPLE
 from scheduling.tests.helpers import SchedulerProcess, wait_until
 from scheduling.tests.users import OPERATORS, PASSWORD, make_user
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+from whalefall.tests.browser import csp_violations, page_says
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromium-driver must be installed in CI")
-        pytest.skip("chromium / chromium-driver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations are logged there
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
@@ -65,17 +32,6 @@ def scheduler(tmp_path: Path, transactional_db: None) -> Iterator[SchedulerProce
     wait_until(lambda: "Active: scheduler" in proc.output, what="the scheduler to start")
     yield proc
     proc.stop()
-
-
-def page_says(browser: Any, text: str) -> None:
-    """Wait for the next page to load and contain `text` (the old page may still be showing)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text
-    )
 
 
 def test_it_runs_a_job_from_the_admin_and_shows_its_session(
@@ -110,8 +66,3 @@ def test_it_runs_a_job_from_the_admin_and_shows_its_session(
     # Asked by a person: recorded as a manual run by that person, not as a scheduled one.
     assert "otto" in browser.page_source
     assert csp_violations(browser) == []
-
-
-def csp_violations(browser: Any) -> list[str]:
-    """Console messages of the pages seen so far that report a Content-Security-Policy block."""
-    return [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]

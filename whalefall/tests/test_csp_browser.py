@@ -9,12 +9,12 @@ import pytest
 from django.contrib.auth.models import User
 
 from capacity.tests.test_admin import fleet  # noqa: F401 - the fixture
-from scheduling.tests.test_browser import browser, csp_violations  # noqa: F401 - the fixture
+from whalefall.tests.browser import csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(browser: Any, live_server: Any) -> None:  # noqa: F811
+def log_in(browser: Any, live_server: Any) -> None:
     from selenium.webdriver.common.by import By
 
     User.objects.create_superuser("csp-admin", password="a-long-test-password-42")
@@ -24,7 +24,7 @@ def log_in(browser: Any, live_server: Any) -> None:  # noqa: F811
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
 
 
-def test_admin_pages_run_under_the_policy(browser: Any, live_server: Any, fleet: dict) -> None:  # noqa: F811
+def test_admin_pages_run_under_the_policy(browser: Any, live_server: Any, fleet: dict) -> None:  # noqa: F811 - fixture
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 

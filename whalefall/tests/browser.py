@@ -1,0 +1,89 @@
+"""Shared pieces of the browser tests: a headless Chromium, waiting for a page, logging in,
+screenshots under the test artifacts folder, and the console's CSP reports.
+
+Registered as a pytest plugin in the root conftest, so any test can ask for the `browser` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ARTIFACTS = Path(
+    os.environ.get("WHALEFALL_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A headless Chromium at 1400 px wide; skipped outside CI when Chromium is not installed."""
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromium-driver must be installed in CI")
+        pytest.skip("chromium / chromium-driver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations are logged there
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def page_says(browser: Any, text: str) -> None:
+    """Wait for the next page to load and contain `text` (the old page may still be showing)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: text in d.find_element(By.TAG_NAME, "body").text
+    )
+
+
+def log_in(browser: Any, live_server: Any, username: str, password: str, expect: str = "") -> None:
+    """Log in through the admin's own form (and wait for `expect` on the page that follows)."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.ID, "id_username").send_keys(username)
+    browser.find_element(By.ID, "id_password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    if expect:
+        page_says(browser, expect)
+
+
+def shot(browser: Any, name: str) -> Path:
+    """Save a 1400 px wide screenshot as test-artifacts/NAME.png (kept by CI for a person to look at)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(1400, 1000)
+    path = ARTIFACTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def csp_violations(browser: Any) -> list[str]:
+    """Console messages of the pages seen so far that report a Content-Security-Policy block."""
+    return [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
