@@ -96,6 +96,32 @@ SHARED_PROCESSORS: list[Any] = [
 ]
 
 
+_console_floor = logging.NOTSET
+
+
+class ConsoleFloor(logging.Filter):
+    """On the console handler: drops events below the floor a command run by a person has set
+    (`console_floor`). The scheduler and the web server set none, so their logs are unchanged;
+    other handlers (a test's capture, one an operator adds) see every event."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= _console_floor
+
+
+@contextmanager
+def console_floor(level: int) -> Iterator[None]:
+    """Show only events at `level` and above on the console for the duration of a block.
+
+    Process-wide, not per thread: the sync runner's worker threads log on the command's behalf.
+    """
+    global _console_floor
+    previous, _console_floor = _console_floor, level
+    try:
+        yield
+    finally:
+        _console_floor = previous
+
+
 def build_logging_config(log_format: str, level: str) -> dict[str, Any]:
     """Return Django's LOGGING dict and configure structlog to feed into it (called once)."""
     renderer: Any
@@ -125,7 +151,14 @@ def build_logging_config(log_format: str, level: str) -> dict[str, Any]:
                 "foreign_pre_chain": SHARED_PROCESSORS,
             }
         },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structlog"}},
+        "filters": {"console_floor": {"()": ConsoleFloor}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "structlog",
+                "filters": ["console_floor"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},

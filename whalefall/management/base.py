@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.core.management.base import BaseCommand, OutputWrapper
 
+from whalefall.logging import console_floor
 from whalefall.textsafe import safe_lines
 
 
@@ -31,7 +34,20 @@ class SafeOutputCommand(BaseCommand):
     """`self.stdout` / `self.stderr` are always escaping wrappers, including the ones Django
     installs for `call_command(stdout=...)` and the one that prints a CommandError. Names and
     errors inside a line still go through `safe_text` (a newline in a name must not start a
-    line of its own)."""
+    line of its own).
+
+    A person running a command reads its output, not the event log: log events below WARNING
+    stay off the console unless `-v 2` (or more) asks for them. A long-running service whose
+    log is its record (the scheduler) sets `quiet_logs = False`.
+    """
+
+    quiet_logs = True
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        if not self.quiet_logs or options.get("verbosity", 1) >= 2:
+            return super().execute(*args, **options)
+        with console_floor(logging.WARNING):
+            return super().execute(*args, **options)
 
     @property  # type: ignore[override]
     def stdout(self) -> SafeOutputWrapper:

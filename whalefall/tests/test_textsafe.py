@@ -117,7 +117,13 @@ def test_check_instances_prints_hostile_names_and_server_text_escaped(monkeypatc
     with pytest.raises(SystemExit):
         call_command("check_instances", stdout=out)
     assert_nothing_raw(out.getvalue())
-    assert len(out.getvalue().splitlines()) == 2
+    name = f"db{safe_text(STORED)}"
+    assert out.getvalue().splitlines() == [  # nothing forged: the progress line and the summary
+        f"[1/1] {name}: other: server said {safe_text(STORED)}",
+        out.getvalue().splitlines()[1],
+        f"  failed (1): {name}",
+    ]
+    assert out.getvalue().splitlines()[1].startswith("0 OK, 1 failed in ")
 
 
 def test_html_page_text_is_escaped_but_attributes_and_textareas_are_exact() -> None:

@@ -1,4 +1,4 @@
-"""What both capacity commands share: instance lookup, progress lines, the JSON/text summary."""
+"""What both capacity commands share: instance lookup, progress, the JSON/text summary."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from whalefall.models import Instance, SyncInstanceRecord
+from whalefall.management.progress import InstanceProgress
+from whalefall.models import Instance
 from whalefall.sync.locks import LockConflict
 from whalefall.textsafe import safe_text
 
@@ -23,30 +24,18 @@ def instance_ids(names: list[str] | None) -> list[int] | None:
     return [found[n] for n in names]
 
 
-def progress_printer(command: BaseCommand, enabled: bool) -> Any:
-    def show(record: SyncInstanceRecord) -> None:
-        if enabled:
-            error = safe_text(record.error_message)
-            extra = f" ({record.failed_phase}: {error})" if record.error_message else ""
-            command.stdout.write(f"  {safe_text(record.instance_name)}: {record.status}{extra}")
-            for warning in record.warnings:
-                command.stdout.write(f"    warning: {safe_text(warning)}")
-
-    return show
-
-
-def run_task(command: BaseCommand, task: Any, *, as_json: bool, **kwargs: Any) -> None:
-    """Run the task, print its summary, exit non-zero unless the session completed."""
+def run_task(command: BaseCommand, task: Any, *, as_json: bool, title: str = "", **kwargs: Any) -> None:
+    """Run the task with progress, print its summary, exit non-zero unless the session completed."""
+    total = len(Instance.objects.for_sync(kwargs.get("instance_ids")))
+    progress = InstanceProgress(command, total=total, title=title, enabled=not as_json)
     try:
-        result = task(**kwargs, progress=progress_printer(command, not as_json))
+        with progress:
+            result = task(**kwargs, progress=progress)
     except LockConflict as exc:
         raise CommandError(str(exc)) from exc
     if as_json:
         command.stdout.write(json.dumps(result, indent=2, sort_keys=True, default=str))
     else:
-        command.stdout.write(
-            f"session {result['session_id']}: {result['status']} "
-            f"({result['successful_instances']}/{result['total_instances']} instances succeeded)"
-        )
+        progress.session_summary(result)
     if result["status"] != "completed":
         raise CommandError(f"session {result['session_id']} {result['status']}", returncode=1)

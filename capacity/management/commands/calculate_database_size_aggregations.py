@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from capacity import tasks
 from capacity.management.commands._common import instance_ids, run_task
@@ -49,6 +50,7 @@ class Command(SafeOutputCommand):
             self,
             tasks.calculate_database_size_aggregations,
             as_json=options["json"],
+            title=_("Calculating size aggregates"),
             period=options["period"],
             date=day,
             full=options["full"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandParser
+from django.utils.translation import gettext as _
 
 from capacity import tasks
 from capacity.management.commands._common import instance_ids, run_task
@@ -25,6 +26,7 @@ class Command(SafeOutputCommand):
             self,
             tasks.collect_database_sizes,
             as_json=options["json"],
+            title=_("Collecting database sizes"),
             instance_ids=ids,
             trigger=SyncTrigger.MANUAL_SINGLE if ids and len(ids) == 1 else SyncTrigger.MANUAL,
             created_by="cli",

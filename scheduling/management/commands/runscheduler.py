@@ -19,6 +19,8 @@ class Command(SafeOutputCommand):
         "Run the scheduled jobs (APScheduler with the Django job store). Only one scheduler is "
         "active at a time; a second one waits as standby and takes over when the lease expires."
     )
+    # Its log is the record of what ran when: every event at LOG_LEVEL, as before.
+    quiet_logs = False
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(

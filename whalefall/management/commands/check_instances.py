@@ -1,15 +1,19 @@
-"""`manage.py check_instances`: test connections; exit 1 if any fails (for scripts and monitoring)."""
+"""`manage.py check_instances [--json]`: test connections; exit 1 if any fails (for scripts and monitoring)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from whalefall.management.base import SafeOutputCommand
+from whalefall.management.progress import InstanceProgress
 from whalefall.models import Instance
-from whalefall.services.connection_check import check_instance
+from whalefall.services.connection_check import CheckResult, check_instance
 from whalefall.textsafe import safe_text
 
 
@@ -19,6 +23,9 @@ class Command(SafeOutputCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--instance", action="append", default=[], metavar="NAME", help="Instance name (repeatable)."
+        )
+        parser.add_argument(
+            "--json", action="store_true", help=gettext_lazy("Print the results as one JSON document.")
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -30,14 +37,45 @@ class Command(SafeOutputCommand):
         if missing:
             raise CommandError(f"unknown instance(s): {', '.join(map(safe_text, missing))}")
         if not found:
-            self.stdout.write("No active instances.")
+            self.stdout.write(
+                json.dumps({"instances": [], "ok": 0, "failed": 0})
+                if opts["json"]
+                else _("No active instances.")
+            )
             return
-        failures = 0
-        for instance in found:
-            result = check_instance(instance)
-            failures += not result.ok
-            style = self.style.SUCCESS if result.ok else self.style.ERROR
-            self.stdout.write(f"{safe_text(instance.name):<30} {safe_text(result.message)}", style_func=style)
-        self.stdout.write(f"{len(found) - failures} OK, {failures} failed")
+        results = []
+        with InstanceProgress(
+            self, total=len(found), title=_("Checking connections"), enabled=not opts["json"]
+        ) as progress:
+            for instance in found:
+                result = check_instance(instance)
+                results.append((instance, result))
+                status = _("ok") if result.ok else _("failed")
+                progress.step(instance.name, status, safe_text(result.message), failed=not result.ok)
+        failures = sum(not result.ok for _instance, result in results)
+        if opts["json"]:
+            self.stdout.write(json.dumps(self._document(results, failures), indent=2, sort_keys=True))
+        else:
+            counts = _("%(ok)d OK, %(failed)d failed") % {"ok": len(found) - failures, "failed": failures}
+            progress.summary(counts, ok=not failures)
         if failures:
             sys.exit(1)
+
+    @staticmethod
+    def _document(results: list[tuple[Instance, CheckResult]], failures: int) -> dict[str, Any]:
+        return {
+            "ok": len(results) - failures,
+            "failed": failures,
+            "instances": [
+                {
+                    "instance": instance.name,
+                    "instance_id": instance.pk,
+                    "ok": result.ok,
+                    "kind": result.kind,
+                    "message": result.message,
+                    "version": result.version,
+                    "latency_ms": round(result.latency_ms, 1),
+                }
+                for instance, result in results
+            ],
+        }
