@@ -25,7 +25,7 @@ def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Eve
             for r in failing
         ] or [safe_text(session.error)[:300]]
         title = (
-            f"{session.get_category_display()} sync {session.get_status_display().lower()}: "
+            f"{session.get_category_display()} {session.get_status_display().lower()}: "
             f"{session.failed_instances} of {session.total_instances} instance(s) failed"
         )
         link = reverse("admin:whalefall_syncsession_change", args=[session.pk])
