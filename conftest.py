@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-# The `browser` fixture and its helpers, for every app's browser tests.
-pytest_plugins = ["whalefall.tests.browser"]
+# The `browser` fixture and its helpers, for every app's browser tests; the alert sinks
+# (`receiver`, `smtp_sink`) for the alert tests and the browser test.
+pytest_plugins = ["whalefall.tests.browser", "whalefall.tests.alerting"]
 
 # One Fernet key for the whole run, also exported for subprocesses (runscheduler tests).
 TEST_ENCRYPTION_KEY = os.environ.setdefault(
