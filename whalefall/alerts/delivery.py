@@ -8,8 +8,9 @@ minutes, then the row is `failed` and shown in the admin. Nothing here runs in a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -156,8 +157,11 @@ def test_event(now: datetime) -> Event:
     )
 
 
-def _in_team_language(build: Any, *args: Any) -> Any:
-    """Alert texts are written once, in LANGUAGE_CODE: they go to a team's channel, whoever (and
-    whatever the language of the admin user who) caused them."""
+T = TypeVar("T")
+
+
+def _in_team_language(build: Callable[..., T], *args: Any) -> T:
+    """Alert texts are written once, in LANGUAGE_CODE: they go to a team's channel, whatever the
+    language of the admin user (if any) whose click caused them."""
     with translation.override(settings.LANGUAGE_CODE):
         return build(*args)
