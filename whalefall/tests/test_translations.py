@@ -61,14 +61,19 @@ def entries(po: Path, *msgattrib_options: str) -> list[str]:
         text=True,
         check=True,
     ).stdout
-    found, context = [], ""
+    found, context, flags = [], "", ""
     for line in out.splitlines():
-        if line.startswith("msgctxt "):
+        if line.startswith("#,"):
+            flags = line
+        elif line.startswith("msgctxt "):
             context = line[len('msgctxt "') : -1] + " | "
         elif line.startswith("msgid "):
             msgid = line[len('msgid "') : -1]
-            found.append(context + msgid if msgid else "(the catalogue header)")
-            context = ""
+            if msgid:
+                found.append(context + msgid)
+            elif "fuzzy" in flags:  # msgattrib always prints the header; it counts only when fuzzy
+                found.append("(the catalogue header)")
+            context, flags = "", ""
     return found
 
 
