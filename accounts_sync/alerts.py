@@ -13,6 +13,9 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from accounts_sync.models import AccountChange, ChangeType, like
 from whalefall.alerts.registry import Event, register
 from whalefall.models import AlertRule
@@ -28,34 +31,40 @@ def _granting(privileges: list[str]) -> list[str]:
     return [p for p in privileges if any(marker in p for marker in GRANTING)]
 
 
-def classify(change: AccountChange, events: set[str], watched: list[str]) -> list[str]:
-    """What about this change matters to the rule, as readable phrases (empty: nothing)."""
+def classify(change: AccountChange, events: set[str], watched: list[str]) -> list[tuple[str, str]]:
+    """What about this change matters to the rule: (event, readable phrase) pairs, empty for
+    nothing. The event names the rule's own words (`new_superuser`...), so that the severity
+    never depends on the phrase, which is in the team's language."""
     details: dict[str, Any] = change.details or {}
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     if change.change_type == ChangeType.ADD:
         if "new_account" in events:
-            out.append("new account")
+            out.append(("new_account", gettext("new account")))
         if "new_superuser" in events and details.get("is_superuser"):
-            out.append("new account is a SUPERUSER")
+            out.append(("new_superuser", gettext("new account is a SUPERUSER")))
         perms = details.get("permissions", {})
         granting = [f"{p} ON {s}" for s, privs in perms.items() for p in _granting(privs)]
         if "new_grant_option" in events and granting:
-            out.append("new account can grant: " + ", ".join(granting[:5]))
+            phrase = gettext("new account can grant: %(privileges)s") % {
+                "privileges": ", ".join(granting[:5])
+            }
+            out.append(("new_grant_option", phrase))
     elif change.change_type == ChangeType.DEACTIVATE and "dropped_account" in events:
-        out.append("account dropped (no longer listed)")
+        out.append(("dropped_account", gettext("account dropped (no longer listed)")))
     elif change.change_type == ChangeType.MODIFY_OTHER and "new_superuser" in events:
         superuser = details.get("changes", {}).get("is_superuser")
         if superuser and superuser.get("after") and not superuser.get("before"):
-            out.append("became SUPERUSER")
+            out.append(("new_superuser", gettext("became SUPERUSER")))
     elif change.change_type == ChangeType.MODIFY_PRIVILEGE:
         for entry in details.get("entries", []):
             if entry.get("action") != "GRANT" and not watched:
                 continue
             scope, privileges = entry.get("scope", ""), entry.get("privileges", [])
             if "new_grant_option" in events and entry.get("action") == "GRANT" and _granting(privileges):
-                out.append(f"GRANT {', '.join(_granting(privileges))} ON {scope}")
+                out.append(("new_grant_option", f"GRANT {', '.join(_granting(privileges))} ON {scope}"))
             elif "watched" in events and any(like(scope, pattern) for pattern in watched):
-                out.append(f"{entry['action']} {', '.join(privileges)} ON {scope} (watched)")
+                statement = f"{entry['action']} {', '.join(privileges)} ON {scope}"
+                out.append(("watched", gettext("%(statement)s (watched)") % {"statement": statement}))
     return out
 
 
@@ -69,17 +78,23 @@ def risky_changes(rule: AlertRule, since: datetime, now: datetime) -> list[Event
         .order_by("created_at", "id")
     )
     by_session: dict[str, list[str]] = defaultdict(list)
+    critical: set[str] = set()
     for change in changes.iterator(chunk_size=2000):
-        for what in classify(change, events, watched):
+        for event, what in classify(change, events, watched):
             account = f"{change.instance.name} {change.account.identity}"
             by_session[str(change.session_uuid)].append(safe_text(f"{account}: {what}"))
+            if event == "new_superuser":
+                critical.add(str(change.session_uuid))
     out = []
     for session, lines in by_session.items():
+        more = len(lines) - MAX_LINES
         shown = lines[:MAX_LINES] + (
-            [f"... and {len(lines) - MAX_LINES} more"] if len(lines) > MAX_LINES else []
+            [gettext("... and %(count)d more") % {"count": more}] if more > 0 else []
         )
-        severity = "critical" if any("SUPERUSER" in line for line in lines) else "warning"
-        title = f"{len(lines)} account change(s) that matter"
+        severity = "critical" if session in critical else "warning"
+        title = ngettext(
+            "%(count)d account change that matters", "%(count)d account changes that matter", len(lines)
+        ) % {"count": len(lines)}
         out.append(Event(f"account_changes:{session}", title, shown, severity))
     return out
 
@@ -87,7 +102,7 @@ def risky_changes(rule: AlertRule, since: datetime, now: datetime) -> list[Event
 def register_kinds() -> None:
     register(
         "account_change",
-        "Account changes that matter",
+        _("Account changes that matter"),
         risky_changes,
         'options: {"events": [' + ", ".join(f'"{e}"' for e in EVENTS) + '], "watched": ["table shop.%"]}',
     )

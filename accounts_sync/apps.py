@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsSyncConfig(AppConfig):
     """Accounts, permission snapshots and their change history, synced per instance."""
 
     name = "accounts_sync"
-    verbose_name = "Accounts"
+    verbose_name = _("Accounts")
 
     def ready(self) -> None:
         from accounts_sync.panels import register_panels

@@ -9,17 +9,19 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from whalefall.choices import DbType
 
 
 class ChangeType(models.TextChoices):
-    ADD = "add", "Added"
-    MODIFY_PRIVILEGE = "modify_privilege", "Privileges changed"
-    MODIFY_OTHER = "modify_other", "Attributes changed"
-    DEACTIVATE = "deactivate", "Deactivated"
-    REACTIVATE = "reactivate", "Reactivated"
-    RENAME = "rename", "Renamed"
+    ADD = "add", _("Added")
+    MODIFY_PRIVILEGE = "modify_privilege", _("Privileges changed")
+    MODIFY_OTHER = "modify_other", _("Attributes changed")
+    DEACTIVATE = "deactivate", _("Deactivated")
+    REACTIVATE = "reactivate", _("Reactivated")
+    RENAME = "rename", _("Renamed")
 
 
 @lru_cache(maxsize=512)
@@ -52,17 +54,22 @@ class ExclusionRuleQuerySet(models.QuerySet["ExclusionRule"]):
 class ExclusionRule(models.Model):
     """A system account pattern (SQL LIKE, case-sensitive, `\\` escapes) matched on the identity."""
 
-    db_type = models.CharField(max_length=16, choices=DbType.choices)
+    db_type = models.CharField(_("database type"), max_length=16, choices=DbType.choices)
     pattern = models.CharField(
-        max_length=255, help_text="SQL LIKE on the account identity: % any, _ one char, \\_ a literal _."
+        _("pattern"),
+        max_length=255,
+        # xgettext:no-python-format
+        help_text=_("SQL LIKE on the account identity: % any, _ one char, \\_ a literal _."),
     )
-    description = models.CharField(max_length=255, blank=True, default="")
-    is_active = models.BooleanField(default=True)
+    description = models.CharField(_("description"), max_length=255, blank=True, default="")
+    is_active = models.BooleanField(_("active"), default=True)
 
     objects = ExclusionRuleQuerySet.as_manager()
 
     class Meta:
         ordering = ["db_type", "pattern"]
+        verbose_name = _("exclusion rule")
+        verbose_name_plural = _("exclusion rules")
         constraints = [models.UniqueConstraint(fields=["db_type", "pattern"], name="uniq_exclusion_rule")]
 
     def __str__(self) -> str:
@@ -85,34 +92,47 @@ class Account(models.Model):
 
     FACTS = ("is_superuser", "can_grant", "is_locked", "can_login", "is_expired")
 
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="accounts")
-    identity = models.CharField(
-        max_length=400, help_text="MySQL user@host, PostgreSQL role, SQL Server login, Oracle user."
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="accounts", verbose_name=_("instance")
     )
-    username = models.CharField(max_length=256)
-    host = models.CharField(max_length=255, blank=True, default="")
-    is_role = models.BooleanField(default=False)
-    attributes = models.JSONField(default=dict, blank=True)
-    is_superuser = models.BooleanField(default=False)
-    can_grant = models.BooleanField(default=False)
-    is_locked = models.BooleanField(default=False, help_text="Locked or disabled; still an account.")
-    can_login = models.BooleanField(default=True)
-    is_expired = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True, help_text="In the last successful listing.")
+    identity = models.CharField(
+        _("identity"),
+        max_length=400,
+        help_text=_("MySQL user@host, PostgreSQL role, SQL Server login, Oracle user."),
+    )
+    username = models.CharField(_("username"), max_length=256)
+    host = models.CharField(_("host"), max_length=255, blank=True, default="")
+    is_role = models.BooleanField(_("role"), default=False)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    is_superuser = models.BooleanField(_("superuser"), default=False)
+    can_grant = models.BooleanField(_("can grant"), default=False)
+    is_locked = models.BooleanField(
+        _("locked"), default=False, help_text=_("Locked or disabled; still an account.")
+    )
+    can_login = models.BooleanField(_("can log in"), default=True)
+    is_expired = models.BooleanField(_("expired"), default=False)
+    is_active = models.BooleanField(
+        pgettext_lazy("still on the server", "active"),
+        default=True,
+        help_text=_("In the last successful listing."),
+    )
     fingerprint = models.CharField(
+        _("fingerprint"),
         max_length=128,
         blank=True,
         default="",
-        help_text="The adapter's evidence of identity across a rename (never a secret itself).",
+        help_text=_("The adapter's evidence of identity across a rename (never a secret itself)."),
     )
-    first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
-    deactivated_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+    deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
 
     objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["instance__name", "identity"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         constraints = [models.UniqueConstraint(fields=["instance", "identity"], name="uniq_account_identity")]
         indexes = [models.Index(fields=["instance", "is_active"])]
 
@@ -132,15 +152,23 @@ class PermissionSnapshot(models.Model):
 
     FORMAT = 2
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="snapshot")
-    permissions = models.JSONField(default=dict)
-    format = models.PositiveSmallIntegerField(default=FORMAT)
-    version = models.PositiveIntegerField(default=1)
-    hash = models.CharField(max_length=64, help_text="sha256 of the canonical JSON.")
-    collected_at = models.DateTimeField(default=timezone.now, help_text="When this content was first seen.")
-    session_uuid = models.UUIDField(
-        null=True, blank=True, help_text="The sync session that wrote this version."
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="snapshot", verbose_name=_("account")
     )
+    permissions = models.JSONField(_("permissions"), default=dict)
+    format = models.PositiveSmallIntegerField(_("format"), default=FORMAT)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    hash = models.CharField(_("hash"), max_length=64, help_text=_("sha256 of the canonical JSON."))
+    collected_at = models.DateTimeField(
+        _("collected at"), default=timezone.now, help_text=_("When this content was first seen.")
+    )
+    session_uuid = models.UUIDField(
+        _("session ID"), null=True, blank=True, help_text=_("The sync session that wrote this version.")
+    )
+
+    class Meta:
+        verbose_name = _("permission snapshot")
+        verbose_name_plural = _("permission snapshots")
 
     def __str__(self) -> str:
         return f"{self.account} v{self.version}"
@@ -154,29 +182,42 @@ class AccountChangeQuerySet(models.QuerySet["AccountChange"]):
 class AccountChange(models.Model):
     """One entry of the change log, always written by a sync session."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="changes")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="changes", verbose_name=_("account")
+    )
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="account_changes"
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="account_changes",
+        verbose_name=_("instance"),
     )
-    change_type = models.CharField(max_length=20, choices=ChangeType.choices)
+    change_type = models.CharField(_("change type"), max_length=20, choices=ChangeType.choices)
     details = models.JSONField(
-        default=dict, blank=True, help_text="GRANT/REVOKE entries per scope, or attribute before/after."
+        _("details"),
+        default=dict,
+        blank=True,
+        help_text=_("GRANT/REVOKE entries per scope, or attribute before/after."),
     )
-    summary = models.CharField(max_length=500, blank=True, default="")
+    summary = models.CharField(_("summary"), max_length=500, blank=True, default="")
     session = models.ForeignKey(
         "whalefall.SyncSession",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="account_changes",
+        verbose_name=_("session"),
     )
-    session_uuid = models.UUIDField(db_index=True, help_text="Kept when the session is cleaned up.")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    session_uuid = models.UUIDField(
+        _("session ID"), db_index=True, help_text=_("Kept when the session is cleaned up.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     objects = AccountChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("account change")
+        verbose_name_plural = _("account changes")
         indexes = [
             models.Index(fields=["instance", "-created_at"]),
             models.Index(fields=["account", "-created_at"]),
@@ -200,12 +241,22 @@ class AccountSyncState(models.Model):
     """
 
     instance = models.OneToOneField(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="account_sync_state"
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="account_sync_state",
+        verbose_name=_("instance"),
     )
     databases_unreadable = models.JSONField(
-        default=dict, blank=True, help_text="Database name -> why it could not be read."
+        _("unreadable databases"),
+        default=dict,
+        blank=True,
+        help_text=_("Database name -> why it could not be read."),
     )
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account sync state")
+        verbose_name_plural = _("account sync states")
 
     def __str__(self) -> str:
         return f"{self.instance_id}: {len(self.databases_unreadable)} unreadable"
@@ -226,20 +277,36 @@ class AccountPrivilege(models.Model):
     may contain dots); `target` is their dotted form for prefix matching.
     """
 
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="privileges")
-    scope_kind = models.CharField(max_length=64)
-    target = models.TextField(blank=True, default="", help_text="Dotted object name; empty: server-wide.")
-    path = models.JSONField(default=list, help_text="The scope's names, outermost first.")
-    privilege = models.CharField(max_length=128)
-    grantable = models.BooleanField(default=False, help_text="Held with the grant (or admin) option.")
-    denied = models.BooleanField(default=False, help_text="An explicit DENY (SQL Server).")
-    via = models.CharField(
-        max_length=1000, blank=True, default="", help_text="Role path, outermost last; empty when direct."
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", verbose_name=_("instance")
     )
-    needs_set_role = models.BooleanField(default=False, help_text="Only after SET ROLE (not inherited).")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="privileges", verbose_name=_("account")
+    )
+    scope_kind = models.CharField(_("scope kind"), max_length=64)
+    target = models.TextField(
+        _("target"), blank=True, default="", help_text=_("Dotted object name; empty: server-wide.")
+    )
+    path = models.JSONField(_("path"), default=list, help_text=_("The scope's names, outermost first."))
+    privilege = models.CharField(_("privilege"), max_length=128)
+    grantable = models.BooleanField(
+        _("grantable"), default=False, help_text=_("Held with the grant (or admin) option.")
+    )
+    denied = models.BooleanField(_("denied"), default=False, help_text=_("An explicit DENY (SQL Server)."))
+    via = models.CharField(
+        _("via"),
+        max_length=1000,
+        blank=True,
+        default="",
+        help_text=_("Role path, outermost last; empty when direct."),
+    )
+    needs_set_role = models.BooleanField(
+        _("needs SET ROLE"), default=False, help_text=_("Only after SET ROLE (not inherited).")
+    )
     verified = models.BooleanField(
-        default=True, help_text="Read in the last sync; false when carried over from an unreadable scope."
+        _("verified"),
+        default=True,
+        help_text=_("Read in the last sync; false when carried over from an unreadable scope."),
     )
 
     objects = AccountPrivilegeQuerySet.as_manager()
@@ -257,6 +324,8 @@ class AccountPrivilege(models.Model):
     )
 
     class Meta:
+        verbose_name = _("account privilege")
+        verbose_name_plural = _("account privileges")
         indexes = [
             models.Index(fields=["privilege", "scope_kind"], name="acctpriv_priv_kind"),
             models.Index(fields=["instance", "account"], name="acctpriv_inst_acct"),

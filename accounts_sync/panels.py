@@ -7,6 +7,8 @@ from datetime import timedelta
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.models import AccountChange
 from accounts_sync.risk import risky, severity
@@ -15,6 +17,7 @@ from whalefall.panels import ago
 
 SHOWN = 10
 BADGE = {"critical": "wf-badge wf-bad", "high": "wf-badge wf-warn", "normal": "wf-badge wf-muted"}
+SEVERITY_LABELS = {"critical": _("critical"), "high": _("high"), "normal": _("normal")}
 
 
 def risky_changes(request: HttpRequest) -> PanelData:
@@ -33,7 +36,7 @@ def risky_changes(request: HttpRequest) -> PanelData:
     rows = [
         [
             Cell(
-                severity(c),
+                str(SEVERITY_LABELS.get(severity(c), severity(c))),
                 reverse("admin:accounts_sync_accountchange_change", args=[c.pk]),
                 BADGE[severity(c)],
             ),
@@ -47,17 +50,21 @@ def risky_changes(request: HttpRequest) -> PanelData:
         for c in latest
     ]
     return PanelData(
-        headers=["severity", "account", "change", "when"],
+        headers=[gettext("severity"), gettext("account"), gettext("change"), gettext("when")],
         rows=rows,
-        empty="No risky account change in the last 24 hours.",
+        empty=gettext("No risky account change in the last 24 hours."),
         summary=[
-            Cell(f"{in_day} in 24 h", base + since(timezone.localtime(day)), "wf-critical" if in_day else ""),
-            Cell(f"{in_week} in 7 days", base + since(timezone.localtime(week))),
+            Cell(
+                gettext("%(count)d in 24 h") % {"count": in_day},
+                base + since(timezone.localtime(day)),
+                "wf-critical" if in_day else "",
+            ),
+            Cell(gettext("%(count)d in 7 days") % {"count": in_week}, base + since(timezone.localtime(week))),
         ],
     )
 
 
 def register_panels() -> None:
     register_panel(
-        "risky-changes", "Risky account changes", 20, "accounts_sync.view_accountchange", risky_changes
+        "risky-changes", _("Risky account changes"), 20, "accounts_sync.view_accountchange", risky_changes
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from capacity.models import InstanceCapacity, InstanceDatabase
 from capacity.services.forecast import database_forecasts, instance_forecasts
@@ -25,22 +27,41 @@ def filling_up(rule: AlertRule, since: datetime, now: datetime) -> list[Event]:
     lines = []
     for pk, f in database_forecasts(limits, today).items():
         if isinstance(f.days_until_full, int) and f.days_until_full <= days:
-            lines.append(f"database {safe_text(names[pk])}: full in {f.days_until_full} day(s)")
+            lines.append(
+                ngettext(
+                    "database %(name)s: full in %(days)d day",
+                    "database %(name)s: full in %(days)d days",
+                    f.days_until_full,
+                )
+                % {"name": safe_text(names[pk]), "days": f.days_until_full}
+            )
     caps = InstanceCapacity.objects.filter(capacity_limit_bytes__isnull=False).select_related("instance")
     inst_names = {c.instance_id: c.instance.name for c in caps}
     for pk, f in instance_forecasts({c.instance_id: c.capacity_limit_bytes for c in caps}, today).items():
         if isinstance(f.days_until_full, int) and f.days_until_full <= days:
-            lines.append(f"instance {safe_text(inst_names[pk])}: full in {f.days_until_full} day(s)")
+            lines.append(
+                ngettext(
+                    "instance %(name)s: full in %(days)d day",
+                    "instance %(name)s: full in %(days)d days",
+                    f.days_until_full,
+                )
+                % {"name": safe_text(inst_names[pk]), "days": f.days_until_full}
+            )
     if not lines:
         return []
-    title = f"{len(lines)} database(s) or instance(s) forecast to fill within {days} day(s)"
+    within = ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+    title = ngettext(
+        "%(count)d database or instance forecast to fill within %(within)s",
+        "%(count)d databases or instances forecast to fill within %(within)s",
+        len(lines),
+    ) % {"count": len(lines), "within": within}
     return [Event(f"capacity_full:{today.isoformat()}", title, sorted(lines), "warning")]
 
 
 def register_kinds() -> None:
     register(
         "capacity_full",
-        "Disk forecast to fill within N days",
+        _("Disk forecast to fill within N days"),
         filling_up,
-        "threshold = days; databases and instances with a capacity limit; at most one message a day.",
+        _("threshold = days; databases and instances with a capacity limit; at most one message a day."),
     )

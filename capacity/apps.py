@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CapacityConfig(AppConfig):
     """Database inventory, daily sizes, period aggregations and growth forecasts."""
 
     name = "capacity"
-    verbose_name = "Capacity"
+    verbose_name = _("Capacity")
 
     def ready(self) -> None:
         from capacity.panels import register_panels as register_capacity_panels

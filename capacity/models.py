@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PeriodType(models.TextChoices):
-    DAILY = "daily", "Daily"
-    WEEKLY = "weekly", "Weekly (Monday start)"
-    MONTHLY = "monthly", "Monthly"
-    QUARTERLY = "quarterly", "Quarterly"
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly (Monday start)")
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
 
 
 class Trend(models.TextChoices):
-    GROWING = "growing", "Growing"
-    SHRINKING = "shrinking", "Shrinking"
-    STABLE = "stable", "Stable"
+    GROWING = "growing", _("Growing")
+    SHRINKING = "shrinking", _("Shrinking")
+    STABLE = "stable", _("Stable")
 
 
 class InstanceDatabaseQuerySet(models.QuerySet["InstanceDatabase"]):
@@ -40,14 +42,19 @@ class InstanceDatabase(models.Model):
     stays, and reactivated if it comes back. The name keeps its case (MySQL on Linux, PG quoted).
     """
 
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="databases")
-    name = models.CharField(max_length=255)
-    is_active = models.BooleanField(default=True)
-    first_seen_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
-    deactivated_at = models.DateTimeField(null=True, blank=True)
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="databases", verbose_name=_("instance")
+    )
+    name = models.CharField(_("name"), max_length=255)
+    is_active = models.BooleanField(pgettext_lazy("still on the server", "active"), default=True)
+    first_seen_at = models.DateTimeField(_("first seen at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+    deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
     capacity_limit_bytes = models.BigIntegerField(
-        null=True, blank=True, help_text="Optional limit (bytes) for the 'days until full' forecast."
+        _("capacity limit (bytes)"),
+        null=True,
+        blank=True,
+        help_text=_("Optional limit (bytes) for the 'days until full' forecast."),
     )
 
     objects = InstanceDatabaseQuerySet.as_manager()
@@ -56,7 +63,8 @@ class InstanceDatabase(models.Model):
         ordering = ["instance_id", "name"]
         constraints = [models.UniqueConstraint(fields=["instance", "name"], name="capacity_db_unique_name")]
         indexes = [models.Index(fields=["instance", "is_active"])]
-        verbose_name = "database"
+        verbose_name = _("database")
+        verbose_name_plural = _("databases")
 
     def __str__(self) -> str:
         return f"{self.instance_id}:{self.name}"
@@ -74,13 +82,19 @@ class InstanceDatabase(models.Model):
 class InstanceCapacity(models.Model):
     """Capacity settings of an instance (kept out of the core `Instance` model)."""
 
-    instance = models.OneToOneField("whalefall.Instance", on_delete=models.CASCADE, related_name="capacity")
+    instance = models.OneToOneField(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="capacity", verbose_name=_("instance")
+    )
     capacity_limit_bytes = models.BigIntegerField(
-        null=True, blank=True, help_text="Disk or quota limit (bytes) for the 'days until full' forecast."
+        _("capacity limit (bytes)"),
+        null=True,
+        blank=True,
+        help_text=_("Disk or quota limit (bytes) for the 'days until full' forecast."),
     )
 
     class Meta:
-        verbose_name = "instance capacity limit"
+        verbose_name = _("instance capacity limit")
+        verbose_name_plural = _("instance capacity limits")
 
     def __str__(self) -> str:
         return f"{self.instance_id}: {self.capacity_limit_bytes}"
@@ -89,17 +103,25 @@ class InstanceCapacity(models.Model):
 class DatabaseSizeStat(models.Model):
     """The size of one database on one local day (the last collection of that day wins)."""
 
-    database = models.ForeignKey(InstanceDatabase, on_delete=models.CASCADE, related_name="size_stats")
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="+")
-    collected_date = models.DateField()
-    collected_at = models.DateTimeField(default=timezone.now)
-    size_bytes = models.BigIntegerField()
-    data_bytes = models.BigIntegerField(null=True, blank=True)
-    log_bytes = models.BigIntegerField(null=True, blank=True)
-    allocated_bytes = models.BigIntegerField(null=True, blank=True, help_text="On-disk, where known.")
+    database = models.ForeignKey(
+        InstanceDatabase, on_delete=models.CASCADE, related_name="size_stats", verbose_name=_("database")
+    )
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", verbose_name=_("instance")
+    )
+    collected_date = models.DateField(_("collected on"))
+    collected_at = models.DateTimeField(_("collected at"), default=timezone.now)
+    size_bytes = models.BigIntegerField(_("size (bytes)"))
+    data_bytes = models.BigIntegerField(_("data (bytes)"), null=True, blank=True)
+    log_bytes = models.BigIntegerField(_("log (bytes)"), null=True, blank=True)
+    allocated_bytes = models.BigIntegerField(
+        _("allocated (bytes)"), null=True, blank=True, help_text=_("On-disk, where known.")
+    )
 
     class Meta:
         ordering = ["database_id", "collected_date"]
+        verbose_name = _("database size")
+        verbose_name_plural = _("database sizes")
         constraints = [
             models.UniqueConstraint(fields=["database", "collected_date"], name="capacity_dbstat_one_per_day")
         ]
@@ -118,17 +140,23 @@ class DatabaseSizeStat(models.Model):
 class InstanceSizeStat(models.Model):
     """An instance's total on one local day: the sum over its active databases."""
 
-    instance = models.ForeignKey("whalefall.Instance", on_delete=models.CASCADE, related_name="+")
-    collected_date = models.DateField()
-    collected_at = models.DateTimeField(default=timezone.now)
-    size_bytes = models.BigIntegerField()
-    data_bytes = models.BigIntegerField(null=True, blank=True)
-    log_bytes = models.BigIntegerField(null=True, blank=True)
-    allocated_bytes = models.BigIntegerField(null=True, blank=True, help_text="On-disk, where known.")
-    database_count = models.PositiveIntegerField(default=0)
+    instance = models.ForeignKey(
+        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", verbose_name=_("instance")
+    )
+    collected_date = models.DateField(_("collected on"))
+    collected_at = models.DateTimeField(_("collected at"), default=timezone.now)
+    size_bytes = models.BigIntegerField(_("size (bytes)"))
+    data_bytes = models.BigIntegerField(_("data (bytes)"), null=True, blank=True)
+    log_bytes = models.BigIntegerField(_("log (bytes)"), null=True, blank=True)
+    allocated_bytes = models.BigIntegerField(
+        _("allocated (bytes)"), null=True, blank=True, help_text=_("On-disk, where known.")
+    )
+    database_count = models.PositiveIntegerField(_("databases"), default=0)
 
     class Meta:
         ordering = ["instance_id", "collected_date"]
+        verbose_name = _("instance size")
+        verbose_name_plural = _("instance sizes")
         constraints = [
             models.UniqueConstraint(
                 fields=["instance", "collected_date"], name="capacity_inststat_one_per_day"
@@ -143,17 +171,19 @@ class InstanceSizeStat(models.Model):
 class AggregationFields(models.Model):
     """Columns shared by the database and instance aggregations (written by SQL upserts)."""
 
-    period_type = models.CharField(max_length=16, choices=PeriodType.choices)
-    period_start = models.DateField()
-    period_end = models.DateField()
-    avg_size_bytes = models.BigIntegerField()
-    max_size_bytes = models.BigIntegerField()
-    min_size_bytes = models.BigIntegerField()
-    sample_count = models.PositiveIntegerField()
-    change_bytes = models.BigIntegerField(default=0, help_text="avg minus the previous period's avg")
-    change_percent = models.FloatField(default=0.0)
-    trend = models.CharField(max_length=16, choices=Trend.choices, default=Trend.STABLE)
-    calculated_at = models.DateTimeField(default=timezone.now)
+    period_type = models.CharField(_("period"), max_length=16, choices=PeriodType.choices)
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    avg_size_bytes = models.BigIntegerField(_("average size (bytes)"))
+    max_size_bytes = models.BigIntegerField(_("maximum size (bytes)"))
+    min_size_bytes = models.BigIntegerField(_("minimum size (bytes)"))
+    sample_count = models.PositiveIntegerField(_("samples"))
+    change_bytes = models.BigIntegerField(
+        _("change (bytes)"), default=0, help_text=_("avg minus the previous period's avg")
+    )
+    change_percent = models.FloatField(_("change (%)"), default=0.0)
+    trend = models.CharField(_("trend"), max_length=16, choices=Trend.choices, default=Trend.STABLE)
+    calculated_at = models.DateTimeField(_("calculated at"), default=timezone.now)
 
     class Meta:
         abstract = True
@@ -169,13 +199,20 @@ class DatabaseSizeAggregation(AggregationFields):
         related_name="aggregations",
         db_constraint=False,
         db_index=False,
+        verbose_name=_("database"),
     )
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("instance"),
     )
 
     class Meta:
         ordering = ["database_id", "period_type", "-period_start"]
+        verbose_name = _("database size aggregation")
+        verbose_name_plural = _("database size aggregations")
         constraints = [
             models.UniqueConstraint(
                 fields=["database", "period_type", "period_start"], name="capacity_dbagg_unique_period"
@@ -189,11 +226,18 @@ class DatabaseSizeAggregation(AggregationFields):
 
 class InstanceSizeAggregation(AggregationFields):
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("instance"),
     )
 
     class Meta:
         ordering = ["instance_id", "period_type", "-period_start"]
+        verbose_name = _("instance size aggregation")
+        verbose_name_plural = _("instance size aggregations")
         constraints = [
             models.UniqueConstraint(
                 fields=["instance", "period_type", "period_start"], name="capacity_instagg_unique_period"
@@ -215,11 +259,19 @@ class AggregationWatermark(models.Model):
     """
 
     instance = models.OneToOneField(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", primary_key=True
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="+",
+        primary_key=True,
+        verbose_name=_("instance"),
     )
-    collected_until = models.DateTimeField(null=True, blank=True)
-    complete_through = models.DateField()
-    updated_at = models.DateTimeField(default=timezone.now)
+    collected_until = models.DateTimeField(_("collected until"), null=True, blank=True)
+    complete_through = models.DateField(_("complete through"))
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("aggregation watermark")
+        verbose_name_plural = _("aggregation watermarks")
 
     def __str__(self) -> str:
         return f"{self.instance_id}: {self.collected_until} / {self.complete_through}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from capacity.charts import human_bytes
 from capacity.models import InstanceDatabase
@@ -29,18 +31,21 @@ def filling_up(request: HttpRequest) -> PanelData | None:
     for pk, f in nearest:
         days = f.days_until_full
         css = "wf-badge wf-bad" if isinstance(days, int) and days <= 30 else "wf-badge wf-warn"
-        rows.append(_row(databases[pk], f"full in {days} d", css, f.current_bytes, f.growth_per_day))
+        outlook = ngettext("full in %(days)d day", "full in %(days)d days", days) % {"days": days}  # type: ignore[arg-type]
+        rows.append(_row(databases[pk], outlook, css, f.current_bytes, f.growth_per_day))
     for pk, f in growing:
         if pk not in dict(nearest):
             rows.append(
-                _row(databases[pk], "growing", "wf-badge wf-muted", f.current_bytes, f.growth_per_day)
+                _row(
+                    databases[pk], gettext("growing"), "wf-badge wf-muted", f.current_bytes, f.growth_per_day
+                )
             )
     return PanelData(
-        headers=["database", "outlook", "size", "growth/day"],
+        headers=[gettext("database"), gettext("outlook"), gettext("size"), gettext("growth/day")],
         rows=rows,
-        empty="No database is growing.",
+        empty=gettext("No database is growing."),
         more_url=reverse("admin:capacity_top_growers"),
-        more_text="top growers",
+        more_text=gettext("top growers"),
     )
 
 
@@ -55,4 +60,4 @@ def _row(db: InstanceDatabase, outlook: str, css: str, size: int | None, growth:
 
 
 def register_panels() -> None:
-    register_panel("capacity", "Disks filling up", 30, "capacity.view_instancedatabase", filling_up)
+    register_panel("capacity", _("Disks filling up"), 30, "capacity.view_instancedatabase", filling_up)

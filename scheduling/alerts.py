@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from scheduling.models import SchedulerLease
 from whalefall.alerts.registry import Event, register
 from whalefall.models import AlertRule
@@ -26,16 +29,20 @@ def scheduler_down(rule: AlertRule, since: datetime, now: datetime) -> list[Even
         return [
             Event(
                 "scheduler_down:never",
-                "No scheduler has ever run",
-                ["Start `manage.py runscheduler`."],
+                gettext("No scheduler has ever run"),
+                [gettext("Start `manage.py runscheduler`.")],
                 "critical",
             )
         ]
     owner = f"{lease.host} (pid {lease.pid})" if lease else "?"
-    title = f"No active scheduler for {int((now - beat).total_seconds() // 60)} minutes"
+    down = int((now - beat).total_seconds() // 60)
+    title = ngettext(
+        "No active scheduler for %(minutes)d minute", "No active scheduler for %(minutes)d minutes", down
+    ) % {"minutes": down}
     lines = [
-        f"last heartbeat {beat.isoformat(timespec='seconds')} from {owner}",
-        "Scheduled syncs are not running.",
+        gettext("last heartbeat %(time)s from %(owner)s")
+        % {"time": beat.isoformat(timespec="seconds"), "owner": owner},
+        gettext("Scheduled syncs are not running."),
     ]
     return [Event(f"scheduler_down:{beat.isoformat()}", title, lines, "critical")]
 
@@ -43,7 +50,7 @@ def scheduler_down(rule: AlertRule, since: datetime, now: datetime) -> list[Even
 def register_kinds() -> None:
     register(
         "scheduler_down",
-        "No active scheduler for N minutes",
+        _("No active scheduler for N minutes"),
         scheduler_down,
-        "threshold = minutes without a scheduler heartbeat.",
+        _("threshold = minutes without a scheduler heartbeat."),
     )

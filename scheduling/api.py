@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 
 from scheduling import registry
 from scheduling.config import JOB_ID, ConfigError, load_default_tasks
@@ -22,7 +23,7 @@ from scheduling.functions import available_functions
 from scheduling.models import JobConfig, SchedulerCommand
 from scheduling.status import scheduler_status
 from scheduling.triggers import TriggerError, build_trigger, describe, next_run_times
-from whalefall.api import json_error, only, request_accepted, staff_permission
+from whalefall.api import json_error, only, permission_required, request_accepted, staff_permission
 from whalefall.logging import get_logger
 from whalefall.sync.admission import refusal
 
@@ -46,9 +47,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         try:
             data = json.loads(request.body or b"{}")
         except ValueError as exc:
-            raise ValueError(f"invalid JSON body: {exc}") from None
+            raise ValueError(gettext("invalid JSON body: %(error)s") % {"error": exc}) from None
         if not isinstance(data, dict):
-            raise ValueError("the JSON body must be an object")
+            raise ValueError(gettext("the JSON body must be an object"))
         return data
     return {k: request.POST.get(k) for k in request.POST}
 
@@ -86,7 +87,7 @@ def _trigger_from(data: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
         try:
             params = json.loads(params)
         except ValueError:
-            raise TriggerError("trigger_params", "must be a JSON object") from None
+            raise TriggerError("trigger_params", gettext("must be a JSON object")) from None
     trigger = build_trigger(trigger_type, params)
     preview = {
         "trigger": describe(trigger_type, params),
@@ -115,15 +116,21 @@ def jobs(request: HttpRequest) -> JsonResponse:
 
 def _add_job(request: HttpRequest) -> JsonResponse:
     if not request.user.has_perm(MANAGE_PERM):
-        return json_error(f"permission {MANAGE_PERM} required", 403)
+        return json_error(permission_required(MANAGE_PERM), 403)
     try:
         data = _body(request)
         job_id = str(data.get("id") or "").strip()
         if not JOB_ID.match(job_id):
-            return json_error("id: use snake_case {action}_{frequency}, e.g. sync_accounts_hourly", 400)
+            return json_error(
+                gettext("id: use snake_case {action}_{frequency}, e.g. sync_accounts_hourly"), 400
+            )
         function = str(data.get("function") or "")
         if function not in available_functions():
-            return json_error(f"function: {function!r} is not a registered, available task function", 400)
+            return json_error(
+                gettext("function: %(function)r is not a registered, available task function")
+                % {"function": function},
+                400,
+            )
         trigger_type, params, preview = _trigger_from(data)
     except TriggerError as exc:
         return json_error(str(exc), 400, field=exc.field)
@@ -142,7 +149,7 @@ def _add_job(request: HttpRequest) -> JsonResponse:
                 enabled=data.get("enabled", True) not in (False, "false", "0", ""),
             )
     except IntegrityError:
-        return json_error(f"a job {job_id} already exists", 409)
+        return json_error(gettext("a job %(job)s already exists") % {"job": job_id}, 409)
     command = SchedulerCommand.queue("add", config.id, request.user.get_username())
     return JsonResponse({**job_dict(config), "command_id": command.pk, "preview": preview}, status=201)
 
@@ -156,7 +163,7 @@ def job_detail(request: HttpRequest, job_id: str) -> JsonResponse:
 
 def _delete(request: HttpRequest, job_id: str) -> JsonResponse:
     if not request.user.has_perm(MANAGE_PERM):
-        return json_error(f"permission {MANAGE_PERM} required", 403)
+        return json_error(permission_required(MANAGE_PERM), 403)
     config = get_object_or_404(JobConfig, pk=job_id)
     try:
         command = config.remove(by=request.user.get_username())
@@ -194,7 +201,7 @@ def job_action(request: HttpRequest, job_id: str, action: str) -> JsonResponse:
     if action == "delete":
         return _delete(request, job_id)
     if action not in STATE_ACTIONS:
-        return json_error(f"unknown action {action!r}", 404)
+        return json_error(gettext("unknown action %(action)r") % {"action": action}, 404)
     command = getattr(config, action)(by=user)
     return JsonResponse({"command_id": command.pk, "state": config.state}, status=202)
 
@@ -205,6 +212,6 @@ def reload(request: HttpRequest) -> JsonResponse:
     try:
         loaded = load_default_tasks()
     except ConfigError as exc:
-        return json_error(f"cannot reload: {exc}", 400)
+        return json_error(gettext("cannot reload: %(error)s") % {"error": exc}, 400)
     count = registry.reload_from_yaml(loaded.specs, by=request.user.get_username())
     return JsonResponse({"reloaded": count, "source": str(loaded.source)}, status=202)

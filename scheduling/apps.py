@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SchedulingConfig(AppConfig):
     """runscheduler, the YAML job registry and the jobs/executions admin."""
 
     name = "scheduling"
-    verbose_name = "Scheduling"
+    verbose_name = _("Scheduling")
 
     def ready(self) -> None:
         from scheduling.panels import register_panels

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from scheduling.models import SchedulerLease
 
@@ -21,17 +22,22 @@ class SchedulerStatus:
 
     @property
     def message(self) -> str:
+        """One sentence for the admin banner, the home page and `runscheduler --check`."""
+        beat = _when(self.heartbeat_at)
         if self.alive:
-            beat = (
-                timezone.localtime(self.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S %Z")
-                if self.heartbeat_at
-                else "?"
-            )
-            return f"Scheduler alive on {self.host} (pid {self.pid}), last heartbeat {beat}."
+            return gettext("Scheduler alive on %(host)s (pid %(pid)s), last heartbeat %(beat)s.") % {
+                "host": self.host,
+                "pid": self.pid,
+                "beat": beat,
+            }
         if self.heartbeat_at:
-            beat = timezone.localtime(self.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S %Z")
-            return f"No scheduler is running (last heartbeat {beat} from {self.owner}). Start `manage.py runscheduler`."
-        return "No scheduler has ever run. Start `manage.py runscheduler`: jobs and run requests wait for it."
+            return gettext(
+                "No scheduler is running (last heartbeat %(beat)s from %(owner)s). "
+                "Start `manage.py runscheduler`."
+            ) % {"beat": beat, "owner": self.owner}
+        return gettext(
+            "No scheduler has ever run. Start `manage.py runscheduler`: jobs and run requests wait for it."
+        )
 
     @property
     def heartbeat_age(self) -> float | None:
@@ -49,6 +55,14 @@ class SchedulerStatus:
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
             "since": self.since.isoformat() if self.since else None,
         }
+
+
+def _when(moment: datetime | None) -> str:
+    """A heartbeat time in the project time zone, formatted the way the active language does."""
+    if moment is None:
+        return "?"
+    local = timezone.localtime(moment)
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
 
 
 def scheduler_status() -> SchedulerStatus:

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 APP_ORDER = ["whalefall", "accounts_sync", "capacity", "scheduling", "django_apscheduler", "auth"]
 # Within the core app: what a newcomer needs first.
@@ -23,18 +24,18 @@ MODEL_ORDER = {
 class WhaleFallAdminSite(admin.AdminSite):
     site_header = "WhaleFall"
     site_title = "WhaleFall"
-    index_title = "Fleet overview"
+    index_title = _("Fleet overview")
     site_url = None  # there is no public site: the admin is the product
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
         apps = super().get_app_list(request, app_label)
         rank = {label: i for i, label in enumerate(APP_ORDER)}
-        apps.sort(key=lambda a: (rank.get(a["app_label"], len(rank)), a["name"]))
+        apps.sort(key=lambda a: (rank.get(a["app_label"], len(rank)), str(a["name"])))
         for app in apps:
             order = MODEL_ORDER.get(app["app_label"])
             if order:
                 pos = {name: i for i, name in enumerate(order)}
-                app["models"].sort(key=lambda m: (pos.get(m["object_name"], len(pos)), m["name"]))
+                app["models"].sort(key=lambda m: (pos.get(m["object_name"], len(pos)), str(m["name"])))
         return apps
 
 

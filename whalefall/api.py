@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.csrf import csrf_exempt
 
 from whalefall.choices import SyncCategory
@@ -31,7 +32,7 @@ class _JsonCsrfCheck(CsrfViewMiddleware):
     """Django's own CSRF check, with the refusal as JSON instead of the HTML failure page."""
 
     def _reject(self, request: HttpRequest, reason: str) -> JsonResponse:
-        return json_error(f"CSRF check failed: {reason}", 403)
+        return json_error(gettext("CSRF check failed: %(reason)s") % {"reason": reason}, 403)
 
 
 _csrf = _JsonCsrfCheck(lambda request: HttpResponse())
@@ -46,9 +47,9 @@ def staff_permission(perm: str) -> Callable[[View], View]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             if not request.user.is_authenticated:
-                return json_error("authentication required", 401)
+                return json_error(gettext("authentication required"), 401)
             if not (request.user.is_staff and request.user.has_perm(perm)):
-                return json_error(f"permission {perm} required", 403)
+                return json_error(permission_required(perm), 403)
             if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
                 refused = _csrf.process_view(request, None, (), {})
                 if refused is not None:
@@ -56,14 +57,18 @@ def staff_permission(perm: str) -> Callable[[View], View]:
             try:
                 return view(request, *args, **kwargs)
             except Http404 as exc:
-                return json_error(str(exc) or "not found", 404)
+                return json_error(str(exc) or gettext("not found"), 404)
             except Exception:
                 logger.exception("api_error", path=request.path)
-                return json_error("internal error (logged)", 500)
+                return json_error(gettext("internal error (logged)"), 500)
 
         return wrapped
 
     return decorator
+
+
+def permission_required(perm: str) -> str:
+    return gettext("permission %(permission)s required") % {"permission": perm}
 
 
 def only(*methods: str) -> Callable[[View], View]:
@@ -73,7 +78,9 @@ def only(*methods: str) -> Callable[[View], View]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             if request.method not in methods:
-                response = json_error(f"method {request.method} not allowed", 405)
+                response = json_error(
+                    gettext("method %(method)s not allowed") % {"method": request.method}, 405
+                )
                 response["Allow"] = ", ".join(methods)
                 return response
             return view(request, *args, **kwargs)
@@ -85,7 +92,7 @@ def only(*methods: str) -> Callable[[View], View]:
 
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any other /api/ path: a JSON 404, not Django's HTML page."""
-    return json_error(f"no API endpoint {request.path}", 404)
+    return json_error(gettext("no API endpoint %(path)s") % {"path": request.path}, 404)
 
 
 VIEW = "whalefall.view_syncsession"
@@ -152,13 +159,13 @@ def session_list(request: HttpRequest) -> JsonResponse:
     category = request.GET.get("category")
     if category:
         if category not in SyncCategory.values:
-            return JsonResponse({"success": False, "error": f"unknown category {category!r}"}, status=400)
+            return json_error(unknown_category(category), 400)
         qs = qs.filter(category=category)
     try:
         per_page = min(max(int(request.GET.get("per_page", 20)), 1), 200)
         page_no = max(int(request.GET.get("page", 1)), 1)
     except ValueError:
-        return JsonResponse({"success": False, "error": "page and per_page must be integers"}, status=400)
+        return json_error(gettext("page and per_page must be integers"), 400)
     paginator = Paginator(qs, per_page)
     page = paginator.get_page(page_no)
     return JsonResponse(
@@ -190,14 +197,17 @@ def session_detail(request: HttpRequest, session_id: str) -> JsonResponse:
 def session_mark_read(request: HttpRequest, session_id: str) -> JsonResponse:
     get_object_or_404(SyncSession, session_id=session_id)
     SyncSession.objects.filter(session_id=session_id).mark_read()
-    return JsonResponse({"success": True, "message": "marked as read"})
+    return JsonResponse({"success": True, "message": gettext("marked as read")})
 
 
 @staff_permission(MANAGE)
 @only("POST")
 def session_read_all(request: HttpRequest) -> JsonResponse:
     count = SyncSession.objects.mark_read()
-    return JsonResponse({"success": True, "message": f"marked {count} session(s) as read", "count": count})
+    message = ngettext("marked %(count)d session as read", "marked %(count)d sessions as read", count) % {
+        "count": count
+    }
+    return JsonResponse({"success": True, "message": message, "count": count})
 
 
 @staff_permission(MANAGE)
@@ -206,13 +216,17 @@ def trigger(request: HttpRequest, category: str) -> JsonResponse:
     """Queue a manual run of `category` for the scheduler: 202 with the request's id and where to
     follow it, or 409 at once with the reason when it cannot run now."""
     if category not in SYNC_TASKS:
-        return json_error(f"unknown category {category!r}", 404)
+        return json_error(unknown_category(category), 404)
     reason = refusal(SYNC_TASKS[category])
     if reason:
         return json_error(reason, 409)
     user = request.user.get_username()
     req = submit(SYNC_TASKS[category], requested_by=user, trigger="manual", created_by=user)
     return JsonResponse(request_accepted(req), status=202)
+
+
+def unknown_category(category: str) -> str:
+    return gettext("unknown category %(category)r") % {"category": category}
 
 
 def request_accepted(req: TaskRequest) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WhaleFallConfig(AppConfig):
@@ -6,7 +7,7 @@ class WhaleFallConfig(AppConfig):
 
     name = "whalefall"
     label = "whalefall"
-    verbose_name = "WhaleFall core"
+    verbose_name = _("WhaleFall core")
 
     def ready(self) -> None:
         from whalefall.panels import register_core_panels

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext
 
 
 @register(Tags.security, deploy=True)
@@ -31,5 +32,5 @@ def secret_key_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     except ImproperlyConfigured:  # Django refuses to hand out an empty key: report it, not crash
         key = ""
     if not settings.DEBUG and not key:
-        return [Error("SECRET_KEY is empty; set it in the environment.", id="whalefall.E002")]
+        return [Error(gettext("SECRET_KEY is empty; set it in the environment."), id="whalefall.E002")]
     return []

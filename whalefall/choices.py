@@ -1,6 +1,7 @@
 """Choice classes shared across apps (NetBox style: grouped constants)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DbType(models.TextChoices):
@@ -19,25 +20,25 @@ DEFAULT_PORTS = {
 
 
 class SyncCategory(models.TextChoices):
-    ACCOUNT = "account", "Account sync"
-    CAPACITY = "capacity", "Capacity collection"
-    AGGREGATION = "aggregation", "Capacity aggregation"
+    ACCOUNT = "account", _("Account sync")
+    CAPACITY = "capacity", _("Capacity collection")
+    AGGREGATION = "aggregation", _("Capacity aggregation")
 
 
 class SyncTrigger(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    MANUAL = "manual", "Manual"
-    MANUAL_SINGLE = "manual_single", "Manual (single instance)"
+    SCHEDULED = "scheduled", _("Scheduled")
+    MANUAL = "manual", _("Manual")
+    MANUAL_SINGLE = "manual_single", _("Manual (single instance)")
 
 
 class SessionStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    PARTIAL = "partial", "Partial"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    SKIPPED = "skipped", "Skipped (another run held the lock)"
-    INTERRUPTED = "interrupted", "Interrupted (its process died)"
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    PARTIAL = "partial", _("Partial")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED = "skipped", _("Skipped (another run held the lock)")
+    INTERRUPTED = "interrupted", _("Interrupted (its process died)")
 
     @classmethod
     def finished(cls) -> list[str]:
@@ -45,16 +46,16 @@ class SessionStatus(models.TextChoices):
 
 
 class RecordStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
-    CANCELLED = "cancelled", "Cancelled"
-    INTERRUPTED = "interrupted", "Interrupted"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+    CANCELLED = "cancelled", _("Cancelled")
+    INTERRUPTED = "interrupted", _("Interrupted")
 
 
 class SyncPhase(models.TextChoices):
-    CONNECTION = "connection", "Connection"
-    INVENTORY = "inventory", "Inventory"
-    COLLECTION = "collection", "Collection"
+    CONNECTION = "connection", _("Connection")
+    INVENTORY = "inventory", _("Inventory")
+    COLLECTION = "collection", _("Collection")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.http import HttpRequest
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,14 @@ class Cell:
     title: str = ""  # hover text (e.g. a full error message)
 
 
+NOTHING_TO_DO = _("Nothing needs you here.")
+
+
 @dataclass
 class PanelData:
     headers: list[str]
     rows: list[list[Cell]]
-    empty: str = "Nothing needs you here."
+    empty: str | Promise = NOTHING_TO_DO
     more_url: str = ""
     more_text: str = ""
     summary: list[Cell] = field(default_factory=list)  # figures above the table
@@ -35,7 +40,7 @@ class PanelData:
 @dataclass(frozen=True)
 class Panel:
     key: str
-    title: str
+    title: str | Promise  # lazy: registered at start-up, shown in each user's language
     order: int
     permission: str
     build: Callable[[HttpRequest], PanelData | None]
@@ -45,7 +50,11 @@ PANELS: dict[str, Panel] = {}
 
 
 def register_panel(
-    key: str, title: str, order: int, permission: str, build: Callable[[HttpRequest], PanelData | None]
+    key: str,
+    title: str | Promise,
+    order: int,
+    permission: str,
+    build: Callable[[HttpRequest], PanelData | None],
 ) -> None:
     PANELS[key] = Panel(key, title, order, permission, build)
 

@@ -7,7 +7,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from whalefall.choices import SyncCategory, SyncPhase
 from whalefall.home import Cell, PanelData, register_panel
 from whalefall.models import Instance, SyncInstanceRecord
 from whalefall.textsafe import safe_text
@@ -16,7 +19,10 @@ SHOWN = 10
 
 
 def ago(moment: object) -> str:
-    return f"{timesince(moment, timezone.now()).split(',')[0]} ago" if moment else "never"  # type: ignore[arg-type]
+    """'3 hours ago' in the active language: the largest unit only, enough for a glance."""
+    if not moment:
+        return gettext("never")
+    return gettext("%(time)s ago") % {"time": timesince(moment, timezone.now(), depth=1)}  # type: ignore[arg-type]
 
 
 def failing_instances(request: HttpRequest) -> PanelData | None:
@@ -41,9 +47,9 @@ def failing_instances(request: HttpRequest) -> PanelData | None:
         rows.append(
             [
                 Cell(inst.name, reverse("admin:whalefall_instance_change", args=[inst.pk])),
-                Cell(f"{inst.last_category} · {inst.last_phase or '?'}"),  # type: ignore[attr-defined]
+                Cell(f"{_label(SyncCategory, inst.last_category)} · {_label(SyncPhase, inst.last_phase)}"),  # type: ignore[attr-defined]
                 Cell(
-                    error.split(":")[0] or "failed",
+                    error.split(":")[0] or gettext("failed"),
                     reverse("admin:whalefall_syncsession_change", args=[inst.last_session]),  # type: ignore[attr-defined]
                     "wf-badge wf-bad",
                     title=error[:500],
@@ -54,13 +60,32 @@ def failing_instances(request: HttpRequest) -> PanelData | None:
     total = len(failing)
     sessions = reverse("admin:whalefall_syncsession_changelist") + "?status__exact=failed"
     return PanelData(
-        headers=["instance", "run · phase", "error", "when"],
+        headers=[gettext("instance"), gettext("run · phase"), gettext("error"), gettext("when")],
         rows=rows,
-        empty="Every active instance's last run succeeded.",
-        summary=[Cell(f"{total} failing now", sessions, "wf-critical" if total else "")],
+        empty=gettext("Every active instance's last run succeeded."),
+        summary=[
+            Cell(
+                gettext("%(count)d failing now") % {"count": total},
+                sessions,
+                "wf-critical" if total else "",
+            )
+        ],
         more_url=sessions if total > SHOWN else "",
-        more_text=f"all {total} failing instances' sessions",
+        more_text=ngettext(
+            "the sessions of the %(count)d failing instance",
+            "the sessions of all %(count)d failing instances",
+            total,
+        )
+        % {"count": total},
     )
+
+
+def _label(choices: type[SyncCategory] | type[SyncPhase], value: str | None) -> str:
+    """A stored choice as its label in the active language ('?' when unknown or empty)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value or "?"
 
 
 def first_steps(request: HttpRequest) -> PanelData | None:
@@ -68,23 +93,25 @@ def first_steps(request: HttpRequest) -> PanelData | None:
         return None
     steps = [
         (
-            "Add the monitoring login (a credential; the password is stored encrypted)",
+            gettext("Add the monitoring login (a credential; the password is stored encrypted)"),
             "admin:whalefall_credential_add",
         ),
-        ("Add an instance and press Test connection", "admin:whalefall_instance_add"),
+        (gettext("Add an instance and press Test connection"), "admin:whalefall_instance_add"),
         (
-            "Sync accounts now and Collect sizes now from the instance list",
+            gettext("Sync accounts now and Collect sizes now from the instance list"),
             "admin:whalefall_instance_changelist",
         ),
-        ("Set up an alert channel and rules", "admin:whalefall_alertchannel_add"),
+        (gettext("Set up an alert channel and rules"), "admin:whalefall_alertchannel_add"),
     ]
     return PanelData(
-        headers=["step", ""],
+        headers=[gettext("step"), ""],
         rows=[[Cell(str(i)), Cell(text, reverse(url))] for i, (text, url) in enumerate(steps, 1)],
-        summary=[Cell("No instance yet. The scheduler then syncs every active instance on its own.")],
+        summary=[
+            Cell(gettext("No instance yet. The scheduler then syncs every active instance on its own."))
+        ],
     )
 
 
 def register_core_panels() -> None:
-    register_panel("first-steps", "First steps", 0, "whalefall.view_instance", first_steps)
-    register_panel("failing", "Instances failing now", 10, "whalefall.view_syncsession", failing_instances)
+    register_panel("first-steps", _("First steps"), 0, "whalefall.view_instance", first_steps)
+    register_panel("failing", _("Instances failing now"), 10, "whalefall.view_syncsession", failing_instances)

@@ -38,6 +38,10 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whalefall.middleware.VisibleControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page language: the one chosen in the admin header (a cookie), else the browser's
+    # Accept-Language, else LANGUAGE_CODE. Where Django requires it: after the session, before
+    # CommonMiddleware (whose redirects must already speak that language).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -96,7 +100,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The language of pages for a browser that asks for none we offer, and of everything written
+# outside a web request: alert messages, scheduler output. A browser asking for Chinese
+# (Accept-Language) or a choice in the admin header overrides it per user.
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en-us")
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -8,15 +8,17 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from scheduling.models.commands import SchedulerCommand
 
 
 class JobState(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    PAUSED = "paused", "Paused"
-    DISABLED = "disabled", "Disabled"
-    UNAVAILABLE = "unavailable", "Unavailable"
+    SCHEDULED = "scheduled", pgettext_lazy("job state", "Scheduled")
+    PAUSED = "paused", _("Paused")
+    DISABLED = "disabled", _("Disabled")
+    UNAVAILABLE = "unavailable", _("Unavailable")
 
 
 class JobConfigQuerySet(models.QuerySet["JobConfig"]):
@@ -43,33 +45,47 @@ class JobConfig(models.Model):
     Changes are saved here and a SchedulerCommand tells the running scheduler to apply them.
     """
 
-    id = models.CharField(max_length=255, primary_key=True, help_text="{action}_{frequency}")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
-    function = models.CharField(max_length=255, help_text="Dotted path of the task function.")
-    trigger_type = models.CharField(max_length=16, choices=[(t, t) for t in ("cron", "interval", "date")])
-    trigger_params = models.JSONField(default=dict)
-    kwargs = models.JSONField(default=dict, blank=True)
-    enabled = models.BooleanField(default=True)
-    paused = models.BooleanField(default=False)
+    id = models.CharField(_("ID"), max_length=255, primary_key=True, help_text=_("{action}_{frequency}"))
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True, default="")
+    function = models.CharField(
+        _("function"), max_length=255, help_text=_("Dotted path of the task function.")
+    )
+    trigger_type = models.CharField(
+        _("trigger type"), max_length=16, choices=[(t, t) for t in ("cron", "interval", "date")]
+    )
+    trigger_params = models.JSONField(_("trigger parameters"), default=dict)
+    kwargs = models.JSONField(_("arguments"), default=dict, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    paused = models.BooleanField(_("paused"), default=False)
     builtin = models.BooleanField(
-        default=False, help_text="Shipped in scheduler_tasks.yaml; cannot be deleted."
+        _("built-in"), default=False, help_text=_("Shipped in scheduler_tasks.yaml; cannot be deleted.")
     )
-    customized = models.BooleanField(default=False, help_text="Trigger edited in the admin.")
-    applied_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+    customized = models.BooleanField(
+        _("customized"), default=False, help_text=_("Trigger edited in the admin.")
+    )
+    applied_fingerprint = models.CharField(
+        _("applied fingerprint"), max_length=64, blank=True, default="", editable=False
+    )
     last_session = models.ForeignKey(
-        "whalefall.SyncSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "whalefall.SyncSession",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("last session"),
     )
-    last_result = models.JSONField(default=dict, blank=True)
-    last_finished_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_result = models.JSONField(_("last result"), default=dict, blank=True)
+    last_finished_at = models.DateTimeField(_("last finished at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = JobConfigQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
-        verbose_name = "scheduled job"
+        verbose_name = _("scheduled job")
+        verbose_name_plural = _("scheduled jobs")
         permissions = [("manage_jobconfig", "Can manage scheduled jobs (run, pause, edit, reload)")]
 
     def __str__(self) -> str:

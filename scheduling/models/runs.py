@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class JobRunSession(models.Model):
     """Keyed like DjangoJobExecution (job id + scheduled run time), so the history can link it."""
 
-    job_id = models.CharField(max_length=255)
-    run_time = models.DateTimeField()
+    job_id = models.CharField(_("job ID"), max_length=255)
+    run_time = models.DateTimeField(_("run time"))
     session = models.ForeignKey(
-        "whalefall.SyncSession", null=True, on_delete=models.CASCADE, related_name="+"
+        "whalefall.SyncSession",
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("session"),
     )
-    result = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("job run session")
+        verbose_name_plural = _("job run sessions")
         constraints = [models.UniqueConstraint(fields=["job_id", "run_time"], name="unique_job_run_session")]
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.admin.sessions import ReadOnlyMixin
 from whalefall.alerts.delivery import queue, test_event
@@ -21,11 +23,14 @@ from whalefall.models.alerts import ChannelKind
 
 class AlertChannelForm(forms.ModelForm):
     url = forms.URLField(
+        label=_("URL"),
         required=False,
         assume_scheme="https",
         widget=forms.PasswordInput(render_value=False),
-        help_text="Webhooks: the URL (it carries its token, so it is stored encrypted and never shown). "
-        "Leave empty to keep the current one.",
+        help_text=_(
+            "Webhooks: the URL (it carries its token, so it is stored encrypted and never shown). "
+            "Leave empty to keep the current one."
+        ),
     )
 
     class Meta:
@@ -37,19 +42,21 @@ class AlertChannelForm(forms.ModelForm):
         kind = data.get("kind")
         if kind == ChannelKind.WEBHOOK:
             if not data.get("format"):
-                self.add_error("format", "Choose the webhook's message format.")
+                self.add_error("format", _("Choose the webhook's message format."))
             if not data.get("url") and not self.instance.url_encrypted:
-                self.add_error("url", "A webhook needs its URL.")
+                self.add_error("url", _("A webhook needs its URL."))
         if kind == ChannelKind.EMAIL:
             addresses = [a.strip() for a in (data.get("recipients") or "").replace("\n", ",").split(",")]
             addresses = [a for a in addresses if a]
             if not addresses:
-                self.add_error("recipients", "At least one address.")
+                self.add_error("recipients", _("At least one address."))
             for address in addresses:
                 try:
                     forms.EmailField().clean(address)
                 except forms.ValidationError:
-                    self.add_error("recipients", f"Not an e-mail address: {address}")
+                    self.add_error(
+                        "recipients", gettext("Not an e-mail address: %(address)s") % {"address": address}
+                    )
         return data
 
     def save(self, commit: bool = True) -> AlertChannel:
@@ -64,16 +71,19 @@ class AlertChannelForm(forms.ModelForm):
 
 
 @admin.action(
-    description="Queue a test alert (sent by the scheduler within a minute)", permissions=["change"]
+    description=_("Queue a test alert (sent by the scheduler within a minute)"), permissions=["change"]
 )
 def queue_test_alert(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[AlertChannel]
 ) -> None:
     now = timezone.now()
     count = sum(queue(None, channel, test_event(now), now) for channel in queryset)
-    modeladmin.message_user(
-        request, f"Test alert queued for {count} channel(s); see Alert deliveries.", messages.SUCCESS
-    )
+    message = ngettext(
+        "Test alert queued for %(count)d channel; see Alert deliveries.",
+        "Test alert queued for %(count)d channels; see Alert deliveries.",
+        count,
+    ) % {"count": count}
+    modeladmin.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(AlertChannel)
@@ -83,13 +93,13 @@ class AlertChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "format", "is_active"]
     actions = [queue_test_alert]
 
-    @admin.display(description="where")
+    @admin.display(description=_("where"))
     def where(self, obj: AlertChannel) -> str:
         return obj.masked_url or obj.recipients
 
 
 class AlertRuleForm(forms.ModelForm):
-    kind = forms.ChoiceField(choices=())
+    kind = forms.ChoiceField(label=_("kind"), choices=())
 
     class Meta:
         model = AlertRule
@@ -108,16 +118,19 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "kind"]
     filter_horizontal = ["channels"]
 
-    @admin.display(description="kind", ordering="kind")
+    @admin.display(description=_("kind"), ordering="kind")
     def kind_label(self, obj: AlertRule) -> str:
         kind = KINDS.get(obj.kind)
-        return kind.label if kind else f"{obj.kind} (unknown)"
+        return str(kind.label) if kind else gettext("%(kind)s (unknown)") % {"kind": obj.kind}
 
-    @admin.display(description="quiet hours")
+    @admin.display(description=_("quiet hours"))
     def quiet_hours(self, obj: AlertRule) -> str:
         if obj.quiet_start is None or obj.quiet_end is None:
             return "-"
-        return f"{obj.quiet_start:%H:%M} to {obj.quiet_end:%H:%M}"
+        return gettext("%(start)s to %(end)s") % {
+            "start": f"{obj.quiet_start:%H:%M}",
+            "end": f"{obj.quiet_end:%H:%M}",
+        }
 
 
 @admin.register(AlertDelivery)
@@ -151,7 +164,7 @@ class AlertDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: AlertDelivery) -> SafeString:
         color = {DeliveryStatus.SENT: "#2e7d32", DeliveryStatus.FAILED: "#c62828"}.get(obj.status, "#8a6d00")
         return format_html('<strong style="color:{}">{}</strong>', color, obj.get_status_display())

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.utils.translation import gettext
 
 from whalefall.alerts.registry import Event
 from whalefall.models import AlertChannel
@@ -66,18 +67,20 @@ def send(channel: AlertChannel, event: Event) -> None:
     if channel.kind == ChannelKind.EMAIL:
         recipients = channel.recipient_list()
         if not recipients:
-            raise DeliveryError("no recipients")
+            raise DeliveryError(gettext("no recipients"))
         try:
             connection = get_connection(timeout=timeout)
             EmailMessage(
                 f"[WhaleFall] {event.title}", event.text, to=recipients, connection=connection
             ).send()
         except (OSError, ValueError) as exc:
-            raise DeliveryError(f"mail: {exc.__class__.__name__}: {exc}") from None
+            raise DeliveryError(
+                gettext("mail: %(error)s") % {"error": f"{exc.__class__.__name__}: {exc}"}
+            ) from None
         return
     url = channel.get_url()
     if not url.startswith(("http://", "https://")):
-        raise DeliveryError("webhook URL must be http(s)")
+        raise DeliveryError(gettext("webhook URL must be http(s)"))
     data = json.dumps(webhook_payload(channel.format, event), ensure_ascii=False).encode()
     request = urllib.request.Request(
         url, data=data, headers={"Content-Type": "application/json"}, method="POST"
@@ -86,11 +89,17 @@ def send(channel: AlertChannel, event: Event) -> None:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(65536)
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code} from {channel.masked_url}") from None
+        raise DeliveryError(
+            gettext("HTTP %(code)s from %(url)s") % {"code": exc.code, "url": channel.masked_url}
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(
-            f"{channel.masked_url} unreachable: {reason.__class__.__name__}: {reason}"
+            gettext("%(url)s unreachable: %(error)s")
+            % {"url": channel.masked_url, "error": f"{reason.__class__.__name__}: {reason}"}
         ) from None
     if refused := _refused(channel.format, body):
-        raise DeliveryError(f"{channel.masked_url} refused the message ({refused})")
+        raise DeliveryError(
+            gettext("%(url)s refused the message (%(reason)s)")
+            % {"url": channel.masked_url, "reason": refused}
+        )

@@ -8,11 +8,14 @@ minutes, then the row is `failed` and shown in the admin. Nothing here runs in a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from whalefall.alerts import channels
 from whalefall.alerts.registry import KINDS, Event
@@ -63,7 +66,7 @@ def send_alerts(now: datetime | None = None, *, kinds: list[str] | None = None) 
         rules = rules.filter(kind__in=kinds)
     for rule in rules:
         try:
-            events = evaluate(rule, now)
+            events = _in_team_language(evaluate, rule, now)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not silence the others
             logger.error(
                 "alert_rule_failed", module=MODULE, rule=rule.name, error=f"{exc.__class__.__name__}: {exc}"
@@ -144,9 +147,21 @@ def send_test(channel: AlertChannel) -> AlertDelivery:
 
 
 def test_event(now: datetime) -> Event:
-    return Event(
-        key=f"test:{now.isoformat()}",
-        title="Test alert",
-        lines=["If you can read this, WhaleFall can reach this channel."],
-        severity="info",
+    return _in_team_language(
+        lambda: Event(
+            key=f"test:{now.isoformat()}",
+            title=gettext("Test alert"),
+            lines=[gettext("If you can read this, WhaleFall can reach this channel.")],
+            severity="info",
+        )
     )
+
+
+T = TypeVar("T")
+
+
+def _in_team_language(build: Callable[..., T], *args: Any) -> T:
+    """Alert texts are written once, in LANGUAGE_CODE: they go to a team's channel, whatever the
+    language of the admin user (if any) whose click caused them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return build(*args)

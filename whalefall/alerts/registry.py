@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.utils.functional import Promise
+
 if TYPE_CHECKING:
     from whalefall.models import AlertRule
 
@@ -37,17 +39,18 @@ Evaluate = Callable[["AlertRule", datetime, datetime], list[Event]]
 @dataclass(frozen=True)
 class RuleKind:
     key: str
-    label: str
+    label: str | Promise  # lazy: registered at start-up, shown in each user's language
     evaluate: Evaluate
-    help: str = ""
+    help: str | Promise = ""
 
 
 KINDS: dict[str, RuleKind] = {}
 
 
-def register(key: str, label: str, evaluate: Evaluate, help: str = "") -> None:
+def register(key: str, label: str | Promise, evaluate: Evaluate, help: str | Promise = "") -> None:
     KINDS[key] = RuleKind(key, label, evaluate, help)
 
 
 def kind_choices() -> list[tuple[str, str]]:
-    return sorted(((k.key, k.label) for k in KINDS.values()), key=lambda c: c[1])
+    """The kinds for a form, labelled and sorted in the active language."""
+    return sorted(((k.key, str(k.label)) for k in KINDS.values()), key=lambda c: c[1])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.alerts.registry import Event, register
 from whalefall.choices import SessionStatus, SyncPhase
@@ -12,6 +14,8 @@ from whalefall.models import AlertRule, Instance, SyncInstanceRecord, SyncSessio
 from whalefall.textsafe import safe_text
 
 FAILED = (SessionStatus.FAILED, SessionStatus.PARTIAL)
+# How a session ended, as the word after its kind: "Account sync failed", "Capacity collection partial".
+STATUS_WORDS = {SessionStatus.FAILED: _("failed"), SessionStatus.PARTIAL: _("partial")}
 
 
 def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Event]:
@@ -21,13 +25,24 @@ def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Eve
     for session in sessions.order_by("finished_at").prefetch_related("records"):
         failing = [r for r in session.records.all() if r.status == "failed"]
         lines = [
-            f"{safe_text(r.instance_name)}: failed in {r.failed_phase or '?'}: {safe_text(r.error_message)[:300]}"
+            gettext("%(instance)s: failed in %(phase)s: %(error)s")
+            % {
+                "instance": safe_text(r.instance_name),
+                "phase": r.get_failed_phase_display().lower() or "?",
+                "error": safe_text(r.error_message)[:300],
+            }
             for r in failing
         ] or [safe_text(session.error)[:300]]
-        title = (
-            f"{session.get_category_display()} {session.get_status_display().lower()}: "
-            f"{session.failed_instances} of {session.total_instances} instance(s) failed"
-        )
+        title = ngettext(
+            "%(run)s %(status)s: %(failed)d of %(total)d instance failed",
+            "%(run)s %(status)s: %(failed)d of %(total)d instances failed",
+            session.total_instances,
+        ) % {
+            "run": session.get_category_display(),
+            "status": STATUS_WORDS.get(session.status, session.status),
+            "failed": session.failed_instances,
+            "total": session.total_instances,
+        }
         link = reverse("admin:whalefall_syncsession_change", args=[session.pk])
         events.append(Event(f"session:{session.session_id}", title, lines, "critical", link))
     return events
@@ -51,8 +66,12 @@ def unreachable_instances(rule: AlertRule, since: datetime, now: datetime) -> li
         if len(streak) < n:
             continue
         start = streak[-1]["id"]
-        lines = [f"last error: {safe_text(streak[0]['error_message'])[:300]}"]
-        title = f"{safe_text(instance.name)} unreachable for {len(streak)} consecutive run(s)"
+        lines = [gettext("last error: %(error)s") % {"error": safe_text(streak[0]["error_message"])[:300]}]
+        title = ngettext(
+            "%(instance)s unreachable for %(count)d consecutive run",
+            "%(instance)s unreachable for %(count)d consecutive runs",
+            len(streak),
+        ) % {"instance": safe_text(instance.name), "count": len(streak)}
         link = reverse("admin:whalefall_instance_change", args=[instance.pk])
         events.append(Event(f"unreachable:{instance.pk}:{start}", title, lines, "critical", link))
     return events
@@ -61,13 +80,13 @@ def unreachable_instances(rule: AlertRule, since: datetime, now: datetime) -> li
 def register_core_kinds() -> None:
     register(
         "session_failed",
-        "Sync session failed or partial",
+        _("Sync session failed or partial"),
         failed_sessions,
-        "A session ended failed or partial.",
+        _("A session ended failed or partial."),
     )
     register(
         "instance_unreachable",
-        "Instance unreachable N runs in a row",
+        _("Instance unreachable N runs in a row"),
         unreachable_instances,
-        "threshold = number of consecutive runs that failed to connect.",
+        _("threshold = number of consecutive runs that failed to connect."),
     )

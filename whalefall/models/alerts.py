@@ -14,40 +14,51 @@ from urllib.parse import urlsplit
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from whalefall import crypto
 
 
 class ChannelKind(models.TextChoices):
-    EMAIL = "email", "E-mail"
-    WEBHOOK = "webhook", "Webhook"
+    EMAIL = "email", _("E-mail")
+    WEBHOOK = "webhook", _("Webhook")
 
 
 class WebhookFormat(models.TextChoices):
-    JSON = "json", "Generic JSON"
-    DINGTALK = "dingtalk", "DingTalk"
-    WECOM = "wecom", "WeCom (WeChat Work)"
-    FEISHU = "feishu", "Feishu / Lark"
+    JSON = "json", _("Generic JSON")
+    DINGTALK = "dingtalk", _("DingTalk")
+    WECOM = "wecom", _("WeCom (WeChat Work)")
+    FEISHU = "feishu", _("Feishu / Lark")
     SLACK = "slack", "Slack"
 
 
 class AlertChannel(models.Model):
     """Where alerts go. A webhook URL usually carries its access token, so it is kept encrypted."""
 
-    name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=ChannelKind.choices)
     format = models.CharField(
-        max_length=16, choices=WebhookFormat.choices, blank=True, default="", help_text="Webhooks only."
+        _("format"),
+        max_length=16,
+        choices=WebhookFormat.choices,
+        blank=True,
+        default="",
+        help_text=_("Webhooks only."),
     )
-    url_encrypted = models.TextField(blank=True, default="", editable=False)
+    url_encrypted = models.TextField(_("encrypted URL"), blank=True, default="", editable=False)
     recipients = models.TextField(
-        blank=True, default="", help_text="E-mail only: addresses separated by commas or new lines."
+        _("recipients"),
+        blank=True,
+        default="",
+        help_text=_("E-mail only: addresses separated by commas or new lines."),
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("alert channel")
+        verbose_name_plural = _("alert channels")
 
     def __str__(self) -> str:
         return self.name
@@ -73,26 +84,40 @@ class AlertChannel(models.Model):
 class AlertRule(models.Model):
     """One kind of event to watch, with its threshold, its channels and quiet hours."""
 
-    name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=32, help_text="What to watch (see the list of kinds).")
-    enabled = models.BooleanField(default=True)
-    channels = models.ManyToManyField(AlertChannel, related_name="rules", blank=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=32, help_text=_("What to watch (see the list of kinds)."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    channels = models.ManyToManyField(
+        AlertChannel, related_name="rules", blank=True, verbose_name=_("channels")
+    )
     threshold = models.PositiveIntegerField(
+        _("threshold"),
         default=1,
-        help_text="Consecutive failed runs (unreachable), minutes without a scheduler, or days until full.",
+        help_text=_(
+            "Consecutive failed runs (unreachable), minutes without a scheduler, or days until full."
+        ),
     )
     options = models.JSONField(
+        _("options"),
         default=dict,
         blank=True,
-        help_text='Account changes: {"events": ["new_superuser", ...], "watched": ["table shop.%", ...]}.',
+        help_text=_('Account changes: {"events": ["new_superuser", ...], "watched": ["table shop.%", ...]}.'),
     )
-    quiet_start = models.TimeField(null=True, blank=True, help_text="Hold deliveries from (local time).")
-    quiet_end = models.TimeField(null=True, blank=True, help_text="...until (local time).")
-    watermark = models.DateTimeField(null=True, blank=True, editable=False, help_text="Evaluated up to.")
-    created_at = models.DateTimeField(default=timezone.now)
+    quiet_start = models.TimeField(
+        _("quiet from"), null=True, blank=True, help_text=_("Hold deliveries from (local time).")
+    )
+    quiet_end = models.TimeField(
+        _("quiet until"), null=True, blank=True, help_text=_("...until (local time).")
+    )
+    watermark = models.DateTimeField(
+        _("watermark"), null=True, blank=True, editable=False, help_text=_("Evaluated up to.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
 
     def __str__(self) -> str:
         return self.name
@@ -112,10 +137,10 @@ class AlertRule(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    HELD = "held", "Held (quiet hours)"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    HELD = "held", _("Held (quiet hours)")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 class AlertDelivery(models.Model):
@@ -124,22 +149,32 @@ class AlertDelivery(models.Model):
     MAX_ATTEMPTS = 4
 
     rule = models.ForeignKey(
-        AlertRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+        AlertRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("rule"),
     )
-    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="deliveries")
-    event_key = models.CharField(max_length=255)
-    severity = models.CharField(max_length=16, default="warning")
-    title = models.CharField(max_length=300)
-    body = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    channel = models.ForeignKey(
+        AlertChannel, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("channel")
+    )
+    event_key = models.CharField(_("event key"), max_length=255)
+    severity = models.CharField(_("severity"), max_length=16, default="warning")
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True, default="")
+    status = models.CharField(
+        _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "alert deliveries"
+        verbose_name = _("alert delivery")
+        verbose_name_plural = _("alert deliveries")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["rule", "channel", "event_key"], name="uniq_alert_delivery")

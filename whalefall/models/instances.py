@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from whalefall import crypto
 from whalefall.choices import DEFAULT_PORTS, DbType
@@ -18,26 +19,30 @@ if TYPE_CHECKING:
 class TlsMode(models.TextChoices):
     """How the connection is encrypted (SQL Server: TDS encryption; Oracle: require = TCPS)."""
 
-    DEFAULT = "", "Driver default"
-    OFF = "off", "Off"
-    REQUEST = "request", "Request (SQL Server)"
-    REQUIRE = "require", "Require (SQL Server; Oracle TCPS)"
+    DEFAULT = "", _("Driver default")
+    OFF = "off", _("Off")
+    REQUEST = "request", _("Request (SQL Server)")
+    REQUIRE = "require", _("Require (SQL Server; Oracle TCPS)")
 
 
 class Credential(models.Model):
     """A login for monitoring; the password is stored only encrypted and is never shown."""
 
-    name = models.CharField(max_length=128, unique=True)
-    username = models.CharField(max_length=128)
-    password_encrypted = models.TextField(editable=False, blank=True, default="")
+    name = models.CharField(_("name"), max_length=128, unique=True)
+    username = models.CharField(_("username"), max_length=128)
+    password_encrypted = models.TextField(_("encrypted password"), editable=False, blank=True, default="")
     # Oracle TCPS: the password of an encrypted wallet (ewallet.pem), encrypted like the password.
-    wallet_password_encrypted = models.TextField(editable=False, blank=True, default="")
-    description = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    wallet_password_encrypted = models.TextField(
+        _("encrypted wallet password"), editable=False, blank=True, default=""
+    )
+    description = models.TextField(_("description"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("credential")
+        verbose_name_plural = _("credentials")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.username})"
@@ -87,51 +92,72 @@ class InstanceQuerySet(models.QuerySet["Instance"]):
 class Instance(models.Model):
     """A database server WhaleFall watches."""
 
-    name = models.CharField(max_length=128, unique=True)
-    db_type = models.CharField(max_length=16, choices=DbType.choices)
-    host = models.CharField(max_length=255)
-    port = models.PositiveIntegerField(blank=True, null=True, help_text="Engine default if empty.")
+    name = models.CharField(_("name"), max_length=128, unique=True)
+    db_type = models.CharField(_("database type"), max_length=16, choices=DbType.choices)
+    host = models.CharField(_("host"), max_length=255)
+    port = models.PositiveIntegerField(
+        _("port"), blank=True, null=True, help_text=_("Engine default if empty.")
+    )
     database = models.CharField(
+        _("database"),
         max_length=128,
         blank=True,
         default="",
-        help_text="Oracle service name (or SID); initial database for SQL Server and PostgreSQL.",
+        help_text=_("Oracle service name (or SID); initial database for SQL Server and PostgreSQL."),
     )
     tls = models.CharField(
-        "encryption",
+        _("encryption"),
         max_length=8,
         choices=TlsMode.choices,
         blank=True,
         default="",
-        help_text="SQL Server: TDS encryption off / request / require. Oracle: require = TCPS.",
+        help_text=_("SQL Server: TDS encryption off / request / require. Oracle: require = TCPS."),
     )
     trust_server_certificate = models.BooleanField(
+        _("trust server certificate"),
         default=False,
-        help_text="Encrypt without verifying the server's certificate (SQL Server, Oracle TCPS).",
+        help_text=_("Encrypt without verifying the server's certificate (SQL Server, Oracle TCPS)."),
     )
     oracle_sid = models.BooleanField(
-        "Oracle SID", default=False, help_text="Oracle: the database field is a SID, not a service name."
+        _("Oracle SID"),
+        default=False,
+        help_text=_("Oracle: the database field is a SID, not a service name."),
     )
     wallet_location = models.CharField(
-        max_length=500, blank=True, default="", help_text="Oracle TCPS: directory holding ewallet.pem."
+        _("wallet location"),
+        max_length=500,
+        blank=True,
+        default="",
+        help_text=_("Oracle TCPS: directory holding ewallet.pem."),
     )
     credential = models.ForeignKey(
-        Credential, on_delete=models.PROTECT, related_name="instances", null=True, blank=True
+        Credential,
+        on_delete=models.PROTECT,
+        related_name="instances",
+        null=True,
+        blank=True,
+        verbose_name=_("credential"),
     )
-    is_active = models.BooleanField(default=True)
-    description = models.TextField(blank=True, default="")
-    tags = models.CharField(max_length=255, blank=True, default="", help_text="Comma-separated.")
-    version = models.CharField(max_length=255, blank=True, default="", editable=False)
-    last_check_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_check_ok = models.BooleanField(null=True, editable=False)
-    last_check_message = models.CharField(max_length=500, blank=True, default="", editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    description = models.TextField(_("description"), blank=True, default="")
+    tags = models.CharField(
+        _("tags"), max_length=255, blank=True, default="", help_text=_("Comma-separated.")
+    )
+    version = models.CharField(_("version"), max_length=255, blank=True, default="", editable=False)
+    last_check_at = models.DateTimeField(_("last check at"), null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField(_("last check OK"), null=True, editable=False)
+    last_check_message = models.CharField(
+        _("last check message"), max_length=500, blank=True, default="", editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = InstanceQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("instance")
+        verbose_name_plural = _("instances")
         indexes = [models.Index(fields=["db_type", "is_active"])]
 
     def __str__(self) -> str:
@@ -142,11 +168,11 @@ class Instance(models.Model):
         from django.core.exceptions import ValidationError
 
         if self.db_type == DbType.ORACLE and self.tls == TlsMode.REQUEST:
-            raise ValidationError({"tls": "Oracle connects over TCP (off) or TCPS (require)."})
+            raise ValidationError({"tls": _("Oracle connects over TCP (off) or TCPS (require).")})
         if self.db_type != DbType.ORACLE and (self.oracle_sid or self.wallet_location):
-            raise ValidationError("The SID and wallet options apply to Oracle only.")
+            raise ValidationError(_("The SID and wallet options apply to Oracle only."))
         if self.db_type == DbType.ORACLE and not self.database:
-            raise ValidationError({"database": "Oracle needs a service name (or a SID)."})
+            raise ValidationError({"database": _("Oracle needs a service name (or a SID).")})
 
     @property
     def effective_port(self) -> int:

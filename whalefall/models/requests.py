@@ -6,17 +6,18 @@ from datetime import datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class TaskRequestStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    REFUSED = "refused", "Refused (already running)"
-    SKIPPED = "skipped", "Skipped (another run held the lock)"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired (no scheduler took it in time)"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    REFUSED = "refused", _("Refused (already running)")
+    SKIPPED = "skipped", _("Skipped (another run held the lock)")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired (no scheduler took it in time)")
 
     @classmethod
     def open(cls) -> list[str]:
@@ -52,30 +53,39 @@ class TaskRequest(models.Model):
     the same one), runs them in its executor and writes the outcome back.
     """
 
-    task = models.CharField(max_length=255, help_text="Dotted path of the task function.")
-    kwargs = models.JSONField(default=dict, blank=True)
-    job_id = models.CharField(max_length=255, blank=True, default="", help_text="Scheduler job, if any.")
-    requested_by = models.CharField(max_length=150, blank=True, default="")
-    requested_at = models.DateTimeField(default=timezone.now)
+    task = models.CharField(_("task"), max_length=255, help_text=_("Dotted path of the task function."))
+    kwargs = models.JSONField(_("arguments"), default=dict, blank=True)
+    job_id = models.CharField(
+        _("job ID"), max_length=255, blank=True, default="", help_text=_("Scheduler job, if any.")
+    )
+    requested_by = models.CharField(_("requested by"), max_length=150, blank=True, default="")
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     expires_at = models.DateTimeField(
-        default=_default_expiry, help_text="Not started after this: expired, never run."
+        _("expires at"), default=_default_expiry, help_text=_("Not started after this: expired, never run.")
     )
     status = models.CharField(
-        max_length=16, choices=TaskRequestStatus.choices, default=TaskRequestStatus.PENDING
+        _("status"), max_length=16, choices=TaskRequestStatus.choices, default=TaskRequestStatus.PENDING
     )
-    claimed_by = models.CharField(max_length=200, blank=True, default="")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
-    result = models.JSONField(default=dict, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=200, blank=True, default="")
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True, default="")
+    result = models.JSONField(_("result"), default=dict, blank=True)
     session = models.ForeignKey(
-        "whalefall.SyncSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "whalefall.SyncSession",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("session"),
     )
 
     objects = TaskRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-requested_at"]
+        verbose_name = _("run request")
+        verbose_name_plural = _("run requests")
         indexes = [models.Index(fields=["status", "requested_at"])]
 
     def __str__(self) -> str:

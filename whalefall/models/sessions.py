@@ -8,6 +8,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.choices import (
     RecordStatus,
@@ -35,21 +36,23 @@ class SyncSessionQuerySet(models.QuerySet["SyncSession"]):
 class SyncSession(models.Model):
     """One run of a sync (scheduled, manual or single-instance) over a set of instances."""
 
-    session_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    category = models.CharField(max_length=16, choices=SyncCategory.choices)
-    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices)
-    created_by = models.CharField(max_length=150, blank=True, default="")
-    owner = models.CharField(max_length=200, blank=True, default="", help_text="host-pid")
-    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.RUNNING)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    total_instances = models.PositiveIntegerField(default=0)
-    successful_instances = models.PositiveIntegerField(default=0)
-    failed_instances = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    parameters = models.JSONField(default=dict, blank=True)
-    is_read = models.BooleanField(default=False)
-    read_at = models.DateTimeField(null=True, blank=True)
+    session_id = models.UUIDField(_("session ID"), default=uuid.uuid4, unique=True, editable=False)
+    category = models.CharField(_("category"), max_length=16, choices=SyncCategory.choices)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=SyncTrigger.choices)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True, default="")
+    owner = models.CharField(_("owner"), max_length=200, blank=True, default="", help_text=_("host-pid"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=SessionStatus.choices, default=SessionStatus.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    total_instances = models.PositiveIntegerField(_("total instances"), default=0)
+    successful_instances = models.PositiveIntegerField(_("successful instances"), default=0)
+    failed_instances = models.PositiveIntegerField(_("failed instances"), default=0)
+    error = models.TextField(_("error"), blank=True, default="")
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    is_read = models.BooleanField(_("read"), default=False)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
     objects = SyncSessionQuerySet.as_manager()
 
@@ -61,6 +64,8 @@ class SyncSession(models.Model):
             models.Index(fields=["is_read", "status"]),
         ]
         permissions = [("manage_syncsession", "Can manage sync sessions (mark read, rerun)")]
+        verbose_name = _("sync session")
+        verbose_name_plural = _("sync sessions")
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
@@ -163,28 +168,43 @@ class SyncSession(models.Model):
 class SyncInstanceRecord(models.Model):
     """What happened to one instance in one session, with its counters."""
 
-    session = models.ForeignKey(SyncSession, on_delete=models.CASCADE, related_name="records")
-    instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.SET_NULL, null=True, related_name="sync_records"
+    session = models.ForeignKey(
+        SyncSession, on_delete=models.CASCADE, related_name="records", verbose_name=_("session")
     )
-    instance_name = models.CharField(max_length=128)
-    status = models.CharField(max_length=16, choices=RecordStatus.choices, default=RecordStatus.PENDING)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    items_synced = models.PositiveIntegerField(default=0)
-    items_created = models.PositiveIntegerField(default=0)
-    items_updated = models.PositiveIntegerField(default=0)
-    items_deleted = models.PositiveIntegerField(default=0)
-    sync_details = models.JSONField(default=dict, blank=True)
-    error_message = models.TextField(blank=True, default="")
-    failed_phase = models.CharField(max_length=16, choices=SyncPhase.choices, blank=True, default="")
-    attempts = models.PositiveSmallIntegerField(default=0)
+    instance = models.ForeignKey(
+        "whalefall.Instance",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="sync_records",
+        verbose_name=_("instance"),
+    )
+    instance_name = models.CharField(_("instance name"), max_length=128)
+    status = models.CharField(
+        _("status"), max_length=16, choices=RecordStatus.choices, default=RecordStatus.PENDING
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    items_synced = models.PositiveIntegerField(_("items synced"), default=0)
+    items_created = models.PositiveIntegerField(_("items created"), default=0)
+    items_updated = models.PositiveIntegerField(_("items updated"), default=0)
+    items_deleted = models.PositiveIntegerField(_("items deleted"), default=0)
+    sync_details = models.JSONField(_("sync details"), default=dict, blank=True)
+    error_message = models.TextField(_("error message"), blank=True, default="")
+    failed_phase = models.CharField(
+        _("failed phase"), max_length=16, choices=SyncPhase.choices, blank=True, default=""
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     attempt_history = models.JSONField(
-        default=list, blank=True, help_text="Every failed attempt: number, phase, error, times."
+        _("attempt history"),
+        default=list,
+        blank=True,
+        help_text=_("Every failed attempt: number, phase, error, times."),
     )
 
     class Meta:
         ordering = ["instance_name"]
+        verbose_name = _("sync instance record")
+        verbose_name_plural = _("sync instance records")
         indexes = [models.Index(fields=["instance", "-started_at"])]
 
     def __str__(self) -> str:

@@ -21,8 +21,11 @@ ARTIFACTS = Path(
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    """A headless Chromium at 1400 px wide; skipped outside CI when Chromium is not installed."""
+def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A headless Chromium at 1400 px wide; skipped outside CI when Chromium is not installed.
+
+    `@pytest.mark.browser_language("zh-CN")` makes it a browser whose user reads that language
+    (its UI language and the Accept-Language it sends), as a Chinese DBA's browser would be."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         if os.environ.get("CI"):
             pytest.fail("chromium and chromium-driver must be installed in CI")
@@ -45,6 +48,10 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         f"--user-data-dir={tmp_path / 'chromium'}",
     ):
         options.add_argument(flag)
+    language = request.node.get_closest_marker("browser_language")
+    if language:
+        options.add_argument(f"--lang={language.args[0]}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": language.args[0]})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations are logged there
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(5)

@@ -71,11 +71,11 @@ def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smt
     assert send_alerts() == {"queued": 2, "sent": 2, "failed": 0}
     (body,) = receiver.bodies
     assert body["event"] == f"session:{session.session_id}" and body["severity"] == "critical"
-    assert body["title"] == "Account sync partial: 1 of 2 instance(s) failed"
+    assert body["title"] == "Account sync partial: 1 of 2 instances failed"
     assert body["lines"] == ["sales-db: failed in connection: authentication: Access denied\\x1b[2J"]
     (mail,) = smtp_sink
     assert mail.rcpt_tos == ["dba@example.com"]
-    assert b"1 of 2 instance(s) failed" in mail.content and b"sales-db: failed in connection" in mail.content
+    assert b"1 of 2 instances failed" in mail.content and b"sales-db: failed in connection" in mail.content
     assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0}  # never twice
     assert len(receiver.bodies) == 1 and len(smtp_sink) == 1
 
@@ -135,7 +135,7 @@ def test_a_disk_near_full_alerts(receiver: Receiver, smtp_sink: list[Any]) -> No
         )
     send_alerts()
     (body,) = receiver.bodies
-    assert body["lines"] == ["database dw / facts: full in 1 day(s)"] and len(smtp_sink) == 1
+    assert body["lines"] == ["database dw / facts: full in 1 day"] and len(smtp_sink) == 1
 
 
 def test_failures_are_retried_then_recorded_without_the_secret_url(receiver: Receiver) -> None:

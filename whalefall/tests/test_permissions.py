@@ -62,6 +62,13 @@ API: dict[str, tuple[str, frozenset[str]]] = {
     "api-not-found": ("GET", EVERYONE),  # a JSON 404 for anyone: it reveals nothing
 }
 
+# Named URLs outside api/ and admin/ -> (method, who). Both answer anyone, the login page included:
+# the health probe says only ok / not ok to strangers, and set_language only sets a cookie.
+PUBLIC: dict[str, tuple[str, frozenset[str]]] = {
+    "health": ("GET", EVERYONE),
+    "set_language": ("POST", EVERYONE),
+}
+
 # Custom admin views (beyond changelist/add/change/delete/history) -> (method, who).
 ADMIN_VIEWS: dict[str, tuple[str, frozenset[str]]] = {
     "whalefall_syncsession_mark_all_read": ("POST", OPERATORS_ONLY),
@@ -148,6 +155,14 @@ def api_names() -> set[str]:
     return {p.name for path, p in url_patterns(get_resolver().url_patterns) if path.startswith("api/")}
 
 
+def public_names() -> set[str]:
+    return {
+        p.name
+        for path, p in url_patterns(get_resolver().url_patterns)
+        if p.name and not path.startswith(("api/", "admin/"))
+    }
+
+
 def custom_admin_names() -> set[str]:
     names = set()
     for path, p in url_patterns(get_resolver().url_patterns):
@@ -160,6 +175,7 @@ def custom_admin_names() -> set[str]:
 def test_every_endpoint_and_custom_admin_view_has_a_permission_decision() -> None:
     assert api_names() - set(API) == set(), "add these endpoints to API"
     assert custom_admin_names() - set(ADMIN_VIEWS) == set(), "add these views to ADMIN_VIEWS"
+    assert public_names() - set(PUBLIC) == set(), "add these URLs to PUBLIC"
 
 
 def url_for(name: str) -> str:
@@ -176,14 +192,14 @@ def url_for(name: str) -> str:
         "api-request": {"request_id": 999999},
         "api-not-found": {"rest": "no/such/endpoint"},
     }.get(name, {})
-    return reverse(name if name in API else f"admin:{name}", kwargs=kwargs)
+    return reverse(name if name in API or name in PUBLIC else f"admin:{name}", kwargs=kwargs)
 
 
 @pytest.mark.parametrize("role", [VIEWER, OPERATOR])
-@pytest.mark.parametrize("name", sorted({*API, *ADMIN_VIEWS}))
+@pytest.mark.parametrize("name", sorted({*API, *ADMIN_VIEWS, *PUBLIC}))
 def test_endpoints_answer_as_the_table_says(name: str, role: str, users: dict[str, User]) -> None:
     SyncSession.objects.create(session_id=uuid.uuid4(), category="account", trigger="manual")
-    method, who = {**API, **ADMIN_VIEWS}[name]
+    method, who = {**API, **ADMIN_VIEWS, **PUBLIC}[name]
     client = Client()
     client.force_login(users[role])
     response = getattr(client, method.lower())(url_for(name))

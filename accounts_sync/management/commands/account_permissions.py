@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.models import Account
 from accounts_sync.questions import effective_rows, permissions_at
@@ -27,16 +28,20 @@ def parse_moment(text: str) -> Any:
 
 
 class Command(SafeOutputCommand):
-    help = "An account's permissions now, or as they were at a past time (rebuilt from the change log)."
+    help = _("An account's permissions now, or as they were at a past time (rebuilt from the change log).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--instance", required=True, metavar="NAME")
-        parser.add_argument("--account", required=True, metavar="IDENTITY", help="user@host, role or login.")
-        parser.add_argument("--at", metavar="TIME", help="ISO time, e.g. 2026-11-30T12:00 (local time zone).")
         parser.add_argument(
-            "--effective", action="store_true", help="Current privileges including those through roles."
+            "--account", required=True, metavar="IDENTITY", help=_("user@host, role or login.")
         )
-        parser.add_argument("--json", action="store_true", help="Print JSON only.")
+        parser.add_argument(
+            "--at", metavar="TIME", help=_("ISO time, e.g. 2026-11-30T12:00 (local time zone).")
+        )
+        parser.add_argument(
+            "--effective", action="store_true", help=_("Current privileges including those through roles.")
+        )
+        parser.add_argument("--json", action="store_true", help=_("Print JSON only."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.export import export_instance, render_json, render_text
 from whalefall.management.base import SafeOutputCommand
@@ -12,16 +13,18 @@ from whalefall.models import Instance
 
 
 class Command(SafeOutputCommand):
-    help = "Print an instance's stored accounts and permissions, canonical and sorted (fit for diff)."
+    help = _("Print an instance's stored accounts and permissions, canonical and sorted (fit for diff).")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--instance", required=True, metavar="NAME", help="Instance name.")
-        parser.add_argument("--format", choices=["json", "text"], default="json", help="Output format.")
-        parser.add_argument("--include-inactive", action="store_true", help="Also list deactivated accounts.")
+        parser.add_argument("--instance", required=True, metavar="NAME", help=_("Instance name."))
+        parser.add_argument("--format", choices=["json", "text"], default="json", help=_("Output format."))
+        parser.add_argument(
+            "--include-inactive", action="store_true", help=_("Also list deactivated accounts.")
+        )
         parser.add_argument(
             "--effective",
             action="store_true",
-            help="Also list every privilege each account holds, with the path (direct, via roles).",
+            help=_("Also list every privilege each account holds, with the path (direct, via roles)."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

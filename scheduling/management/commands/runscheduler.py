@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.config import ConfigError, load_default_tasks
 from scheduling.service import SchedulerService
@@ -15,7 +16,7 @@ from whalefall.management.base import SafeOutputCommand
 
 
 class Command(SafeOutputCommand):
-    help = (
+    help = _(
         "Run the scheduled jobs (APScheduler with the Django job store). Only one scheduler is "
         "active at a time; a second one waits as standby and takes over when the lease expires."
     )
@@ -27,13 +28,13 @@ class Command(SafeOutputCommand):
             "--lease-seconds",
             type=int,
             default=None,
-            help="Lease length (default: settings.WHALEFALL_SCHEDULER_LEASE_SECONDS).",
+            help=_("Lease length (default: settings.WHALEFALL_SCHEDULER_LEASE_SECONDS)."),
         )
 
         parser.add_argument(
             "--check",
             action="store_true",
-            help="Do not run: exit 0 if a scheduler's heartbeat is fresh, 1 otherwise (liveness probe).",
+            help=_("Do not run: exit 0 if a scheduler's heartbeat is fresh, 1 otherwise (liveness probe)."),
         )
 
     def handle(

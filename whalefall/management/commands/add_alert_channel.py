@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.management.base import SafeOutputCommand
 from whalefall.models import AlertChannel
@@ -13,7 +14,7 @@ from whalefall.models.alerts import ChannelKind, WebhookFormat
 
 
 class Command(SafeOutputCommand):
-    help = (
+    help = _(
         "Add (or replace with --update) an alert channel: a webhook in one of the known formats, or e-mail."
     )
 
@@ -21,16 +22,18 @@ class Command(SafeOutputCommand):
         parser.add_argument("--name", required=True)
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument(
-            "--webhook", metavar="URL", help="Webhook URL (it carries its token: kept encrypted)."
+            "--webhook", metavar="URL", help=_("Webhook URL (it carries its token: kept encrypted).")
         )
         target.add_argument(
             "--webhook-env",
             metavar="VAR",
-            help="Read the webhook URL from this environment variable instead.",
+            help=_("Read the webhook URL from this environment variable instead."),
         )
-        target.add_argument("--email", metavar="ADDR", action="append", help="Recipient; repeatable.")
+        target.add_argument("--email", metavar="ADDR", action="append", help=_("Recipient; repeatable."))
         parser.add_argument("--format", choices=WebhookFormat.values, default=WebhookFormat.JSON)
-        parser.add_argument("--update", action="store_true", help="Replace an existing channel of that name.")
+        parser.add_argument(
+            "--update", action="store_true", help=_("Replace an existing channel of that name.")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"].strip()

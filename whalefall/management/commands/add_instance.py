@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.choices import DbType
 from whalefall.management.base import SafeOutputCommand
@@ -16,43 +17,48 @@ from whalefall.textsafe import safe_text
 
 
 class Command(SafeOutputCommand):
-    help = (
+    help = _(
         "Register (or update) a database instance and its credential. The password is read from "
         "the environment variable named by --password-env, never from the command line."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--name", required=True, help="Unique instance name.")
-        parser.add_argument("--db-type", required=True, choices=DbType.values, help="Engine.")
-        parser.add_argument("--host", required=True, help="Host name or IP address.")
-        parser.add_argument("--port", type=int, help="Port (default: the engine's).")
+        parser.add_argument("--name", required=True, help=_("Unique instance name."))
+        parser.add_argument("--db-type", required=True, choices=DbType.values, help=_("Engine."))
+        parser.add_argument("--host", required=True, help=_("Host name or IP address."))
+        parser.add_argument("--port", type=int, help=_("Port (default: the engine's)."))
         parser.add_argument(
-            "--database", default="", help="Oracle service name; initial DB for SQL Server/PostgreSQL."
+            "--database", default="", help=_("Oracle service name; initial DB for SQL Server/PostgreSQL.")
         )
-        parser.add_argument("--username", required=True, help="Monitoring login.")
+        parser.add_argument("--username", required=True, help=_("Monitoring login."))
         parser.add_argument(
-            "--password-env", required=True, metavar="VAR", help="Environment variable holding the password."
+            "--password-env",
+            required=True,
+            metavar="VAR",
+            help=_("Environment variable holding the password."),
         )
-        parser.add_argument("--inactive", action="store_true", help="Register but do not sync.")
+        parser.add_argument("--inactive", action="store_true", help=_("Register but do not sync."))
         parser.add_argument(
             "--encryption",
             choices=["off", "request", "require"],
             default="",
-            help="SQL Server: TDS encryption. Oracle: require = TCPS. Default: the driver's.",
+            help=_("SQL Server: TDS encryption. Oracle: require = TCPS. Default: the driver's."),
         )
         parser.add_argument(
             "--trust-server-certificate",
             action="store_true",
-            help="Encrypt without verifying the server certificate (SQL Server, Oracle TCPS).",
+            help=_("Encrypt without verifying the server certificate (SQL Server, Oracle TCPS)."),
         )
         parser.add_argument(
-            "--sid", action="store_true", help="Oracle: --database is a SID, not a service name."
+            "--sid", action="store_true", help=_("Oracle: --database is a SID, not a service name.")
         )
         parser.add_argument(
-            "--wallet-location", default="", help="Oracle TCPS: directory holding ewallet.pem."
+            "--wallet-location", default="", help=_("Oracle TCPS: directory holding ewallet.pem.")
         )
         parser.add_argument(
-            "--wallet-password-env", metavar="VAR", help="Environment variable holding the wallet password."
+            "--wallet-password-env",
+            metavar="VAR",
+            help=_("Environment variable holding the wallet password."),
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -80,7 +86,7 @@ class Command(SafeOutputCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         with transaction.atomic():
-            cred, _ = Credential.objects.get_or_create(
+            cred, _created = Credential.objects.get_or_create(
                 name=f"{opts['name']}-credential", defaults={"username": opts["username"]}
             )
             cred.username = opts["username"]

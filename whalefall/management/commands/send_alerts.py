@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.alerts.delivery import send_alerts
 from whalefall.alerts.registry import KINDS
@@ -17,11 +18,11 @@ from whalefall.management.base import SafeOutputCommand
 
 
 class Command(SafeOutputCommand):
-    help = "Evaluate the enabled alert rules and deliver what is due."
+    help = _("Evaluate the enabled alert rules and deliver what is due.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--kind", action="append", default=[], help="Only rules of this kind; repeatable."
+            "--kind", action="append", default=[], help=_("Only rules of this kind; repeatable.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

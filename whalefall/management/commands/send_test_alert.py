@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.alerts.delivery import send_test
 from whalefall.management.base import SafeOutputCommand
@@ -12,7 +13,7 @@ from whalefall.models import AlertChannel, DeliveryStatus
 
 
 class Command(SafeOutputCommand):
-    help = "Send a test alert through a channel and say whether the channel took it."
+    help = _("Send a test alert through a channel and say whether the channel took it.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--channel", required=True, metavar="NAME")
