@@ -82,7 +82,7 @@ def test_an_alert_rule_fires_on_a_failed_sync_and_the_access_review_downloads(
     assert json.loads(out.getvalue()) == {"queued": 1, "sent": 1, "failed": 0}
     (body,) = receiver.bodies
     assert body["event"] == f"session:{summary['session_id']}" and body["severity"] == "critical"
-    assert body["title"] == "Account sync partial: 1 of 2 instance(s) failed"
+    assert body["title"] == "Account sync partial: 1 of 2 instances failed"
     assert len(body["lines"]) == 1 and body["lines"][0].startswith("reports-down: failed in connection: ")
     delivery = AlertDelivery.objects.get()
     assert (delivery.status, delivery.rule, delivery.channel) == (DeliveryStatus.SENT, rule, channel)
@@ -92,7 +92,7 @@ def test_an_alert_rule_fires_on_a_failed_sync_and_the_access_review_downloads(
     page_says(browser, "Account sync partial")
     (row,) = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert "Sent" in row.text and "dba-webhook" in row.text and "failed-syncs" in row.text
-    assert "Account sync partial: 1 of 2 instance(s) failed" in row.text
+    assert "Account sync partial: 1 of 2 instances failed" in row.text
     assert "SECRET-TOKEN" not in browser.page_source
     shot(browser, "alert-deliveries")
     row.find_element(By.CSS_SELECTOR, "th a, td a").click()
