@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, OutputWrapper
 
 from whalefall.logging import console_floor
 from whalefall.textsafe import safe_lines
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 class SafeOutputWrapper(OutputWrapper):
     """Escapes control and bidirectional characters of every message before styling it, so
     colours still work (pass them as `style_func`, never pre-styled) and server text cannot."""
 
-    def write(
+    def write(  # type: ignore[override]  # Django's write, not TextIOBase's
         self, msg: str = "", style_func: Callable[[str], str] | None = None, ending: str | None = None
     ) -> None:
         super().write(safe_lines(msg), style_func, ending)
@@ -25,8 +28,8 @@ class SafeOutputWrapper(OutputWrapper):
     def adopt(cls, wrapper: OutputWrapper) -> SafeOutputWrapper:
         if isinstance(wrapper, cls):
             return wrapper
-        safe = cls(wrapper._out, wrapper.ending)
-        safe._style_func = wrapper._style_func
+        safe = cls(wrapper._out, wrapper.ending)  # type: ignore[arg-type]  # _out is the stream
+        safe._style_func = wrapper._style_func  # type: ignore[attr-defined]  # as styled, tty or not
         return safe
 
 
@@ -41,6 +44,8 @@ class SafeOutputCommand(BaseCommand):
     log is its record (the scheduler) sets `quiet_logs = False`.
     """
 
+    # Lazy, so that `--help` speaks the language active when it is printed.
+    help: StrOrPromise = ""  # type: ignore[assignment]  # Django declares a plain str
     quiet_logs = True
 
     def execute(self, *args: Any, **options: Any) -> Any:

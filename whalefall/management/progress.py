@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
@@ -128,7 +128,9 @@ class InstanceProgress:
         self.started = time.monotonic()
         if self.interactive:
             stream = getattr(self.command.stdout, "_out", self.command.stdout)
-            console = Console(file=stream, force_terminal=True, markup=False, highlight=False, emoji=False)
+            console = Console(
+                file=cast(IO[str], stream), force_terminal=True, markup=False, highlight=False, emoji=False
+            )
             self._bar = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}", markup=False),
@@ -195,8 +197,8 @@ class InstanceProgress:
             cancelled = status == RecordStatus.CANCELLED
             extra = [_("    warning: %(text)s") % {"text": safe_text(note)} for note in notes]
             if self._bar is not None and self._task is not None:
-                style = _STYLES["failed" if failed else "other" if cancelled else "ok"]
-                self._bar.console.print(Text(safe_lines(line), style=style), soft_wrap=True)
+                colour = _STYLES["failed" if failed else "other" if cancelled else "ok"]
+                self._bar.console.print(Text(safe_lines(line), style=colour), soft_wrap=True)
                 for note in extra:
                     self._bar.console.print(Text(safe_lines(note), style=_STYLES["other"]), soft_wrap=True)
                 self._bar.update(

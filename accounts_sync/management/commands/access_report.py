@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.management.commands.account_permissions import parse_moment
@@ -22,20 +23,26 @@ class Command(SafeOutputCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--instance", action="append", default=[], metavar="NAME", help=_("Repeatable; default all.")
+            "--instance",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help=gettext("Repeatable; default all."),
         )
         parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
         parser.add_argument(
-            "--from", dest="start", metavar="DATE", help=_("Changes from (inclusive), ISO date/time.")
+            "--from", dest="start", metavar="DATE", help=gettext("Changes from (inclusive), ISO date/time.")
         )
         parser.add_argument(
-            "--to", dest="end", metavar="DATE", help=_("Changes until (exclusive), ISO date/time.")
+            "--to", dest="end", metavar="DATE", help=gettext("Changes until (exclusive), ISO date/time.")
         )
         parser.add_argument(
-            "--part", choices=["privileges", "changes"], default="privileges", help=_("CSV only.")
+            "--part", choices=["privileges", "changes"], default="privileges", help=gettext("CSV only.")
         )
         parser.add_argument(
-            "--output", metavar="FILE", help=_("Write here (required for xlsx); CSV defaults to stdout.")
+            "--output",
+            metavar="FILE",
+            help=gettext("Write here (required for xlsx); CSV defaults to stdout."),
         )
         parser.add_argument("--include-inactive", action="store_true")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, time
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.models import Account
@@ -21,7 +23,7 @@ def parse_moment(text: str) -> Any:
     """ISO date or date-time; naive values are in the configured time zone."""
     moment = parse_datetime(text)
     if moment is None and (day := parse_date(text)) is not None:
-        moment = timezone.datetime.combine(day, timezone.datetime.max.time())
+        moment = datetime.combine(day, time.max)
     if moment is None:
         raise CommandError(f"--at: not an ISO date or date-time: {text!r}")
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
@@ -33,15 +35,17 @@ class Command(SafeOutputCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--instance", required=True, metavar="NAME")
         parser.add_argument(
-            "--account", required=True, metavar="IDENTITY", help=_("user@host, role or login.")
+            "--account", required=True, metavar="IDENTITY", help=gettext("user@host, role or login.")
         )
         parser.add_argument(
-            "--at", metavar="TIME", help=_("ISO time, e.g. 2026-11-30T12:00 (local time zone).")
+            "--at", metavar="TIME", help=gettext("ISO time, e.g. 2026-11-30T12:00 (local time zone).")
         )
         parser.add_argument(
-            "--effective", action="store_true", help=_("Current privileges including those through roles.")
+            "--effective",
+            action="store_true",
+            help=gettext("Current privileges including those through roles."),
         )
-        parser.add_argument("--json", action="store_true", help=_("Print JSON only."))
+        parser.add_argument("--json", action="store_true", help=gettext("Print JSON only."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -83,7 +87,7 @@ class Command(SafeOutputCommand):
 
     def _effective(self, account: Account, *, as_json: bool) -> None:
         rows = effective_rows(account)
-        items = [
+        items: list[dict[str, Any]] = [
             {
                 "privilege": r.privilege,
                 "scope": f"{r.scope_kind} {r.target}".strip(),

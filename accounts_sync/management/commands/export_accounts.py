@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.export import export_instance, render_json, render_text
@@ -16,15 +17,17 @@ class Command(SafeOutputCommand):
     help = _("Print an instance's stored accounts and permissions, canonical and sorted (fit for diff).")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--instance", required=True, metavar="NAME", help=_("Instance name."))
-        parser.add_argument("--format", choices=["json", "text"], default="json", help=_("Output format."))
+        parser.add_argument("--instance", required=True, metavar="NAME", help=gettext("Instance name."))
         parser.add_argument(
-            "--include-inactive", action="store_true", help=_("Also list deactivated accounts.")
+            "--format", choices=["json", "text"], default="json", help=gettext("Output format.")
+        )
+        parser.add_argument(
+            "--include-inactive", action="store_true", help=gettext("Also list deactivated accounts.")
         )
         parser.add_argument(
             "--effective",
             action="store_true",
-            help=_("Also list every privilege each account holds, with the path (direct, via roles)."),
+            help=gettext("Also list every privilege each account holds, with the path (direct, via roles)."),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

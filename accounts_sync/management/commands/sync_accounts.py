@@ -42,7 +42,9 @@ class Command(SafeOutputCommand):
             with progress:
                 summary = sync_accounts(
                     instance_ids=ids,
-                    trigger=SyncTrigger.MANUAL_SINGLE if len(options["instance"]) == 1 else SyncTrigger.MANUAL,
+                    trigger=SyncTrigger.MANUAL_SINGLE
+                    if len(options["instance"]) == 1
+                    else SyncTrigger.MANUAL,
                     created_by="cli",
                     force=options["force"],
                     progress=progress,

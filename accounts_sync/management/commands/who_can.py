@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.questions import holders_text, who_can
@@ -21,18 +22,22 @@ class Command(SafeOutputCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--privilege", required=True, help=_("Privilege name, e.g. SELECT, DROP, EXECUTE.")
+            "--privilege", required=True, help=gettext("Privilege name, e.g. SELECT, DROP, EXECUTE.")
         )
         parser.add_argument(
             "--on",
             default="*",
-            help=_("Object: db, db.table, db.schema.table, db.* (the database and everything in it), or *."),
+            help=gettext(
+                "Object: db, db.table, db.schema.table, db.* (the database and everything in it), or *."
+            ),
         )
-        parser.add_argument("--instance", action="append", default=[], metavar="NAME", help=_("Repeatable."))
         parser.add_argument(
-            "--include-inactive", action="store_true", help=_("Also accounts no longer listed.")
+            "--instance", action="append", default=[], metavar="NAME", help=gettext("Repeatable.")
         )
-        parser.add_argument("--json", action="store_true", help=_("Print JSON only."))
+        parser.add_argument(
+            "--include-inactive", action="store_true", help=gettext("Also accounts no longer listed.")
+        )
+        parser.add_argument("--json", action="store_true", help=gettext("Print JSON only."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = options["instance"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from scheduling.config import ConfigError, load_default_tasks
@@ -28,13 +29,15 @@ class Command(SafeOutputCommand):
             "--lease-seconds",
             type=int,
             default=None,
-            help=_("Lease length (default: settings.WHALEFALL_SCHEDULER_LEASE_SECONDS)."),
+            help=gettext("Lease length (default: settings.WHALEFALL_SCHEDULER_LEASE_SECONDS)."),
         )
 
         parser.add_argument(
             "--check",
             action="store_true",
-            help=_("Do not run: exit 0 if a scheduler's heartbeat is fresh, 1 otherwise (liveness probe)."),
+            help=gettext(
+                "Do not run: exit 0 if a scheduler's heartbeat is fresh, 1 otherwise (liveness probe)."
+            ),
         )
 
     def handle(

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.management.base import SafeOutputCommand
@@ -22,17 +23,19 @@ class Command(SafeOutputCommand):
         parser.add_argument("--name", required=True)
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument(
-            "--webhook", metavar="URL", help=_("Webhook URL (it carries its token: kept encrypted).")
+            "--webhook", metavar="URL", help=gettext("Webhook URL (it carries its token: kept encrypted).")
         )
         target.add_argument(
             "--webhook-env",
             metavar="VAR",
-            help=_("Read the webhook URL from this environment variable instead."),
+            help=gettext("Read the webhook URL from this environment variable instead."),
         )
-        target.add_argument("--email", metavar="ADDR", action="append", help=_("Recipient; repeatable."))
+        target.add_argument(
+            "--email", metavar="ADDR", action="append", help=gettext("Recipient; repeatable.")
+        )
         parser.add_argument("--format", choices=WebhookFormat.values, default=WebhookFormat.JSON)
         parser.add_argument(
-            "--update", action="store_true", help=_("Replace an existing channel of that name.")
+            "--update", action="store_true", help=gettext("Replace an existing channel of that name.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.choices import DbType
@@ -23,42 +24,44 @@ class Command(SafeOutputCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--name", required=True, help=_("Unique instance name."))
-        parser.add_argument("--db-type", required=True, choices=DbType.values, help=_("Engine."))
-        parser.add_argument("--host", required=True, help=_("Host name or IP address."))
-        parser.add_argument("--port", type=int, help=_("Port (default: the engine's)."))
+        parser.add_argument("--name", required=True, help=gettext("Unique instance name."))
+        parser.add_argument("--db-type", required=True, choices=DbType.values, help=gettext("Engine."))
+        parser.add_argument("--host", required=True, help=gettext("Host name or IP address."))
+        parser.add_argument("--port", type=int, help=gettext("Port (default: the engine's)."))
         parser.add_argument(
-            "--database", default="", help=_("Oracle service name; initial DB for SQL Server/PostgreSQL.")
+            "--database",
+            default="",
+            help=gettext("Oracle service name; initial DB for SQL Server/PostgreSQL."),
         )
-        parser.add_argument("--username", required=True, help=_("Monitoring login."))
+        parser.add_argument("--username", required=True, help=gettext("Monitoring login."))
         parser.add_argument(
             "--password-env",
             required=True,
             metavar="VAR",
-            help=_("Environment variable holding the password."),
+            help=gettext("Environment variable holding the password."),
         )
-        parser.add_argument("--inactive", action="store_true", help=_("Register but do not sync."))
+        parser.add_argument("--inactive", action="store_true", help=gettext("Register but do not sync."))
         parser.add_argument(
             "--encryption",
             choices=["off", "request", "require"],
             default="",
-            help=_("SQL Server: TDS encryption. Oracle: require = TCPS. Default: the driver's."),
+            help=gettext("SQL Server: TDS encryption. Oracle: require = TCPS. Default: the driver's."),
         )
         parser.add_argument(
             "--trust-server-certificate",
             action="store_true",
-            help=_("Encrypt without verifying the server certificate (SQL Server, Oracle TCPS)."),
+            help=gettext("Encrypt without verifying the server certificate (SQL Server, Oracle TCPS)."),
         )
         parser.add_argument(
-            "--sid", action="store_true", help=_("Oracle: --database is a SID, not a service name.")
+            "--sid", action="store_true", help=gettext("Oracle: --database is a SID, not a service name.")
         )
         parser.add_argument(
-            "--wallet-location", default="", help=_("Oracle TCPS: directory holding ewallet.pem.")
+            "--wallet-location", default="", help=gettext("Oracle TCPS: directory holding ewallet.pem.")
         )
         parser.add_argument(
             "--wallet-password-env",
             metavar="VAR",
-            help=_("Environment variable holding the wallet password."),
+            help=gettext("Environment variable holding the wallet password."),
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:

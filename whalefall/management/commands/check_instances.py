@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from whalefall.management.base import SafeOutputCommand
 from whalefall.management.progress import InstanceProgress
@@ -25,7 +25,7 @@ class Command(SafeOutputCommand):
             "--instance", action="append", default=[], metavar="NAME", help="Instance name (repeatable)."
         )
         parser.add_argument(
-            "--json", action="store_true", help=gettext_lazy("Print the results as one JSON document.")
+            "--json", action="store_true", help=gettext("Print the results as one JSON document.")
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.alerts.delivery import send_alerts
@@ -22,7 +23,7 @@ class Command(SafeOutputCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--kind", action="append", default=[], help=_("Only rules of this kind; repeatable.")
+            "--kind", action="append", default=[], help=gettext("Only rules of this kind; repeatable.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
