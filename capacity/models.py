@@ -8,6 +8,8 @@ them (unique constraints + update_or_create in bulk). Aggregations are written b
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -69,13 +71,13 @@ class InstanceDatabase(models.Model):
     def __str__(self) -> str:
         return f"{self.instance_id}:{self.name}"
 
-    def mark_seen(self, now: timezone.datetime) -> str:
+    def mark_seen(self, now: datetime) -> str:
         """Record a sighting; returns 'reactivated' or 'refreshed' for the phase counters."""
         was_active = self.is_active
         self.is_active, self.last_seen_at, self.deactivated_at = True, now, None
         return "refreshed" if was_active else "reactivated"
 
-    def mark_gone(self, now: timezone.datetime) -> None:
+    def mark_gone(self, now: datetime) -> None:
         self.is_active, self.deactivated_at = False, now
 
 

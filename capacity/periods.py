@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from capacity.models import PeriodType
 
 PERIOD_TYPES = [PeriodType.DAILY, PeriodType.WEEKLY, PeriodType.MONTHLY, PeriodType.QUARTERLY]
-MONTHS = {PeriodType.MONTHLY: 1, PeriodType.QUARTERLY: 3}
+MONTHS: dict[str, int] = {PeriodType.MONTHLY: 1, PeriodType.QUARTERLY: 3}
 
 
 def period_start(kind: str, day: date) -> date:

@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext, ngettext
@@ -45,13 +45,13 @@ def staff_permission(perm: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @csrf_exempt  # checked below, so that the refusal is JSON
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return json_error(gettext("authentication required"), 401)
             if not (request.user.is_staff and request.user.has_perm(perm)):
                 return json_error(permission_required(perm), 403)
             if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
-                refused = _csrf.process_view(request, None, (), {})
+                refused = _csrf.process_view(request, view, (), {})
                 if refused is not None:
                     return refused
             try:
@@ -76,7 +76,7 @@ def only(*methods: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
                 response = json_error(
                     gettext("method %(method)s not allowed") % {"method": request.method}, 405

@@ -83,7 +83,7 @@ def failing_instances(request: HttpRequest) -> PanelData | None:
 def _label(choices: type[SyncCategory] | type[SyncPhase], value: str | None) -> str:
     """A stored choice as its label in the active language ('?' when unknown or empty)."""
     try:
-        return str(choices(value).label)
+        return str(choices(value or "").label)
     except ValueError:
         return value or "?"
 

@@ -6,7 +6,7 @@ Keeps `whalefall` free of imports from the apps (dependencies point from the app
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,7 +24,7 @@ def register(name: str, cleaner: Cleaner) -> None:
     _cleaners[name] = cleaner
 
 
-def cutoff(days: int | None = None) -> timezone.datetime:
+def cutoff(days: int | None = None) -> datetime:
     return timezone.now() - timedelta(days=days or settings.WHALEFALL_RETENTION_DAYS)
 
 

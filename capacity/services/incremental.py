@@ -69,7 +69,9 @@ class _Run:
     def __init__(self, today: date, instance_ids: list[int] | None, full: bool) -> None:
         self.today, self.everyone = today, instance_ids is None
         self.ids = (
-            list(Instance.objects.values_list("pk", flat=True)) if self.everyone else list(instance_ids)
+            list(Instance.objects.values_list("pk", flat=True))
+            if instance_ids is None
+            else list(instance_ids)
         )
         marks = {} if full else AggregationWatermark.objects.in_bulk(self.ids)
         known = {pk: m for pk, m in marks.items() if m.collected_until is not None}
@@ -88,7 +90,7 @@ class _Run:
         """First day of each fresh instance's rows; records the latest write as its watermark."""
         first_days: dict[int, date] = {}
         for model in SOURCES.values():
-            qs = model.objects.order_by().values("instance_id")
+            qs = model._default_manager.order_by().values("instance_id")
             if not (self.everyone and len(fresh) == len(self.ids)):
                 qs = qs.filter(instance_id__in=fresh)
             for row in qs.annotate(until=Max("collected_at"), first=Min("collected_date")):
@@ -102,7 +104,8 @@ class _Run:
         if not known:
             return []
         key = "database_id" if model is DatabaseSizeStat else "instance_id"
-        qs = model.objects.order_by().filter(collected_at__gt=min(m.collected_until for m in known.values()))
+        since = min(m.collected_until for m in known.values() if m.collected_until is not None)
+        qs = model._default_manager.order_by().filter(collected_at__gt=since)
         if not (self.everyone and len(known) == len(self.ids)):
             qs = qs.filter(instance_id__in=list(known))
         rows = qs.values_list(key, "instance_id", "collected_date", "collected_at")

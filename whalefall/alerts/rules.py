@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext, ngettext
@@ -15,7 +16,7 @@ from whalefall.textsafe import safe_text
 
 FAILED = (SessionStatus.FAILED, SessionStatus.PARTIAL)
 # How a session ended, as the word after its kind: "Account sync failed", "Capacity collection partial".
-STATUS_WORDS = {SessionStatus.FAILED: _("failed"), SessionStatus.PARTIAL: _("partial")}
+STATUS_WORDS: dict[str, Any] = {SessionStatus.FAILED: _("failed"), SessionStatus.PARTIAL: _("partial")}
 
 
 def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Event]:

@@ -103,7 +103,8 @@ class Connection(DatabaseConnection):
 
     def error_codes(self, exc: BaseException) -> set[int | str]:
         code, text = error_parts(exc)
-        return ({code} if code is not None else set()) | login_codes_in(text)
+        codes: set[int | str] = {code} if code is not None else set()
+        return codes | login_codes_in(text)
 
     def classify(self, exc: BaseException) -> ErrorKind:
         # pymssql keeps the message as bytes inside args: classify on the decoded text.

@@ -9,7 +9,7 @@ unique per (rule, channel, event) so an event is never sent twice to one channel
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.db import models
@@ -132,7 +132,7 @@ class AlertRule(models.Model):
         inside = start <= t < end if start < end else (t >= start or t < end)
         if not inside:
             return None
-        day = local.date() if t < end else local.date() + timezone.timedelta(days=1)
+        day = local.date() if t < end else local.date() + timedelta(days=1)
         return timezone.make_aware(datetime.combine(day, end), local.tzinfo)
 
 

@@ -111,5 +111,5 @@ class TaskRequest(models.Model):
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "error": self.error,
-            "session_id": str(self.session.session_id) if self.session_id else None,
+            "session_id": str(self.session.session_id) if self.session is not None else None,
         }
