@@ -37,8 +37,8 @@ from accounts_sync.privileges import (
 )
 from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection
-from whalefall.logging import bind_context, get_logger
 from whalefall.models import Instance, SyncSession
+from whalefall.structured_logging import bind_context, get_logger
 from whalefall.sync.coordinator import InstanceCoordinator
 from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats, phase_guard
 

@@ -11,8 +11,8 @@ from capacity.adapters import CapacityAdapter, DatabaseSize, adapter_class
 from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
 from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection
-from whalefall.logging import bind_context, get_logger
 from whalefall.models import Instance
+from whalefall.structured_logging import bind_context, get_logger
 from whalefall.sync.coordinator import InstanceCoordinator
 from whalefall.sync.phases import InstanceResult, PhaseStats, phase_guard
 

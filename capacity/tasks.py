@@ -14,8 +14,8 @@ from django.utils import timezone
 from capacity.services.aggregation import plan_periods
 from capacity.services.collection import SharedAggregation, collect_instance
 from whalefall.choices import SyncCategory, SyncTrigger
-from whalefall.logging import get_logger
 from whalefall.models import Instance
+from whalefall.structured_logging import get_logger
 from whalefall.sync.runner import ProgressCallback, run_sync
 
 logger = get_logger(__name__)

@@ -18,7 +18,7 @@ from django.conf import settings
 from scheduling import functions
 from scheduling.triggers import TriggerError, build_trigger
 from whalefall.dispatch import SYNC_TASKS
-from whalefall.logging import get_logger
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 

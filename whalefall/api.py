@@ -15,8 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from whalefall.choices import SyncCategory
 from whalefall.dispatch import SYNC_TASKS, submit
-from whalefall.logging import get_logger
 from whalefall.models import SyncInstanceRecord, SyncLock, SyncSession, TaskRequest
+from whalefall.structured_logging import get_logger
 from whalefall.sync.admission import refusal
 
 logger = get_logger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from whalefall.logging import get_logger
 from whalefall.models import TaskRequest
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 

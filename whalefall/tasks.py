@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from whalefall.logging import get_logger
 from whalefall.retention import run_cleanups
+from whalefall.structured_logging import get_logger
 from whalefall.sync.locks import cleanup_expired_locks
 
 logger = get_logger(__name__)

@@ -9,8 +9,8 @@ from capacity.coordinator import CapacitySyncCoordinator
 from capacity.services.aggregation import aggregate_periods
 from capacity.services.incremental import aggregate_changes
 from whalefall.choices import SyncPhase
-from whalefall.logging import scrub
 from whalefall.models import Instance, SyncSession
+from whalefall.structured_logging import scrub
 from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats
 
 

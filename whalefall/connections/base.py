@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from whalefall.logging import REDACTED, scrub
+from whalefall.structured_logging import REDACTED, scrub
 
 
 class ErrorKind(enum.StrEnum):

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from whalefall import crypto
 from whalefall.choices import DEFAULT_PORTS, DbType
-from whalefall.logging import register_secret
+from whalefall.structured_logging import register_secret
 
 if TYPE_CHECKING:
     from whalefall.connections.base import ConnectionParams

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from whalefall.connections.base import ConnectorError
-from whalefall.logging import scrub
+from whalefall.structured_logging import scrub
 
 
 @dataclass

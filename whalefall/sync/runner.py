@@ -25,8 +25,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from whalefall.choices import RecordStatus, SyncPhase, SyncTrigger
-from whalefall.logging import bind_context, get_logger, scrub
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
+from whalefall.structured_logging import bind_context, get_logger, scrub
 from whalefall.sync import cancel, ledger
 from whalefall.sync.locks import LockConflict, hold_lock
 from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details
