@@ -9,7 +9,7 @@ from accounts_sync.coordinator import MODULE, sync_instance
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
-from whalefall.sync.runner import ProgressCallback, run_sync
+from whalefall.sync.session_runner import ProgressCallback, run_sync
 
 logger = get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """Capacity tasks, kept thin: set up the run, hand each instance to a service, return a summary.
 
-Both are recorded as sessions through `whalefall.sync.runner.run_sync`, which takes the
+Both are recorded as sessions through `whalefall.sync.session_runner.run_sync`, which takes the
 category's sync lock, creates the per-instance records and drives them.
 """
 
@@ -16,7 +16,7 @@ from capacity.services.collection import SharedAggregation, collect_instance
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
-from whalefall.sync.runner import ProgressCallback, run_sync
+from whalefall.sync.session_runner import ProgressCallback, run_sync
 
 logger = get_logger(__name__)
 

@@ -20,7 +20,7 @@ from django_apscheduler.util import close_old_connections
 from scheduling.functions import resolve
 from whalefall.models import SyncSession, TaskRequest, TaskRequestStatus
 from whalefall.structured_logging import bind_context, get_logger, scrub
-from whalefall.sync.runner import conflicts_recorded_as_skipped
+from whalefall.sync.session_runner import conflicts_recorded_as_skipped
 
 logger = get_logger(__name__)
 

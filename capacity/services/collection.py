@@ -1,4 +1,4 @@
-"""Per-instance work functions handed to `whalefall.sync.runner.run_sync`."""
+"""Per-instance work functions handed to `whalefall.sync.session_runner.run_sync`."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def slow_sync(
     one at a time: lets a test stop, cancel or conflict with a real run."""
     from whalefall.models import Instance
     from whalefall.sync.phases import InstanceResult
-    from whalefall.sync.runner import run_sync
+    from whalefall.sync.session_runner import run_sync
 
     def work(instance: Any, session: Any) -> InstanceResult:
         time.sleep(seconds)

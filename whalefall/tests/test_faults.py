@@ -23,7 +23,7 @@ from django.db import connection
 from accounts_sync.coordinator import AccountSyncCoordinator
 from accounts_sync.models import Account
 from whalefall.models import Instance, SyncLock, SyncSession
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync
 from whalefall.tests import live
 from whalefall.tests.factories import CredentialFactory, InstanceFactory
 from whalefall.tests.faultproxy import FaultProxy

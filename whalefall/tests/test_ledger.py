@@ -12,7 +12,7 @@ from whalefall.models import Instance, SyncSession
 from whalefall.sync import ledger
 from whalefall.sync.locks import LockConflict, acquire_lock
 from whalefall.sync.phases import InstanceResult, PhaseError
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync
 from whalefall.tests.factories import InstanceFactory
 
 

@@ -181,7 +181,7 @@ def test_a_holder_on_another_host_is_judged_by_its_expiry() -> None:
 def test_a_cancelled_run_ends_cancelled_and_releases_the_lock() -> None:
     from whalefall.sync import cancel
     from whalefall.sync.phases import InstanceResult
-    from whalefall.sync.runner import run_sync
+    from whalefall.sync.session_runner import run_sync
 
     instances = InstanceFactory.create_batch(4)
 
@@ -204,7 +204,7 @@ def test_a_cancelled_run_ends_cancelled_and_releases_the_lock() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_record_keeps_every_attempt_and_times_them_all(settings) -> None:  # type: ignore[no-untyped-def]
     from whalefall.sync.phases import InstanceResult, PhaseError
-    from whalefall.sync.runner import run_sync
+    from whalefall.sync.session_runner import run_sync
 
     settings.WHALEFALL_RETRY_DELAYS = [0.3]
     calls = []

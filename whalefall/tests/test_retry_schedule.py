@@ -20,7 +20,7 @@ from whalefall.connections.base import ConnectorError, ErrorKind
 from whalefall.models import Instance, SyncSession
 from whalefall.sync.phases import InstanceResult, PhaseError
 from whalefall.sync.retry import is_transient, retry_transient
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync
 from whalefall.tests.factories import InstanceFactory
 
 ROOT = Path(__file__).resolve().parents[2]

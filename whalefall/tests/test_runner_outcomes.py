@@ -10,7 +10,7 @@ import pytest
 from whalefall.choices import SyncCategory, SyncPhase, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.sync.phases import InstanceResult, PhaseError
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync
 from whalefall.tests.factories import InstanceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

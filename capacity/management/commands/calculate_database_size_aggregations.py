@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from capacity import tasks
-from capacity.management.commands._common import instance_ids, run_task
+from capacity.management.commands._run_session import instance_ids, run_task
 from capacity.models import PeriodType
 from whalefall.choices import SyncTrigger
 from whalefall.management.base import SafeOutputCommand
