@@ -200,10 +200,6 @@ class DatabaseConnection(abc.ABC):
     ) -> None:
         self.close()
 
-    @property
-    def is_connected(self) -> bool:
-        return self._conn is not None
-
     # --- queries -----------------------------------------------------------------------------
     def fetch_all(
         self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None

@@ -80,9 +80,6 @@ class InstanceQuerySet(models.QuerySet["Instance"]):
     def active(self) -> InstanceQuerySet:
         return self.filter(is_active=True)
 
-    def by_names(self, names: list[str] | None) -> InstanceQuerySet:
-        return self.filter(name__in=names) if names else self
-
     def for_sync(self, instance_ids: list[int] | None = None) -> list[Instance]:
         """The instances a run covers: those named explicitly, else every active one."""
         qs = self.filter(pk__in=instance_ids) if instance_ids else self.active()
