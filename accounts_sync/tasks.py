@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from accounts_sync.coordinator import MODULE, sync_instance
@@ -27,10 +26,11 @@ def sync_accounts(
         category=SyncCategory.ACCOUNT,
         module=MODULE,
         instances=Instance.objects.for_sync(instance_ids),
-        work=partial(sync_instance, force=force),
+        unit=sync_instance,
         trigger=trigger,
         created_by=created_by,
         parameters={"instance_ids": instance_ids or [], "force": force},
         progress=progress,
     )
     return session.summary()
+

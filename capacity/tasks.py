@@ -1,4 +1,4 @@
-"""Capacity tasks, kept thin: set up the run, hand each instance to a service, return a summary.
+"""Capacity tasks, kept thin: set up the run, hand each instance to its unit of work, return a summary.
 
 Both are recorded as sessions through `whalefall.sync.session_runner.run_sync`, which takes the
 category's sync lock, creates the per-instance records and drives them.
@@ -7,16 +7,18 @@ category's sync lock, creates the per-instance records and drives them.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
 
+from capacity.coordinator import MODULE, sync_instance
 from capacity.services.aggregation import plan_periods
-from capacity.services.collection import SharedAggregation, collect_instance
+from capacity.services.collection import SharedAggregation
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
-from whalefall.sync.session_runner import ProgressCallback, run_sync
+from whalefall.sync.session_runner import ProgressCallback, run_instance, run_sync
 
 logger = get_logger(__name__)
 
@@ -31,9 +33,9 @@ def collect_database_sizes(
     """Inventory and today's sizes of every (or the named) active instance: one session."""
     session = run_sync(
         category=SyncCategory.CAPACITY,
-        module="capacity_sync",
+        module=MODULE,
         instances=Instance.objects.for_sync(instance_ids),
-        work=collect_instance,
+        unit=sync_instance,
         trigger=trigger,
         created_by=created_by,
         parameters={"instance_ids": instance_ids},
@@ -75,7 +77,7 @@ def calculate_database_size_aggregations(
         category=SyncCategory.AGGREGATION,
         module="capacity_aggregation",
         instances=instances,
-        work=work,
+        unit=partial(run_instance, module="capacity_aggregation", work=work),
         trigger=trigger,
         created_by=created_by,
         parameters={
@@ -92,3 +94,4 @@ def calculate_database_size_aggregations(
 def _parse_date(value: date | str | None) -> date | None:
     # Dates arrive as strings from the scheduler's JSON kwargs and from the command line.
     return date.fromisoformat(value) if isinstance(value, str) else value
+
