@@ -9,6 +9,7 @@ from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
 from whalefall.sync.session_runner import ProgressCallback, run_sync
+from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
 
@@ -34,3 +35,16 @@ def sync_accounts(
     )
     return session.summary()
 
+
+TASKS = (
+    ScheduledTask(
+        name="sync_accounts",
+        function=sync_accounts,
+        label="Account sync",
+        description="Inventory and permissions of every active instance's accounts.",
+        job_id="sync_accounts_every_30min",
+        trigger_type="interval",
+        trigger_params={"minutes": 30},
+        category=SyncCategory.ACCOUNT,
+    ),
+)

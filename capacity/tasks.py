@@ -19,6 +19,7 @@ from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
 from whalefall.sync.session_runner import ProgressCallback, run_instance, run_sync
+from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
 
@@ -95,3 +96,26 @@ def _parse_date(value: date | str | None) -> date | None:
     # Dates arrive as strings from the scheduler's JSON kwargs and from the command line.
     return date.fromisoformat(value) if isinstance(value, str) else value
 
+
+TASKS = (
+    ScheduledTask(
+        name="collect_database_sizes",
+        function=collect_database_sizes,
+        label="Capacity collection",
+        description="Database inventory and one size row per database for the day.",
+        job_id="collect_database_sizes_daily",
+        trigger_type="cron",
+        trigger_params={"hour": 3, "minute": 0},
+        category=SyncCategory.CAPACITY,
+    ),
+    ScheduledTask(
+        name="calculate_database_size_aggregations",
+        function=calculate_database_size_aggregations,
+        label="Capacity aggregation",
+        description="Daily, weekly, monthly and quarterly size statistics for the last complete periods.",
+        job_id="calculate_database_size_aggregations_daily",
+        trigger_type="cron",
+        trigger_params={"hour": 4, "minute": 0},
+        category=SyncCategory.AGGREGATION,
+    ),
+)
