@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from capacity.coordinator import MODULE, sync_instance
 from capacity.services.aggregation import plan_periods
-from capacity.services.collection import SharedAggregation
+from capacity.services.shared_aggregation import SharedAggregation
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger

@@ -97,7 +97,7 @@ def test_a_failing_aggregation_pass_fails_every_record_with_its_reason(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(f"capacity.services.collection.{service}", boom)
+    monkeypatch.setattr(f"capacity.services.shared_aggregation.{service}", boom)
     InstanceFactory()
     InstanceFactory()
     result = calculate_database_size_aggregations(trigger="manual", **options)
