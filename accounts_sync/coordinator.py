@@ -147,11 +147,12 @@ class AccountSyncCoordinator(InstanceCoordinator):
     """
 
     module = MODULE
+    session: SyncSession  # its changes are logged under the session
 
     def __init__(
         self,
         instance: Instance,
-        session: SyncSession | None = None,
+        session: SyncSession,
         *,
         force: bool = False,
         only_like: str | None = None,

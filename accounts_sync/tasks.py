@@ -36,15 +36,14 @@ def sync_accounts(
     return session.summary()
 
 
-TASKS = (
-    ScheduledTask(
-        name="sync_accounts",
-        function=sync_accounts,
-        label="Account sync",
-        description="Inventory and permissions of every active instance's accounts.",
-        job_id="sync_accounts_every_30min",
-        trigger_type="interval",
-        trigger_params={"minutes": 30},
-        category=SyncCategory.ACCOUNT,
-    ),
+SYNC_ACCOUNTS = ScheduledTask(
+    name="sync_accounts",
+    function=sync_accounts,
+    label="Account sync",
+    description="Inventory and permissions of every active instance's accounts.",
+    job_id="sync_accounts_every_30min",
+    trigger_type="interval",
+    trigger_params={"minutes": 30},
+    category=SyncCategory.ACCOUNT,
 )
+TASKS = (SYNC_ACCOUNTS,)

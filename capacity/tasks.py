@@ -97,25 +97,24 @@ def _parse_date(value: date | str | None) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-TASKS = (
-    ScheduledTask(
-        name="collect_database_sizes",
-        function=collect_database_sizes,
-        label="Capacity collection",
-        description="Database inventory and one size row per database for the day.",
-        job_id="collect_database_sizes_daily",
-        trigger_type="cron",
-        trigger_params={"hour": 3, "minute": 0},
-        category=SyncCategory.CAPACITY,
-    ),
-    ScheduledTask(
-        name="calculate_database_size_aggregations",
-        function=calculate_database_size_aggregations,
-        label="Capacity aggregation",
-        description="Daily, weekly, monthly and quarterly size statistics for the last complete periods.",
-        job_id="calculate_database_size_aggregations_daily",
-        trigger_type="cron",
-        trigger_params={"hour": 4, "minute": 0},
-        category=SyncCategory.AGGREGATION,
-    ),
+COLLECT_DATABASE_SIZES = ScheduledTask(
+    name="collect_database_sizes",
+    function=collect_database_sizes,
+    label="Capacity collection",
+    description="Database inventory and one size row per database for the day.",
+    job_id="collect_database_sizes_daily",
+    trigger_type="cron",
+    trigger_params={"hour": 3, "minute": 0},
+    category=SyncCategory.CAPACITY,
 )
+CALCULATE_DATABASE_SIZE_AGGREGATIONS = ScheduledTask(
+    name="calculate_database_size_aggregations",
+    function=calculate_database_size_aggregations,
+    label="Capacity aggregation",
+    description="Daily, weekly, monthly and quarterly size statistics for the last complete periods.",
+    job_id="calculate_database_size_aggregations_daily",
+    trigger_type="cron",
+    trigger_params={"hour": 4, "minute": 0},
+    category=SyncCategory.AGGREGATION,
+)
+TASKS = (COLLECT_DATABASE_SIZES, CALCULATE_DATABASE_SIZE_AGGREGATIONS)
