@@ -40,7 +40,7 @@ from whalefall.connections import DatabaseConnection
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.structured_logging import get_logger
 from whalefall.sync.coordinator import InstanceCoordinator
-from whalefall.sync.phases import NOT_RUN, PhaseError, PhaseStats, phase_guard
+from whalefall.sync.phases import NOT_RUN, PhaseError, PhaseStats
 from whalefall.sync.session_runner import run_instance
 
 logger = get_logger(__name__)
@@ -179,13 +179,11 @@ class AccountSyncCoordinator(InstanceCoordinator):
     # --- inventory ----------------------------------------------------------------------------
     def inventory(self) -> PhaseStats:
         stats = PhaseStats()
-        details = {"inventory": {"status": "failed"}, "collection": NOT_RUN}
-        with phase_guard(SyncPhase.INVENTORY, details):
-            listed = self.adapter.list_accounts()  # type: ignore[union-attr]
-            excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
-            found = {a.identity: a for a in listed if self._in_scope(a.identity)}
-            included = {i: a for i, a in found.items() if not excluded(i)}
-            self.rows = self._read_rows()
+        listed = self.adapter.list_accounts()
+        excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
+        found = {a.identity: a for a in listed if self._in_scope(a.identity)}
+        included = {i: a for i, a in found.items() if not excluded(i)}
+        self.rows = self._read_rows()
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
         for identity, remote in sorted(included.items()):
@@ -305,7 +303,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         stats.deactivated = len(gone)
 
     # --- collection ---------------------------------------------------------------------------
-    def collection(self, inventory: PhaseStats) -> PhaseStats:
+    def collection(self) -> PhaseStats:
         if not self.active:
             logger.info(
                 "account_sync_collection_skipped", phase=SyncPhase.COLLECTION, reason="no active accounts"
@@ -314,20 +312,15 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 status="skipped", extra={"updated": 0, "unchanged": 0, "reason": "no active accounts"}
             )
         stats = PhaseStats(extra={"updated": 0, "unchanged": 0, "format_upgraded": 0})
-        details = {
-            "inventory": inventory.as_dict(),
-            "collection": {"status": "failed"},
-        }
-        with phase_guard(SyncPhase.COLLECTION, details):
-            permissions = self.adapter.collect_permissions(self.active)  # type: ignore[union-attr]
-            notes = dict(self.adapter.notes)  # type: ignore[union-attr]
-            unreadable = unreadable_databases(notes)
-            stored = self._stored_snapshots()
-            last = self._last_unreadable()
-            back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
-            carried = self._stored_rows_in(unreadable) if unreadable else {}
-            reverify = self._unverified_in(back) if back else set()
-            carried_snapshots = self._load_snapshots(carried) if carried else {}
+        permissions = self.adapter.collect_permissions(self.active)
+        notes = dict(self.adapter.notes)
+        unreadable = unreadable_databases(notes)
+        stored = self._stored_snapshots()
+        last = self._last_unreadable()
+        back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
+        carried = self._stored_rows_in(unreadable) if unreadable else {}
+        reverify = self._unverified_in(back) if back else set()
+        carried_snapshots = self._load_snapshots(carried) if carried else {}
         if unreadable != last:
             self.pending.unreadable = unreadable
         structured: dict[str, AccountPrivileges] = getattr(permissions, "structured", {})
@@ -361,8 +354,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
                     self.pending.privileges[identity] = held
             else:
                 changed[identity] = (perms, digest, held)
-        with phase_guard(SyncPhase.COLLECTION, details):
-            old_snapshots = self._load_snapshots(changed)
+        old_snapshots = self._load_snapshots(changed)
         for identity, (perms, digest, held) in changed.items():
             snapshot = old_snapshots[identity]
             entries = self._baseline(canonical.diff(snapshot.permissions, perms), held, back)

@@ -90,7 +90,7 @@ class CapacitySyncCoordinator(InstanceCoordinator):
         stats.extra["active_databases"] = len(self.plan.active)
         return stats
 
-    def collection(self, inventory: PhaseStats) -> PhaseStats:
+    def collection(self) -> PhaseStats:
         if not self.plan.active:
             stats = PhaseStats(status="skipped")
             stats.extra["reason"] = "no active databases"

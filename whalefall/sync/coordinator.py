@@ -70,7 +70,7 @@ class InstanceCoordinator(ABC):
         """List what the instance holds; decide what is created, refreshed or deactivated."""
 
     @abstractmethod
-    def collection(self, inventory: PhaseStats) -> PhaseStats:
+    def collection(self) -> PhaseStats:
         """Read the details of what the inventory found active."""
 
     @abstractmethod
@@ -85,7 +85,7 @@ class InstanceCoordinator(ABC):
         )
         self.details["inventory"] = inventory.as_dict()
         collection = self._phase(
-            SyncPhase.COLLECTION, lambda: self.collection(inventory), {**self.details, "collection": FAILED}
+            SyncPhase.COLLECTION, self.collection, {**self.details, "collection": FAILED}
         )
         self.details["collection"] = collection.as_dict()
         self._phase(
