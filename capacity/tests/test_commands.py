@@ -31,9 +31,9 @@ def test_it_rejects_unknown_instances_and_bad_dates() -> None:
 def test_it_exits_non_zero_when_the_session_failed() -> None:
     instance = InstanceFactory(db_type="postgresql", port=live.closed_port())
     out = StringIO()
-    with pytest.raises(CommandError) as excinfo:
+    with pytest.raises(SystemExit) as excinfo:
         call_command("collect_database_sizes", "--instance", instance.name, "--json", stdout=out)
-    assert excinfo.value.returncode == 1
+    assert excinfo.value.code == 1
     summary = json.loads(out.getvalue())
     assert summary["status"] == "failed"
     assert summary["instances"][0]["failed_phase"] == "connection"
@@ -134,12 +134,11 @@ def test_it_exits_zero_when_every_instance_succeeds_and_one_when_the_session_is_
     assert json.loads(out.getvalue())["status"] == "completed"
     broken = InstanceFactory(db_type="postgresql", port=live.closed_port(), name="broken-one")
     out = StringIO()
-    with pytest.raises(CommandError) as excinfo:
+    with pytest.raises(SystemExit) as excinfo:
         names = ("--instance", mysql_instance.name, "--instance", broken.name)
         call_command("collect_database_sizes", *names, "--json", stdout=out)
     summary = json.loads(out.getvalue())
-    assert excinfo.value.returncode == 1 and summary["status"] == "partial"
-    assert "partial: 1 of 2 instance(s) failed" in str(excinfo.value)
+    assert excinfo.value.code == 1 and summary["status"] == "partial"
     assert {i["instance"]: i["status"] for i in summary["instances"]} == {
         mysql_instance.name: "completed",
         "broken-one": "failed",

@@ -6,9 +6,10 @@ one for its exit status, the same in every app.
   `--include-inactive` is given: an inactive instance is one a DBA switched off on purpose
   (retired, under maintenance), so syncing it takes saying so. An unknown name is an error.
 - Exit status: 0 when the session completed (every instance succeeded, or had nothing to
-  sync); 1 when it was partial, failed, cancelled or skipped, or could not start (another run
-  holds the category's lock, an unknown or inactive instance). A partial session exits 1 too:
-  a cron job or a script must notice an instance that failed.
+  sync); 1 when it was partial, failed, cancelled or skipped (the summary or the JSON already
+  says which, so nothing more is printed), or could not start (another run holds the
+  category's lock, an unknown or inactive instance: a CommandError saying why). A partial
+  session exits 1 too: a cron job or a script must notice an instance that failed.
 """
 
 from __future__ import annotations
@@ -77,19 +78,9 @@ def run_session(task: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str,
 
 
 def exit_for(summary: dict[str, Any]) -> None:
-    """Exit 1 (a CommandError naming the session) unless the session completed."""
-    if summary["status"] == SessionStatus.COMPLETED:
-        return
-    raise CommandError(
-        _("session %(session)s %(status)s: %(failed)s of %(total)s instance(s) failed")
-        % {
-            "session": summary["session_id"],
-            "status": summary["status"],
-            "failed": summary["failed_instances"],
-            "total": summary["total_instances"],
-        },
-        returncode=1,
-    )
+    """Exit 1 unless the session completed; the command has printed its outcome already."""
+    if summary["status"] != SessionStatus.COMPLETED:
+        raise SystemExit(1)
 
 
 class SyncSessionCommand(SafeOutputCommand):
