@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 from accounts_sync import risk
 from accounts_sync.admin_views import AccountViews
 from accounts_sync.models import Account, AccountChange, ExclusionRule
+from accounts_sync.tasks import SYNC_ACCOUNTS
 from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
 from whalefall.admin.sessions import ReadOnlyMixin
@@ -235,12 +236,12 @@ def sync_accounts_now(
     ids = sorted(queryset.values_list("pk", flat=True))
     trigger = SyncTrigger.MANUAL_SINGLE if len(ids) == 1 else SyncTrigger.MANUAL
     user = request.user.get_username()
-    reason = refusal("accounts_sync.tasks.sync_accounts")
+    reason = refusal(SYNC_ACCOUNTS.path)
     if reason:
         modeladmin.message_user(request, f"Account sync not queued: {reason}", messages.ERROR)
         return
     dispatch.submit(
-        "accounts_sync.tasks.sync_accounts",
+        SYNC_ACCOUNTS.path,
         requested_by=user,
         instance_ids=ids,
         trigger=trigger,

@@ -19,3 +19,7 @@ class AccountsSyncConfig(AppConfig):
         from whalefall import retention
 
         retention.register("accounts_sync.changes", delete_old_changes)
+        from accounts_sync.tasks import TASKS
+        from whalefall import task_registry
+
+        task_registry.register(*TASKS)

@@ -1,4 +1,4 @@
-"""Two-phase account sync of one instance (inventory, then collection), writing through set-based statements."""
+"""Account sync of one instance (inventory, then collection), writing through set-based statements."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ from accounts_sync.privileges import (
 )
 from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection
-from whalefall.logging import bind_context, get_logger
-from whalefall.models import Instance, SyncSession
+from whalefall.models import Instance, SyncInstanceRecord, SyncSession
+from whalefall.structured_logging import get_logger
 from whalefall.sync.coordinator import InstanceCoordinator
-from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats, phase_guard
+from whalefall.sync.phases import NOT_RUN, PhaseError, PhaseStats
+from whalefall.sync.session_runner import run_instance
 
 logger = get_logger(__name__)
 MODULE = "account_sync"
@@ -95,7 +96,6 @@ CHANGE_COLUMNS = (
     "created_at",
 )
 BOOLEAN_FIELDS = ("is_role", *Account.FACTS, "is_active")
-NOT_RUN = {"status": "skipped", "processed_records": 0, "reason": "not run"}
 NOT_READABLE = "not readable"
 Held = list[tuple[EffectiveGrant, bool]]  # (privilege, verified in this sync)
 
@@ -132,7 +132,7 @@ class Pending:
 class AccountSyncCoordinator(InstanceCoordinator):
     """Sync the accounts of one instance; the connection lives as long as the `with` block.
 
-    Phases:
+    Phases (the template's, `InstanceCoordinator.run`):
       connection  `__enter__`: open the connection, detect the server version and record it.
       inventory   list the accounts; compare with the stored ones (created / refreshed /
                   reactivated / deactivated). A listing error, or deactivating more than half
@@ -146,13 +146,19 @@ class AccountSyncCoordinator(InstanceCoordinator):
     leaves stored data as it was and the cost does not grow with statements per account.
     """
 
-    connection_failure_details = {"inventory": NOT_RUN, "collection": NOT_RUN}
+    module = MODULE
+    session: SyncSession  # its changes are logged under the session
 
     def __init__(
-        self, instance: Instance, *, session: SyncSession, force: bool = False, only_like: str | None = None
+        self,
+        instance: Instance,
+        session: SyncSession,
+        *,
+        force: bool = False,
+        only_like: str | None = None,
     ) -> None:
-        super().__init__(instance)
-        self.session, self.force = session, force
+        super().__init__(instance, session)
+        self.force = force
         self.only_like = only_like  # restrict to identities LIKE this (tests, benchmarks)
         self.pending = Pending()
         self.active: list[RemoteAccount] = []
@@ -165,40 +171,19 @@ class AccountSyncCoordinator(InstanceCoordinator):
     def make_adapter(self, connection: DatabaseConnection) -> AccountAdapter:
         return adapter_class(self.instance.db_type)(connection, self.server)
 
-    # --- driver --------------------------------------------------------------------------------
-    def run(self) -> InstanceResult:
-        """inventory -> collection -> save, with the record's counters and sync_details."""
-        failed = {"status": "failed"}
-        with bind_context(module=MODULE, instance_id=self.instance.pk, phase=SyncPhase.INVENTORY):
-            with phase_guard(SyncPhase.INVENTORY, {"inventory": failed, "collection": NOT_RUN}):
-                inventory = self.inventory()
-        with bind_context(module=MODULE, instance_id=self.instance.pk, phase=SyncPhase.COLLECTION):
-            with phase_guard(SyncPhase.COLLECTION, {"inventory": inventory.as_dict(), "collection": failed}):
-                collection = self.collection(inventory)
-            details = {"inventory": inventory.as_dict(), "collection": collection.as_dict()}
-            with phase_guard(
-                SyncPhase.COLLECTION, {**details, "collection": {**details["collection"], "status": "failed"}}
-            ):
-                self.save()
-        return InstanceResult(
-            items_synced=collection.processed_records,
-            items_created=inventory.created,
-            items_updated=collection.extra.get("updated", 0),
-            items_deleted=inventory.deactivated,
-            sync_details=details,
-            status="skipped" if collection.status == "skipped" else "completed",
-        )
+    @classmethod
+    def for_session(cls, instance: Instance, session: SyncSession) -> AccountSyncCoordinator:
+        """`force` (accept a listing that deactivates more than half) is a session parameter."""
+        return cls(instance, session, force=bool(session.parameters.get("force")))
 
     # --- inventory ----------------------------------------------------------------------------
     def inventory(self) -> PhaseStats:
         stats = PhaseStats()
-        details = {"inventory": {"status": "failed"}, "collection": NOT_RUN}
-        with phase_guard(SyncPhase.INVENTORY, details):
-            listed = self.adapter.list_accounts()  # type: ignore[union-attr]
-            excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
-            found = {a.identity: a for a in listed if self._in_scope(a.identity)}
-            included = {i: a for i, a in found.items() if not excluded(i)}
-            self.rows = self._read_rows()
+        listed = self.adapter.list_accounts()
+        excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
+        found = {a.identity: a for a in listed if self._in_scope(a.identity)}
+        included = {i: a for i, a in found.items() if not excluded(i)}
+        self.rows = self._read_rows()
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
         for identity, remote in sorted(included.items()):
@@ -318,7 +303,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         stats.deactivated = len(gone)
 
     # --- collection ---------------------------------------------------------------------------
-    def collection(self, inventory: PhaseStats | None = None) -> PhaseStats:
+    def collection(self) -> PhaseStats:
         if not self.active:
             logger.info(
                 "account_sync_collection_skipped", phase=SyncPhase.COLLECTION, reason="no active accounts"
@@ -327,20 +312,15 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 status="skipped", extra={"updated": 0, "unchanged": 0, "reason": "no active accounts"}
             )
         stats = PhaseStats(extra={"updated": 0, "unchanged": 0, "format_upgraded": 0})
-        details = {
-            "inventory": inventory.as_dict() if inventory else NOT_RUN,
-            "collection": {"status": "failed"},
-        }
-        with phase_guard(SyncPhase.COLLECTION, details):
-            permissions = self.adapter.collect_permissions(self.active)  # type: ignore[union-attr]
-            notes = dict(self.adapter.notes)  # type: ignore[union-attr]
-            unreadable = unreadable_databases(notes)
-            stored = self._stored_snapshots()
-            last = self._last_unreadable()
-            back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
-            carried = self._stored_rows_in(unreadable) if unreadable else {}
-            reverify = self._unverified_in(back) if back else set()
-            carried_snapshots = self._load_snapshots(carried) if carried else {}
+        permissions = self.adapter.collect_permissions(self.active)
+        notes = dict(self.adapter.notes)
+        unreadable = unreadable_databases(notes)
+        stored = self._stored_snapshots()
+        last = self._last_unreadable()
+        back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
+        carried = self._stored_rows_in(unreadable) if unreadable else {}
+        reverify = self._unverified_in(back) if back else set()
+        carried_snapshots = self._load_snapshots(carried) if carried else {}
         if unreadable != last:
             self.pending.unreadable = unreadable
         structured: dict[str, AccountPrivileges] = getattr(permissions, "structured", {})
@@ -374,8 +354,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
                     self.pending.privileges[identity] = held
             else:
                 changed[identity] = (perms, digest, held)
-        with phase_guard(SyncPhase.COLLECTION, details):
-            old_snapshots = self._load_snapshots(changed)
+        old_snapshots = self._load_snapshots(changed)
         for identity, (perms, digest, held) in changed.items():
             snapshot = old_snapshots[identity]
             entries = self._baseline(canonical.diff(snapshot.permissions, perms), held, back)
@@ -725,7 +704,7 @@ def like_any(patterns: list[str]) -> Callable[[str], bool]:
     return lambda identity: regex.fullmatch(identity) is not None
 
 
-def sync_instance(instance: Instance, session: SyncSession, *, force: bool = False) -> InstanceResult:
-    """The runner's `work` for one instance: connect, inventory, collection, save."""
-    with AccountSyncCoordinator(instance, session=session, force=force) as coordinator:
-        return coordinator.run()
+def sync_instance(session_id: int, instance_id: int) -> SyncInstanceRecord:
+    """The unit of work of one instance in an account-sync session: connect, inventory,
+    collection, save, with retries, written on its record. Any executor can run it."""
+    return run_instance(session_id, instance_id, module=MODULE, work=AccountSyncCoordinator.sync)

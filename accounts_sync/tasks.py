@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from accounts_sync.coordinator import MODULE, sync_instance
 from whalefall.choices import SyncCategory, SyncTrigger
-from whalefall.logging import get_logger
 from whalefall.models import Instance
-from whalefall.sync.runner import ProgressCallback, run_sync
+from whalefall.structured_logging import get_logger
+from whalefall.sync.session_runner import ProgressCallback, run_sync
+from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
 
@@ -27,10 +27,23 @@ def sync_accounts(
         category=SyncCategory.ACCOUNT,
         module=MODULE,
         instances=Instance.objects.for_sync(instance_ids),
-        work=partial(sync_instance, force=force),
+        unit=sync_instance,
         trigger=trigger,
         created_by=created_by,
         parameters={"instance_ids": instance_ids or [], "force": force},
         progress=progress,
     )
     return session.summary()
+
+
+SYNC_ACCOUNTS = ScheduledTask(
+    name="sync_accounts",
+    function=sync_accounts,
+    label="Account sync",
+    description="Inventory and permissions of every active instance's accounts.",
+    job_id="sync_accounts_every_30min",
+    trigger_type="interval",
+    trigger_params={"minutes": 30},
+    category=SyncCategory.ACCOUNT,
+)
+TASKS = (SYNC_ACCOUNTS,)

@@ -20,6 +20,7 @@ from capacity.models import (
     InstanceSizeStat,
 )
 from capacity.queries import GROWTH_DAYS, with_latest_size
+from capacity.tasks import COLLECT_DATABASE_SIZES
 from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
 from whalefall.choices import SyncTrigger
@@ -204,12 +205,12 @@ def collect_sizes_now(
         modeladmin.message_user(request, "No active instance selected.", messages.WARNING)
         return
     user = request.user.get_username()
-    reason = refusal("capacity.tasks.collect_database_sizes")
+    reason = refusal(COLLECT_DATABASE_SIZES.path)
     if reason:
         modeladmin.message_user(request, f"Capacity collection not queued: {reason}", messages.ERROR)
         return
     dispatch.submit(
-        "capacity.tasks.collect_database_sizes",
+        COLLECT_DATABASE_SIZES.path,
         requested_by=user,
         instance_ids=ids,
         trigger=SyncTrigger.MANUAL_SINGLE if len(ids) == 1 else SyncTrigger.MANUAL,

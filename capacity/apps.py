@@ -15,3 +15,7 @@ class CapacityConfig(AppConfig):
         from capacity.alerts import register_kinds
 
         register_kinds()
+        from capacity.tasks import TASKS
+        from whalefall import task_registry
+
+        task_registry.register(*TASKS)

@@ -1,4 +1,4 @@
-"""`CapacitySyncCoordinator`: the capacity sync of one instance (the same phases as the account sync)."""
+"""Capacity sync of one instance: the same phases, method names and unit of work as the account sync."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from capacity.adapters import CapacityAdapter, DatabaseSize, adapter_class
 from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
-from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection
-from whalefall.logging import bind_context, get_logger
-from whalefall.models import Instance
+from whalefall.models import Instance, SyncInstanceRecord, SyncSession
+from whalefall.structured_logging import get_logger
 from whalefall.sync.coordinator import InstanceCoordinator
-from whalefall.sync.phases import InstanceResult, PhaseStats, phase_guard
+from whalefall.sync.phases import PhaseStats
+from whalefall.sync.session_runner import run_instance
 
 logger = get_logger(__name__)
 MODULE = "capacity_sync"
@@ -31,9 +31,10 @@ class _Plan:
 
 
 class CapacitySyncCoordinator(InstanceCoordinator):
-    """Capacity sync of one instance, used as `with CapacitySyncCoordinator(instance) as c:`.
+    """Capacity sync of one instance, used as `with CapacitySyncCoordinator(instance) as c: c.run()`.
 
-    Phases (each returns a `PhaseStats`; failures raise `PhaseError(phase)`):
+    Phases (the template's, `InstanceCoordinator.run`; each returns a `PhaseStats`, a failure
+    is a `PhaseError(phase)`):
 
     - connection: open the connection (`__enter__`), record the detected version;
     - inventory: list the user databases and compare with the stored ones: `created`,
@@ -48,36 +49,22 @@ class CapacitySyncCoordinator(InstanceCoordinator):
     instance's earlier data as it was.
     """
 
-    def __init__(self, instance: Instance) -> None:
-        super().__init__(instance)
+    module = MODULE
+
+    def __init__(self, instance: Instance, session: SyncSession | None = None) -> None:
+        super().__init__(instance, session)
         self.now = timezone.now()
         self.plan = _Plan()
-        self.details: dict[str, dict[str, object]] = {}
 
     def make_adapter(self, connection: DatabaseConnection) -> CapacityAdapter:
         return adapter_class(self.instance.db_type)(connection)
 
-    def sync_all(self) -> InstanceResult:
-        """Both phases and the write; the counters of the instance record."""
-        inventory = self.synchronize_inventory()
-        collection = self.collect_capacity()
-        self.save()
-        return InstanceResult(
-            items_synced=collection.processed_records,
-            items_created=inventory.created,
-            items_updated=collection.saved_count,
-            items_deleted=inventory.deactivated,
-            sync_details=dict(self.details),
-        )
-
-    def synchronize_inventory(self) -> PhaseStats:
-        with bind_context(phase=SyncPhase.INVENTORY), phase_guard(SyncPhase.INVENTORY, self.details):
-            assert self.adapter is not None
-            found = self.adapter.list_databases()
-            stats = self._diff_inventory(found)
-            self.details["inventory"] = stats.as_dict()
-            logger.info(f"{MODULE}_inventory_completed", **_counts(stats))
-            return stats
+    def inventory(self) -> PhaseStats:
+        assert self.adapter is not None
+        found = self.adapter.list_databases()
+        stats = self._diff_inventory(found)
+        logger.info(f"{MODULE}_inventory_completed", **_counts(stats))
+        return stats
 
     def _diff_inventory(self, found: list[str]) -> PhaseStats:
         stats = PhaseStats(processed_records=len(found))
@@ -103,34 +90,31 @@ class CapacitySyncCoordinator(InstanceCoordinator):
         stats.extra["active_databases"] = len(self.plan.active)
         return stats
 
-    def collect_capacity(self) -> PhaseStats:
-        with bind_context(phase=SyncPhase.COLLECTION), phase_guard(SyncPhase.COLLECTION, self.details):
-            if not self.plan.active:
-                stats = PhaseStats(status="skipped")
-                stats.extra["reason"] = "no active databases"
-                self.details["collection"] = stats.as_dict()
-                logger.info(f"{MODULE}_collection_skipped", reason="no active databases")
-                return stats
-            assert self.adapter is not None
-            self.plan.sizes = self.adapter.collect_sizes(sorted(self.plan.active))
-            failed = dict(self.adapter.failed)
-            stats = PhaseStats(
-                processed_records=len(self.plan.sizes), saved_count=len(self.plan.sizes), failed=len(failed)
-            )
-            stats.extra["missing"] = len(self.plan.active) - len(self.plan.sizes) - len(failed)
-            stats.extra["total_size_bytes"] = sum(s.size_bytes for s in self.plan.sizes)
-            if failed:
-                stats.extra["databases_failed"] = failed
-                self.details["warnings"] = [f"database {n!r} not read: {r}" for n, r in failed.items()]
-                logger.warning(f"{MODULE}_databases_failed", databases=sorted(failed), count=len(failed))
-            stats.extra.update(self.adapter.notes)
-            self.details["collection"] = stats.as_dict()
-            logger.info(f"{MODULE}_collection_completed", **_counts(stats))
+    def collection(self) -> PhaseStats:
+        if not self.plan.active:
+            stats = PhaseStats(status="skipped")
+            stats.extra["reason"] = "no active databases"
+            logger.info(f"{MODULE}_collection_skipped", reason="no active databases")
             return stats
+        assert self.adapter is not None
+        self.plan.sizes = self.adapter.collect_sizes(sorted(self.plan.active))
+        failed = dict(self.adapter.failed)
+        stats = PhaseStats(
+            processed_records=len(self.plan.sizes), saved_count=len(self.plan.sizes), failed=len(failed)
+        )
+        stats.extra["missing"] = len(self.plan.active) - len(self.plan.sizes) - len(failed)
+        stats.extra["total_size_bytes"] = sum(s.size_bytes for s in self.plan.sizes)
+        if failed:
+            stats.extra["databases_failed"] = failed
+            self.details["warnings"] = [f"database {n!r} not read: {r}" for n, r in failed.items()]
+            logger.warning(f"{MODULE}_databases_failed", databases=sorted(failed), count=len(failed))
+        stats.extra.update(self.adapter.notes)
+        logger.info(f"{MODULE}_collection_completed", **_counts(stats))
+        return stats
 
     def save(self) -> None:
         """The one write of this instance (inventory + today's size rows + instance total)."""
-        with phase_guard(SyncPhase.COLLECTION, self.details), transaction.atomic():
+        with transaction.atomic():
             InstanceDatabase.objects.bulk_create(self.plan.new)
             InstanceDatabase.objects.bulk_update(
                 self.plan.changed, ["is_active", "last_seen_at", "deactivated_at"], batch_size=500
@@ -173,6 +157,12 @@ class CapacitySyncCoordinator(InstanceCoordinator):
             unique_fields=["instance", "collected_date"],
             update_fields=[*values, "database_count"],
         )
+
+
+def sync_instance(session_id: int, instance_id: int) -> SyncInstanceRecord:
+    """The unit of work of one instance in a capacity session: connect, inventory, collection,
+    save, with retries, written on its record. Any executor can run it."""
+    return run_instance(session_id, instance_id, module=MODULE, work=CapacitySyncCoordinator.sync)
 
 
 def _sum_known(values: object) -> int | None:

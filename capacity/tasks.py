@@ -1,22 +1,25 @@
-"""Capacity tasks, kept thin: set up the run, hand each instance to a service, return a summary.
+"""Capacity tasks, kept thin: set up the run, hand each instance to its unit of work, return a summary.
 
-Both are recorded as sessions through `whalefall.sync.runner.run_sync`, which takes the
+Both are recorded as sessions through `whalefall.sync.session_runner.run_sync`, which takes the
 category's sync lock, creates the per-instance records and drives them.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
 
+from capacity.coordinator import MODULE, sync_instance
 from capacity.services.aggregation import plan_periods
-from capacity.services.collection import SharedAggregation, collect_instance
+from capacity.services.shared_aggregation import SharedAggregation
 from whalefall.choices import SyncCategory, SyncTrigger
-from whalefall.logging import get_logger
 from whalefall.models import Instance
-from whalefall.sync.runner import ProgressCallback, run_sync
+from whalefall.structured_logging import get_logger
+from whalefall.sync.session_runner import ProgressCallback, run_instance, run_sync
+from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
 
@@ -31,9 +34,9 @@ def collect_database_sizes(
     """Inventory and today's sizes of every (or the named) active instance: one session."""
     session = run_sync(
         category=SyncCategory.CAPACITY,
-        module="capacity_sync",
+        module=MODULE,
         instances=Instance.objects.for_sync(instance_ids),
-        work=collect_instance,
+        unit=sync_instance,
         trigger=trigger,
         created_by=created_by,
         parameters={"instance_ids": instance_ids},
@@ -75,7 +78,7 @@ def calculate_database_size_aggregations(
         category=SyncCategory.AGGREGATION,
         module="capacity_aggregation",
         instances=instances,
-        work=work,
+        unit=partial(run_instance, module="capacity_aggregation", work=work),
         trigger=trigger,
         created_by=created_by,
         parameters={
@@ -92,3 +95,26 @@ def calculate_database_size_aggregations(
 def _parse_date(value: date | str | None) -> date | None:
     # Dates arrive as strings from the scheduler's JSON kwargs and from the command line.
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+COLLECT_DATABASE_SIZES = ScheduledTask(
+    name="collect_database_sizes",
+    function=collect_database_sizes,
+    label="Capacity collection",
+    description="Database inventory and one size row per database for the day.",
+    job_id="collect_database_sizes_daily",
+    trigger_type="cron",
+    trigger_params={"hour": 3, "minute": 0},
+    category=SyncCategory.CAPACITY,
+)
+CALCULATE_DATABASE_SIZE_AGGREGATIONS = ScheduledTask(
+    name="calculate_database_size_aggregations",
+    function=calculate_database_size_aggregations,
+    label="Capacity aggregation",
+    description="Daily, weekly, monthly and quarterly size statistics for the last complete periods.",
+    job_id="calculate_database_size_aggregations_daily",
+    trigger_type="cron",
+    trigger_params={"hour": 4, "minute": 0},
+    category=SyncCategory.AGGREGATION,
+)
+TASKS = (COLLECT_DATABASE_SIZES, CALCULATE_DATABASE_SIZE_AGGREGATIONS)

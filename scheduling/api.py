@@ -24,7 +24,7 @@ from scheduling.models import JobConfig, SchedulerCommand
 from scheduling.status import scheduler_status
 from scheduling.triggers import TriggerError, build_trigger, describe, next_run_times
 from whalefall.api import json_error, only, permission_required, request_accepted, staff_permission
-from whalefall.logging import get_logger
+from whalefall.structured_logging import get_logger
 from whalefall.sync.admission import refusal
 
 logger = get_logger(__name__)

@@ -18,3 +18,8 @@ class SchedulingConfig(AppConfig):
         from scheduling.retention import register_cleaners
 
         register_cleaners()
+        from scheduling.status import scheduler_status
+        from whalefall import extensions
+
+        extensions.add_api_urls("scheduling.api_urls")
+        extensions.set_executor_status(scheduler_status)

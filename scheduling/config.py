@@ -1,8 +1,14 @@
 """`scheduler_tasks.yaml`: the default jobs, validated strictly (a typo must stop the scheduler, not drop a job).
 
-Every error names the file, the entry and the field. A missing file falls back to
-BUILTIN_DEFAULTS (the same jobs as the shipped file) with a warning; an invalid file is an
-error, never a partial load.
+Each entry names a declared task (`task: sync_accounts`, see `whalefall.task_registry`) and
+its trigger; its name, description and kwargs default to the declaration's. Every error names the
+file, the entry and the field. A missing file falls back to `builtin_defaults()` (every
+declared task's default job, what the shipped file lists) with a warning; an invalid file is
+an error, never a partial load.
+
+Files written before tasks had names give a dotted `function:` instead. They keep working:
+a path of a declared task is read as that task, any other path as before (with a `name`);
+both with a deprecation warning.
 """
 
 from __future__ import annotations
@@ -17,14 +23,15 @@ from django.conf import settings
 
 from scheduling import functions
 from scheduling.triggers import TriggerError, build_trigger
-from whalefall.dispatch import SYNC_TASKS
-from whalefall.logging import get_logger
+from whalefall import task_registry
+from whalefall.structured_logging import get_logger
+from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
 
 JOB_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")  # {action}_{frequency}, snake_case
-REQUIRED = ("id", "name", "function", "trigger_type", "trigger_params")
-OPTIONAL = ("enabled", "description", "kwargs")
+REQUIRED = ("id", "trigger_type", "trigger_params")
+OPTIONAL = ("task", "function", "name", "enabled", "description", "kwargs")
 
 
 class ConfigError(Exception):
@@ -59,65 +66,52 @@ class LoadResult:
     warnings: list[str]
 
 
-BUILTIN_DEFAULTS: tuple[TaskSpec, ...] = (
-    TaskSpec(
-        "sync_accounts_every_30min",
-        "Account sync",
-        SYNC_TASKS["account"],
-        "interval",
-        {"minutes": 30},
-        True,
-        "Inventory and permissions of every active instance's accounts.",
-    ),
-    TaskSpec(
-        "collect_database_sizes_daily",
-        "Capacity collection",
-        SYNC_TASKS["capacity"],
-        "cron",
-        {"hour": 3, "minute": 0},
-        True,
-        "Database inventory and one size row per database for the day.",
-    ),
-    TaskSpec(
-        "calculate_database_size_aggregations_daily",
-        "Capacity aggregation",
-        SYNC_TASKS["aggregation"],
-        "cron",
-        {"hour": 4, "minute": 0},
-        True,
-        "Daily, weekly, monthly and quarterly size statistics for the last complete periods.",
-    ),
-    TaskSpec(
-        "cleanup_history_weekly",
-        "History cleanup",
-        "whalefall.tasks.cleanup_history",
-        "cron",
-        {"day_of_week": "sun", "hour": 2, "minute": 30},
-        True,
-        "Deletes sessions, job executions and change logs older than the retention settings.",
-    ),
-    TaskSpec(
-        "cleanup_expired_sync_locks_every_5min",
-        "Expired sync-lock cleanup",
-        "whalefall.tasks.cleanup_expired_sync_locks",
-        "interval",
-        {"minutes": 5},
-        True,
-        "Removes sync locks whose holder stopped renewing them.",
-    ),
-    TaskSpec(
-        "send_alerts_every_minute",
-        "Alerts",
-        "whalefall.tasks.send_alerts",
-        "interval",
-        {"minutes": 1},
-        True,
-        "Evaluates the alert rules and delivers pending alerts (e-mail, webhooks), with retries.",
-    ),
-)
+def spec_of(task: ScheduledTask) -> TaskSpec:
+    """The default job of a declared task."""
+    return TaskSpec(
+        id=task.job_id,
+        name=task.label,
+        function=task.path,
+        trigger_type=task.trigger_type,
+        trigger_params=dict(task.trigger_params),
+        enabled=task.enabled,
+        description=task.description,
+        kwargs=dict(task.kwargs),
+    )
 
 
-def _entry_spec(path: str, index: int, raw: Any, seen: set[str]) -> TaskSpec:
+def builtin_defaults() -> list[TaskSpec]:
+    """Every declared task's default job: the fallback when the YAML file is missing."""
+    return [spec_of(task) for task in task_registry.all_tasks()]
+
+
+def _task_of(path: str, label: str, raw: dict[str, Any], warnings: list[str]) -> ScheduledTask | None:
+    """The declared task an entry refers to (by `task:` name, or by a deprecated `function:`
+    path), or None for a path no task declares."""
+    if "task" in raw:
+        if "function" in raw:
+            raise ConfigError(path, label, "function", "give either task or function, not both")
+        name = raw["task"]
+        task = task_registry.get(name) if isinstance(name, str) else None
+        if task is None:
+            declared = ", ".join(t.name for t in task_registry.all_tasks())
+            raise ConfigError(path, label, "task", f"unknown task {name!r} (declared: {declared})")
+        return task
+    dotted = raw["function"]
+    task = task_registry.by_path(dotted)
+    if task is not None:
+        message = f"{path}: {label}: function: {dotted} is deprecated: write `task: {task.name}`"
+    else:
+        message = (
+            f"{path}: {label}: function: dotted paths are deprecated; {dotted} is no declared task "
+            "(declare it in its app's tasks.py to refer to it by name)"
+        )
+    warnings.append(message)
+    logger.warning("scheduler_tasks_function_deprecated", path=path, entry=label, function=str(dotted))
+    return task
+
+
+def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[str]) -> TaskSpec:
     label = f"default_tasks[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(path, label, "-", "each entry must be a mapping")
@@ -126,6 +120,10 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str]) -> TaskSpec:
     for key in REQUIRED:
         if key not in raw or raw[key] in (None, ""):
             raise ConfigError(path, label, key, "is required")
+    if "task" not in raw and raw.get("function") in (None, ""):
+        raise ConfigError(path, label, "function" if "function" in raw else "task", "is required")
+    if "name" in raw and raw["name"] in (None, ""):
+        raise ConfigError(path, label, "name", "is required")
     unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise ConfigError(
@@ -136,17 +134,21 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str]) -> TaskSpec:
         raise ConfigError(path, label, "id", f"{job_id!r} must be snake_case {{action}}_{{frequency}}")
     if job_id in seen:
         raise ConfigError(path, label, "id", f"duplicate id {job_id!r}")
-    for key in ("name", "function", "description"):
+    for key in ("task", "name", "function", "description"):
         if key in raw and not isinstance(raw[key], str):
             raise ConfigError(path, label, key, "must be a string")
     if not isinstance(raw.get("enabled", True), bool):
         raise ConfigError(path, label, "enabled", "must be true or false")
     if not isinstance(raw.get("kwargs", {}), dict):
         raise ConfigError(path, label, "kwargs", "must be a mapping")
-    try:
-        functions.check(raw["function"])
-    except functions.FunctionError as exc:
-        raise ConfigError(path, label, "function", str(exc)) from None
+    task = _task_of(path, label, raw, warnings)
+    if task is None:
+        if "name" not in raw:
+            raise ConfigError(path, label, "name", "is required (the function is no declared task)")
+        try:
+            functions.check(raw["function"])
+        except functions.FunctionError as exc:
+            raise ConfigError(path, label, "function", str(exc)) from None
     try:
         build_trigger(raw["trigger_type"], raw["trigger_params"])
     except TriggerError as exc:
@@ -157,18 +159,20 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str]) -> TaskSpec:
     seen.add(job_id)
     return TaskSpec(
         id=job_id,
-        name=raw["name"],
-        function=raw["function"],
+        name=raw.get("name") or (task.label if task else ""),
+        function=task.path if task else raw["function"],
         trigger_type=raw["trigger_type"],
         trigger_params=dict(raw["trigger_params"]),
         enabled=raw.get("enabled", True),
-        description=raw.get("description", "") or "",
-        kwargs=dict(raw.get("kwargs") or {}),
+        description=raw.get("description", task.description if task else "") or "",
+        kwargs=dict(raw["kwargs"] or {}) if "kwargs" in raw else dict(task.kwargs if task else {}),
     )
 
 
-def parse(text: str, path: str) -> list[TaskSpec]:
-    """Validate YAML text; raises ConfigError at the first problem (nothing is half-loaded)."""
+def parse(text: str, path: str, warnings: list[str] | None = None) -> list[TaskSpec]:
+    """Validate YAML text; raises ConfigError at the first problem (nothing is half-loaded).
+
+    Deprecations (dotted `function:` paths) are appended to `warnings` when given."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -181,7 +185,11 @@ def parse(text: str, path: str) -> list[TaskSpec]:
     if not isinstance(entries, list):
         raise ConfigError(path, "-", "default_tasks", "must be a list")
     seen: set[str] = set()
-    return [_entry_spec(path, i, raw, seen) for i, raw in enumerate(entries)]
+    found: list[str] = []
+    specs = [_entry_spec(path, i, raw, seen, found) for i, raw in enumerate(entries)]
+    if warnings is not None:
+        warnings.extend(found)
+    return specs
 
 
 def load_default_tasks(path: str | Path | None = None) -> LoadResult:
@@ -190,9 +198,11 @@ def load_default_tasks(path: str | Path | None = None) -> LoadResult:
     if not path.exists():
         warning = f"{path} not found: using the built-in default jobs"
         logger.warning("scheduler_tasks_file_missing", path=str(path))
-        return LoadResult(list(BUILTIN_DEFAULTS), "built-in defaults", [warning])
+        return LoadResult(builtin_defaults(), "built-in defaults", [warning])
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), "-", "-", f"cannot read: {exc.strerror}") from None
-    return LoadResult(parse(text, str(path)), str(path), [])
+    warnings: list[str] = []
+    specs = parse(text, str(path), warnings)
+    return LoadResult(specs, str(path), warnings)

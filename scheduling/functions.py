@@ -13,19 +13,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from whalefall.dispatch import SYNC_TASKS
+from whalefall import task_registry
 
 DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-
-# Functions the admin offers for new jobs (those that can be imported are listed).
-REGISTERED_FUNCTIONS: dict[str, str] = {
-    SYNC_TASKS["account"]: "Account sync",
-    SYNC_TASKS["capacity"]: "Capacity collection",
-    SYNC_TASKS["aggregation"]: "Capacity aggregation",
-    "whalefall.tasks.cleanup_history": "History cleanup",
-    "whalefall.tasks.cleanup_expired_sync_locks": "Expired sync-lock cleanup",
-    "whalefall.tasks.send_alerts": "Alerts",
-}
 
 
 class FunctionError(ValueError):
@@ -81,5 +71,5 @@ def resolve(path: str) -> Callable[..., Any]:
 
 
 def available_functions() -> dict[str, str]:
-    """Registered functions that can be imported now, for the admin's "add job" form."""
-    return {path: label for path, label in REGISTERED_FUNCTIONS.items() if not unavailable_reason(path)}
+    """The declared tasks' functions (dotted path -> label), for the admin's "add job" form."""
+    return {task.path: task.label for task in task_registry.all_tasks() if not unavailable_reason(task.path)}

@@ -18,7 +18,7 @@ from scheduling.config import TaskSpec
 from scheduling.models import JobConfig, JobState, SchedulerCommand
 from scheduling.runner import run_job
 from scheduling.triggers import TriggerError, build_trigger
-from whalefall.logging import get_logger
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 

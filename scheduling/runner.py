@@ -18,9 +18,9 @@ from django.utils import timezone
 from django_apscheduler.util import close_old_connections
 
 from scheduling.functions import resolve
-from whalefall.logging import bind_context, get_logger, scrub
 from whalefall.models import SyncSession, TaskRequest, TaskRequestStatus
-from whalefall.sync.runner import conflicts_recorded_as_skipped
+from whalefall.structured_logging import bind_context, get_logger, scrub
+from whalefall.sync.session_runner import conflicts_recorded_as_skipped
 
 logger = get_logger(__name__)
 

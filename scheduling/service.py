@@ -41,8 +41,8 @@ from scheduling.functions import resolve, unavailable_reason
 from scheduling.jobstore import ADHOC_PREFIX, WhaleFallJobStore
 from scheduling.models import CommandStatus, JobConfig, SchedulerCommand, SchedulerLease
 from scheduling.runner import run_job, running_jobs
-from whalefall.logging import get_logger
 from whalefall.models import TaskRequest, TaskRequestStatus
+from whalefall.structured_logging import get_logger
 from whalefall.sync import cancel
 from whalefall.sync.conf import scheduler_stop_grace
 from whalefall.sync.recovery import recover_interrupted_sessions

@@ -46,7 +46,7 @@ MODULES: dict[str, list[str]] = {
         "accounts_sync/tests/test_regressions_live.py",
         "accounts_sync/tests/test_tasks.py",
     ],
-    "whalefall/sync/runner.py": [
+    "whalefall/sync/session_runner.py": [
         "whalefall/tests/test_ledger.py",
         "whalefall/tests/test_runner_outcomes.py",
         "whalefall/tests/test_retry_schedule.py",

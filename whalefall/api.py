@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.csrf import csrf_exempt
 
+from whalefall import task_registry
 from whalefall.choices import SyncCategory
-from whalefall.dispatch import SYNC_TASKS, submit
-from whalefall.logging import get_logger
+from whalefall.dispatch import submit
 from whalefall.models import SyncInstanceRecord, SyncLock, SyncSession, TaskRequest
+from whalefall.structured_logging import get_logger
 from whalefall.sync.admission import refusal
 
 logger = get_logger(__name__)
@@ -215,13 +216,14 @@ def session_read_all(request: HttpRequest) -> JsonResponse:
 def trigger(request: HttpRequest, category: str) -> JsonResponse:
     """Queue a manual run of `category` for the scheduler: 202 with the request's id and where to
     follow it, or 409 at once with the reason when it cannot run now."""
-    if category not in SYNC_TASKS:
+    task = task_registry.for_category(category)
+    if task is None:
         return json_error(unknown_category(category), 404)
-    reason = refusal(SYNC_TASKS[category])
+    reason = refusal(task.path)
     if reason:
         return json_error(reason, 409)
     user = request.user.get_username()
-    req = submit(SYNC_TASKS[category], requested_by=user, trigger="manual", created_by=user)
+    req = submit(task.path, requested_by=user, trigger="manual", created_by=user)
     return JsonResponse(request_accepted(req), status=202)
 
 

@@ -1,8 +1,8 @@
-"""JSON endpoints of the core; apps add theirs here."""
+"""JSON endpoints of the core; apps add theirs from their `AppConfig.ready()` (`whalefall.extensions`)."""
 
 from django.urls import include, path
 
-from whalefall import api, views
+from whalefall import api, extensions, views
 
 urlpatterns = [
     path("health/", views.health, name="health"),
@@ -13,6 +13,6 @@ urlpatterns = [
     path("api/sync/sessions/<uuid:session_id>/read", api.session_mark_read, name="api-sync-session-read"),
     path("api/sync/<str:category>/trigger", api.trigger, name="api-sync-trigger"),
     path("api/requests/<int:request_id>/", api.request_detail, name="api-request"),
-    path("", include("scheduling.api_urls")),
+    *[path("", include(module)) for module in extensions.api_url_modules()],
     path("api/<path:rest>", api.not_found, name="api-not-found"),
 ]

@@ -16,4 +16,10 @@ class WhaleFallConfig(AppConfig):
         from whalefall.alerts.rules import register_core_kinds
 
         register_core_kinds()
-        from whalefall import checks  # noqa: F401  (registers system checks)
+        from whalefall import (
+            checks,  # noqa: F401  (registers system checks)
+            task_registry,
+            tasks,
+        )
+
+        task_registry.register(*tasks.TASKS)

@@ -40,10 +40,6 @@ class SessionStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped (another run held the lock)")
     INTERRUPTED = "interrupted", _("Interrupted (its process died)")
 
-    @classmethod
-    def finished(cls) -> list[str]:
-        return [cls.COMPLETED, cls.PARTIAL, cls.FAILED, cls.CANCELLED, cls.SKIPPED, cls.INTERRUPTED]
-
 
 class RecordStatus(models.TextChoices):
     PENDING = "pending", _("Pending")

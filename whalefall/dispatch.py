@@ -1,21 +1,16 @@
-"""Hand a task to the scheduler process (nothing long runs inside a web request: it would time out and hold a worker)."""
+"""Hand a task to the scheduler process (nothing long runs inside a web request: it would time out and hold a worker).
+
+Which task runs a sync category is declared by the app that owns it (`whalefall.task_registry`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from whalefall.logging import get_logger
 from whalefall.models import TaskRequest
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
-
-# Category -> task function (dotted path). Each takes keyword arguments
-# `instance_ids: list[int] | None`, `trigger: str`, `created_by: str` and returns a summary dict.
-SYNC_TASKS = {
-    "account": "accounts_sync.tasks.sync_accounts",
-    "capacity": "capacity.tasks.collect_database_sizes",
-    "aggregation": "capacity.tasks.calculate_database_size_aggregations",
-}
 
 
 def submit(task: str, *, requested_by: str = "", job_id: str = "", **kwargs: Any) -> TaskRequest:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from whalefall.logging import get_logger
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 

@@ -177,10 +177,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="whalefall@localhost"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 WHALEFALL_ALERT_TIMEOUT = env.int("WHALEFALL_ALERT_TIMEOUT", default=10)
 
-# --- Logging (structlog; see whalefall/logging.py) -----------------------------------------------
+# --- Logging (structlog; see whalefall/structured_logging.py) -----------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 
-from whalefall.logging import build_logging_config  # noqa: E402
+from whalefall.structured_logging import build_logging_config  # noqa: E402
 
 LOGGING = build_logging_config(LOG_FORMAT, LOG_LEVEL)

@@ -1,10 +1,11 @@
-"""Core tasks, kept thin: the work lives in the modules they call."""
+"""Core tasks, kept thin: the work lives in the modules they call. Declared in `TASKS`."""
 
 from __future__ import annotations
 
-from whalefall.logging import get_logger
 from whalefall.retention import run_cleanups
+from whalefall.structured_logging import get_logger
 from whalefall.sync.locks import cleanup_expired_locks
+from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
 
@@ -24,3 +25,34 @@ def send_alerts() -> dict[str, int]:
     from whalefall.alerts.delivery import send_alerts as run
 
     return run()
+
+
+TASKS = (
+    ScheduledTask(
+        name="cleanup_history",
+        function=cleanup_history,
+        label="History cleanup",
+        description="Deletes sessions, job executions and change logs older than the retention settings.",
+        job_id="cleanup_history_weekly",
+        trigger_type="cron",
+        trigger_params={"day_of_week": "sun", "hour": 2, "minute": 30},
+    ),
+    ScheduledTask(
+        name="cleanup_expired_sync_locks",
+        function=cleanup_expired_sync_locks,
+        label="Expired sync-lock cleanup",
+        description="Removes sync locks whose holder stopped renewing them.",
+        job_id="cleanup_expired_sync_locks_every_5min",
+        trigger_type="interval",
+        trigger_params={"minutes": 5},
+    ),
+    ScheduledTask(
+        name="send_alerts",
+        function=send_alerts,
+        label="Alerts",
+        description="Evaluates the alert rules and delivers pending alerts (e-mail, webhooks), with retries.",
+        job_id="send_alerts_every_minute",
+        trigger_type="interval",
+        trigger_params={"minutes": 1},
+    ),
+)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from whalefall import extensions
+
 
 def _scheduler() -> dict[str, object] | None:
-    # Asked by app label so the core does not import the scheduling app (the core must not depend on its apps).
-    if not apps.is_installed("scheduling"):
-        return None
-    from scheduling.status import scheduler_status
-
-    return scheduler_status().as_dict()
+    # The scheduling app says how to ask (the core does not import its apps); None without it.
+    status = extensions.executor_status()
+    return status.as_dict() if status is not None else None
 
 
 def _is_staff(request: HttpRequest) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts_sync.adapters.base import AccountAdapter, Permissions, RemoteAccount
-from whalefall.registry import engine_class
+from whalefall.engine_lookup import engine_class
 
 ADAPTERS = {
     "mysql": "accounts_sync.adapters.mysql",

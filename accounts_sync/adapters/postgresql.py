@@ -43,7 +43,7 @@ from typing import Any
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
 from whalefall.connections.base import ConnectorError, DatabaseConnection
-from whalefall.logging import get_logger
+from whalefall.structured_logging import get_logger
 
 log = get_logger(__name__)
 

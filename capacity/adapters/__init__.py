@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from capacity.adapters.base import CapacityAdapter, DatabaseSize
-from whalefall.registry import engine_class
+from whalefall.engine_lookup import engine_class
 
 ADAPTERS = {
     "mysql": "capacity.adapters.mysql",

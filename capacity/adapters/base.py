@@ -50,8 +50,6 @@ class CapacityAdapter(abc.ABC):
     db_type: str = ""
     #: SQL Server and Oracle compare names case-insensitively (collation / dictionary upper case).
     case_insensitive_names: bool = False
-    #: Whether the engine splits a database into data and log files.
-    has_data_log_split: bool = False
 
     def __init__(self, connection: DatabaseConnection) -> None:
         self.connection = connection

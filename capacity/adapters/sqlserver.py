@@ -42,7 +42,6 @@ def quote(name: str) -> str:
 class Adapter(CapacityAdapter):
     db_type = "sqlserver"
     case_insensitive_names = True
-    has_data_log_split = True
 
     def list_sql(self) -> str:
         return LIST_SQL

@@ -32,8 +32,8 @@ from capacity.models import AggregationWatermark, DatabaseSizeStat, InstanceSize
 from capacity.periods import PERIOD_TYPES, add_periods, last_complete_period
 from capacity.periods import period_start as start_of
 from capacity.services.aggregation import DIRTY_CHUNK, TARGETS, Target, _tail, aggregate, dirty_sql
-from whalefall.logging import get_logger
 from whalefall.models import Instance
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeAggregation
 from capacity.tasks import calculate_database_size_aggregations
-from whalefall.models import SyncSession
+from whalefall.models import Instance, SyncSession
 from whalefall.tests import live
 from whalefall.tests.factories import InstanceFactory
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_it_rejects_unknown_instances_and_bad_dates() -> None:
-    with pytest.raises(CommandError, match="unknown or inactive instance"):
+    with pytest.raises(CommandError, match="unknown instance"):
         call_command("collect_database_sizes", "--instance", "nope")
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("calculate_database_size_aggregations", "--date", "31/12/2024")
@@ -31,9 +31,9 @@ def test_it_rejects_unknown_instances_and_bad_dates() -> None:
 def test_it_exits_non_zero_when_the_session_failed() -> None:
     instance = InstanceFactory(db_type="postgresql", port=live.closed_port())
     out = StringIO()
-    with pytest.raises(CommandError) as excinfo:
+    with pytest.raises(SystemExit) as excinfo:
         call_command("collect_database_sizes", "--instance", instance.name, "--json", stdout=out)
-    assert excinfo.value.returncode == 1
+    assert excinfo.value.code == 1
     summary = json.loads(out.getvalue())
     assert summary["status"] == "failed"
     assert summary["instances"][0]["failed_phase"] == "connection"
@@ -97,7 +97,7 @@ def test_a_failing_aggregation_pass_fails_every_record_with_its_reason(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(f"capacity.services.collection.{service}", boom)
+    monkeypatch.setattr(f"capacity.services.shared_aggregation.{service}", boom)
     InstanceFactory()
     InstanceFactory()
     result = calculate_database_size_aggregations(trigger="manual", **options)
@@ -124,3 +124,22 @@ def test_full_recomputes_every_period_and_takes_no_named_period() -> None:
     assert {k: details[k]["databases"] for k in kinds} == dict.fromkeys(kinds, 1)
     again = calculate_database_size_aggregations(trigger="manual")  # incremental: nothing new
     assert again["instances"][0]["items_updated"] == 0
+
+
+def test_it_exits_zero_when_every_instance_succeeds_and_one_when_the_session_is_partial(
+    mysql_instance: Instance,
+) -> None:
+    out = StringIO()
+    call_command("collect_database_sizes", "--instance", mysql_instance.name, "--json", stdout=out)
+    assert json.loads(out.getvalue())["status"] == "completed"
+    broken = InstanceFactory(db_type="postgresql", port=live.closed_port(), name="broken-one")
+    out = StringIO()
+    with pytest.raises(SystemExit) as excinfo:
+        names = ("--instance", mysql_instance.name, "--instance", broken.name)
+        call_command("collect_database_sizes", *names, "--json", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert excinfo.value.code == 1 and summary["status"] == "partial"
+    assert {i["instance"]: i["status"] for i in summary["instances"]} == {
+        mysql_instance.name: "completed",
+        "broken-one": "failed",
+    }

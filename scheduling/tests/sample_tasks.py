@@ -15,7 +15,7 @@ def record_session(
 ) -> dict[str, Any]:
     """A session with no instances, finalised: what a real sync task leaves behind."""
     session = ledger.create_session(SyncCategory.ACCOUNT, trigger, created_by=created_by or "scheduler-test")
-    ledger.finalize_session(session)
+    session.finalize()
     return {"session_id": str(session.session_id), "status": session.status}
 
 
@@ -41,7 +41,7 @@ def slow_sync(
     one at a time: lets a test stop, cancel or conflict with a real run."""
     from whalefall.models import Instance
     from whalefall.sync.phases import InstanceResult
-    from whalefall.sync.runner import run_sync
+    from whalefall.sync.session_runner import run_sync, unit_of
 
     def work(instance: Any, session: Any) -> InstanceResult:
         time.sleep(seconds)
@@ -51,7 +51,7 @@ def slow_sync(
         category=SyncCategory.ACCOUNT,
         module="slow_sync",
         instances=list(Instance.objects.order_by("pk")[:instances]),
-        work=work,
+        unit=unit_of("slow_sync", work),
         trigger=trigger,
         created_by=created_by,
         max_workers=1,

@@ -8,7 +8,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from whalefall.dispatch import SYNC_TASKS
+from whalefall import task_registry
 from whalefall.models import SyncInstanceRecord, SyncSession, TaskRequest
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
@@ -114,7 +114,7 @@ def test_it_queues_a_rerun_of_the_failed_instances(operator: Client, alive_sched
     response = _action(operator, "rerun_failed_instances", session.pk, clean.pk)
     request = TaskRequest.objects.get()
     failed_id = session.records.get(status="failed").instance_id
-    assert request.task == SYNC_TASKS["capacity"]
+    assert request.task == task_registry.for_category("capacity").path  # type: ignore[union-attr]
     assert request.kwargs == {"instance_ids": [failed_id], "trigger": "manual", "created_by": "otto"}
     assert request.requested_by == "otto"
     assert any(

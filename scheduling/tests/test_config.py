@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scheduling.config import BUILTIN_DEFAULTS, ConfigError, load_default_tasks, parse
+from scheduling.config import ConfigError, builtin_defaults, load_default_tasks, parse
 from scheduling.functions import FunctionError, TaskUnavailable, check, resolve
 
 SHIPPED = Path(__file__).resolve().parents[1] / "scheduler_tasks.yaml"
@@ -25,7 +25,7 @@ def _text(*entries: dict) -> str:
 
 def test_it_ships_the_builtin_defaults_in_the_yaml() -> None:
     loaded = load_default_tasks(SHIPPED)
-    assert loaded.specs == list(BUILTIN_DEFAULTS)
+    assert loaded.specs == builtin_defaults()
     assert {s.id for s in loaded.specs} == {
         "sync_accounts_every_30min",
         "collect_database_sizes_daily",
@@ -38,7 +38,7 @@ def test_it_ships_the_builtin_defaults_in_the_yaml() -> None:
 
 def test_it_falls_back_to_builtin_defaults_with_a_warning(tmp_path: Path) -> None:
     loaded = load_default_tasks(tmp_path / "missing.yaml")
-    assert loaded.specs == list(BUILTIN_DEFAULTS)
+    assert loaded.specs == builtin_defaults()
     assert loaded.source == "built-in defaults"
     assert "missing.yaml not found" in loaded.warnings[0]
 

@@ -174,7 +174,8 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Rerun failed instances", permissions=["manage"])
     def rerun_failed_instances(self, request: HttpRequest, queryset: QuerySet[SyncSession]) -> None:
-        from whalefall.dispatch import SYNC_TASKS, submit
+        from whalefall import task_registry
+        from whalefall.dispatch import submit
         from whalefall.sync.admission import refusal
 
         failed: dict[int, list[int]] = {}
@@ -187,13 +188,14 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         queued = refused = 0
         for session in queryset.filter(pk__in=failed):
             ids = sorted(set(failed[session.pk]))
-            reason = refusal(SYNC_TASKS[session.category])
-            if reason:
+            task = task_registry.for_category(session.category)
+            reason = refusal(task.path) if task else f"no installed app runs {session.category} sessions"
+            if reason or task is None:
                 self.message_user(request, f"Rerun of {session} not queued: {reason}", messages.ERROR)
                 refused += 1
                 continue
             submit(
-                SYNC_TASKS[session.category],
+                task.path,
                 requested_by=user,
                 instance_ids=ids,
                 trigger="manual",

@@ -19,8 +19,8 @@ from django.utils.translation import gettext
 
 from whalefall.alerts import channels
 from whalefall.alerts.registry import KINDS, Event
-from whalefall.logging import get_logger
 from whalefall.models import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))

@@ -11,7 +11,7 @@ from whalefall.connections.base import (
     ErrorKind,
     ServerInfo,
 )
-from whalefall.registry import engine_class
+from whalefall.engine_lookup import engine_class
 
 if TYPE_CHECKING:
     from whalefall.models import Instance

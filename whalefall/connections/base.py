@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from whalefall.logging import REDACTED, scrub
+from whalefall.structured_logging import REDACTED, scrub
 
 
 class ErrorKind(enum.StrEnum):
@@ -199,10 +199,6 @@ class DatabaseConnection(abc.ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    @property
-    def is_connected(self) -> bool:
-        return self._conn is not None
 
     # --- queries -----------------------------------------------------------------------------
     def fetch_all(

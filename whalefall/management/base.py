@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, OutputWrapper
 
-from whalefall.logging import console_floor
+from whalefall.structured_logging import console_floor
 from whalefall.textsafe import safe_lines
 
 if TYPE_CHECKING:

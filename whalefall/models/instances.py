@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from whalefall import crypto
 from whalefall.choices import DEFAULT_PORTS, DbType
-from whalefall.logging import register_secret
+from whalefall.structured_logging import register_secret
 
 if TYPE_CHECKING:
     from whalefall.connections.base import ConnectionParams
@@ -79,9 +79,6 @@ class Credential(models.Model):
 class InstanceQuerySet(models.QuerySet["Instance"]):
     def active(self) -> InstanceQuerySet:
         return self.filter(is_active=True)
-
-    def by_names(self, names: list[str] | None) -> InstanceQuerySet:
-        return self.filter(name__in=names) if names else self
 
     def for_sync(self, instance_ids: list[int] | None = None) -> list[Instance]:
         """The instances a run covers: those named explicitly, else every active one."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Q
@@ -17,6 +17,9 @@ from whalefall.choices import (
     SyncPhase,
     SyncTrigger,
 )
+
+if TYPE_CHECKING:
+    from whalefall.sync.phases import InstanceResult
 
 
 class SyncSessionQuerySet(models.QuerySet["SyncSession"]):
@@ -269,23 +272,15 @@ class SyncInstanceRecord(models.Model):
         self.error_message = reason[:2000]
         self.save(update_fields=["status", "finished_at", "error_message"])
 
-    def complete(
-        self,
-        *,
-        items_synced: int = 0,
-        items_created: int = 0,
-        items_updated: int = 0,
-        items_deleted: int = 0,
-        sync_details: dict[str, Any] | None = None,
-        status: str = RecordStatus.COMPLETED,
-    ) -> None:
-        self.status = status
+    def complete(self, result: InstanceResult) -> None:
+        """Store the counters and details the instance's phases gathered (skipped: nothing to collect)."""
+        self.status = RecordStatus.SKIPPED if result.status == "skipped" else RecordStatus.COMPLETED
         self.finished_at = timezone.now()
-        self.items_synced = items_synced
-        self.items_created = items_created
-        self.items_updated = items_updated
-        self.items_deleted = items_deleted
-        self.sync_details = sync_details or {}
+        self.items_synced = result.items_synced
+        self.items_created = result.items_created
+        self.items_updated = result.items_updated
+        self.items_deleted = result.items_deleted
+        self.sync_details = result.sync_details or {}
         self.error_message = ""
         self.failed_phase = ""
         self.save(

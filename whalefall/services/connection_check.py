@@ -8,8 +8,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from whalefall.connections import ConnectorError, connector_class
 from whalefall.crypto import CredentialDecryptionError
-from whalefall.logging import get_logger, scrub
 from whalefall.models import Instance
+from whalefall.structured_logging import get_logger, scrub
 
 logger = get_logger(__name__)
 

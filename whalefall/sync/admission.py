@@ -7,29 +7,26 @@ queued or running, or its category's sync lock held by a live run. An empty answ
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.db.models import Q
 from django.utils import timezone
 
+from whalefall import extensions, task_registry
 from whalefall.models import SyncLock, TaskRequest, TaskRequestStatus
 from whalefall.sync.locks import LockConflict
 from whalefall.sync.process import holder_gone
 
 
 def category_of(task: str) -> str:
-    from whalefall.dispatch import SYNC_TASKS
-
-    return next((category for category, path in SYNC_TASKS.items() if path == task), "")
+    """The sync category the task (dotted path) runs, "" for a task that is not a sync."""
+    declared = task_registry.by_path(task)
+    return declared.category if declared else ""
 
 
 def refusal(task: str, job_id: str = "") -> str:
     """Why a run of `task` (or of job `job_id`) cannot start now; "" when it can be queued."""
-    if apps.is_installed("scheduling"):
-        from scheduling.status import scheduler_status
-
-        status = scheduler_status()
-        if not status.alive:
-            return f"cannot run now: {status.message}"
+    status = extensions.executor_status()
+    if status is not None and not status.alive:
+        return f"cannot run now: {status.message}"
     same = Q(task=task, job_id="") | Q(job_id=job_id) if job_id else Q(task=task)
     queued = (
         TaskRequest.objects.filter(same, status__in=TaskRequestStatus.open())

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from whalefall.logging import get_logger
+from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
 

@@ -1,4 +1,8 @@
-"""Service API of the session ledger: the task layer drives every record through it."""
+"""Opening a session in the ledger: what the models alone do not know.
+
+A session is created with the owner of this process (so a dead run can be told from a live one)
+and the default author of its trigger; its records are created in one INSERT. From there on the
+runner drives the models directly (`record.start/complete/fail`, `session.finalize`)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from whalefall.choices import RecordStatus, SyncCategory, SyncTrigger
+from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.sync.locks import process_owner
 
@@ -40,52 +44,3 @@ def add_instance_records(session: SyncSession, instances: Iterable[Instance]) ->
     if records and records[0].pk is None:  # backends without RETURNING ids
         records = list(session.records.order_by("id"))
     return records
-
-
-def _record(record: SyncInstanceRecord | int) -> SyncInstanceRecord:
-    return record if isinstance(record, SyncInstanceRecord) else SyncInstanceRecord.objects.get(pk=record)
-
-
-def start_instance_sync(record: SyncInstanceRecord | int) -> SyncInstanceRecord:
-    rec = _record(record)
-    rec.start()
-    return rec
-
-
-def complete_instance_sync(
-    record: SyncInstanceRecord | int,
-    *,
-    items_synced: int = 0,
-    items_created: int = 0,
-    items_updated: int = 0,
-    items_deleted: int = 0,
-    sync_details: dict[str, Any] | None = None,
-    status: str = RecordStatus.COMPLETED,
-) -> SyncInstanceRecord:
-    rec = _record(record)
-    rec.complete(
-        items_synced=items_synced,
-        items_created=items_created,
-        items_updated=items_updated,
-        items_deleted=items_deleted,
-        sync_details=sync_details,
-        status=status,
-    )
-    return rec
-
-
-def fail_instance_sync(
-    record: SyncInstanceRecord | int,
-    error_message: str,
-    *,
-    phase: str = "",
-    sync_details: dict[str, Any] | None = None,
-) -> SyncInstanceRecord:
-    rec = _record(record)
-    rec.fail(error_message, phase=phase, sync_details=sync_details)
-    return rec
-
-
-def finalize_session(session: SyncSession) -> SyncSession:
-    session.finalize()
-    return session

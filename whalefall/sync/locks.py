@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from whalefall.logging import get_logger
 from whalefall.models import SyncLock, SyncSession
+from whalefall.structured_logging import get_logger
 from whalefall.sync.process import holder_gone, hostname, my_start_time
 
 logger = get_logger(__name__)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from whalefall.connections.base import ConnectorError
-from whalefall.logging import scrub
+from whalefall.structured_logging import scrub
 
 
 @dataclass
@@ -33,7 +33,9 @@ class PhaseStats:
 
 @dataclass
 class InstanceResult:
-    """What one instance's sync hands back to the runner for its SyncInstanceRecord."""
+    """The one object that carries an instance's outcome from its phases to its ledger record
+    (`SyncInstanceRecord.complete`): the record's counters, `sync_details`, and whether there
+    was anything to collect (`status="skipped"` when not)."""
 
     items_synced: int = 0
     items_created: int = 0
@@ -42,8 +44,26 @@ class InstanceResult:
     sync_details: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
 
+    @classmethod
+    def from_phases(
+        cls, inventory: PhaseStats, collection: PhaseStats, sync_details: dict[str, Any]
+    ) -> InstanceResult:
+        """The same counters for every sync: what the collection read and wrote, what the
+        inventory added and deactivated."""
+        return cls(
+            items_synced=collection.processed_records,
+            items_created=inventory.created,
+            items_updated=collection.saved_count,
+            items_deleted=inventory.deactivated,
+            sync_details=sync_details,
+            status="skipped" if collection.status == "skipped" else "completed",
+        )
+
 
 PHASE_BLOCKS = ("inventory", "collection")
+# The block of a phase that did not run because an earlier one failed, and of the one that failed.
+NOT_RUN: dict[str, Any] = {"status": "skipped", "processed_records": 0, "reason": "not run"}
+FAILED: dict[str, Any] = {"status": "failed"}
 
 
 def full_sync_details(details: dict[str, Any] | None, failed_phase: str) -> dict[str, Any]:

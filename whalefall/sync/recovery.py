@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from whalefall.logging import get_logger
 from whalefall.models import SyncLock, SyncSession
+from whalefall.structured_logging import get_logger
 from whalefall.sync.locks import INTERRUPTED, take_over
 from whalefall.sync.process import holder_gone, hostname
 

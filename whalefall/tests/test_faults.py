@@ -23,7 +23,7 @@ from django.db import connection
 from accounts_sync.coordinator import AccountSyncCoordinator
 from accounts_sync.models import Account
 from whalefall.models import Instance, SyncLock, SyncSession
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync, unit_of
 from whalefall.tests import live
 from whalefall.tests.factories import CredentialFactory, InstanceFactory
 from whalefall.tests.faultproxy import FaultProxy
@@ -78,7 +78,7 @@ def sync(data: dict[str, Any]) -> SyncSession:
         category="account",
         module="account_sync",
         instances=[data["instance"]],
-        work=work,
+        unit=unit_of("account_sync", work),
         trigger="manual",
         created_by="fault-test",
     )
@@ -189,7 +189,7 @@ def test_metadata_database_connection_dropped_mid_run(watched: dict[str, Any]) -
         category="account",
         module="account_sync",
         instances=[watched["instance"]],
-        work=work,
+        unit=unit_of("account_sync", work),
         trigger="manual",
     )
     session.refresh_from_db()

@@ -12,7 +12,7 @@ from whalefall.models import Instance, SyncSession
 from whalefall.sync import ledger
 from whalefall.sync.locks import LockConflict, acquire_lock
 from whalefall.sync.phases import InstanceResult, PhaseError
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync, unit_of
 from whalefall.tests.factories import InstanceFactory
 
 
@@ -24,20 +24,24 @@ def ok(instance: Instance, session: SyncSession) -> InstanceResult:
 
 def run(instances: list[Instance], work=ok, **kw: object) -> SyncSession:  # type: ignore[no-untyped-def]
     return run_sync(
-        category=SyncCategory.ACCOUNT, module="account_sync", instances=instances, work=work, **kw
+        category=SyncCategory.ACCOUNT,
+        module="account_sync",
+        instances=instances,
+        unit=unit_of("account_sync", work),
+        **kw,
     )  # type: ignore[arg-type]
 
 
 @pytest.mark.django_db
-def test_it_walks_a_record_through_the_service_api() -> None:
+def test_it_walks_a_record_through_the_ledger() -> None:
     instance = InstanceFactory()
     session = ledger.create_session(SyncCategory.CAPACITY, SyncTrigger.MANUAL, created_by="alice")
     [record] = ledger.add_instance_records(session, [instance])
     assert (record.status, record.instance_name, session.total_instances) == ("pending", instance.name, 1)
-    ledger.start_instance_sync(record.pk)
+    record.start()
     record.refresh_from_db()
     assert record.status == RecordStatus.RUNNING and record.started_at and record.attempts == 1
-    ledger.complete_instance_sync(record.pk, items_synced=5, items_created=2, sync_details={"a": 1})
+    record.complete(InstanceResult(items_synced=5, items_created=2, sync_details={"a": 1}))
     record.refresh_from_db()
     assert (record.status, record.items_synced, record.items_created, record.sync_details) == (
         "completed",
@@ -45,7 +49,7 @@ def test_it_walks_a_record_through_the_service_api() -> None:
         2,
         {"a": 1},
     )
-    ledger.finalize_session(session)
+    session.finalize()
     session.refresh_from_db()
     assert session.status == SessionStatus.COMPLETED and session.finished_at and session.duration is not None
 

@@ -23,7 +23,7 @@ from whalefall.sync import ledger
 from whalefall.models import Instance
 handle = acquire_lock("capacity")
 session = ledger.create_session("capacity", "manual", created_by="other")
-ledger.start_instance_sync(ledger.add_instance_records(session, Instance.objects.all())[0])
+ledger.add_instance_records(session, Instance.objects.all())[0].start()
 print("held", handle.owner, flush=True)
 import time
 time.sleep(120)
@@ -181,7 +181,7 @@ def test_a_holder_on_another_host_is_judged_by_its_expiry() -> None:
 def test_a_cancelled_run_ends_cancelled_and_releases_the_lock() -> None:
     from whalefall.sync import cancel
     from whalefall.sync.phases import InstanceResult
-    from whalefall.sync.runner import run_sync
+    from whalefall.sync.session_runner import run_sync, unit_of
 
     instances = InstanceFactory.create_batch(4)
 
@@ -191,7 +191,12 @@ def test_a_cancelled_run_ends_cancelled_and_releases_the_lock() -> None:
 
     try:
         session = run_sync(
-            category="account", module="t", instances=instances, work=work, trigger="manual", max_workers=1
+            category="account",
+            module="t",
+            instances=instances,
+            unit=unit_of("t", work),
+            trigger="manual",
+            max_workers=1,
         )
     finally:
         cancel.reset()
@@ -204,7 +209,7 @@ def test_a_cancelled_run_ends_cancelled_and_releases_the_lock() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_record_keeps_every_attempt_and_times_them_all(settings) -> None:  # type: ignore[no-untyped-def]
     from whalefall.sync.phases import InstanceResult, PhaseError
-    from whalefall.sync.runner import run_sync
+    from whalefall.sync.session_runner import run_sync, unit_of
 
     settings.WHALEFALL_RETRY_DELAYS = [0.3]
     calls = []
@@ -215,7 +220,7 @@ def test_a_record_keeps_every_attempt_and_times_them_all(settings) -> None:  # t
             raise PhaseError("collection", "lost connection", transient=True)
         return InstanceResult(items_synced=2)
 
-    session = run_sync(category="account", module="t", instances=[InstanceFactory()], work=work)
+    session = run_sync(category="account", module="t", instances=[InstanceFactory()], unit=unit_of("t", work))
     record = session.records.get()
     assert (record.status, record.attempts) == ("completed", 2)
     assert [(h["attempt"], h["phase"], h["error"]) for h in record.attempt_history] == [

@@ -4,7 +4,7 @@ import json
 
 import structlog
 
-from whalefall.logging import bind_context, build_logging_config, register_secret, scrub
+from whalefall.structured_logging import bind_context, build_logging_config, register_secret, scrub
 
 
 def test_it_scrubs_registered_secrets_and_inline_passwords() -> None:

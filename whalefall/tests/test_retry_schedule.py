@@ -20,7 +20,7 @@ from whalefall.connections.base import ConnectorError, ErrorKind
 from whalefall.models import Instance, SyncSession
 from whalefall.sync.phases import InstanceResult, PhaseError
 from whalefall.sync.retry import is_transient, retry_transient
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync, unit_of
 from whalefall.tests.factories import InstanceFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,10 @@ def test_the_runner_waits_2_then_4_then_8_seconds_before_giving_up(
         raise PhaseError(SyncPhase.CONNECTION, "timeout: no answer", transient=True)
 
     session = run_sync(
-        category=SyncCategory.ACCOUNT, module="account_sync", instances=[InstanceFactory()], work=work
+        category=SyncCategory.ACCOUNT,
+        module="account_sync",
+        instances=[InstanceFactory()],
+        unit=unit_of("account_sync", work),
     )
     record = session.records.get()
     assert waits == [2.0, 4.0, 8.0]

@@ -10,7 +10,7 @@ import pytest
 from whalefall.choices import SyncCategory, SyncPhase, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.sync.phases import InstanceResult, PhaseError
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync, unit_of
 from whalefall.tests.factories import InstanceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ def run(instances: list[Instance], work: Any, **kw: Any) -> SyncSession:
         category=SyncCategory.CAPACITY,
         module="capacity_sync",
         instances=instances,
-        work=work,
+        unit=unit_of("capacity_sync", work),
         trigger=SyncTrigger.MANUAL,
         **kw,
     )
@@ -112,7 +112,7 @@ def test_a_scheduled_run_that_meets_the_lock_is_recorded_skipped_and_logged(capl
             category=SyncCategory.CAPACITY,
             module="capacity_sync",
             instances=[InstanceFactory()],
-            work=lambda i, s: InstanceResult(),
+            unit=unit_of("capacity_sync", lambda i, s: InstanceResult()),
             trigger=SyncTrigger.SCHEDULED,
             created_by="scheduler",
             parameters={"p": 1},

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from whalefall.logging import ConsoleFloor, get_logger
 from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance, SyncSession
+from whalefall.structured_logging import ConsoleFloor, get_logger
 from whalefall.tests import live
 from whalefall.tests.factories import CredentialFactory, InstanceFactory
 from whalefall.textsafe import safe_text

@@ -144,7 +144,7 @@ def test_admin_pages_show_direction_overrides_visibly_and_the_api_keeps_them(adm
 
 
 def test_console_log_lines_escape_server_text() -> None:
-    from whalefall.logging import escape_for_console
+    from whalefall.structured_logging import escape_for_console
 
     event = escape_for_console(None, "info", {"event": "x", "error": HOSTILE, "n": 3})
     assert_nothing_raw(event["error"])

@@ -7,10 +7,10 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from capacity import tasks
-from capacity.management.commands._common import instance_ids, run_task
+from capacity.management.commands._run_session import run_task
 from capacity.models import PeriodType
 from whalefall.choices import SyncTrigger
-from whalefall.management.base import SafeOutputCommand
+from whalefall.management.sync_command import SyncSessionCommand
 
 
 def iso_date(value: str) -> date:
@@ -20,7 +20,7 @@ def iso_date(value: str) -> date:
         raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from None
 
 
-class Command(SafeOutputCommand):
+class Command(SyncSessionCommand):
     help = (
         "Compute daily/weekly/monthly/quarterly size aggregates. Without options: every complete "
         "period that has ended or whose size rows changed since the last run (the last complete "
@@ -31,9 +31,7 @@ class Command(SafeOutputCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--period", choices=PeriodType.values, help="Only this kind of period.")
         parser.add_argument("--date", help="A day (YYYY-MM-DD) inside the period to recompute.")
-        parser.add_argument(
-            "--instance", action="append", dest="instances", metavar="N", help="Instance name (repeatable)."
-        )
+        self.add_instance_arguments(parser)
         parser.add_argument(
             "--full",
             action="store_true",
@@ -54,7 +52,7 @@ class Command(SafeOutputCommand):
             period=options["period"],
             date=day,
             full=options["full"],
-            instance_ids=instance_ids(options["instances"]),
+            instance_ids=self.instance_ids(options),
             trigger=SyncTrigger.MANUAL,
             created_by="cli",
         )

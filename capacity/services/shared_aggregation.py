@@ -1,23 +1,16 @@
-"""Per-instance work functions handed to `whalefall.sync.runner.run_sync`."""
+"""The aggregation's work for `whalefall.sync.session_runner.run_instance`: one shared pass per session."""
 
 from __future__ import annotations
 
 import threading
 from datetime import date
 
-from capacity.coordinator import CapacitySyncCoordinator
 from capacity.services.aggregation import aggregate_periods
 from capacity.services.incremental import aggregate_changes
 from whalefall.choices import SyncPhase
-from whalefall.logging import scrub
 from whalefall.models import Instance, SyncSession
+from whalefall.structured_logging import scrub
 from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats
-
-
-def collect_instance(instance: Instance, session: SyncSession) -> InstanceResult:
-    """Connection -> inventory -> collection -> one atomic write, for one instance."""
-    with CapacitySyncCoordinator(instance) as coordinator:
-        return coordinator.sync_all()
 
 
 class SharedAggregation:

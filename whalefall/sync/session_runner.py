@@ -1,16 +1,18 @@
 """Drive one sync session over many instances (the one task template every sync uses).
 
-    lock -> session -> one record per instance -> bounded parallel pool:
-        start_instance_sync -> work(instance) with retries -> complete / fail (with phase)
+    lock -> session -> one record per instance -> bounded parallel pool of units:
+        unit(session_id, instance_id): start -> work with retries -> complete / fail (with phase)
     -> finalize (completed / partial / failed / cancelled) -> release lock
+
+The unit of work of one instance is a plain function of `(session_id, instance_id)` (each app's
+`sync_instance`): it loads what it needs and writes its own record, so any executor can run it
+(today a thread pool; a distributed task queue would only need the ids). `run_instance` is what
+every unit does around the app's phases.
 
 A Ctrl-C / SIGTERM of a command (or the scheduler's stop after its grace period) cancels the run
 at the next safe point: instances not started yet, and retries not begun, are recorded
 `cancelled`; the instances in progress finish. Every failed attempt's phase and error are kept on
 the record (`attempt_history`), and a failure stores the full `sync_details` shape.
-
-Both account sync and capacity collection call `run_sync` with their own `work` function, so
-the ledger, locking, retry and logging behaviour is identical for them.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from whalefall.choices import RecordStatus, SyncPhase, SyncTrigger
-from whalefall.logging import bind_context, get_logger, scrub
+from whalefall.choices import SyncPhase, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
+from whalefall.structured_logging import bind_context, get_logger, scrub
 from whalefall.sync import cancel, ledger
 from whalefall.sync.locks import LockConflict, hold_lock
 from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details
@@ -34,7 +37,10 @@ from whalefall.sync.retry import is_transient, retry_transient
 
 logger = get_logger(__name__)
 
+# The in-process work of one instance: its phases, given the loaded instance and session.
 InstanceWork = Callable[[Instance, SyncSession], InstanceResult]
+# The unit of work of one instance, as an executor runs it: ids in, the finished record out.
+InstanceUnit = Callable[[int, int], SyncInstanceRecord]
 ProgressCallback = Callable[[SyncInstanceRecord], None]
 
 # Set by the scheduler while it runs a request: a lock conflict then leaves a `skipped` session
@@ -56,14 +62,15 @@ def run_sync(
     category: str,
     module: str,
     instances: Sequence[Instance],
-    work: InstanceWork,
+    unit: InstanceUnit,
     trigger: str = SyncTrigger.SCHEDULED,
     created_by: str = "",
     parameters: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     max_workers: int | None = None,
 ) -> SyncSession:
-    """Run `work` for every instance inside one session; returns the finalised session.
+    """Run `unit(session_id, instance_id)` for every instance inside one session; returns the
+    finalised session. `parameters` are kept on the session, where the units read their options.
 
     A lock conflict raises LockConflict for manual runs; a scheduled run records a session with
     status `skipped` instead, so the admin sees that the run was due and why it did not happen.
@@ -75,7 +82,7 @@ def run_sync(
                     category, trigger, created_by=created_by, parameters=parameters
                 )
                 with bind_context(module=module, session_id=str(session.session_id)):
-                    _run_session(session, module, instances, work, progress, max_workers)
+                    _run_session(session, module, instances, unit, progress, max_workers)
                 return session
         except LockConflict as conflict:
             if trigger != SyncTrigger.SCHEDULED and not _conflict_records_skip.get():
@@ -95,7 +102,7 @@ def _run_session(
     session: SyncSession,
     module: str,
     instances: Sequence[Instance],
-    work: InstanceWork,
+    unit: InstanceUnit,
     progress: ProgressCallback | None,
     max_workers: int | None,
 ) -> None:
@@ -103,21 +110,16 @@ def _run_session(
     try:
         records = ledger.add_instance_records(session, instances)
         workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records) or 1))
-        context = {"module": module, "session_id": str(session.session_id)}
 
-        def one(pair: tuple[SyncInstanceRecord, Instance]) -> SyncInstanceRecord:
-            if cancel.cancelled():  # safe point: this instance has not started
-                record = pair[0]
-                record.cancel(cancel.reason())
-            else:
-                record = _sync_one(session, pair[0], pair[1], module, work, context)
+        def one(instance: Instance) -> SyncInstanceRecord:
+            record = unit(session.pk, instance.pk)
             if progress:
                 progress(record)
             return record
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{module}-worker") as pool:
-            list(pool.map(one, zip(records, instances, strict=True)))
-        ledger.finalize_session(session)
+            list(pool.map(one, instances))
+        session.finalize()
     except Exception as exc:
         logger.exception(f"{module}_session_failed")
         session.fail(scrub(f"{exc.__class__.__name__}: {exc}"))
@@ -130,21 +132,27 @@ def _run_session(
     )
 
 
-def _sync_one(
-    session: SyncSession,
-    record: SyncInstanceRecord,
-    instance: Instance,
-    module: str,
-    work: InstanceWork,
-    context: dict[str, str],
-) -> SyncInstanceRecord:
-    """One worker thread: its own DB connection, opened fresh and closed at the end."""
+def run_instance(session_id: int, instance_id: int, *, module: str, work: InstanceWork) -> SyncInstanceRecord:
+    """What every unit of work does around its phases: load the record of `instance_id` in
+    session `session_id`, run `work` with retries, and write the outcome on the record.
+
+    Runs in a worker: its own DB connection, opened fresh and closed at the end.
+    """
     close_old_connections()
     try:
+        record = SyncInstanceRecord.objects.select_related("session", "instance__credential").get(
+            session_id=session_id, instance_id=instance_id
+        )
+        session, instance = record.session, record.instance
+        assert instance is not None  # a record being run has its instance (it is only unset once deleted)
+        context = {"module": module, "session_id": str(session.session_id)}
         with bind_context(**context, instance_id=instance.pk, instance=instance.name):
+            if cancel.cancelled():  # safe point: this instance has not started
+                record.cancel(cancel.reason())
+                return record
 
             def attempt(n: int) -> InstanceResult:
-                ledger.start_instance_sync(record)
+                record.start()
                 try:
                     return work(instance, session)
                 except Exception as exc:
@@ -169,30 +177,20 @@ def _sync_one(
                 record.cancel(f"{exc}; {_history_text(record)}")
             except PhaseError as exc:
                 logger.error(f"{module}_{exc.phase}_failed", phase=exc.phase, error=exc.message)
-                ledger.fail_instance_sync(
-                    record,
+                record.fail(
                     _history_text(record) or exc.message,
                     phase=exc.phase,
                     sync_details=full_sync_details(exc.sync_details, exc.phase),
                 )
             except Exception as exc:
                 logger.exception(f"{module}_instance_failed")
-                ledger.fail_instance_sync(
-                    record,
+                record.fail(
                     _history_text(record) or _message(exc),
                     phase=SyncPhase.COLLECTION,
                     sync_details=full_sync_details(None, SyncPhase.COLLECTION),
                 )
             else:
-                ledger.complete_instance_sync(
-                    record,
-                    items_synced=result.items_synced,
-                    items_created=result.items_created,
-                    items_updated=result.items_updated,
-                    items_deleted=result.items_deleted,
-                    sync_details=result.sync_details,
-                    status=RecordStatus.SKIPPED if result.status == "skipped" else RecordStatus.COMPLETED,
-                )
+                record.complete(result)
                 logger.info(f"{module}_instance_completed", status=record.status, **_counters(result))
         return record
     finally:
@@ -222,3 +220,9 @@ def _counters(result: InstanceResult) -> dict[str, int]:
         "items_updated": result.items_updated,
         "items_deleted": result.items_deleted,
     }
+
+
+def unit_of(module: str, work: InstanceWork) -> InstanceUnit:
+    """The unit of work that runs in-process `work` for one instance (each app's `sync_instance`
+    is one of these, written out as a plain function)."""
+    return partial(run_instance, module=module, work=work)
