@@ -45,6 +45,7 @@ from whalefall.logging import get_logger
 from whalefall.models import TaskRequest, TaskRequestStatus
 from whalefall.sync import cancel
 from whalefall.sync.conf import scheduler_stop_grace
+from whalefall.sync.process import my_start_time
 from whalefall.sync.recovery import recover_interrupted_sessions
 
 logger = get_logger(__name__)
@@ -149,7 +150,12 @@ class SchedulerService:
     # --- lease --------------------------------------------------------------------------------
     def try_activate(self) -> bool:
         claimed = SchedulerLease.claim(
-            owner=self.owner, token=self.token, host=self.host, pid=self.pid, seconds=self.lease_seconds
+            owner=self.owner,
+            token=self.token,
+            host=self.host,
+            pid=self.pid,
+            seconds=self.lease_seconds,
+            started_at=my_start_time(),
         )
         if not claimed:
             if not self._standby_said:
