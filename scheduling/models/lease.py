@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.leases import Holder, Lease
 
@@ -26,7 +27,7 @@ class SchedulerLease(models.Model):
     host = models.CharField(max_length=150, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
     process_started_at = models.DateTimeField(
-        null=True, blank=True, help_text="Start time of the holder process (pid reuse check)."
+        null=True, blank=True, help_text=_("Start time of the holder process (pid reuse check).")
     )
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
