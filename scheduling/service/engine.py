@@ -7,12 +7,13 @@ from typing import Any
 
 from apscheduler import events
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
 from django.db import close_old_connections as _close_old_connections
 from django.db import connection
 
-from scheduling.jobstore import WhaleFallJobStore
+from scheduling.jobstore import JOBS_STORE, RUN_NOW_STORE, WhaleFallJobStore
 from whalefall.logging import get_logger
 
 logger = get_logger(__name__)
@@ -40,27 +41,15 @@ def close_old_connections() -> None:
         _close_old_connections()
 
 
-class WhaleFallScheduler(BackgroundScheduler):
-    """BackgroundScheduler whose own thread drops its database connection after each round."""
-
-    def _process_jobs(self) -> float | None:
-        try:
-            return super()._process_jobs()
-        finally:
-            close_old_connections()
-
-    def _main_loop(self) -> None:
-        try:
-            super()._main_loop()
-        finally:
-            if not connection.in_atomic_block:
-                connection.close()
-
-
 def build_scheduler() -> BackgroundScheduler:
-    """APScheduler with the Django job store, 5 threads, the project time zone, events logged."""
-    scheduler = WhaleFallScheduler(
-        jobstores={"default": WhaleFallJobStore()},
+    """APScheduler with the Django job store, 5 threads, the project time zone, events logged.
+
+    Only APScheduler's public interface is used: run-now requests wait in a memory store of their
+    own (see `commands.RunRequests`), and the Django store closes the connections of the
+    scheduler's thread itself.
+    """
+    scheduler = BackgroundScheduler(
+        jobstores={JOBS_STORE: WhaleFallJobStore(), RUN_NOW_STORE: MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(EXECUTOR_THREADS)},
         job_defaults=JOB_DEFAULTS,
         timezone=settings.TIME_ZONE,

@@ -96,6 +96,12 @@ class SchedulerService:
             time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
 
     @property
+    def handoff_timeout(self) -> float:
+        """How long one step waits for the scheduler's thread to take a run-now request: short
+        enough that the lease is renewed in time."""
+        return min(10.0, max(1.0, self.lease_seconds / 3))
+
+    @property
     def active(self) -> bool:
         return self.scheduler is not None
 
@@ -141,7 +147,7 @@ class SchedulerService:
             raise
         scheduler.resume()
         self.scheduler = scheduler
-        self.requests = commands.RunRequests(scheduler, self.claim_label)
+        self.requests = commands.RunRequests(scheduler, self.claim_label, self.handoff_timeout)
         reconcile.report(self.owner, states, self.out)
         logger.info(
             "scheduler_started",
