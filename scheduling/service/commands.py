@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from apscheduler import events
 from apscheduler.events import JobSubmissionEvent
-from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
 from django.utils import timezone
@@ -53,9 +53,10 @@ def apply_commands(scheduler: BaseScheduler, owner: str, limit: int = 50) -> int
 
 
 HANDED_OVER = events.EVENT_JOB_SUBMITTED | events.EVENT_JOB_MAX_INSTANCES
+NOT_STARTED = "not started: the scheduler stopped before an executor took it"
 
 
-@dataclass
+@dataclass(eq=False)
 class Handoff:
     """A claimed request on its way to the executor: set once the scheduler took or refused it."""
 
@@ -148,6 +149,23 @@ class RunRequests:
             self._forget(handoff)
             raise
         return handoff
+
+    def abandon(self) -> int:
+        """The scheduler stops: requests still waiting for the executor will not run; end them
+        `failed` rather than leave them `running`. Returns how many."""
+        abandoned = []
+        for job in self.scheduler.get_jobs(jobstore=RUN_NOW_STORE):
+            try:
+                self.scheduler.remove_job(job.id, jobstore=RUN_NOW_STORE)
+            except JobLookupError:
+                continue  # the executor took it meanwhile: it records its own outcome
+            abandoned.append(job.kwargs["request_id"])
+        if not abandoned:
+            return 0
+        logger.warning("task_requests_abandoned", request_ids=abandoned)
+        return TaskRequest.objects.filter(pk__in=abandoned, status=TaskRequestStatus.RUNNING).update(
+            status=TaskRequestStatus.FAILED, error=NOT_STARTED, finished_at=timezone.now()
+        )
 
     def _forget(self, handoff: Handoff) -> None:
         with self._lock:

@@ -160,6 +160,11 @@ class SchedulerService:
 
     def _stop_scheduler(self, *, wait: bool) -> None:
         if self.scheduler is not None:
+            if self.requests is not None:
+                try:
+                    self.requests.abandon()
+                except DatabaseError:
+                    logger.exception("scheduler_step_database_error")
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=wait)
             self.scheduler = None

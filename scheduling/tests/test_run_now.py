@@ -17,10 +17,11 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 from scheduling.config import TaskSpec
 from scheduling.jobstore import JOBS_STORE, RUN_NOW_STORE, WhaleFallJobStore
 from scheduling.models import JobConfig, SchedulerCommand
+from scheduling.service.commands import NOT_STARTED
 from scheduling.tests.conftest import SAMPLE
 from scheduling.tests.helpers import wait_until
 from whalefall.dispatch import submit
-from whalefall.models import TaskRequest
+from whalefall.models import SyncSession, TaskRequest
 
 
 def _done(request: TaskRequest) -> TaskRequest | None:
@@ -145,3 +146,16 @@ def test_no_private_apscheduler_attribute_is_used() -> None:
         if private.search(line)
     ]
     assert offenders == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_now_still_waiting_when_the_scheduler_stops_ends_failed_not_running(make_service: Any) -> None:
+    service = make_service()
+    service.step()
+    service.scheduler.pause()
+    request = JobConfig.objects.get(pk="record_session_hourly").request_run(by="alice")
+    service.process_requests()
+    service.shutdown()
+    request.refresh_from_db()
+    assert (request.status, request.error) == ("failed", NOT_STARTED)
+    assert not SyncSession.objects.exists()
