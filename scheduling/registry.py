@@ -3,7 +3,8 @@
 `sync_defaults` (at scheduler start) adds missing default jobs and never overwrites a trigger an
 operator edited; `reload_from_yaml` (explicit admin action) resets built-in jobs to the file.
 `reconcile` makes the in-memory scheduler match one JobConfig; it is what every admin change
-triggers through a SchedulerCommand.
+triggers through a SchedulerCommand. It touches the stored jobs only, never a run-now request
+waiting in the scheduler under the same job id.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from django.db import transaction
 
 from scheduling.config import TaskSpec
+from scheduling.jobstore import JOBS_STORE
 from scheduling.models import JobConfig, JobState, SchedulerCommand
 from scheduling.runner import run_job
 from scheduling.triggers import TriggerError, build_trigger
@@ -94,7 +96,7 @@ def reload_from_yaml(specs: Iterable[TaskSpec], by: str = "") -> int:
 
 def _remove(scheduler: BaseScheduler, job_id: str) -> None:
     try:
-        scheduler.remove_job(job_id)
+        scheduler.remove_job(job_id, jobstore=JOBS_STORE)
     except JobLookupError:
         pass
 
@@ -115,7 +117,7 @@ def reconcile(scheduler: BaseScheduler, config: JobConfig) -> str:
         logger.error("scheduler_job_invalid_trigger", job_id=config.id, error=str(exc))
         return "invalid"
     fingerprint = config.fingerprint()
-    job = scheduler.get_job(config.id)
+    job = scheduler.get_job(config.id, jobstore=JOBS_STORE)
     job_args = {
         "func": run_job,
         "args": (config.function, config.id),
@@ -123,15 +125,17 @@ def reconcile(scheduler: BaseScheduler, config: JobConfig) -> str:
         "name": config.name,
     }
     if job is None:
-        scheduler.add_job(trigger=trigger, id=config.id, replace_existing=True, **job_args)
+        scheduler.add_job(
+            trigger=trigger, id=config.id, jobstore=JOBS_STORE, replace_existing=True, **job_args
+        )
     elif fingerprint != config.applied_fingerprint:
-        scheduler.modify_job(config.id, **job_args)
-        scheduler.reschedule_job(config.id, trigger=trigger)
-    job = scheduler.get_job(config.id)
+        scheduler.modify_job(config.id, jobstore=JOBS_STORE, **job_args)
+        scheduler.reschedule_job(config.id, jobstore=JOBS_STORE, trigger=trigger)
+    job = scheduler.get_job(config.id, jobstore=JOBS_STORE)
     if job is not None and config.paused and job.next_run_time is not None:
-        scheduler.pause_job(config.id)
+        scheduler.pause_job(config.id, jobstore=JOBS_STORE)
     elif job is not None and not config.paused and job.next_run_time is None:
-        scheduler.resume_job(config.id)
+        scheduler.resume_job(config.id, jobstore=JOBS_STORE)
     if fingerprint != config.applied_fingerprint:
         JobConfig.objects.filter(pk=config.pk).update(applied_fingerprint=fingerprint)
     return state
@@ -148,7 +152,7 @@ def reconcile_job(scheduler: BaseScheduler, job_id: str) -> str:
 def reconcile_all(scheduler: BaseScheduler) -> dict[str, str]:
     """Apply every JobConfig and drop stored jobs that no longer have one."""
     states = {config.id: reconcile(scheduler, config) for config in JobConfig.objects.all()}
-    for job in scheduler.get_jobs():
+    for job in scheduler.get_jobs(jobstore=JOBS_STORE):
         if job.id not in states:
             _remove(scheduler, job.id)
             logger.info("scheduler_orphan_job_removed", job_id=job.id)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
-from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from whalefall.leases import Holder, Lease
 
 LEASE_NAME = "scheduler"
 
 
 class SchedulerLease(models.Model):
-    """Who runs the jobs. Claimed and renewed with conditional UPDATEs, never with a read-then-write.
+    """Who runs the jobs: a lease (`whalefall.leases`) the holder renews from its main loop.
 
-    A holder renews `expires_at` from its main loop; a standby claims the row only once
-    `expires_at` has passed, so a killed scheduler is replaced within one lease period.
+    A standby claims it only once `expires_at` has passed, so a killed scheduler is replaced within
+    one lease period. Releasing keeps the row (vacated), so the last holder and its last heartbeat
+    stay visible on the status page.
     """
 
     name = models.CharField(max_length=32, primary_key=True, default=LEASE_NAME)
@@ -23,6 +26,9 @@ class SchedulerLease(models.Model):
     token = models.CharField(max_length=64, blank=True, default="")
     host = models.CharField(max_length=150, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
+    process_started_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Start time of the holder process (pid reuse check).")
+    )
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(default=timezone.now)
@@ -38,50 +44,41 @@ class SchedulerLease(models.Model):
         return bool(self.token) and self.expires_at > timezone.now()
 
     @classmethod
-    def current(cls) -> SchedulerLease | None:
-        return cls.objects.filter(name=LEASE_NAME).first()
-
-    @classmethod
-    def ensure_row(cls) -> None:
-        if cls.objects.filter(name=LEASE_NAME).exists():
-            return
-        try:
-            with transaction.atomic():
-                cls.objects.create(name=LEASE_NAME, expires_at=timezone.now() - timedelta(seconds=1))
-        except IntegrityError:
-            pass  # another process created it first
-
-    @classmethod
-    def claim(cls, *, owner: str, token: str, host: str, pid: int, seconds: int) -> bool:
-        """Take the lease if it is free or expired; True when this process now holds it."""
-        cls.ensure_row()
-        now = timezone.now()
-        taken = (
-            cls.objects.filter(name=LEASE_NAME)
-            .filter(Q(expires_at__lt=now) | Q(token=token))
-            .update(
-                owner=owner,
-                token=token,
-                host=host,
-                pid=pid,
-                acquired_at=now,
-                heartbeat_at=now,
-                expires_at=now + timedelta(seconds=seconds),
-            )
+    def lease(cls) -> Lease[SchedulerLease]:
+        return Lease(
+            cls,
+            LEASE_NAME,
+            key_field="name",
+            acquired_field="acquired_at",
+            heartbeat_field="heartbeat_at",
+            keep_row=True,
         )
-        return taken == 1
+
+    @classmethod
+    def current(cls) -> SchedulerLease | None:
+        return cls.lease().current()
+
+    @classmethod
+    def claim(
+        cls,
+        *,
+        owner: str,
+        token: str,
+        host: str,
+        pid: int,
+        seconds: int,
+        started_at: datetime | None = None,
+    ) -> bool:
+        """Take the lease if it is free, expired or already ours; True when this holder now has it."""
+        holder = Holder(host=host, pid=pid, started_at=started_at, token=token, owner=owner)
+        return cls.lease().claim(holder, seconds, steal_expired=True)
 
     @classmethod
     def renew(cls, *, token: str, seconds: int) -> bool:
         """Heartbeat; False when the lease was lost (expired and claimed by another process)."""
-        now = timezone.now()
-        return bool(
-            cls.objects.filter(name=LEASE_NAME, token=token).update(
-                heartbeat_at=now, expires_at=now + timedelta(seconds=seconds)
-            )
-        )
+        return cls.lease().renew(token, seconds)
 
     @classmethod
     def release(cls, *, token: str) -> None:
         """Let a standby take over at once instead of waiting for the expiry."""
-        cls.objects.filter(name=LEASE_NAME, token=token).update(expires_at=timezone.now(), token="")
+        cls.lease().release(token)

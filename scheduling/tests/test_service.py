@@ -57,7 +57,7 @@ def test_it_takes_over_an_expired_lease_and_the_old_holder_steps_down(make_servi
     SchedulerLease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))  # holder "died"
     second.step()
     assert second.active
-    first._renewed_at = 0  # force a heartbeat now
+    first.lease.renewed_at = 0  # force a heartbeat now
     assert first.heartbeat() is False
     assert not first.active
     assert "Lost the scheduler lease" in first.lines[-1]

@@ -1,7 +1,8 @@
 """Sync lock per category, held in the metadata database, so it holds across processes and hosts.
 
-Conflicts are detected by the unique constraint on `category`, so two processes on two hosts
-cannot both win. The holder renews the expiry from a small thread while its run is alive. A
+Each lock is a lease (`whalefall.leases`): claimed by inserting its row, whose unique `category`
+lets one process in, taken over by a conditional UPDATE, so two processes on two hosts cannot
+both win. The holder renews the expiry from a small thread while its run is alive. A
 holder that died is replaced by the next run: at once when it ran on this host (its pid is gone,
 or now belongs to a process started at another time), by the expiry otherwise. Whoever takes
 over closes the dead run's session as `interrupted`.
@@ -11,19 +12,19 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from whalefall.leases import Holder, Lease
 from whalefall.models import SyncLock, SyncSession
 from whalefall.structured_logging import get_logger
-from whalefall.sync.process import holder_gone, hostname, my_start_time
+from whalefall.sync.process import holder_gone, hostname
 
 logger = get_logger(__name__)
 
@@ -33,6 +34,7 @@ def process_owner() -> str:
 
 
 INTERRUPTED = "interrupted: the process running this sync stopped before it finished"
+EXPIRED = "its lock expired"
 
 
 class LockConflict(Exception):
@@ -44,6 +46,11 @@ class LockConflict(Exception):
         super().__init__(f"a {category} sync is already running (lock held by {owner} since {since})")
 
 
+def lease(category: str) -> Lease[SyncLock]:
+    """The lease behind `category`'s lock: released locks leave no row (the table lists held ones)."""
+    return Lease(SyncLock, category, key_field="category", acquired_field="locked_at")
+
+
 @dataclass
 class LockHandle:
     category: str
@@ -52,60 +59,54 @@ class LockHandle:
 
     def renew(self, ttl: int | None = None) -> bool:
         """Push the expiry forward; False if the lock was lost (expired and taken)."""
-        expires = timezone.now() + timedelta(seconds=ttl or settings.WHALEFALL_LOCK_TTL)
-        return bool(
-            SyncLock.objects.filter(category=self.category, token=self.token).update(expires_at=expires)
-        )
+        return lease(self.category).renew(self.token, ttl or settings.WHALEFALL_LOCK_TTL)
 
     def release(self) -> None:
-        SyncLock.objects.filter(category=self.category, token=self.token).delete()
+        lease(self.category).release(self.token)
+
+
+def dead_reason(lock: SyncLock) -> str:
+    """Why `lock`'s holder no longer counts (expired, or known dead on this host), or ""."""
+    if lock.expires_at < timezone.now():
+        return EXPIRED
+    return holder_gone(lock.host, lock.pid, lock.process_started_at)
 
 
 def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:
     """Take the lock for `category` or raise LockConflict naming the holder.
 
     A holder that is known dead (same host, process gone) or whose lock expired is taken over
-    first, and its running session closed as interrupted.
+    (conditional on its token, so only one contender wins), and its running session closed as
+    interrupted. A free lock is claimed by inserting its row: the unique category lets one in.
     """
-    now = timezone.now()
-    handle = LockHandle(category, process_owner(), uuid.uuid4().hex)
-    holder = SyncLock.objects.filter(category=category).first()
-    if holder is not None:
-        reason = (
-            "its lock expired"
-            if holder.expires_at < now
-            else holder_gone(holder.host, holder.pid, holder.process_started_at)
-        )
-        if reason:
-            take_over(holder, reason)
-    try:
-        with transaction.atomic():
-            SyncLock.objects.create(
-                category=category,
-                owner=handle.owner,
-                token=handle.token,
-                host=hostname(),
-                pid=os.getpid(),
-                process_started_at=my_start_time(),
-                locked_at=now,
-                expires_at=now + timedelta(seconds=ttl or settings.WHALEFALL_LOCK_TTL),
-            )
-    except IntegrityError:
-        holder = SyncLock.objects.filter(category=category).first()
-        raise LockConflict(
-            category, holder.owner if holder else "unknown", holder.locked_at if holder else None
-        ) from None
-    logger.info("sync_lock_acquired", category=category, owner=handle.owner)
-    return handle
+    seconds = ttl or settings.WHALEFALL_LOCK_TTL
+    me = Holder.this_process()
+    handle = LockHandle(category, me.owner, me.token)
+    lock = lease(category)
+    holder = lock.current()
+    reason = dead_reason(holder) if holder is not None else ""
+    if holder is not None and reason:
+        if lock.take_over(me, seconds, from_token=holder.token, expired_only=reason == EXPIRED):
+            _interrupt_replaced(holder, reason)
+            logger.info("sync_lock_acquired", category=category, owner=handle.owner)
+            return handle
+    elif lock.claim(me, seconds, steal_expired=False):
+        logger.info("sync_lock_acquired", category=category, owner=handle.owner)
+        return handle
+    holder = lock.current()
+    raise LockConflict(category, holder.owner if holder else "unknown", holder.locked_at if holder else None)
 
 
 def take_over(lock: SyncLock, reason: str) -> int | None:
-    """Remove a dead holder's lock (only that holder's: conditional on its token) and close the
-    sessions it left running as interrupted; returns how many, None when another process got
-    there first."""
-    deleted, _ = SyncLock.objects.filter(pk=lock.pk, token=lock.token).delete()
-    if not deleted:
+    """Free a dead or expired holder's lock (only that holder's: conditional on its token) and close
+    the sessions it left running as interrupted; returns how many, None when the holder renewed
+    meanwhile or another process got there first."""
+    if not lease(lock.category).evict(lock.token, expired_only=reason == EXPIRED):
         return None
+    return _interrupt_replaced(lock, reason)
+
+
+def _interrupt_replaced(lock: SyncLock, reason: str) -> int:
     closed = interrupt_sessions(lock.category, lock.owner, f"{INTERRUPTED} ({reason})")
     logger.warning(
         "sync_lock_taken_over",
@@ -131,11 +132,7 @@ def cleanup_expired_locks() -> int:
     """Scheduled cleanup: expired locks and locks of dead same-host holders, with their sessions."""
     taken = 0
     for lock in SyncLock.objects.all():
-        reason = (
-            "its lock expired"
-            if lock.expires_at < timezone.now()
-            else holder_gone(lock.host, lock.pid, lock.process_started_at)
-        )
+        reason = dead_reason(lock)
         if reason and take_over(lock, reason) is not None:
             taken += 1
     if taken:

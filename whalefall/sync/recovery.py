@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from whalefall.models import SyncLock, SyncSession
 from whalefall.structured_logging import get_logger
-from whalefall.sync.locks import INTERRUPTED, take_over
+from whalefall.sync.locks import INTERRUPTED, dead_reason, take_over
 from whalefall.sync.process import holder_gone, hostname
 
 logger = get_logger(__name__)
@@ -31,11 +29,7 @@ def recover_interrupted_sessions() -> int:
     """
     recovered = 0
     for lock in SyncLock.objects.all():
-        reason = (
-            "its lock expired"
-            if lock.expires_at < timezone.now()
-            else holder_gone(lock.host, lock.pid, lock.process_started_at)
-        )
+        reason = dead_reason(lock)
         if reason:
             recovered += take_over(lock, reason) or 0
     live = set(SyncLock.objects.values_list("category", "owner"))
