@@ -278,10 +278,10 @@ class AccountSyncCoordinator(InstanceCoordinator):
 
     def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
         was_active = [i for i, r in self.rows.items() if r["is_active"]]
-        unreadable = unreadable_databases(self.adapter.notes)  # type: ignore[union-attr]
+        unreadable = unreadable_databases(self.adapter.notes)
         missing = [i for i in was_active if i not in included]
         # Listed from a database that could not be read this time: not seen, not gone.
-        kept = [i for i in missing if self.adapter.listed_in(i) in unreadable]  # type: ignore[union-attr]
+        kept = [i for i in missing if self.adapter.listed_in(i) in unreadable]
         gone = [i for i in missing if i not in set(kept)]
         self.kept = kept
         if kept:
@@ -399,7 +399,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         rows = (
             AccountPrivilege.objects.for_instance(self.instance.pk)
             .filter(where)
-            .exclude(scope_kind__in=SERVER_WIDE | self.adapter.server_catalog_kinds)  # type: ignore[union-attr]
+            .exclude(scope_kind__in=SERVER_WIDE | self.adapter.server_catalog_kinds)
             .values_list("account_id", *AccountPrivilege.FACT_FIELDS)
         )
         out: dict[str, list[tuple[Any, ...]]] = {}
@@ -440,7 +440,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         if len(wanted) <= 500:
             snapshots = snapshots.filter(account__identity__in=sorted(wanted))
         annotated = snapshots.annotate(identity=F("account__identity"))
-        return {s.identity: s for s in annotated if s.identity in wanted}  # type: ignore[attr-defined]
+        return {s.identity: s for s in annotated if s.identity in wanted}
 
     def _new_snapshot(
         self,
@@ -467,7 +467,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         grants enter the record as a baseline, since when they appeared is unknown."""
         if not databases:
             return entries
-        fresh = self.adapter.server_catalog_kinds  # type: ignore[union-attr]
+        fresh = self.adapter.server_catalog_kinds
         texts = {g.scope.render() for g, _ in held if belongs_to(g.scope, databases, fresh)}
         kept = [e for e in entries if not (e["action"] == "GRANT" and e["scope"] in texts)]
         self.baseline_skipped += sum(len(e["privileges"]) for e in entries if e not in kept)

@@ -70,11 +70,9 @@ def job_dict(config: JobConfig) -> dict[str, Any]:
         "next_run_time": next_run.isoformat() if next_run and config.state == "scheduled" else None,
         "last_run": {
             "status": getattr(config, "last_run_status", None),
-            "run_time": config.last_run_at.isoformat() if getattr(config, "last_run_at", None) else None,
-            "duration": float(config.last_run_duration)
-            if getattr(config, "last_run_duration", None)
-            else None,
-            "session_id": str(config.last_session.session_id) if config.last_session_id else None,
+            "run_time": run_at.isoformat() if (run_at := getattr(config, "last_run_at", None)) else None,
+            "duration": float(took) if (took := getattr(config, "last_run_duration", None)) else None,
+            "session_id": str(session.session_id) if (session := config.last_session) else None,
         },
     }
 

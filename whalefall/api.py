@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext, ngettext
@@ -46,15 +46,15 @@ def staff_permission(perm: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @csrf_exempt  # checked below, so that the refusal is JSON
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             if not request.user.is_authenticated:
                 return json_error(gettext("authentication required"), 401)
             if not (request.user.is_staff and request.user.has_perm(perm)):
                 return json_error(permission_required(perm), 403)
             if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
                 refused = _csrf.process_view(request, view, (), {})
-                if refused is not None:
-                    return refused
+                if refused is not None:  # our _reject: JSON
+                    return cast(JsonResponse, refused)
             try:
                 return view(request, *args, **kwargs)
             except Http404 as exc:
@@ -77,7 +77,7 @@ def only(*methods: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
             if request.method not in methods:
                 response = json_error(
                     gettext("method %(method)s not allowed") % {"method": request.method}, 405

@@ -40,21 +40,21 @@ def failing_instances(request: HttpRequest) -> PanelData | None:
         last_session=Subquery(latest.values("session_id")[:1]),
         last_category=Subquery(latest.values("session__category")[:1]),
     )
-    failing = [i for i in instances.order_by("name") if i.last_status == "failed"]  # type: ignore[attr-defined]
+    failing = [i for i in instances.order_by("name") if i.last_status == "failed"]
     rows = []
     for inst in failing[:SHOWN]:
-        error = safe_text(inst.last_error or "")  # type: ignore[attr-defined]
+        error = safe_text(inst.last_error or "")
         rows.append(
             [
                 Cell(inst.name, reverse("admin:whalefall_instance_change", args=[inst.pk])),
-                Cell(f"{_label(SyncCategory, inst.last_category)} · {_label(SyncPhase, inst.last_phase)}"),  # type: ignore[attr-defined]
+                Cell(f"{_label(SyncCategory, inst.last_category)} · {_label(SyncPhase, inst.last_phase)}"),
                 Cell(
                     error.split(":")[0] or gettext("failed"),
-                    reverse("admin:whalefall_syncsession_change", args=[inst.last_session]),  # type: ignore[attr-defined]
+                    reverse("admin:whalefall_syncsession_change", args=[inst.last_session]),
                     "wf-badge wf-bad",
                     title=error[:500],
                 ),
-                Cell(ago(inst.last_at)),  # type: ignore[attr-defined]
+                Cell(ago(inst.last_at)),
             ]
         )
     total = len(failing)

@@ -183,7 +183,7 @@ class Adapter(AccountAdapter):
 
     def _user(self, row: dict[str, Any], dba: set[str]) -> RemoteAccount:
         status = str(row["account_status"] or "").upper()
-        facts = login_facts(status, str(row["authentication_type"] or ""))
+        facts: dict[str, Any] = login_facts(status, str(row["authentication_type"] or ""))
         identity = self.identity(str(row["username"]).upper(), row)
         attrs = {
             "account_status": status,

@@ -38,7 +38,7 @@ class AlertChannelForm(forms.ModelForm):
         fields = ["name", "kind", "format", "url", "recipients", "is_active"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         kind = data.get("kind")
         if kind == ChannelKind.WEBHOOK:
             if not data.get("format"):
@@ -107,7 +107,7 @@ class AlertRuleForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = kind_choices()
+        self.fields["kind"].choices = kind_choices()  # type: ignore[attr-defined]  # a ChoiceField
         self.fields["kind"].help_text = " · ".join(f"{k.label}: {k.help}" for k in KINDS.values() if k.help)
 
 
@@ -133,6 +133,22 @@ class AlertRuleAdmin(admin.ModelAdmin):
         }
 
 
+DELIVERY_FIELDS: tuple[str, ...] = (
+    "created_at",
+    "status",
+    "severity",
+    "title",
+    "body",
+    "channel",
+    "rule",
+    "event_key",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+)
+
+
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
@@ -143,28 +159,15 @@ class AlertDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "rule",
         "attempts",
         "last_error",
-        "sent_at",
     ]
     list_filter = ["status", "channel", "rule", "severity"]
     search_fields = ["title", "body", "event_key"]
     list_select_related = ["channel", "rule"]
-    fields = [
-        "created_at",
-        "status",
-        "severity",
-        "title",
-        "body",
-        "channel",
-        "rule",
-        "event_key",
-        "attempts",
-        "last_error",
-        "next_attempt_at",
-        "sent_at",
-    ]
-    readonly_fields = fields
+    fields = DELIVERY_FIELDS
+    readonly_fields = DELIVERY_FIELDS
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: AlertDelivery) -> SafeString:
-        color = {DeliveryStatus.SENT: "#2e7d32", DeliveryStatus.FAILED: "#c62828"}.get(obj.status, "#8a6d00")
+        colors: dict[str, str] = {DeliveryStatus.SENT: "#2e7d32", DeliveryStatus.FAILED: "#c62828"}
+        color = colors.get(obj.status, "#8a6d00")
         return format_html('<strong style="color:{}">{}</strong>', color, obj.get_status_display())

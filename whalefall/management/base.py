@@ -54,7 +54,7 @@ class SafeOutputCommand(BaseCommand):
         with console_floor(logging.WARNING):
             return super().execute(*args, **options)
 
-    @property  # type: ignore[override]
+    @property
     def stdout(self) -> SafeOutputWrapper:
         return self._safe_stdout
 
@@ -62,7 +62,7 @@ class SafeOutputCommand(BaseCommand):
     def stdout(self, wrapper: OutputWrapper) -> None:
         self._safe_stdout = SafeOutputWrapper.adopt(wrapper)
 
-    @property  # type: ignore[override]
+    @property
     def stderr(self) -> SafeOutputWrapper:
         return self._safe_stderr
 
