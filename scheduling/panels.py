@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from scheduling.models import JobConfig
+from whalefall.formats import local_datetime
 from whalefall.home import Cell, PanelData, register_panel
 from whalefall.panels import ago
 
@@ -42,7 +42,7 @@ def scheduled_tasks(request: HttpRequest) -> PanelData:
                 Cell(job.name, reverse("admin:scheduling_jobconfig_change", args=[job.pk])),
                 outcome,
                 Cell(ago(job.last_run_at)),  # type: ignore[attr-defined]
-                Cell(f"{timezone.localtime(next_run):%Y-%m-%d %H:%M}" if next_run else job.state),
+                Cell(local_datetime(next_run) if next_run else job.state),
             ]
         )
     return PanelData(

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from scheduling.models import SchedulerLease
+from whalefall.formats import local_datetime
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,10 @@ class SchedulerStatus:
     @property
     def message(self) -> str:
         if self.alive:
-            beat = (
-                timezone.localtime(self.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S %Z")
-                if self.heartbeat_at
-                else "?"
-            )
+            beat = local_datetime(self.heartbeat_at, "?")
             return f"Scheduler alive on {self.host} (pid {self.pid}), last heartbeat {beat}."
         if self.heartbeat_at:
-            beat = timezone.localtime(self.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+            beat = local_datetime(self.heartbeat_at)
             return f"No scheduler is running (last heartbeat {beat} from {self.owner}). Start `manage.py runscheduler`."
         return "No scheduler has ever run. Start `manage.py runscheduler`: jobs and run requests wait for it."
 
