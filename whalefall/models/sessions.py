@@ -63,7 +63,9 @@ class SyncSession(models.Model):
         permissions = [("manage_syncsession", "Can manage sync sessions (mark read, rerun)")]
 
     def __str__(self) -> str:
-        return f"{self.get_category_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+        from whalefall.formats import local_datetime
+
+        return f"{self.get_category_display()} {local_datetime(self.started_at)} ({self.status})"
 
     @property
     def duration(self) -> float | None:
