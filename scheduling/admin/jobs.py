@@ -31,7 +31,7 @@ from scheduling.config import ConfigError, load_default_tasks
 from scheduling.models import JobConfig, JobRunSession, JobState, SchedulerCommand
 from scheduling.status import scheduler_status
 from scheduling.triggers import build_trigger, next_run_times
-from whalefall.admin.display import human_duration, outcome_badge
+from whalefall.admin.display import datetime_cell, human_duration, outcome_badge
 from whalefall.formats import local_datetime
 from whalefall.sync.admission import refusal
 
@@ -280,11 +280,11 @@ class JobConfigAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=gettext_lazy("next run"), ordering="next_run_at")
-    def next_run(self, obj: JobConfig) -> str:
+    def next_run(self, obj: JobConfig) -> SafeString | str:
         if obj.state != JobState.SCHEDULED:
             return "-"
         when = getattr(obj, "next_run_at", None)
-        return local(when) if when else _("(not yet applied)")
+        return datetime_cell(when) if when else _("(not yet applied)")
 
     @admin.display(description=gettext_lazy("state"))
     def state_badge(self, obj: JobConfig) -> str:
@@ -302,9 +302,9 @@ class JobConfigAdmin(admin.ModelAdmin):
         return format_html('<a href="{}" class="wf-session-link">{}</a>', url, pill)
 
     @admin.display(description=gettext_lazy("last run"), ordering="last_run_at")
-    def last_run(self, obj: JobConfig) -> str:
+    def last_run(self, obj: JobConfig) -> SafeString | str:
         run = last_run_of(obj)
-        return local(run.at) if run and run.at else "-"
+        return datetime_cell(run.at) if run and run.at else "-"
 
     @admin.display(description=gettext_lazy("duration"))
     def last_duration(self, obj: JobConfig) -> str:
@@ -330,9 +330,9 @@ class JobConfigAdmin(admin.ModelAdmin):
         if not times:
             return source or "-"
         return format_html(
-            '<ol class="wf-upcoming">{}</ol><p class="help">{}</p>',
-            format_html_join("", "<li>{}</li>", ((local(t),) for t in times)),
+            '<div class="wf-upcoming-source">{}</div><ol class="wf-upcoming">{}</ol>',
             source,
+            format_html_join("", "<li>{}</li>", ((local(t),) for t in times)),
         )
 
     @admin.display(description=gettext_lazy("last result"))

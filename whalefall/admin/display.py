@@ -7,6 +7,8 @@ DATETIME_FORMAT in the project's time zone, never a hand-written pattern.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import formats
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -14,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from whalefall.choices import RecordStatus, SessionStatus
+from whalefall.formats import local_datetime
 
 STATUS_COLOURS = {
     SessionStatus.RUNNING: "#1565c0",
@@ -72,3 +75,12 @@ def human_duration(seconds: float | None) -> str:
         return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": rest}
     hours, rest = divmod(whole, 3600)
     return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest // 60}
+
+
+def datetime_cell(value: datetime | None) -> SafeString | str:
+    """A datetime for a narrow column: it may break between date and time, never inside either."""
+    text = local_datetime(value)
+    if value is None or " " not in text:
+        return text
+    day, time = text.split(" ", 1)
+    return format_html('<span class="wf-nowrap">{}</span> <span class="wf-nowrap">{}</span>', day, time)

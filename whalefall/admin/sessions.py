@@ -171,22 +171,30 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     actions = ["mark_read", "rerun_failed_instances"]
     change_list_template = "admin/whalefall/syncsession/change_list.html"
     change_form_template = "admin/whalefall/syncsession/change_form.html"
+    # Several short fields to a row, so the instance table starts within the first screen.
     fields = [
-        "session_id",
+        ("status_label", "counts", "session_duration"),
+        ("category", "trigger", "created_by"),
+        ("started_at", "finished_at"),
+        "error",
+        ("read_state", "owner"),
+        ("session_id", "parameters_folded"),
+    ]
+    readonly_fields = [
+        "status_label",
+        "counts",
+        "session_duration",
         "category",
         "trigger",
-        "status_label",
         "created_by",
-        "owner",
         "started_at",
         "finished_at",
-        "session_duration",
-        "counts",
-        "error",
-        "parameters_folded",
         "read_state",
+        "error",
+        "session_id",
+        "owner",
+        "parameters_folded",
     ]
-    readonly_fields = fields
 
     class Media:
         css = {"all": ["whalefall/sessions.css"]}
