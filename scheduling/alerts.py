@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from scheduling.models import SchedulerLease
 from whalefall.alerts.registry import Event, register
+from whalefall.formats import local_datetime
 from whalefall.models import AlertRule
 
 
@@ -34,7 +37,7 @@ def scheduler_down(rule: AlertRule, since: datetime, now: datetime) -> list[Even
     owner = f"{lease.host} (pid {lease.pid})" if lease else "?"
     title = f"No active scheduler for {int((now - beat).total_seconds() // 60)} minutes"
     lines = [
-        f"last heartbeat {beat.isoformat(timespec='seconds')} from {owner}",
+        f"last heartbeat {local_datetime(beat)} ({settings.TIME_ZONE}) from {owner}",
         "Scheduled syncs are not running.",
     ]
     return [Event(f"scheduler_down:{beat.isoformat()}", title, lines, "critical")]

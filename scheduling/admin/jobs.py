@@ -30,7 +30,7 @@ from scheduling.admin.forms import AddJobForm, TriggerForm
 from scheduling.config import ConfigError, load_default_tasks
 from scheduling.models import JobConfig, JobRunSession, JobState, SchedulerCommand
 from scheduling.status import scheduler_status
-from scheduling.triggers import build_trigger, next_run_times
+from scheduling.triggers import build_trigger, describe, next_run_times
 from whalefall.admin.display import datetime_cell, human_duration, outcome_badge
 from whalefall.formats import local_datetime
 from whalefall.sync.admission import refusal
@@ -543,5 +543,8 @@ class JobConfigAdmin(admin.ModelAdmin):
             self._warn_if_no_scheduler(request)
             return HttpResponseRedirect(reverse("admin:scheduling_jobconfig_changelist"))
         customized = set(JobConfig.objects.filter(customized=True).values_list("id", flat=True))
-        context = self._context(request, _("Reload jobs from YAML"), loaded=loaded, customized=customized)
+        rows = [(spec, describe(spec.trigger_type, spec.trigger_params)) for spec in loaded.specs]
+        context = self._context(
+            request, _("Reload jobs from YAML"), loaded=loaded, customized=customized, rows=rows
+        )
         return TemplateResponse(request, "admin/scheduling/jobconfig/reload_confirm.html", context)

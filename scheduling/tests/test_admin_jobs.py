@@ -271,7 +271,8 @@ def test_it_reloads_from_yaml_after_confirmation(operator: Client, settings: Any
     JobConfig.objects.get(pk="record_session_hourly").set_trigger("interval", {"minutes": 9})
     url = reverse("admin:scheduling_jobconfig_reload")
     page = operator.get(url).content.decode()
-    assert "Yes, reload 1 job(s)" in page and "triggers edited in the admin are lost" in page
+    assert "Yes, reload 1 job" in page and "triggers edited in the admin are lost" in page
+    assert "<td>Every hour</td>" in page  # the file's trigger in words
     assert JobConfig.objects.get(pk="record_session_hourly").trigger_params == {"minutes": 9}
     response = operator.post(url, {"confirm": "yes"}, follow=True)
     assert JobConfig.objects.get(pk="record_session_hourly").trigger_params == {"minute": 0}

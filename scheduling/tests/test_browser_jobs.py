@@ -21,7 +21,7 @@ from whalefall.tests.factories import InstanceFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _partial_session() -> SyncSession:
+def _partial_session(suffix: str = "") -> SyncSession:
     """An account sync over two instances: one failed after four attempts, one fine."""
     started = timezone.now().replace(microsecond=0) - timedelta(minutes=20)
     session = SyncSession.objects.create(
@@ -35,8 +35,8 @@ def _partial_session() -> SyncSession:
         successful_instances=1,
         failed_instances=1,
     )
-    ok = InstanceFactory(name="db-orders-primary")
-    bad = InstanceFactory(name="wfx-mariadb-down")
+    ok = InstanceFactory(name=f"db-orders-primary{suffix}")
+    bad = InstanceFactory(name=f"wfx-mariadb-down{suffix}")
     SyncInstanceRecord.objects.create(
         session=session,
         instance=ok,
@@ -169,4 +169,12 @@ def test_jobs_and_a_session_read_at_a_glance_at_1400_px(
     assert not first.find_element(By.CSS_SELECTOR, "details").get_attribute("open")  # JSON folded
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 1400
     shot(browser, "session-detail")
+
+    _partial_session("-2")  # another one, not opened yet
+    browser.get(f"{live_server.url}/admin/whalefall/syncsession/")
+    weights = browser.execute_script(
+        "return [...document.querySelectorAll('#result_list tbody tr')].map(tr =>"
+        " [!!tr.querySelector('.wf-unread'), getComputedStyle(tr.querySelector('th, td + td')).fontWeight]);"
+    )
+    assert sorted(weights) == [[False, "400"], [True, "700"]]  # opened: read; the new one: bold
     assert csp_violations(browser) == []
