@@ -182,6 +182,21 @@ def upcoming_runs_of(obj: JobConfig, count: int = 5) -> tuple[list[datetime], st
     )
 
 
+class EditedFilter(admin.SimpleListFilter):
+    """The `customized` flag in the words the list uses for it."""
+
+    title = gettext_lazy("edited in the admin")
+    parameter_name = "edited"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("yes")), ("no", _("no"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[JobConfig]) -> QuerySet[JobConfig]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(customized=self.value() == "yes")
+        return queryset
+
+
 @admin.register(JobConfig)
 class JobConfigAdmin(admin.ModelAdmin):
     list_display = [
@@ -194,7 +209,7 @@ class JobConfigAdmin(admin.ModelAdmin):
         "last_duration",
     ]
     list_display_links = ["job_name"]
-    list_filter = ["enabled", "paused", "builtin", "customized", "trigger_type"]
+    list_filter = ["enabled", "paused", "builtin", EditedFilter, "trigger_type"]
     search_fields = ["id", "name", "function", "description"]
     actions = ["run_now", "pause_jobs", "resume_jobs", "enable_jobs", "disable_jobs", "delete_custom_jobs"]
     change_list_template = "admin/scheduling/jobconfig/change_list.html"

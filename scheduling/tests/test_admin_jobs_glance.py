@@ -142,6 +142,9 @@ def test_an_edited_trigger_is_marked_and_an_unedited_one_is_not(viewer: Client) 
     )
     assert triggers["Record a session"] == "Every hour"
     assert page.count('class="wf-edited"') == 1
+    filtered = viewer.get(reverse(CHANGELIST), {"edited": "yes"})
+    assert [j.pk for j in filtered.context["cl"].result_list] == ["boom_daily"]
+    assert "By customized" not in page and "By edited in the admin" in page
     edited = viewer.get(reverse("admin:scheduling_jobconfig_change", args=["boom_daily"])).content.decode()
     plain = viewer.get(
         reverse("admin:scheduling_jobconfig_change", args=["record_session_hourly"])
