@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from scheduling.models import SchedulerLease
 from whalefall.alerts.registry import Event, register
+from whalefall.formats import local_datetime
 from whalefall.models import AlertRule
 
 
@@ -41,7 +43,7 @@ def scheduler_down(rule: AlertRule, since: datetime, now: datetime) -> list[Even
     ) % {"minutes": down}
     lines = [
         gettext("last heartbeat %(time)s from %(owner)s")
-        % {"time": beat.isoformat(timespec="seconds"), "owner": owner},
+        % {"time": f"{local_datetime(beat)} ({settings.TIME_ZONE})", "owner": owner},
         gettext("Scheduled syncs are not running."),
     ]
     return [Event(f"scheduler_down:{beat.isoformat()}", title, lines, "critical")]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from scheduling.models import JobConfig, JobState
 from whalefall.choices import SessionStatus
+from whalefall.formats import local_datetime
 from whalefall.home import Cell, PanelData, register_panel
 from whalefall.panels import ago
 
@@ -48,11 +48,7 @@ def scheduled_tasks(request: HttpRequest) -> PanelData:
                 Cell(job.name, reverse("admin:scheduling_jobconfig_change", args=[job.pk])),
                 outcome,
                 Cell(ago(job.last_run_at)),  # type: ignore[attr-defined]
-                Cell(
-                    formats.date_format(timezone.localtime(next_run), "DATETIME_FORMAT")
-                    if next_run
-                    else str(JobState(job.state).label)
-                ),
+                Cell(local_datetime(next_run) if next_run else str(JobState(job.state).label)),
             ]
         )
     return PanelData(

@@ -109,6 +109,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates and times as ISO 8601, 24-hour, in TIME_ZONE, whatever the language (whalefall/formats).
+FORMAT_MODULE_PATH = ["whalefall.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.config import JOB_ID
 from scheduling.functions import available_functions
@@ -17,6 +19,8 @@ from scheduling.triggers import (
     build_trigger,
     describe,
     next_run_times,
+    weekday_expression,
+    weekdays_matched,
 )
 
 CRON_FORM_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
@@ -36,8 +40,13 @@ class TriggerForm(forms.Form):
     cron_hour = forms.CharField(required=False, label="hour", help_text="0-23, */6")
     cron_day = forms.CharField(required=False, label="day of month", help_text="1-31, last")
     cron_month = forms.CharField(required=False, label="month", help_text="1-12, jan")
-    cron_day_of_week = forms.CharField(
-        required=False, label="day of week", help_text="mon-sun, 0-6 (0 = Monday)"
+    cron_day_of_week = forms.TypedMultipleChoiceField(
+        required=False,
+        coerce=int,
+        choices=[(day, WEEKDAYS_ABBR[day]) for day in range(7)],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "wf-weekdays"}),
+        label=_("days of the week"),
+        help_text=_("None ticked: every day."),
     )
     weeks = forms.CharField(required=False, label="every ... weeks")
     days = forms.CharField(required=False, label="every ... days")
@@ -50,12 +59,22 @@ class TriggerForm(forms.Form):
     def initial_for(cls, trigger_type: str, params: dict[str, Any]) -> dict[str, Any]:
         initial: dict[str, Any] = {"trigger_type": trigger_type}
         initial.update({_field(k): v for k, v in params.items()})
+        if trigger_type == "cron" and str(params.get("day_of_week", "")).strip() not in ("", "*"):
+            try:  # the stored expression (names, numbers, steps) as the days it fires on
+                initial["cron_day_of_week"] = weekdays_matched(str(params["day_of_week"]))
+            except ValueError:
+                initial.pop("cron_day_of_week")
         return initial
 
     def trigger_params(self) -> dict[str, Any]:
         data, kind = self.cleaned_data, self.cleaned_data.get("trigger_type")
         names = {"cron": CRON_FORM_FIELDS, "interval": INTERVAL_FIELDS, "date": ("run_date",)}.get(kind, ())
-        params = {name: (data.get(_field(name)) or "").strip() for name in names}
+        params = {
+            name: weekday_expression(data.get(_field(name)) or [])
+            if name == "day_of_week"
+            else (data.get(_field(name)) or "").strip()
+            for name in names
+        }
         params = {k: v for k, v in params.items() if v}
         if kind == "interval":
             params = {k: int(v) if v.isdigit() else v for k, v in params.items()}

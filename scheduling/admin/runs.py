@@ -13,6 +13,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling.admin.jobs import RUN_COLOURS, badge, local
 from scheduling.models import JobRunSession, SchedulerCommand
+from whalefall.admin.display import human_duration
 from whalefall.models import TaskRequest, TaskRequestStatus
 
 REQUEST_COLOURS = {
@@ -80,7 +81,7 @@ class JobExecutionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="duration", ordering="duration")
     def duration_s(self, obj: DjangoJobExecution) -> str:
-        return f"{obj.duration} s" if obj.duration is not None else "-"
+        return human_duration(float(obj.duration)) if obj.duration is not None else "-"
 
     @admin.display(description="error")
     def exception_short(self, obj: DjangoJobExecution) -> str:

@@ -90,7 +90,7 @@ def test_it_marks_sessions_read_for_operators_only(viewer: Client, operator: Cli
     session = _session_with_records()
     other = SyncSessionFactory(status="failed")
     response = _action(operator, "mark_read", session.pk)
-    assert "Marked 1 session(s) as read." in [str(m) for m in response.context["messages"]]
+    assert "Marked 1 session as read." in [str(m) for m in response.context["messages"]]
     session.refresh_from_db()
     assert session.is_read and session.read_at is not None
     operator.post(reverse("admin:whalefall_syncsession_mark_all_read"))
@@ -118,7 +118,7 @@ def test_it_queues_a_rerun_of_the_failed_instances(operator: Client, alive_sched
     assert request.kwargs == {"instance_ids": [failed_id], "trigger": "manual", "created_by": "otto"}
     assert request.requested_by == "otto"
     assert any(
-        "Queued 1 rerun(s)" in str(m) and "1 session(s) had no failed instance" in str(m)
+        "Queued 1 rerun of failed instances" in str(m) and "1 session had no failed instance." in str(m)
         for m in response.context["messages"]
     )
 

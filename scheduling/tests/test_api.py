@@ -25,7 +25,7 @@ def test_it_lists_jobs_for_viewers_and_refuses_anonymous_users(client: Client) -
     body = client.get("/api/scheduler/jobs/").json()
     assert body["scheduler"]["alive"] is False
     job = next(j for j in body["jobs"] if j["id"] == "record_session_hourly")
-    assert (job["trigger"], job["state"], job["builtin"]) == ("every hour at minute 0", "scheduled", True)
+    assert (job["trigger"], job["state"], job["builtin"]) == ("Every hour", "scheduled", True)
     detail = client.get("/api/scheduler/jobs/sync_accounts_every_30min/").json()
     assert detail["state"] == "unavailable"
     assert client.post("/api/scheduler/jobs/record_session_hourly/pause/").status_code == 403
@@ -56,7 +56,7 @@ def test_an_invalid_trigger_is_refused_everywhere_and_changes_nothing(client: Cl
     assert (config.trigger_params, config.state, config.describe_trigger()) == (
         {"minute": 0},
         "scheduled",
-        "every hour at minute 0",
+        "Every hour",
     )
     assert not SchedulerCommand.objects.exists()
     # Stored by other means (an old row, a hand edit): shown as it is, not as "scheduled".

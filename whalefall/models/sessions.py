@@ -71,7 +71,9 @@ class SyncSession(models.Model):
         verbose_name_plural = _("sync sessions")
 
     def __str__(self) -> str:
-        return f"{self.get_category_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+        from whalefall.formats import local_datetime
+
+        return f"{self.get_category_display()} {local_datetime(self.started_at)} ({self.status})"
 
     @property
     def duration(self) -> float | None:

@@ -112,6 +112,8 @@ def test_a_lost_scheduler_alerts_once(receiver: Receiver, smtp_sink: list[Any]) 
     send_alerts(timezone.now() + timedelta(minutes=1))
     (body,) = receiver.bodies
     assert body["title"].startswith("No active scheduler for 20 minutes") and len(smtp_sink) == 1
+    local = timezone.localtime(beat).strftime("%Y-%m-%d %H:%M:%S")  # the admin's ISO format and zone
+    assert f"last heartbeat {local} (UTC) from h (pid 1)" in str(body)
 
 
 def test_a_fresh_scheduler_heartbeat_is_quiet(receiver: Receiver) -> None:

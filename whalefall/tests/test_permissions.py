@@ -205,3 +205,19 @@ def test_endpoints_answer_as_the_table_says(name: str, role: str, users: dict[st
     response = getattr(client, method.lower())(url_for(name))
     refused = response.status_code in (401, 403)
     assert refused == (role not in who), (name, role, response.status_code)
+
+
+# Side effects of reading a page: who leaves them.
+PAGE_EFFECTS: dict[str, frozenset[str]] = {
+    "opening a finished sync session marks it read": OPERATORS_ONLY,  # like the mark_read action
+}
+
+
+@pytest.mark.parametrize("role", [VIEWER, OPERATOR])
+def test_opening_a_session_marks_it_read_as_the_table_says(role: str, users: dict[str, User]) -> None:
+    session = SyncSession.objects.create(category="account", trigger="manual", status="failed")
+    client = Client()
+    client.force_login(users[role])
+    assert client.get(reverse("admin:whalefall_syncsession_change", args=[session.pk])).status_code == 200
+    session.refresh_from_db()
+    assert session.is_read == (role in PAGE_EFFECTS["opening a finished sync session marks it read"])
