@@ -17,7 +17,7 @@ from django.utils import timezone
 from scheduling.tests.users import VIEWERS, make_user
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.sync.phases import InstanceResult, PhaseError
-from whalefall.sync.runner import run_sync
+from whalefall.sync.session_runner import run_sync, unit_of
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,9 @@ def test_a_record_with_retries_shows_its_whole_duration(viewer: Client, settings
             raise PhaseError("connection", "connection refused", transient=True)
         return InstanceResult(items_synced=5)
 
-    session = run_sync(category="account", module="test", instances=[instance], work=work, trigger="manual")
+    session = run_sync(
+        category="account", module="test", instances=[instance], unit=unit_of("test", work), trigger="manual"
+    )
     record = session.records.get()
     assert record.attempts == 4 and len(record.attempt_history) == 3
     page = viewer.get(_change(session)).content.decode()

@@ -333,7 +333,7 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if (
             request.method == "GET"
             and not session.is_read
-            and session.status in SessionStatus.finished()
+            and session.status != SessionStatus.RUNNING
             and self.has_manage_permission(request)
         ):
             SyncSession.objects.filter(pk=session.pk).mark_read()
