@@ -54,6 +54,58 @@ ROW_LINKS = (
 )
 
 
+class TriesConnection:
+    """Mixed into a form when its Test connection button was pressed: a valid form connects to
+    its `connection_target()` and then reports itself not valid, so the admin renders it again
+    (with no error, nothing saved) and the template shows `connection_test`."""
+
+    connection_test: CheckResult | None = None
+
+    def is_valid(self) -> bool:
+        if super().is_valid():  # type: ignore[misc]
+            target = self.connection_target()  # type: ignore[attr-defined]
+            if target is not None:
+                self.connection_test = try_connection(target)
+        return False
+
+
+class TestsConnectionOnForm(admin.ModelAdmin):
+    """A Test connection button on the add and change forms, for operators: it decrypts a
+    credential and connects, as the Test connection action does."""
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Anything that decrypts a credential or connects to a server is an operator's act."""
+        return request.user.has_perm("whalefall.manage_syncsession")
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if (
+            request.method == "POST"
+            and TEST_BUTTON in request.POST
+            and not self.has_manage_permission(request)
+        ):
+            raise PermissionDenied
+        extra = {**(extra_context or {}), "can_test_connection": self.has_manage_permission(request)}
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if request.method == "POST" and TEST_BUTTON in request.POST:
+            return type(form.__name__, (TriesConnection, form), {})
+        return form
+
+
+class InstanceForm(forms.ModelForm):
+    def connection_target(self) -> Instance:
+        """The instance as entered (unsaved), with its selected credential's stored password."""
+        return self.instance
+
+
 class CredentialForm(forms.ModelForm):
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
@@ -70,6 +122,18 @@ class CredentialForm(forms.ModelForm):
             "Oracle TCPS wallet password, stored encrypted. Leave empty to keep the current one."
         ),
     )
+
+    test_instance = forms.ModelChoiceField(
+        Instance.objects.order_by("name"),
+        required=False,
+        label=gettext_lazy("Try it on"),
+        help_text=gettext_lazy(
+            "For Test connection only: the instance to connect to with the username and password "
+            "above (the stored password when the field is left empty). Nothing is saved."
+        ),
+    )
+
+    password_was_typed = False  # a tested form comes back without it (never rendered back)
 
     class Meta:
         model = Credential
@@ -89,6 +153,27 @@ class CredentialForm(forms.ModelForm):
             self.add_error("password", "A new credential needs a password.")
         return data
 
+    def connection_target(self) -> Instance | None:
+        """The chosen instance with this credential as entered: the typed password, else the
+        stored one. Neither the instance nor the credential is saved."""
+        target = self.cleaned_data.get("test_instance")
+        if target is None:
+            self.add_error("test_instance", _("Choose an instance to try the credential on."))
+            return None
+        entered = Credential(
+            username=self.cleaned_data["username"],
+            password_encrypted=self.instance.password_encrypted,
+            wallet_password_encrypted=self.instance.wallet_password_encrypted,
+        )
+        if self.cleaned_data.get("password"):
+            entered.set_password(self.cleaned_data["password"])
+            self.password_was_typed = True
+        if self.cleaned_data.get("wallet_password"):
+            entered.set_wallet_password(self.cleaned_data["wallet_password"])
+            self.password_was_typed = True
+        target.credential = entered
+        return target
+
     def save(self, commit: bool = True) -> Credential:
         cred = super().save(commit=False)
         if self.cleaned_data.get("password"):
@@ -101,14 +186,20 @@ class CredentialForm(forms.ModelForm):
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(TestsConnectionOnForm):
     form = CredentialForm
+    change_form_template = "admin/whalefall/credential/change_form.html"
     list_display = ["name", "username", "password_set", "instance_count", "updated_at"]
     search_fields = ["name", "username"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
-
         return super().get_queryset(request).annotate(n_instances=Count("instances"))
+
+    def get_fields(self, request: HttpRequest, obj: Credential | None = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if not self.has_manage_permission(request):  # the target of Test connection only
+            fields = [f for f in fields if f != "test_instance"]
+        return fields
 
     @admin.display(boolean=True, description="password set")
     def password_set(self, obj: Credential) -> bool:
@@ -198,21 +289,9 @@ class HealthBoardChangeList(ChangeList):
         attach_health(self.result_list)  # the badges of this page only: one query
 
 
-class TriesConnection:
-    """Mixed into the instance form when its Test connection button was pressed: a valid form
-    connects with the entered settings and then reports itself not valid, so the admin renders
-    it again (with no error) instead of saving it."""
-
-    connection_test: CheckResult | None = None
-
-    def is_valid(self) -> bool:
-        if super().is_valid():  # type: ignore[misc]
-            self.connection_test = try_connection(self.instance)  # type: ignore[attr-defined]
-        return False
-
-
 @admin.register(Instance)
-class InstanceAdmin(admin.ModelAdmin):
+class InstanceAdmin(TestsConnectionOnForm):
+    form = InstanceForm
     list_display = ["instance_name", "server", "check_status", "account_status", "capacity_status"]
     list_filter = [HealthFilter, "db_type", "is_active", "tags", "last_check_ok"]
     search_fields = ["name", "host", "description", "tags__name"]
@@ -365,19 +444,6 @@ class InstanceAdmin(admin.ModelAdmin):
             target = reverse("admin:whalefall_instance_changelist")
         return HttpResponseRedirect(target)
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        testing = request.method == "POST" and TEST_BUTTON in request.POST
-        if testing and not self.has_manage_permission(request):
-            raise PermissionDenied  # it decrypts the credential and connects
-        extra = {**(extra_context or {}), "can_test_connection": self.has_manage_permission(request)}
-        return super().changeform_view(request, object_id, form_url, extra)
-
     def change_view(
         self,
         request: HttpRequest,
@@ -393,18 +459,6 @@ class InstanceAdmin(admin.ModelAdmin):
             extra["health"] = [(RUN_TITLES[key], badge_html(b), b) for key, b in badges(obj).items()]
             extra["row_buttons"] = self.row_buttons(request)(obj)
         return super().change_view(request, object_id, form_url, extra)
-
-    def get_form(
-        self, request: HttpRequest, obj: Instance | None = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        if request.method == "POST" and TEST_BUTTON in request.POST:
-            return type(form.__name__, (TriesConnection, form), {})
-        return form
-
-    def has_manage_permission(self, request: HttpRequest) -> bool:
-        """Anything that decrypts a credential or connects to a server is an operator's act."""
-        return request.user.has_perm("whalefall.manage_syncsession")
 
     @admin.action(description=gettext_lazy("Test connection"), permissions=["manage"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Instance]) -> None:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scheduling.tests.users import OPERATORS, VIEWERS, make_user
-from whalefall.models import Instance, SyncInstanceRecord, Tag, TaskRequest
+from whalefall.models import Credential, Instance, SyncInstanceRecord, Tag, TaskRequest
 from whalefall.tests import live
 from whalefall.tests.factories import CredentialFactory, InstanceFactory, SyncSessionFactory
 
@@ -403,3 +403,60 @@ def test_the_migration_turns_comma_separated_tags_into_tags_and_back() -> None:
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(leaves)
+
+
+def test_the_credential_form_tests_the_entered_login_on_a_chosen_instance(
+    root: Client, mysql_user: Callable[..., tuple[str, str]]
+) -> None:
+    name, pwd = mysql_user()
+    target = InstanceFactory(name="db-target", port=3306)
+    add = reverse("admin:whalefall_credential_add")
+    entered = {
+        "name": "monitor",
+        "username": name,
+        "password": pwd,
+        "description": "",
+        "_test_connection": "1",
+    }
+    page = root.post(add, {**entered, "test_instance": target.pk}).content.decode()
+    assert "Connection test succeeded" in page and "MariaDB" in page and "type the password again" in page
+    assert not Credential.objects.filter(name="monitor").exists() and pwd not in page
+    page = root.post(add, {**entered, "password": "Typo-Pass-1", "test_instance": target.pk}).content.decode()
+    assert "Connection test failed" in page and "authentication:" in page and "Typo-Pass-1" not in page
+    page = root.post(add, entered).content.decode()
+    assert "Choose an instance to try the credential on." in page and 'id="connection-test"' not in page
+
+    # On the change form an empty password means the stored one.
+    cred = CredentialFactory(username=name, password=pwd)
+    change = reverse("admin:whalefall_credential_change", args=[cred.pk])
+    kept = {"name": cred.name, "username": name, "password": "", "description": "", "_test_connection": "1"}
+    page = root.post(change, {**kept, "test_instance": target.pk}).content.decode()
+    assert "Connection test succeeded" in page and "type the password again" not in page
+    page = root.post(change, {**kept, "username": "nobody_here", "test_instance": target.pk}).content.decode()
+    assert "Connection test failed" in page and "authentication:" in page
+    cred.refresh_from_db()
+    assert (cred.username, cred.get_password()) == (name, pwd)  # nothing saved
+
+
+def test_only_operators_get_the_credential_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    editor = User.objects.create_user("cora", password="pw", is_staff=True)
+    editor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_credential", "view_credential"])
+    )
+    client = Client()
+    client.force_login(editor)
+    called: list[Any] = []
+    monkeypatch.setattr("whalefall.admin.instances.try_connection", called.append)
+    add = reverse("admin:whalefall_credential_add")
+    page = client.get(add).content.decode()
+    assert "test_instance" not in page and "_test_connection" not in page
+    target = InstanceFactory()
+    data = {
+        "name": "n",
+        "username": "u",
+        "password": "p",
+        "test_instance": target.pk,
+        "_test_connection": "1",
+    }
+    assert client.post(add, data).status_code == 403
+    assert called == [] and not Credential.objects.filter(name="n").exists()
