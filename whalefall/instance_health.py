@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from whalefall.choices import RecordStatus, SyncCategory
+from whalefall.logging import scrub
 from whalefall.models import Instance, SyncInstanceRecord
 from whalefall.textsafe import safe_text
 
@@ -74,10 +75,16 @@ class Badge:
             return ""
         return _("%(time)s ago") % {"time": timesince(self.at, now or timezone.now(), depth=1)}
 
+    @property
+    def safe_detail(self) -> str:
+        """The message as shown: any password this process has decrypted masked (a driver may
+        have echoed one), control and bidi characters written visibly."""
+        return safe_text(scrub(self.detail))
+
     def hover(self) -> str:
-        """The badge's title: the error or warnings in full, else when it happened."""
+        """The badge's title: when it happened, then the error or warnings in full."""
         when = date_format(timezone.localtime(self.at), "DATETIME_FORMAT") if self.at else ""
-        return safe_text(" — ".join(part for part in (when, self.detail) if part))
+        return " — ".join(part for part in (when, self.safe_detail) if part)
 
 
 def _latest(category: str) -> QuerySet[SyncInstanceRecord]:

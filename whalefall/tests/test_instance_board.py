@@ -92,6 +92,17 @@ def test_each_row_shows_its_last_check_sync_and_collection(root: Client) -> None
     assert b.count(">never<") == 3
 
 
+def test_a_password_echoed_in_an_error_is_masked_on_the_board_and_the_page(root: Client) -> None:
+    cred = CredentialFactory(password="Sekr1t-Pw-99")
+    inst = InstanceFactory(name="db-p", credential=cred)
+    cred.get_password()  # this process has decrypted it (a Test button, a sync in the same process)
+    record(inst, "account", "failed", error_message="authentication: bad login with Sekr1t-Pw-99")
+    board = root.get(reverse(CHANGELIST)).content.decode()
+    page = root.get(reverse("admin:whalefall_instance_change", args=[inst.pk])).content.decode()
+    assert "bad login with" in board and "bad login with" in page
+    assert "Sekr1t-Pw-99" not in board and "Sekr1t-Pw-99" not in page
+
+
 def test_failing_instances_come_first_and_any_column_can_still_sort(root: Client) -> None:
     healthy = InstanceFactory(name="aaa-healthy")
     record(healthy, "account", "completed")
