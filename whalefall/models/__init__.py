@@ -1,5 +1,5 @@
 from whalefall.models.alerts import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus
-from whalefall.models.instances import Credential, Instance, InstanceQuerySet
+from whalefall.models.instances import Credential, Instance, InstanceQuerySet, Tag, TagColour
 from whalefall.models.locks import SyncLock
 from whalefall.models.sessions import SyncInstanceRecord, SyncSession
 
@@ -14,6 +14,8 @@ __all__ = [
     "SyncInstanceRecord",
     "SyncLock",
     "SyncSession",
+    "Tag",
+    "TagColour",
 ]
 
 from whalefall.models.requests import TaskRequest, TaskRequestStatus

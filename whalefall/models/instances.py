@@ -76,6 +76,32 @@ class Credential(models.Model):
         return raw
 
 
+class TagColour(models.TextChoices):
+    """A small palette rather than free CSS: each colour is a class with readable contrast."""
+
+    GREY = "", _("Grey")
+    BLUE = "blue", _("Blue")
+    GREEN = "green", _("Green")
+    ORANGE = "orange", _("Orange")
+    RED = "red", _("Red")
+    PURPLE = "purple", _("Purple")
+
+
+class Tag(models.Model):
+    """A label a team puts on instances (environment, owner, tier) to filter the fleet by."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    colour = models.CharField(_("colour"), max_length=8, choices=TagColour.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class InstanceQuerySet(models.QuerySet["Instance"]):
     def active(self) -> InstanceQuerySet:
         return self.filter(is_active=True)
@@ -137,9 +163,7 @@ class Instance(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     description = models.TextField(_("description"), blank=True, default="")
-    tags = models.CharField(
-        _("tags"), max_length=255, blank=True, default="", help_text=_("Comma-separated.")
-    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="instances", verbose_name=_("tags"))
     version = models.CharField(_("version"), max_length=255, blank=True, default="", editable=False)
     last_check_at = models.DateTimeField(_("last check at"), null=True, blank=True, editable=False)
     last_check_ok = models.BooleanField(_("last check OK"), null=True, editable=False)

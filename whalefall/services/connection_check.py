@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -26,23 +26,35 @@ class CheckResult:
         return self.message
 
 
-def check_instance(instance: Instance) -> CheckResult:
-    """Connect, detect the version, record the outcome on the instance; never raises."""
+def try_connection(instance: Instance) -> CheckResult:
+    """Connect with the instance's settings as they are in memory (possibly unsaved) and say how
+    it went; records nothing and never raises, so a form can try settings before they are kept.
+    Every decrypted password is scrubbed from the message, whatever a driver put in its error."""
+    result = _connect(instance)
+    return replace(result, message=scrub(result.message))
+
+
+def _connect(instance: Instance) -> CheckResult:
     try:
         with connector_class(instance.db_type)(instance.connection_params()) as conn:
             info, latency = conn.ping()
-        result = CheckResult(
+        return CheckResult(
             True,
             f"OK: {info.display} ({info.version_string}) in {latency:.0f} ms",
             info.description,
             latency,
         )
     except ConnectorError as exc:
-        result = CheckResult(False, f"{exc.kind.value}: {exc.message}", kind=exc.kind.value)
+        return CheckResult(False, f"{exc.kind.value}: {exc.message}", kind=exc.kind.value)
     except (CredentialDecryptionError, ImproperlyConfigured) as exc:
-        result = CheckResult(False, f"configuration: {exc}", kind="configuration")
+        return CheckResult(False, f"configuration: {exc}", kind="configuration")
     except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash
-        result = CheckResult(False, scrub(f"other: {exc.__class__.__name__}: {exc}"), kind="other")
+        return CheckResult(False, f"other: {exc.__class__.__name__}: {exc}", kind="other")
+
+
+def check_instance(instance: Instance) -> CheckResult:
+    """Connect, detect the version, record the outcome on the instance; never raises."""
+    result = try_connection(instance)
     instance.record_check(result.ok, result.message, result.version)
     logger.info(
         "instance_connection_checked",

@@ -67,7 +67,7 @@ def test_it_tests_connections_from_the_admin(
     page = resp.content.decode()
     assert "good: OK: MariaDB" in page and " ms" in page  # names as typed, not capitalised
     assert "bad: authentication:" in page and "down: unreachable:" in page
-    assert "Tested 3 instance(s): 1 OK, 2 failed." in page
+    assert '<li class="error">Tested 3 instances: 1 OK, 2 failed.</li>' in page
     assert pwd not in page and "Bad-Pass-3" not in page
     assert Instance.objects.get(pk=good.pk).version.startswith("10.")
 

@@ -72,6 +72,10 @@ PUBLIC: dict[str, tuple[str, frozenset[str]]] = {
 # Custom admin views (beyond changelist/add/change/delete/history) -> (method, who).
 ADMIN_VIEWS: dict[str, tuple[str, frozenset[str]]] = {
     "whalefall_syncsession_mark_all_read": ("POST", OPERATORS_ONLY),
+    # The instance list's per-row buttons run the Test / Sync / Collect actions on one instance.
+    "whalefall_instance_test": ("POST", OPERATORS_ONLY),
+    "whalefall_instance_sync": ("POST", OPERATORS_ONLY),
+    "whalefall_instance_collect": ("POST", OPERATORS_ONLY),
     "scheduling_jobconfig_reload": ("POST", OPERATORS_ONLY),
     "scheduling_jobconfig_trigger": ("POST", OPERATORS_ONLY),
     "scheduling_jobconfig_run": ("POST", OPERATORS_ONLY),
@@ -188,6 +192,9 @@ def url_for(name: str) -> str:
         "scheduling_jobconfig_trigger": {"object_id": "no-such-job"},
         "scheduling_jobconfig_run": {"object_id": "no-such-job"},
         "capacity_instance_capacity": {"instance_id": 999999},
+        "whalefall_instance_test": {"object_id": 999999},
+        "whalefall_instance_sync": {"object_id": 999999},
+        "whalefall_instance_collect": {"object_id": 999999},
         "accounts_sync_permissions_at": {"pk": 999999},
         "api-request": {"request_id": 999999},
         "api-not-found": {"rest": "no/such/endpoint"},
