@@ -233,7 +233,7 @@ def _cron_day_of_week(days: list[int]) -> str:
         return "*"
     parts: list[str] = []
     run: list[int] = []
-    for day in [d for d in days if d != 6] + [None]:  # type: ignore[list-item]
+    for day in [d for d in days if d != 6] + [None]:
         if day is not None and run and day == run[-1] + 1:
             run.append(day)
             continue

@@ -68,7 +68,9 @@ class TriggerForm(forms.Form):
 
     def trigger_params(self) -> dict[str, Any]:
         data, kind = self.cleaned_data, self.cleaned_data.get("trigger_type")
-        names = {"cron": CRON_FORM_FIELDS, "interval": INTERVAL_FIELDS, "date": ("run_date",)}.get(kind, ())
+        names = {"cron": CRON_FORM_FIELDS, "interval": INTERVAL_FIELDS, "date": ("run_date",)}.get(
+            kind or "", ()
+        )
         params = {
             name: weekday_expression(data.get(_field(name)) or [])
             if name == "day_of_week"
@@ -83,7 +85,7 @@ class TriggerForm(forms.Form):
         return params
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if "trigger_type" not in data:
             return data
         params = self.trigger_params()
@@ -121,7 +123,7 @@ class AddJobForm(TriggerForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["function"].choices = [
+        self.fields["function"].choices = [  # type: ignore[attr-defined]  # a ChoiceField
             (p, f"{label} ({p})") for p, label in available_functions().items()
         ]
 

@@ -11,7 +11,7 @@ import pickle
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -29,11 +29,15 @@ from scheduling import registry
 from scheduling.admin.forms import AddJobForm, TriggerForm
 from scheduling.config import ConfigError, load_default_tasks
 from scheduling.models import JobConfig, JobRunSession, JobState, SchedulerCommand
+from scheduling.models.jobs import JobConfigQuerySet
 from scheduling.status import scheduler_status
 from scheduling.triggers import build_trigger, describe, next_run_times
 from whalefall.admin.display import datetime_cell, human_duration, outcome_badge
 from whalefall.formats import local_datetime
 from whalefall.sync.admission import refusal
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 STATE_COLOURS = {
     JobState.SCHEDULED: "#2e7d32",
@@ -65,7 +69,7 @@ EXECUTION_OUTCOMES = {
 }
 
 
-def badge(text: str, colour: str) -> str:
+def badge(text: StrOrPromise, colour: str) -> str:
     return format_html(
         '<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px;white-space:nowrap">{}</span>',
         colour,
@@ -218,7 +222,7 @@ class JobConfigAdmin(admin.ModelAdmin):
         css = {"all": ["scheduling/jobs.css"]}
 
     change_form_template = "admin/scheduling/jobconfig/change_form.html"
-    fields = [
+    fields = readonly_fields = (
         "id",
         "name",
         "description",
@@ -237,8 +241,7 @@ class JobConfigAdmin(admin.ModelAdmin):
         "last_duration",
         "last_result_pretty",
         "updated_at",
-    ]
-    readonly_fields = fields
+    )
 
     # --- permissions: view vs manage ----------------------------------------------------------
     def has_manage_permission(self, request: HttpRequest) -> bool:
@@ -267,8 +270,7 @@ class JobConfigAdmin(admin.ModelAdmin):
         latest = DjangoJobExecution.objects.filter(job_id=OuterRef("pk")).order_by("-run_time")
         link = JobRunSession.objects.filter(job_id=OuterRef("pk"), run_time=OuterRef("last_run_at"))
         return (
-            super()
-            .get_queryset(request)
+            cast(JobConfigQuerySet, super().get_queryset(request))
             .with_runs()
             .annotate(
                 last_run_finished=Subquery(latest.values("finished")[:1]),
@@ -303,7 +305,7 @@ class JobConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("state"))
     def state_badge(self, obj: JobConfig) -> str:
-        return badge(JobState(obj.state).label, STATE_COLOURS[obj.state])
+        return badge(JobState(obj.state).label, STATE_COLOURS[JobState(obj.state)])
 
     @admin.display(description=gettext_lazy("last outcome"))
     def last_outcome(self, obj: JobConfig) -> SafeString | str:

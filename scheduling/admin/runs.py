@@ -50,8 +50,15 @@ class JobExecutionAdmin(ReadOnlyAdmin):
     list_filter = ["status", "job__id"]
     search_fields = ["job__id", "exception"]
     date_hierarchy = "run_time"
-    fields = ["job", "status", "run_at", "duration_s", "session_link", "exception", "traceback_pre"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "job",
+        "status",
+        "run_at",
+        "duration_s",
+        "session_link",
+        "exception",
+        "traceback_pre",
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DjangoJobExecution]:
         link = JobRunSession.objects.filter(job_id=OuterRef("job_id"), run_time=OuterRef("run_time"))
@@ -139,4 +146,4 @@ class TaskRequestAdmin(ReadOnlyAdmin):
         if not obj.session_id:
             return "-"
         url = reverse("admin:whalefall_syncsession_change", args=[obj.session_id])
-        return format_html('<a href="{}">{}</a>', url, obj.session.status)
+        return format_html('<a href="{}">{}</a>', url, obj.session.status if obj.session else "-")

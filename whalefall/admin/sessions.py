@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -29,6 +29,7 @@ from whalefall.admin.display import human_duration, status_badge
 from whalefall.choices import RecordStatus, SessionStatus
 from whalefall.formats import local_datetime
 from whalefall.models import SyncInstanceRecord, SyncLock, SyncSession
+from whalefall.models.sessions import SyncSessionQuerySet
 
 # Records in the order a DBA reads them: what failed, then what did not finish, then the rest.
 FAILED_RECORDS = [RecordStatus.FAILED, RecordStatus.INTERRUPTED]
@@ -131,7 +132,7 @@ class UnreadFailuresFilter(admin.SimpleListFilter):
         return [("yes", _("Unread failed or partial"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[SyncSession]) -> QuerySet[SyncSession]:
-        return queryset.unread_failures() if self.value() == "yes" else queryset
+        return cast(SyncSessionQuerySet, queryset).unread_failures() if self.value() == "yes" else queryset
 
 
 class FailedInstancesFilter(admin.SimpleListFilter):
@@ -240,7 +241,7 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Mark as read"), permissions=["manage"])
     def mark_read(self, request: HttpRequest, queryset: QuerySet[SyncSession]) -> None:
-        count = queryset.mark_read()
+        count = cast(SyncSessionQuerySet, queryset).mark_read()
         self.message_user(request, _marked_read(count))
 
     @admin.action(description=gettext_lazy("Rerun failed instances"), permissions=["manage"])
