@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from whalefall.connections.base import ConnectorError
 from whalefall.structured_logging import scrub
 
@@ -96,7 +98,7 @@ class PhaseError(Exception):
         self.message = scrub(message)
         self.transient = transient
         self.sync_details = sync_details or {}
-        super().__init__(f"{phase} failed: {self.message}")
+        super().__init__(_("%(phase)s failed: %(message)s") % {"phase": phase, "message": self.message})
 
 
 @contextmanager

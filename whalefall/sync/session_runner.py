@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils.translation import gettext as _
 
 from whalefall.choices import SyncPhase, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
@@ -210,7 +211,11 @@ def _history_text(record: SyncInstanceRecord) -> str:
         return ""
     if len(history) == 1:
         return history[0]["error"]
-    return "; ".join(f"attempt {h['attempt']} ({h['phase']}): {h['error']}" for h in history)
+    return "; ".join(
+        _("attempt %(attempt)s (%(phase)s): %(error)s")
+        % {"attempt": h["attempt"], "phase": h["phase"], "error": h["error"]}
+        for h in history
+    )
 
 
 def _counters(result: InstanceResult) -> dict[str, int]:

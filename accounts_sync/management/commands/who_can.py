@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts_sync.questions import holders_text, who_can
 from whalefall.management.base import SafeOutputCommand
@@ -43,7 +44,7 @@ class Command(SafeOutputCommand):
         names = options["instance"]
         known = set(Instance.objects.filter(name__in=names).values_list("name", flat=True))
         if unknown := sorted(set(names) - known):
-            raise CommandError(f"unknown instance: {', '.join(unknown)}")
+            raise CommandError(gettext("unknown instance: %(names)s") % {"names": ", ".join(unknown)})
         holders = who_can(
             options["privilege"], options["on"], instances=names, include_inactive=options["include_inactive"]
         )
@@ -53,4 +54,11 @@ class Command(SafeOutputCommand):
         for line in holders_text(holders):
             self.stdout.write(line)
         accounts = {(h.instance, h.account) for h in holders}
-        self.stdout.write(f"{len(accounts)} account(s), {len(holders)} grant(s)")
+        self.stdout.write(
+            gettext("%(accounts)s, %(grants)s")
+            % {
+                "accounts": ngettext("%(count)d account", "%(count)d accounts", len(accounts))
+                % {"count": len(accounts)},
+                "grants": ngettext("%(count)d grant", "%(count)d grants", len(holders)) % {"count": len(holders)},
+            }
+        )
