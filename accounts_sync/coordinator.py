@@ -273,7 +273,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
             )
             self.pending.touch(account, *changed)
             self._log(
-                remote.identity, ChangeType.MODIFY_OTHER, {"changes": diff},
+                remote.identity,
+                ChangeType.MODIFY_OTHER,
+                {"changes": diff},
                 _("changed %(attributes)s") % {"attributes": ", ".join(diff)},
             )
             stats.extra["attributes_changed"] += 1
@@ -514,7 +516,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 "from_account_id": self.rows[old]["id"],
                 "evidence": ["fingerprint", "permissions"],
             }
-            self._log(new_identity, ChangeType.RENAME, details, _("renamed from %(identity)s") % {"identity": old})
+            self._log(
+                new_identity, ChangeType.RENAME, details, _("renamed from %(identity)s") % {"identity": old}
+            )
         return len(links)
 
     # --- writes --------------------------------------------------------------------------------

@@ -97,7 +97,11 @@ def _task_of(path: str, label: str, raw: dict[str, Any], warnings: list[str]) ->
         if task is None:
             declared = ", ".join(t.name for t in task_registry.all_tasks())
             raise ConfigError(
-                path, label, "task", _("unknown task %(name)s (declared: %(declared)s)") % {"name": repr(name), "declared": declared}
+                path,
+                label,
+                "task",
+                _("unknown task %(name)s (declared: %(declared)s)")
+                % {"name": repr(name), "declared": declared},
             )
         return task
     dotted = raw["function"]
@@ -135,7 +139,10 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[
     unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise ConfigError(
-            path, label, unknown[0], _("unknown field (allowed: %(fields)s)") % {"fields": ", ".join(REQUIRED + OPTIONAL)}
+            path,
+            label,
+            unknown[0],
+            _("unknown field (allowed: %(fields)s)") % {"fields": ", ".join(REQUIRED + OPTIONAL)},
         )
     job_id = raw["id"]
     if not isinstance(job_id, str) or not JOB_ID.match(job_id):
@@ -192,7 +199,9 @@ def parse(text: str, path: str, warnings: list[str] | None = None) -> list[TaskS
             path, where, "-", _("invalid YAML: %(problem)s") % {"problem": getattr(exc, "problem", exc)}
         ) from None
     if not isinstance(data, dict) or "default_tasks" not in data:
-        raise ConfigError(path, "-", "default_tasks", _("the file must be a mapping with a default_tasks list"))
+        raise ConfigError(
+            path, "-", "default_tasks", _("the file must be a mapping with a default_tasks list")
+        )
     entries = data["default_tasks"]
     if not isinstance(entries, list):
         raise ConfigError(path, "-", "default_tasks", _("must be a list"))
@@ -214,7 +223,9 @@ def load_default_tasks(path: str | Path | None = None) -> LoadResult:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(str(path), "-", "-", _("cannot read: %(error)s") % {"error": exc.strerror}) from None
+        raise ConfigError(
+            str(path), "-", "-", _("cannot read: %(error)s") % {"error": exc.strerror}
+        ) from None
     warnings: list[str] = []
     specs = parse(text, str(path), warnings)
     return LoadResult(specs, str(path), warnings)

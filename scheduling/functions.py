@@ -35,7 +35,9 @@ def check(path: str) -> str:
     Raises FunctionError for paths that are simply wrong.
     """
     if not isinstance(path, str) or not DOTTED.match(path):
-        raise FunctionError(_("%(path)s is not a dotted path like package.module.function") % {"path": repr(path)})
+        raise FunctionError(
+            _("%(path)s is not a dotted path like package.module.function") % {"path": repr(path)}
+        )
     module_path, _dot, attr = path.rpartition(".")
     try:
         module = importlib.import_module(module_path)
@@ -55,7 +57,8 @@ def check(path: str) -> str:
     target = getattr(module, attr, None)
     if target is None:
         raise FunctionError(
-            _("module %(module)s has no function %(function)s") % {"module": repr(module_path), "function": repr(attr)}
+            _("module %(module)s has no function %(function)s")
+            % {"module": repr(module_path), "function": repr(attr)}
         )
     if not callable(target):
         raise FunctionError(_("%(path)s is not callable") % {"path": repr(path)})
@@ -80,7 +83,9 @@ def resolve(path: str) -> Callable[..., Any]:
     """The task function; TaskUnavailable / FunctionError with a clear message otherwise."""
     reason = check(path)
     if reason:
-        raise TaskUnavailable(_("task %(path)s is unavailable: %(reason)s") % {"path": path, "reason": reason})
+        raise TaskUnavailable(
+            _("task %(path)s is unavailable: %(reason)s") % {"path": path, "reason": reason}
+        )
     module_path, _dot, attr = path.rpartition(".")
     return getattr(importlib.import_module(module_path), attr)
 

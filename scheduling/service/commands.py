@@ -101,7 +101,9 @@ class RunRequests:
                 handoff = self._submit(request)
             except Exception as exc:
                 logger.exception("task_request_submit_failed", request_id=request.pk)
-                _finish(request.pk, TaskRequestStatus.FAILED, _("could not start: %(error)s") % {"error": exc})
+                _finish(
+                    request.pk, TaskRequestStatus.FAILED, _("could not start: %(error)s") % {"error": exc}
+                )
                 continue
             if handoff is None:
                 continue

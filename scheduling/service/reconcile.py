@@ -52,7 +52,10 @@ def start_jobs(
     covered = list(SchedulerCommand.objects.filter(status=CommandStatus.PENDING).values_list("pk", flat=True))
     states = registry.reconcile_all(scheduler)
     SchedulerCommand.objects.filter(pk__in=covered, status=CommandStatus.PENDING).update(
-        status=CommandStatus.APPLIED, applied_by=owner, applied_at=timezone.now(), message=_("applied at start")
+        status=CommandStatus.APPLIED,
+        applied_by=owner,
+        applied_at=timezone.now(),
+        message=_("applied at start"),
     )
     return created, states
 

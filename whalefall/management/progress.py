@@ -38,6 +38,7 @@ from rich.text import Text
 
 from whalefall.choices import RecordStatus
 from whalefall.models import SyncInstanceRecord
+from whalefall.sync.phases import phase_word
 from whalefall.textsafe import safe_lines, safe_text
 
 # How an account sync counts what it did, in the words a DBA reads.
@@ -68,6 +69,8 @@ _SUCCESSES = (RecordStatus.COMPLETED, RecordStatus.SKIPPED)
 def status_word(status: str) -> str:
     """`status` as the reader's language says it; a word already given (e.g. "ok") as it is."""
     return str(_STATUS_WORDS.get(str(status), status))
+
+
 _STYLES = {"ok": "green", "failed": "red", "other": "yellow"}
 
 
@@ -85,7 +88,7 @@ def record_detail(record: SyncInstanceRecord | Mapping[str, Any], counters: Mapp
     status, error = item["status"], safe_text(item.get("error") or "")
     if status == RecordStatus.FAILED:
         return _("failed in %(phase)s: %(error)s") % {
-            "phase": item.get("failed_phase") or "?",
+            "phase": phase_word(item.get("failed_phase") or "?"),
             "error": error,
         }
     if status == RecordStatus.CANCELLED:

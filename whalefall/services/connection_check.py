@@ -54,7 +54,8 @@ def check_instance(instance: Instance) -> CheckResult:
     except ConnectorError as exc:
         result = CheckResult(
             False,
-            _("%(kind)s: %(message)s") % {"kind": KIND_WORDS.get(exc.kind, exc.kind.value), "message": exc.message},
+            _("%(kind)s: %(message)s")
+            % {"kind": KIND_WORDS.get(exc.kind, exc.kind.value), "message": exc.message},
             kind=exc.kind.value,
         )
     except (CredentialDecryptionError, ImproperlyConfigured) as exc:

@@ -51,5 +51,7 @@ def refusal(task: str, job_id: str = "") -> str:
         and lock.expires_at > timezone.now()
         and not holder_gone(lock.host, lock.pid, lock.process_started_at)
     ):
-        return _("cannot run now: %(reason)s") % {"reason": LockConflict(category, lock.owner, lock.locked_at)}
+        return _("cannot run now: %(reason)s") % {
+            "reason": LockConflict(category, lock.owner, lock.locked_at)
+        }
     return ""

@@ -74,7 +74,8 @@ def signals_cancel() -> Iterator[None]:
             os._exit(128 + signum)
         sys.stderr.write(
             "\n"
-            + _("%(signal)s: stopping after the instances in progress (again to exit now)...") % {"signal": name}
+            + _("%(signal)s: stopping after the instances in progress (again to exit now)...")
+            % {"signal": name}
             + "\n"
         )
         request_cancel(_("cancelled by %(signal)s") % {"signal": name})

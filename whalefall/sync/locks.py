@@ -125,7 +125,9 @@ def take_over(lock: SyncLock, reason: str) -> int | None:
 
 def _interrupt_replaced(lock: SyncLock, reason: str) -> int:
     closed = interrupt_sessions(
-        lock.category, lock.owner, _("%(interrupted)s (%(reason)s)") % {"interrupted": INTERRUPTED, "reason": reason}
+        lock.category,
+        lock.owner,
+        _("%(interrupted)s (%(reason)s)") % {"interrupted": INTERRUPTED, "reason": reason},
     )
     logger.warning(
         "sync_lock_taken_over",

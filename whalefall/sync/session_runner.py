@@ -33,7 +33,7 @@ from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.structured_logging import bind_context, get_logger, scrub
 from whalefall.sync import cancel, ledger
 from whalefall.sync.locks import LockConflict, hold_lock
-from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details
+from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details, phase_word
 from whalefall.sync.retry import is_transient, retry_transient
 
 logger = get_logger(__name__)
@@ -213,7 +213,7 @@ def _history_text(record: SyncInstanceRecord) -> str:
         return history[0]["error"]
     return "; ".join(
         _("attempt %(attempt)s (%(phase)s): %(error)s")
-        % {"attempt": h["attempt"], "phase": h["phase"], "error": h["error"]}
+        % {"attempt": h["attempt"], "phase": phase_word(h["phase"]), "error": h["error"]}
         for h in history
     )
 

@@ -29,7 +29,9 @@ class Command(SafeOutputCommand):
             metavar="NAME",
             help=gettext("Repeatable; default all."),
         )
-        parser.add_argument("--format", choices=["csv", "xlsx"], default="csv", help=gettext("Output format."))
+        parser.add_argument(
+            "--format", choices=["csv", "xlsx"], default="csv", help=gettext("Output format.")
+        )
         parser.add_argument(
             "--from", dest="start", metavar="DATE", help=gettext("Changes from (inclusive), ISO date/time.")
         )

@@ -58,7 +58,9 @@ class Command(SafeOutputCommand):
                 instance=instance, identity=options["account"]
             )
         except Instance.DoesNotExist:
-            raise CommandError(gettext("unknown instance: %(names)s") % {"names": options["instance"]}) from None
+            raise CommandError(
+                gettext("unknown instance: %(names)s") % {"names": options["instance"]}
+            ) from None
         except Account.DoesNotExist:
             raise CommandError(
                 gettext("no account %(account)s on %(instance)s")

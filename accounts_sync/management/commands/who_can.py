@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from accounts_sync.questions import holders_text, who_can
 from whalefall.management.base import SafeOutputCommand
@@ -59,6 +58,7 @@ class Command(SafeOutputCommand):
             % {
                 "accounts": ngettext("%(count)d account", "%(count)d accounts", len(accounts))
                 % {"count": len(accounts)},
-                "grants": ngettext("%(count)d grant", "%(count)d grants", len(holders)) % {"count": len(holders)},
+                "grants": ngettext("%(count)d grant", "%(count)d grants", len(holders))
+                % {"count": len(holders)},
             }
         )

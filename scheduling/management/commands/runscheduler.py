@@ -52,11 +52,14 @@ class Command(SafeOutputCommand):
         try:
             loaded = load_default_tasks()
         except ConfigError as exc:
-            raise CommandError(gettext("invalid scheduler configuration: %(error)s") % {"error": exc}) from None
+            raise CommandError(
+                gettext("invalid scheduler configuration: %(error)s") % {"error": exc}
+            ) from None
         for warning in loaded.warnings:
             self.stderr.write(gettext("Warning: %(warning)s") % {"warning": warning})
         self.stdout.write(
-            gettext("Default jobs from %(source)s: %(count)d") % {"source": loaded.source, "count": len(loaded.specs)}
+            gettext("Default jobs from %(source)s: %(count)d")
+            % {"source": loaded.source, "count": len(loaded.specs)}
         )
         service = SchedulerService(specs=loaded.specs, lease_seconds=lease_seconds, out=self._say)
         signal.signal(signal.SIGTERM, service.request_stop)

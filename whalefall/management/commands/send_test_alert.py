@@ -29,6 +29,7 @@ class Command(SafeOutputCommand):
         delivery = send_test(channel)
         if delivery.status != DeliveryStatus.SENT:
             raise CommandError(
-                gettext("%(channel)s: not delivered: %(error)s") % {"channel": channel.name, "error": delivery.last_error}
+                gettext("%(channel)s: not delivered: %(error)s")
+                % {"channel": channel.name, "error": delivery.last_error}
             )
         self.stdout.write(gettext("%(channel)s: delivered") % {"channel": channel.name})
