@@ -266,9 +266,8 @@ def test_terminal_and_sync_messages_follow_the_active_language(compiled_catalogu
     done = {"status": "completed", "items_synced": 3}
     since = timezone.now()
     with translation.override("zh-hans"):
-        assert str(LockConflict("capacity", "db-1-42", None)).startswith(
-            "已有容量采集在运行（锁自 ? 起由 db-1-42"
-        )  # noqa: RUF001
+        conflict = str(LockConflict("capacity", "db-1-42", None))
+        assert conflict.startswith("已有容量采集在运行（锁自 ? 起由 db-1-42")  # noqa: RUF001
         assert record_detail(failed, None) == "在连接阶段失败：timeout"  # noqa: RUF001
         assert record_detail(done, {"items_synced": "已同步"}) == "已完成 (已同步 3)"
         with pytest.raises(ConfigError, match="无效的 YAML"):
