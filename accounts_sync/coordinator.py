@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts_sync import bulk, canonical
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
@@ -272,7 +273,10 @@ class AccountSyncCoordinator(InstanceCoordinator):
             )
             self.pending.touch(account, *changed)
             self._log(
-                remote.identity, ChangeType.MODIFY_OTHER, {"changes": diff}, "changed " + ", ".join(diff)
+                remote.identity,
+                ChangeType.MODIFY_OTHER,
+                {"changes": diff},
+                _("changed %(attributes)s") % {"attributes": ", ".join(diff)},
             )
             stats.extra["attributes_changed"] += 1
 
@@ -287,10 +291,10 @@ class AccountSyncCoordinator(InstanceCoordinator):
         if kept:
             stats.extra["kept_unlisted"] = len(kept)
         if gone and len(gone) * 2 > len(was_active) and not self.force:
-            message = (
-                f"refusing to deactivate {len(gone)} of {len(was_active)} active accounts "
+            message = _(
+                "refusing to deactivate %(gone)d of %(active)d active accounts "
                 "(more than half; suspicious listing). Re-run with force to accept."
-            )
+            ) % {"gone": len(gone), "active": len(was_active)}
             inventory = {"status": "failed", "suspicious": True, "would_deactivate": len(gone)}
             details = {"inventory": {**inventory, "active": len(was_active)}, "collection": NOT_RUN}
             raise PhaseError(SyncPhase.INVENTORY, message, sync_details=details)
@@ -298,7 +302,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             account = self._account(identity)
             account.is_active, account.deactivated_at = False, self.now
             self.pending.touch(account, "is_active", "deactivated_at")
-            self._log(identity, ChangeType.DEACTIVATE, {}, "no longer listed")
+            self._log(identity, ChangeType.DEACTIVATE, {}, _("no longer listed"))
         self.gone = gone
         stats.deactivated = len(gone)
 
@@ -512,7 +516,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 "from_account_id": self.rows[old]["id"],
                 "evidence": ["fingerprint", "permissions"],
             }
-            self._log(new_identity, ChangeType.RENAME, details, f"renamed from {old}")
+            self._log(
+                new_identity, ChangeType.RENAME, details, _("renamed from %(identity)s") % {"identity": old}
+            )
         return len(links)
 
     # --- writes --------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType
 from whalefall.textsafe import safe_text
@@ -51,6 +53,19 @@ class Holder:
         if not self.via:
             return "direct"
         return f"via {self.via}" + (" (after SET ROLE)" if self.needs_set_role else "")
+
+    @property
+    def path_text(self) -> str:
+        """`path` in the reader's language (the JSON keeps `path`, a stable English value)."""
+        if self.via == "superuser":
+            return _("as superuser")
+        if self.account == "PUBLIC":
+            return _("to PUBLIC (every account)")
+        if not self.via:
+            return _("direct")
+        if self.needs_set_role:
+            return _("via %(path)s (after SET ROLE)") % {"path": self.via}
+        return _("via %(path)s") % {"path": self.via}
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "scope": self.scope, "path": self.path}
@@ -154,8 +169,9 @@ def holders_text(holders: Iterable[Holder]) -> list[str]:
     """One aligned line per holder, for terminals."""
     out = []
     for h in holders:
-        flags = [f for f, on in (("grant option", h.grantable), ("unverified", not h.verified)) if on]
+        flags = [f for f, on in ((_("grant option"), h.grantable), (_("unverified"), not h.verified)) if on]
         extra = f"  [{', '.join(flags)}]" if flags else ""
-        line = f"{h.instance}  {h.account}  {h.privilege} ON {h.scope or 'server'}  {h.path}{extra}"
+        scope = h.scope or pgettext("privilege scope", "server")
+        line = f"{h.instance}  {h.account}  {h.privilege} ON {scope}  {h.path_text}{extra}"
         out.append(safe_text(line))  # names are data: a newline or ESC in one cannot forge a line
     return out

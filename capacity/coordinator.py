@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from capacity.adapters import CapacityAdapter, DatabaseSize, adapter_class
 from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
@@ -106,7 +107,10 @@ class CapacitySyncCoordinator(InstanceCoordinator):
         stats.extra["total_size_bytes"] = sum(s.size_bytes for s in self.plan.sizes)
         if failed:
             stats.extra["databases_failed"] = failed
-            self.details["warnings"] = [f"database {n!r} not read: {r}" for n, r in failed.items()]
+            self.details["warnings"] = [
+                _("database %(name)s not read: %(reason)s") % {"name": repr(n), "reason": r}
+                for n, r in failed.items()
+            ]
             logger.warning(f"{MODULE}_databases_failed", databases=sorted(failed), count=len(failed))
         stats.extra.update(self.adapter.notes)
         logger.info(f"{MODULE}_collection_completed", **_counts(stats))

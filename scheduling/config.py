@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from scheduling import functions
 from scheduling.triggers import TriggerError, build_trigger
@@ -90,22 +91,33 @@ def _task_of(path: str, label: str, raw: dict[str, Any], warnings: list[str]) ->
     path), or None for a path no task declares."""
     if "task" in raw:
         if "function" in raw:
-            raise ConfigError(path, label, "function", "give either task or function, not both")
+            raise ConfigError(path, label, "function", _("give either task or function, not both"))
         name = raw["task"]
         task = task_registry.get(name) if isinstance(name, str) else None
         if task is None:
             declared = ", ".join(t.name for t in task_registry.all_tasks())
-            raise ConfigError(path, label, "task", f"unknown task {name!r} (declared: {declared})")
+            raise ConfigError(
+                path,
+                label,
+                "task",
+                _("unknown task %(name)s (declared: %(declared)s)")
+                % {"name": repr(name), "declared": declared},
+            )
         return task
     dotted = raw["function"]
     task = task_registry.by_path(dotted)
     if task is not None:
-        message = f"{path}: {label}: function: {dotted} is deprecated: write `task: {task.name}`"
+        message = _("%(path)s: %(entry)s: function: %(dotted)s is deprecated: write `task: %(task)s`") % {
+            "path": path,
+            "entry": label,
+            "dotted": dotted,
+            "task": task.name,
+        }
     else:
-        message = (
-            f"{path}: {label}: function: dotted paths are deprecated; {dotted} is no declared task "
+        message = _(
+            "%(path)s: %(entry)s: function: dotted paths are deprecated; %(dotted)s is no declared task "
             "(declare it in its app's tasks.py to refer to it by name)"
-        )
+        ) % {"path": path, "entry": label, "dotted": dotted}
     warnings.append(message)
     logger.warning("scheduler_tasks_function_deprecated", path=path, entry=label, function=str(dotted))
     return task
@@ -114,37 +126,42 @@ def _task_of(path: str, label: str, raw: dict[str, Any], warnings: list[str]) ->
 def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[str]) -> TaskSpec:
     label = f"default_tasks[{index}]"
     if not isinstance(raw, dict):
-        raise ConfigError(path, label, "-", "each entry must be a mapping")
+        raise ConfigError(path, label, "-", _("each entry must be a mapping"))
     if isinstance(raw.get("id"), str):
         label = f"default_tasks[{index}] ({raw['id']})"
     for key in REQUIRED:
         if key not in raw or raw[key] in (None, ""):
-            raise ConfigError(path, label, key, "is required")
+            raise ConfigError(path, label, key, _("is required"))
     if "task" not in raw and raw.get("function") in (None, ""):
-        raise ConfigError(path, label, "function" if "function" in raw else "task", "is required")
+        raise ConfigError(path, label, "function" if "function" in raw else "task", _("is required"))
     if "name" in raw and raw["name"] in (None, ""):
-        raise ConfigError(path, label, "name", "is required")
+        raise ConfigError(path, label, "name", _("is required"))
     unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         raise ConfigError(
-            path, label, unknown[0], f"unknown field (allowed: {', '.join(REQUIRED + OPTIONAL)})"
+            path,
+            label,
+            unknown[0],
+            _("unknown field (allowed: %(fields)s)") % {"fields": ", ".join(REQUIRED + OPTIONAL)},
         )
     job_id = raw["id"]
     if not isinstance(job_id, str) or not JOB_ID.match(job_id):
-        raise ConfigError(path, label, "id", f"{job_id!r} must be snake_case {{action}}_{{frequency}}")
+        raise ConfigError(
+            path, label, "id", _("%(id)s must be snake_case {action}_{frequency}") % {"id": repr(job_id)}
+        )
     if job_id in seen:
-        raise ConfigError(path, label, "id", f"duplicate id {job_id!r}")
+        raise ConfigError(path, label, "id", _("duplicate id %(id)s") % {"id": repr(job_id)})
     for key in ("task", "name", "function", "description"):
         if key in raw and not isinstance(raw[key], str):
-            raise ConfigError(path, label, key, "must be a string")
+            raise ConfigError(path, label, key, _("must be a string"))
     if not isinstance(raw.get("enabled", True), bool):
-        raise ConfigError(path, label, "enabled", "must be true or false")
+        raise ConfigError(path, label, "enabled", _("must be true or false"))
     if not isinstance(raw.get("kwargs", {}), dict):
-        raise ConfigError(path, label, "kwargs", "must be a mapping")
+        raise ConfigError(path, label, "kwargs", _("must be a mapping"))
     task = _task_of(path, label, raw, warnings)
     if task is None:
         if "name" not in raw:
-            raise ConfigError(path, label, "name", "is required (the function is no declared task)")
+            raise ConfigError(path, label, "name", _("is required (the function is no declared task)"))
         try:
             functions.check(raw["function"])
         except functions.FunctionError as exc:
@@ -177,13 +194,17 @@ def parse(text: str, path: str, warnings: list[str] | None = None) -> list[TaskS
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "-"
-        raise ConfigError(path, where, "-", f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        where = _("line %(line)d") % {"line": mark.line + 1} if mark else "-"
+        raise ConfigError(
+            path, where, "-", _("invalid YAML: %(problem)s") % {"problem": getattr(exc, "problem", exc)}
+        ) from None
     if not isinstance(data, dict) or "default_tasks" not in data:
-        raise ConfigError(path, "-", "default_tasks", "the file must be a mapping with a default_tasks list")
+        raise ConfigError(
+            path, "-", "default_tasks", _("the file must be a mapping with a default_tasks list")
+        )
     entries = data["default_tasks"]
     if not isinstance(entries, list):
-        raise ConfigError(path, "-", "default_tasks", "must be a list")
+        raise ConfigError(path, "-", "default_tasks", _("must be a list"))
     seen: set[str] = set()
     found: list[str] = []
     specs = [_entry_spec(path, i, raw, seen, found) for i, raw in enumerate(entries)]
@@ -196,13 +217,15 @@ def load_default_tasks(path: str | Path | None = None) -> LoadResult:
     """The default jobs from the file (settings.WHALEFALL_SCHEDULER_TASKS_FILE) or the fallback."""
     path = Path(path or settings.WHALEFALL_SCHEDULER_TASKS_FILE)
     if not path.exists():
-        warning = f"{path} not found: using the built-in default jobs"
+        warning = _("%(path)s not found: using the built-in default jobs") % {"path": path}
         logger.warning("scheduler_tasks_file_missing", path=str(path))
-        return LoadResult(builtin_defaults(), "built-in defaults", [warning])
+        return LoadResult(builtin_defaults(), _("built-in defaults"), [warning])
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(str(path), "-", "-", f"cannot read: {exc.strerror}") from None
+        raise ConfigError(
+            str(path), "-", "-", _("cannot read: %(error)s") % {"error": exc.strerror}
+        ) from None
     warnings: list[str] = []
     specs = parse(text, str(path), warnings)
     return LoadResult(specs, str(path), warnings)

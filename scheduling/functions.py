@@ -13,6 +13,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
 from whalefall import task_registry
 
 DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
@@ -32,29 +35,44 @@ def check(path: str) -> str:
     Raises FunctionError for paths that are simply wrong.
     """
     if not isinstance(path, str) or not DOTTED.match(path):
-        raise FunctionError(f"{path!r} is not a dotted path like package.module.function")
-    module_path, _, attr = path.rpartition(".")
+        raise FunctionError(
+            _("%(path)s is not a dotted path like package.module.function") % {"path": repr(path)}
+        )
+    module_path, _dot, attr = path.rpartition(".")
     try:
         module = importlib.import_module(module_path)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         top = path.split(".")[0]
         if missing == top or not module_path.startswith(missing) or missing == "":
-            raise FunctionError(f"cannot import {module_path!r}: no package {missing!r}") from None
-        return f"module {missing} is not installed"
+            raise FunctionError(
+                _("cannot import %(module)s: no package %(package)s")
+                % {"module": repr(module_path), "package": repr(missing)}
+            ) from None
+        return _("module %(module)s is not installed") % {"module": missing}
     except Exception as exc:  # noqa: BLE001 - an import-time crash of the module is a clear error
-        raise FunctionError(f"importing {module_path!r} failed: {exc}") from None
+        raise FunctionError(
+            _("importing %(module)s failed: %(error)s") % {"module": repr(module_path), "error": exc}
+        ) from None
     target = getattr(module, attr, None)
     if target is None:
-        raise FunctionError(f"module {module_path!r} has no function {attr!r}")
+        raise FunctionError(
+            _("module %(module)s has no function %(function)s")
+            % {"module": repr(module_path), "function": repr(attr)}
+        )
     if not callable(target):
-        raise FunctionError(f"{path!r} is not callable")
+        raise FunctionError(_("%(path)s is not callable") % {"path": repr(path)})
     return ""
 
 
-@lru_cache(maxsize=256)
 def unavailable_reason(path: str) -> str:
     """Like `check` but never raises (for display): "" when the function can be run."""
+    return _unavailable_reason(path, get_language())
+
+
+@lru_cache(maxsize=256)
+def _unavailable_reason(path: str, language: str | None) -> str:
+    """Cached per language too: the reason is a sentence in the language it was asked in."""
     try:
         return check(path)
     except FunctionError as exc:
@@ -65,8 +83,10 @@ def resolve(path: str) -> Callable[..., Any]:
     """The task function; TaskUnavailable / FunctionError with a clear message otherwise."""
     reason = check(path)
     if reason:
-        raise TaskUnavailable(f"task {path} is unavailable: {reason}")
-    module_path, _, attr = path.rpartition(".")
+        raise TaskUnavailable(
+            _("task %(path)s is unavailable: %(reason)s") % {"path": path, "reason": reason}
+        )
+    module_path, _dot, attr = path.rpartition(".")
     return getattr(importlib.import_module(module_path), attr)
 
 

@@ -105,7 +105,7 @@ def test_who_can_command_text_and_json(fleet: dict[str, Account]) -> None:
     call_command("who_can", "--privilege", "DROP", "--on", "sales.*", "--instance", "sales-db", stdout=out)
     text = out.getvalue()
     assert "app@%  DROP ON database sales  direct  [grant option]" in text
-    assert text.strip().endswith("4 account(s), 4 grant(s)")
+    assert text.strip().endswith("4 accounts, 4 grants")
     out = StringIO()
     call_command("who_can", "--privilege", "DROP", "--on", "sales", "--json", stdout=out)
     rows = json.loads(out.getvalue())

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.leases import Holder, Lease
@@ -22,7 +23,7 @@ class SchedulerLease(models.Model):
     """
 
     name = models.CharField(max_length=32, primary_key=True, default=LEASE_NAME)
-    owner = models.CharField(max_length=200, blank=True, default="", help_text="host-pid")
+    owner = models.CharField(max_length=200, blank=True, default="", help_text=_("host-pid"))
     token = models.CharField(max_length=64, blank=True, default="")
     host = models.CharField(max_length=150, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
@@ -34,10 +35,13 @@ class SchedulerLease(models.Model):
     expires_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "scheduler lease"
+        verbose_name = _("scheduler lease")
 
     def __str__(self) -> str:
-        return f"{self.owner or 'nobody'} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(owner)s until %(expires)s") % {
+            "owner": self.owner or gettext("nobody"),
+            "expires": f"{self.expires_at:%Y-%m-%d %H:%M:%S}",
+        }
 
     @property
     def alive(self) -> bool:

@@ -13,6 +13,8 @@ from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from scheduling import registry
 from scheduling.functions import resolve, unavailable_reason
@@ -53,7 +55,7 @@ def apply_commands(scheduler: BaseScheduler, owner: str, limit: int = 50) -> int
 
 
 HANDED_OVER = events.EVENT_JOB_SUBMITTED | events.EVENT_JOB_MAX_INSTANCES
-NOT_STARTED = "not started: the scheduler stopped before an executor took it"
+NOT_STARTED = gettext_lazy("not started: the scheduler stopped before an executor took it")
 
 
 @dataclass(eq=False)
@@ -99,7 +101,9 @@ class RunRequests:
                 handoff = self._submit(request)
             except Exception as exc:
                 logger.exception("task_request_submit_failed", request_id=request.pk)
-                _finish(request.pk, TaskRequestStatus.FAILED, f"could not start: {exc}")
+                _finish(
+                    request.pk, TaskRequestStatus.FAILED, _("could not start: %(error)s") % {"error": exc}
+                )
                 continue
             if handoff is None:
                 continue
@@ -115,12 +119,18 @@ class RunRequests:
         """Add the request's one-off job; None when it ended at once (failed, refused)."""
         config = JobConfig.objects.filter(pk=request.job_id).first() if request.job_id else None
         if request.job_id and config is None:
-            _finish(request.pk, TaskRequestStatus.FAILED, f"unknown job {request.job_id!r}")
+            _finish(
+                request.pk, TaskRequestStatus.FAILED, _("unknown job %(job)s") % {"job": repr(request.job_id)}
+            )
             return None
         task = config.function if config else request.task
         reason = unavailable_reason(task)
         if reason:
-            _finish(request.pk, TaskRequestStatus.FAILED, f"task {task} is unavailable: {reason}")
+            _finish(
+                request.pk,
+                TaskRequestStatus.FAILED,
+                _("task %(path)s is unavailable: %(reason)s") % {"path": task, "reason": reason},
+            )
             return None
         task_kwargs = {**(config.kwargs if config else {}), **request.kwargs}
         task_kwargs.update(asked_by(task, request))
@@ -164,7 +174,7 @@ class RunRequests:
             return 0
         logger.warning("task_requests_abandoned", request_ids=abandoned)
         return TaskRequest.objects.filter(pk__in=abandoned, status=TaskRequestStatus.RUNNING).update(
-            status=TaskRequestStatus.FAILED, error=NOT_STARTED, finished_at=timezone.now()
+            status=TaskRequestStatus.FAILED, error=str(NOT_STARTED), finished_at=timezone.now()
         )
 
     def _forget(self, handoff: Handoff) -> None:
@@ -204,7 +214,9 @@ class RunRequests:
 
 
 def _already_running(job_id: str) -> str:
-    return f"job {job_id} is already running (max_instances=1); run it again when it has finished"
+    return _("job %(job)s is already running (max_instances=1); run it again when it has finished") % {
+        "job": job_id
+    }
 
 
 def _finish(request_id: int, status: str, error: str) -> None:

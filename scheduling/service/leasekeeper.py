@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from scheduling.models import SchedulerLease
 from whalefall.leases import Holder
@@ -32,11 +33,15 @@ class LeaseKeeper:
         if not self._standby_said:
             lease = SchedulerLease.current()
             holder = (
-                f"{lease.owner}, last heartbeat {timezone.localtime(lease.heartbeat_at):%H:%M:%S}"
+                _("%(owner)s, last heartbeat %(time)s")
+                % {"owner": lease.owner, "time": f"{timezone.localtime(lease.heartbeat_at):%H:%M:%S}"}
                 if lease and lease.heartbeat_at
-                else "another process"
+                else _("another process")
             )
-            self.out(f"Standby: the scheduler lease is held by {holder}; taking over if it expires.")
+            self.out(
+                _("Standby: the scheduler lease is held by %(holder)s; taking over if it expires.")
+                % {"holder": holder}
+            )
             logger.info("scheduler_standby", holder=lease.owner if lease else "")
             self._standby_said = True
         return False

@@ -23,6 +23,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 
 from scheduling.config import TaskSpec, load_default_tasks
 from scheduling.runner import running_jobs
@@ -80,7 +81,7 @@ class SchedulerService:
     def request_stop(self, *_: Any) -> None:
         """Signal handler: only set a flag; the loop does the rest. A second signal exits now."""
         if self.stop_requested and _:
-            self.out("Second stop signal: exiting now.")
+            self.out(_("Second stop signal: exiting now."))
             os._exit(1)
         self.stop_requested = True
 
@@ -131,7 +132,7 @@ class SchedulerService:
         if self.lease.renew():
             return True
         if not stopping:
-            self.out("Lost the scheduler lease; stopping jobs and going back to standby.")
+            self.out(_("Lost the scheduler lease; stopping jobs and going back to standby."))
             self._stop_scheduler(wait=False)
         return False
 
@@ -183,7 +184,7 @@ class SchedulerService:
         if was_active:
             self.lease.release()
         logger.info("scheduler_stopped", owner=self.owner, was_active=was_active)
-        self.out("Scheduler stopped.")
+        self.out(_("Scheduler stopped."))
 
     def _drain(self) -> None:
         """Wait for running jobs, renewing the lease: up to the grace period, then cancel them at
@@ -192,16 +193,20 @@ class SchedulerService:
         if not jobs:
             return
         self.out(
-            f"Stopping: waiting up to {self.stop_grace:g} s for {', '.join(jobs)} (again to exit now)..."
+            _("Stopping: waiting up to %(grace)s s for %(jobs)s (again to exit now)...")
+            % {"grace": f"{self.stop_grace:g}", "jobs": ", ".join(jobs)}
         )
         logger.info("scheduler_stopping", jobs=jobs, grace=self.stop_grace)
         if self._wait_for_jobs(time.monotonic() + self.stop_grace):
             return
         jobs = running_jobs()
-        self.out(f"Grace period over: cancelling {', '.join(jobs)} at the next safe point.")
+        self.out(
+            _("Grace period over: cancelling %(jobs)s at the next safe point.") % {"jobs": ", ".join(jobs)}
+        )
         logger.warning("scheduler_stop_cancelling", jobs=jobs, grace=self.stop_grace)
         cancel.request_cancel(
-            f"cancelled: the scheduler stopped (grace period of {self.stop_grace:g} s over)"
+            _("cancelled: the scheduler stopped (grace period of %(grace)s s over)")
+            % {"grace": f"{self.stop_grace:g}"}
         )
         if not self._wait_for_jobs(None):
             logger.error("scheduler_stop_jobs_left", jobs=running_jobs())

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.base import BaseScheduler
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 from scheduling import registry
 from scheduling.config import TaskSpec
@@ -15,7 +17,9 @@ from scheduling.models import CommandStatus, JobConfig, SchedulerCommand
 from whalefall.models import TaskRequest, TaskRequestStatus
 from whalefall.sync.recovery import recover_interrupted_sessions
 
-ORPHANED = "interrupted: the scheduler running it stopped"
+ORPHANED = gettext_lazy("interrupted: the scheduler running it stopped")
+# A job's state inside a sentence ("job x is unavailable and not scheduled").
+_STATE_WORDS = {"unavailable": pgettext_lazy("job state", "unavailable")}
 
 
 @dataclass
@@ -31,7 +35,7 @@ def recover(claim_label: str) -> Recovered:
     requests = (
         TaskRequest.objects.filter(status=TaskRequestStatus.RUNNING)
         .exclude(claimed_by=claim_label)
-        .update(status=TaskRequestStatus.FAILED, error=ORPHANED, finished_at=timezone.now())
+        .update(status=TaskRequestStatus.FAILED, error=str(ORPHANED), finished_at=timezone.now())
     )
     return Recovered(sessions, requests)
 
@@ -48,7 +52,10 @@ def start_jobs(
     covered = list(SchedulerCommand.objects.filter(status=CommandStatus.PENDING).values_list("pk", flat=True))
     states = registry.reconcile_all(scheduler)
     SchedulerCommand.objects.filter(pk__in=covered, status=CommandStatus.PENDING).update(
-        status=CommandStatus.APPLIED, applied_by=owner, applied_at=timezone.now(), message="applied at start"
+        status=CommandStatus.APPLIED,
+        applied_by=owner,
+        applied_at=timezone.now(),
+        message=_("applied at start"),
     )
     return created, states
 
@@ -56,8 +63,18 @@ def start_jobs(
 def report(owner: str, states: dict[str, str], out: Callable[[str], None]) -> None:
     """Say which jobs run, and warn about each one that cannot."""
     scheduled = sorted(j for j, s in states.items() if s == "scheduled")
-    out(f"Active: scheduler {owner} runs {len(scheduled)} job(s): {', '.join(scheduled) or '-'}")
+    out(
+        ngettext(
+            "Active: scheduler %(owner)s runs %(count)d job: %(jobs)s",
+            "Active: scheduler %(owner)s runs %(count)d jobs: %(jobs)s",
+            len(scheduled),
+        )
+        % {"owner": owner, "count": len(scheduled), "jobs": ", ".join(scheduled) or "-"}
+    )
     for job_id, state in sorted(states.items()):
         if state not in ("scheduled", "paused", "disabled"):
-            reason = JobConfig.objects.get(pk=job_id).unavailable_reason or "invalid trigger"
-            out(f"Warning: job {job_id} is {state} and not scheduled ({reason})")
+            reason = JobConfig.objects.get(pk=job_id).unavailable_reason or pgettext("job", "invalid trigger")
+            out(
+                _("Warning: job %(job)s is %(state)s and not scheduled (%(reason)s)")
+                % {"job": job_id, "state": _STATE_WORDS.get(state, state), "reason": reason}
+            )

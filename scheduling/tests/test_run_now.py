@@ -157,5 +157,5 @@ def test_a_run_now_still_waiting_when_the_scheduler_stops_ends_failed_not_runnin
     service.process_requests()
     service.shutdown()
     request.refresh_from_db()
-    assert (request.status, request.error) == ("failed", NOT_STARTED)
+    assert (request.status, request.error) == ("failed", str(NOT_STARTED))
     assert not SyncSession.objects.exists()

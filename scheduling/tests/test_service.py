@@ -71,7 +71,7 @@ def test_it_recovers_interrupted_sessions_and_requests_at_start(make_service: An
     make_service().step()
     session.refresh_from_db()
     request.refresh_from_db()
-    assert session.status == "interrupted" and session.error.startswith(INTERRUPTED)
+    assert session.status == "interrupted" and session.error.startswith(str(INTERRUPTED))
     assert (request.status, request.error) == ("failed", "interrupted: the scheduler running it stopped")
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.core.management.base import BaseCommand, OutputWrapper
+from django.core.management.base import BaseCommand, CommandParser, OutputWrapper
 
 from whalefall.structured_logging import console_floor
 from whalefall.textsafe import safe_lines
@@ -47,6 +47,13 @@ class SafeOutputCommand(BaseCommand):
     # Lazy, so that `--help` speaks the language active when it is printed.
     help: StrOrPromise = ""  # type: ignore[assignment]  # Django declares a plain str
     quiet_logs = True
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # argparse formats the description with `re`, which takes no lazy string.
+        if parser.description is not None:
+            parser.description = str(parser.description)
+        return parser
 
     def execute(self, *args: Any, **options: Any) -> Any:
         if not self.quiet_logs or options.get("verbosity", 1) >= 2:

@@ -38,6 +38,7 @@ from rich.text import Text
 
 from whalefall.choices import RecordStatus
 from whalefall.models import SyncInstanceRecord
+from whalefall.sync.phases import phase_word
 from whalefall.textsafe import safe_lines, safe_text
 
 # How an account sync counts what it did, in the words a DBA reads.
@@ -50,7 +51,26 @@ ACCOUNT_COUNTERS: Mapping[str, Any] = {
 # Longest list of names per outcome in the summary; the lines above it named every instance.
 SUMMARY_NAMES = 20
 
+# A record's or session's status as a word inside a line (the stored value stays English).
+_STATUS_WORDS: Mapping[str, Any] = {
+    "pending": gettext_lazy("pending"),
+    "running": gettext_lazy("running"),
+    "completed": gettext_lazy("completed"),
+    "partial": gettext_lazy("partial"),
+    "failed": gettext_lazy("failed"),
+    "cancelled": gettext_lazy("cancelled"),
+    "skipped": gettext_lazy("skipped"),
+    "interrupted": gettext_lazy("interrupted"),
+}
+
 _SUCCESSES = (RecordStatus.COMPLETED, RecordStatus.SKIPPED)
+
+
+def status_word(status: str) -> str:
+    """`status` as the reader's language says it; a word already given (e.g. "ok") as it is."""
+    return str(_STATUS_WORDS.get(str(status), status))
+
+
 _STYLES = {"ok": "green", "failed": "red", "other": "yellow"}
 
 
@@ -68,15 +88,15 @@ def record_detail(record: SyncInstanceRecord | Mapping[str, Any], counters: Mapp
     status, error = item["status"], safe_text(item.get("error") or "")
     if status == RecordStatus.FAILED:
         return _("failed in %(phase)s: %(error)s") % {
-            "phase": item.get("failed_phase") or "?",
+            "phase": phase_word(item.get("failed_phase") or "?"),
             "error": error,
         }
     if status == RecordStatus.CANCELLED:
         return _("cancelled: %(reason)s") % {"reason": error} if error else _("cancelled")
     if not counters:
-        return str(status)
+        return status_word(status)
     counts = ", ".join(f"{label} {item.get(field) or 0}" for field, label in counters.items())
-    return f"{status} ({counts})"
+    return f"{status_word(status)} ({counts})"
 
 
 class _ConsoleLines:
@@ -238,13 +258,13 @@ class InstanceProgress:
             shown = ", ".join(sorted(names)[:SUMMARY_NAMES])
             if len(names) > SUMMARY_NAMES:
                 shown += " " + _("… and %(count)d more") % {"count": len(names) - SUMMARY_NAMES}
-            out.write(f"  {status} ({len(names)}): {shown}")
+            out.write(f"  {status_word(status)} ({len(names)}): {shown}")
 
     def session_summary(self, summary: Mapping[str, Any]) -> None:
         """The summary of a sync session (the dict every sync task returns)."""
         heading = _("session %(id)s: %(status)s, %(ok)d of %(total)d instance(s) succeeded") % {
             "id": summary["session_id"],
-            "status": summary["status"],
+            "status": status_word(summary["status"]),
             "ok": summary["successful_instances"],
             "total": summary["total_instances"],
         }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class SyncLockQuerySet(models.QuerySet["SyncLock"]):
@@ -15,14 +17,14 @@ class SyncLock(models.Model):
     """Held while a run of `category` is alive; renewed by the holder, cleaned once expired."""
 
     category = models.CharField(max_length=32, unique=True)
-    owner = models.CharField(max_length=200, help_text="host-pid of the holder")
-    token = models.CharField(max_length=64, help_text="Distinguishes holders in one process.")
+    owner = models.CharField(max_length=200, help_text=_("host-pid of the holder"))
+    token = models.CharField(max_length=64, help_text=_("Distinguishes holders in one process."))
     # Who holds it, precisely enough to tell at once that a holder on this host died: the pid
     # alone is not, because the system may give it to another process later.
     host = models.CharField(max_length=255, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
     process_started_at = models.DateTimeField(
-        null=True, blank=True, help_text="Start time of the holder process (pid reuse check)."
+        null=True, blank=True, help_text=_("Start time of the holder process (pid reuse check).")
     )
     locked_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -33,4 +35,8 @@ class SyncLock(models.Model):
         ordering = ["category"]
 
     def __str__(self) -> str:
-        return f"{self.category} held by {self.owner} since {self.locked_at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(category)s held by %(owner)s since %(since)s") % {
+            "category": self.category,
+            "owner": self.owner,
+            "since": f"{self.locked_at:%Y-%m-%d %H:%M:%S}",
+        }

@@ -5,13 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from whalefall.connections import ConnectorError, connector_class
+from whalefall.connections.base import ErrorKind
 from whalefall.crypto import CredentialDecryptionError
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger, scrub
 
 logger = get_logger(__name__)
+
+# The kind of a failed check as the message starts with it (`kind` itself stays the stable value).
+KIND_WORDS = {
+    ErrorKind.UNREACHABLE: pgettext_lazy("connection error", "unreachable"),
+    ErrorKind.TIMEOUT: pgettext_lazy("connection error", "timeout"),
+    ErrorKind.AUTHENTICATION: pgettext_lazy("connection error", "authentication"),
+    ErrorKind.PRIVILEGE: pgettext_lazy("connection error", "privilege"),
+    ErrorKind.UNSUPPORTED: pgettext_lazy("connection error", "unsupported"),
+    ErrorKind.OTHER: pgettext_lazy("connection error", "other"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,16 +53,27 @@ def _connect(instance: Instance) -> CheckResult:
             info, latency = conn.ping()
         return CheckResult(
             True,
-            f"OK: {info.display} ({info.version_string}) in {latency:.0f} ms",
+            _("OK: %(server)s (%(version)s) in %(latency).0f ms")
+            % {"server": info.display, "version": info.version_string, "latency": latency},
             info.description,
             latency,
         )
     except ConnectorError as exc:
-        return CheckResult(False, f"{exc.kind.value}: {exc.message}", kind=exc.kind.value)
+        return CheckResult(
+            False,
+            _("%(kind)s: %(message)s")
+            % {"kind": KIND_WORDS.get(exc.kind, exc.kind.value), "message": exc.message},
+            kind=exc.kind.value,
+        )
     except (CredentialDecryptionError, ImproperlyConfigured) as exc:
-        return CheckResult(False, f"configuration: {exc}", kind="configuration")
+        return CheckResult(False, _("configuration: %(error)s") % {"error": exc}, kind="configuration")
     except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash
-        return CheckResult(False, f"other: {exc.__class__.__name__}: {exc}", kind="other")
+        return CheckResult(
+            False,
+            _("%(kind)s: %(message)s")
+            % {"kind": KIND_WORDS[ErrorKind.OTHER], "message": f"{exc.__class__.__name__}: {exc}"},
+            kind="other",
+        )
 
 
 def check_instance(instance: Instance) -> CheckResult:

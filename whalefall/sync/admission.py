@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from whalefall import extensions, task_registry
 from whalefall.models import SyncLock, TaskRequest, TaskRequestStatus
@@ -26,7 +27,7 @@ def refusal(task: str, job_id: str = "") -> str:
     """Why a run of `task` (or of job `job_id`) cannot start now; "" when it can be queued."""
     status = extensions.executor_status()
     if status is not None and not status.alive:
-        return f"cannot run now: {status.message}"
+        return _("cannot run now: %(reason)s") % {"reason": status.message}
     same = Q(task=task, job_id="") | Q(job_id=job_id) if job_id else Q(task=task)
     queued = (
         TaskRequest.objects.filter(same, status__in=TaskRequestStatus.open())
@@ -35,10 +36,14 @@ def refusal(task: str, job_id: str = "") -> str:
         .first()
     )
     if queued is not None:
-        return (
-            f"cannot run now: a run of {job_id or task} is already {queued.status} "
-            f"(request {queued.pk}, asked by {queued.requested_by or '?'})"
-        )
+        return _(
+            "cannot run now: a run of %(task)s is already %(status)s (request %(request)s, asked by %(user)s)"
+        ) % {
+            "task": job_id or task,
+            "status": queued.get_status_display(),
+            "request": queued.pk,
+            "user": queued.requested_by or "?",
+        }
     category = category_of(task)
     lock = SyncLock.objects.filter(category=category).first() if category else None
     if (
@@ -46,5 +51,7 @@ def refusal(task: str, job_id: str = "") -> str:
         and lock.expires_at > timezone.now()
         and not holder_gone(lock.host, lock.pid, lock.process_started_at)
     ):
-        return f"cannot run now: {LockConflict(category, lock.owner, lock.locked_at)}"
+        return _("cannot run now: %(reason)s") % {
+            "reason": LockConflict(category, lock.owner, lock.locked_at)
+        }
     return ""

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
@@ -42,7 +44,7 @@ def cancelled() -> bool:
 
 
 def reason() -> str:
-    return _reason or "cancelled"
+    return _reason or _("cancelled")
 
 
 def wait(seconds: float) -> bool:
@@ -68,10 +70,15 @@ def signals_cancel() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         if cancelled():
-            sys.stderr.write(f"\n{name} again: exiting now.\n")
+            sys.stderr.write("\n" + _("%(signal)s again: exiting now.") % {"signal": name} + "\n")
             os._exit(128 + signum)
-        sys.stderr.write(f"\n{name}: stopping after the instances in progress (again to exit now)...\n")
-        request_cancel(f"cancelled by {name}")
+        sys.stderr.write(
+            "\n"
+            + _("%(signal)s: stopping after the instances in progress (again to exit now)...")
+            % {"signal": name}
+            + "\n"
+        )
+        request_cancel(_("cancelled by %(signal)s") % {"signal": name})
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -20,6 +20,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from whalefall.leases import Holder, Lease
 from whalefall.models import SyncLock, SyncSession
@@ -33,8 +35,15 @@ def process_owner() -> str:
     return f"{hostname()}-{os.getpid()}"
 
 
-INTERRUPTED = "interrupted: the process running this sync stopped before it finished"
-EXPIRED = "its lock expired"
+# Stored on the sessions it closes, in the language active then (str() it where it is written).
+INTERRUPTED = gettext_lazy("interrupted: the process running this sync stopped before it finished")
+
+# The category as it reads inside a sentence ("a capacity sync is already running").
+_CATEGORY_WORDS = {
+    "account": pgettext_lazy("sync category", "account"),
+    "capacity": pgettext_lazy("sync category", "capacity"),
+    "aggregation": pgettext_lazy("sync category", "aggregation"),
+}
 
 
 class LockConflict(Exception):
@@ -43,7 +52,10 @@ class LockConflict(Exception):
     def __init__(self, category: str, owner: str, locked_at: datetime | None) -> None:
         self.category, self.owner, self.locked_at = category, owner, locked_at
         since = timezone.localtime(locked_at).strftime("%Y-%m-%d %H:%M:%S %Z") if locked_at else "?"
-        super().__init__(f"a {category} sync is already running (lock held by {owner} since {since})")
+        super().__init__(
+            _("a %(category)s sync is already running (lock held by %(owner)s since %(since)s)")
+            % {"category": _CATEGORY_WORDS.get(category, category), "owner": owner, "since": since}
+        )
 
 
 def lease(category: str) -> Lease[SyncLock]:
@@ -65,10 +77,15 @@ class LockHandle:
         lease(self.category).release(self.token)
 
 
+def _expired(lock: SyncLock) -> bool:
+    """The lock's (as loaded) expiry has passed: a take-over then evicts it only if still expired."""
+    return lock.expires_at < timezone.now()
+
+
 def dead_reason(lock: SyncLock) -> str:
     """Why `lock`'s holder no longer counts (expired, or known dead on this host), or ""."""
-    if lock.expires_at < timezone.now():
-        return EXPIRED
+    if _expired(lock):
+        return pgettext("sync lock", "its lock expired")
     return holder_gone(lock.host, lock.pid, lock.process_started_at)
 
 
@@ -86,7 +103,7 @@ def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:
     holder = lock.current()
     reason = dead_reason(holder) if holder is not None else ""
     if holder is not None and reason:
-        if lock.take_over(me, seconds, from_token=holder.token, expired_only=reason == EXPIRED):
+        if lock.take_over(me, seconds, from_token=holder.token, expired_only=_expired(holder)):
             _interrupt_replaced(holder, reason)
             logger.info("sync_lock_acquired", category=category, owner=handle.owner)
             return handle
@@ -101,13 +118,17 @@ def take_over(lock: SyncLock, reason: str) -> int | None:
     """Free a dead or expired holder's lock (only that holder's: conditional on its token) and close
     the sessions it left running as interrupted; returns how many, None when the holder renewed
     meanwhile or another process got there first."""
-    if not lease(lock.category).evict(lock.token, expired_only=reason == EXPIRED):
+    if not lease(lock.category).evict(lock.token, expired_only=_expired(lock)):
         return None
     return _interrupt_replaced(lock, reason)
 
 
 def _interrupt_replaced(lock: SyncLock, reason: str) -> int:
-    closed = interrupt_sessions(lock.category, lock.owner, f"{INTERRUPTED} ({reason})")
+    closed = interrupt_sessions(
+        lock.category,
+        lock.owner,
+        _("%(interrupted)s (%(reason)s)") % {"interrupted": INTERRUPTED, "reason": reason},
+    )
     logger.warning(
         "sync_lock_taken_over",
         category=lock.category,

@@ -7,6 +7,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+
 from whalefall.connections.base import ConnectorError
 from whalefall.structured_logging import scrub
 
@@ -60,6 +63,19 @@ class InstanceResult:
         )
 
 
+# A phase's name inside a sentence ("failed in collection"); the stored value stays English.
+_PHASE_WORDS = {
+    "connection": pgettext_lazy("sync phase", "connection"),
+    "inventory": pgettext_lazy("sync phase", "inventory"),
+    "collection": pgettext_lazy("sync phase", "collection"),
+}
+
+
+def phase_word(phase: str) -> str:
+    """`phase` as the reader's language names it (an unknown value as it is)."""
+    return str(_PHASE_WORDS.get(str(phase), phase))
+
+
 PHASE_BLOCKS = ("inventory", "collection")
 # The block of a phase that did not run because an earlier one failed, and of the one that failed.
 NOT_RUN: dict[str, Any] = {"status": "skipped", "processed_records": 0, "reason": "not run"}
@@ -96,7 +112,9 @@ class PhaseError(Exception):
         self.message = scrub(message)
         self.transient = transient
         self.sync_details = sync_details or {}
-        super().__init__(f"{phase} failed: {self.message}")
+        super().__init__(
+            _("%(phase)s failed: %(message)s") % {"phase": phase_word(phase), "message": self.message}
+        )
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import socket
 from datetime import UTC, datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 _TOLERANCE = 2.0  # seconds; /proc start times are exact to a clock tick, btime to a second
 
@@ -65,11 +66,14 @@ def holder_gone(host: str, pid: int | None, started_at: datetime | None) -> str:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return f"process {pid} is gone"
+        return _("process %(pid)s is gone") % {"pid": pid}
     except PermissionError:
         pass  # exists, another user's: compare start times below
     if started_at is not None:
         now_started = process_start_time(pid)
         if now_started is not None and abs((now_started - started_at).total_seconds()) > _TOLERANCE:
-            return f"pid {pid} now belongs to another process (started {now_started:%Y-%m-%d %H:%M:%S})"
+            return _("pid %(pid)s now belongs to another process (started %(started)s)") % {
+                "pid": pid,
+                "started": f"{now_started:%Y-%m-%d %H:%M:%S}",
+            }
     return ""

@@ -36,7 +36,7 @@ def recover_interrupted_sessions() -> int:
     for session in SyncSession.objects.running():
         if (session.category, session.owner) in live and not owner_is_dead(session.owner):
             continue
-        session.interrupt(INTERRUPTED)
+        session.interrupt(str(INTERRUPTED))
         recovered += 1
         logger.warning("sync_session_recovered", session_id=str(session.session_id), owner=session.owner)
     return recovered

@@ -26,13 +26,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils.translation import gettext as _
 
 from whalefall.choices import SyncPhase, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.structured_logging import bind_context, get_logger, scrub
 from whalefall.sync import cancel, ledger
 from whalefall.sync.locks import LockConflict, hold_lock
-from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details
+from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details, phase_word
 from whalefall.sync.retry import is_transient, retry_transient
 
 logger = get_logger(__name__)
@@ -210,7 +211,11 @@ def _history_text(record: SyncInstanceRecord) -> str:
         return ""
     if len(history) == 1:
         return history[0]["error"]
-    return "; ".join(f"attempt {h['attempt']} ({h['phase']}): {h['error']}" for h in history)
+    return "; ".join(
+        _("attempt %(attempt)s (%(phase)s): %(error)s")
+        % {"attempt": h["attempt"], "phase": phase_word(h["phase"]), "error": h["error"]}
+        for h in history
+    )
 
 
 def _counters(result: InstanceResult) -> dict[str, int]:

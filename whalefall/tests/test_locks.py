@@ -62,7 +62,7 @@ def test_it_recovers_sessions_and_locks_of_a_killed_process(other_process) -> No
     proc.wait(timeout=10)
     assert recover_interrupted_sessions() == 1
     session = ledger.SyncSession.objects.get(owner=owner)
-    assert session.status == SessionStatus.INTERRUPTED and session.error.startswith(INTERRUPTED)
+    assert session.status == SessionStatus.INTERRUPTED and session.error.startswith(str(INTERRUPTED))
     assert "is gone" in session.error
     assert session.records.get().status == RecordStatus.INTERRUPTED
     assert not SyncLock.objects.filter(owner=owner).exists()

@@ -255,6 +255,31 @@ def test_model_names_and_choices_follow_the_active_language() -> None:
         assert str(SessionStatus.PARTIAL.label) == "Partial"
 
 
+def test_terminal_and_sync_messages_follow_the_active_language(compiled_catalogue: Path) -> None:
+    """What a command, the scheduler or a refused run says is written in the team's language;
+    the values it is built from (statuses, phases, categories) read as words of that language."""
+    from scheduling.config import ConfigError, parse
+    from whalefall.management.progress import record_detail
+    from whalefall.sync.locks import LockConflict
+
+    failed = {"status": "failed", "failed_phase": "connection", "error": "timeout"}
+    done = {"status": "completed", "items_synced": 3}
+    since = timezone.now()
+    with translation.override("zh-hans"):
+        conflict = str(LockConflict("capacity", "db-1-42", None))
+        assert conflict.startswith("已有容量采集在运行（锁自 ? 起由 db-1-42")  # noqa: RUF001
+        assert record_detail(failed, None) == "在连接阶段失败：timeout"  # noqa: RUF001
+        assert record_detail(done, {"items_synced": "已同步"}) == "已完成 (已同步 3)"
+        with pytest.raises(ConfigError, match="无效的 YAML"):
+            parse("default_tasks: [", "tasks.yaml")
+    with translation.override("en"):
+        assert str(LockConflict("capacity", "db-1-42", since)).startswith(
+            "a capacity sync is already running"
+        )
+        assert record_detail(failed, None) == "failed in connection: timeout"
+        assert record_detail(done, {"items_synced": "synced"}) == "completed (synced 3)"
+
+
 def test_language_settings_come_from_the_environment() -> None:
     code = "from django.conf import settings; print(settings.LANGUAGE_CODE, settings.TIME_ZONE)"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "whalefall.settings", "DEBUG": "true"}

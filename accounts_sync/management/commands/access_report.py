@@ -29,7 +29,9 @@ class Command(SafeOutputCommand):
             metavar="NAME",
             help=gettext("Repeatable; default all."),
         )
-        parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+        parser.add_argument(
+            "--format", choices=["csv", "xlsx"], default="csv", help=gettext("Output format.")
+        )
         parser.add_argument(
             "--from", dest="start", metavar="DATE", help=gettext("Changes from (inclusive), ISO date/time.")
         )
@@ -44,7 +46,9 @@ class Command(SafeOutputCommand):
             metavar="FILE",
             help=gettext("Write here (required for xlsx); CSV defaults to stdout."),
         )
-        parser.add_argument("--include-inactive", action="store_true")
+        parser.add_argument(
+            "--include-inactive", action="store_true", help=gettext("Also inactive instances and accounts.")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = options["instance"]
@@ -52,20 +56,20 @@ class Command(SafeOutputCommand):
             Instance.objects.filter(name__in=names) if names else Instance.objects.filter(is_active=True)
         )
         if unknown := sorted(set(names) - {i.name for i in instances}):
-            raise CommandError(f"unknown instance: {', '.join(unknown)}")
+            raise CommandError(gettext("unknown instance: %(names)s") % {"names": ", ".join(unknown)})
         period = Period(
             parse_moment(options["start"]) if options["start"] else None,
             parse_moment(options["end"]) if options["end"] else None,
         )
         if period.start and period.end and period.start >= period.end:
-            raise CommandError("--from must be before --to")
+            raise CommandError(gettext("--from must be before --to"))
         kw = {"include_inactive": options["include_inactive"]}
         if options["format"] == "xlsx":
             if not options["output"]:
-                raise CommandError("--output FILE is required for xlsx")
+                raise CommandError(gettext("--output FILE is required for xlsx"))
             with open(options["output"], "wb") as out:
                 write_xlsx(out, instances, period, **kw)
-            self.stderr.write(f"wrote {options['output']}")
+            self.stderr.write(gettext("wrote %(file)s") % {"file": options["output"]})
             return
         if options["output"]:
             with open(options["output"], "w", newline="", encoding="utf-8") as out:

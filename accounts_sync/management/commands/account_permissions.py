@@ -25,15 +25,19 @@ def parse_moment(text: str) -> Any:
     if moment is None and (day := parse_date(text)) is not None:
         moment = datetime.combine(day, time.max)
     if moment is None:
-        raise CommandError(f"--at: not an ISO date or date-time: {text!r}")
+        raise CommandError(gettext("--at: not an ISO date or date-time: %(text)s") % {"text": repr(text)})
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+# How an effective privilege is held, as the text listing marks it.
+_FLAGS = {"grantable": _("grantable"), "denied": _("denied"), "needs_set_role": _("needs SET ROLE")}
 
 
 class Command(SafeOutputCommand):
     help = _("An account's permissions now, or as they were at a past time (rebuilt from the change log).")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--instance", required=True, metavar="NAME")
+        parser.add_argument("--instance", required=True, metavar="NAME", help=gettext("Instance name."))
         parser.add_argument(
             "--account", required=True, metavar="IDENTITY", help=gettext("user@host, role or login.")
         )
@@ -54,11 +58,18 @@ class Command(SafeOutputCommand):
                 instance=instance, identity=options["account"]
             )
         except Instance.DoesNotExist:
-            raise CommandError(f"unknown instance: {options['instance']}") from None
+            raise CommandError(
+                gettext("unknown instance: %(names)s") % {"names": options["instance"]}
+            ) from None
         except Account.DoesNotExist:
-            raise CommandError(f"no account {options['account']!r} on {instance.name}") from None
+            raise CommandError(
+                gettext("no account %(account)s on %(instance)s")
+                % {"account": repr(options["account"]), "instance": instance.name}
+            ) from None
         if options["effective"] and options["at"]:
-            raise CommandError("--effective shows the current privileges; use --at without it for the past")
+            raise CommandError(
+                gettext("--effective shows the current privileges; use --at without it for the past")
+            )
         if options["effective"]:
             self._effective(account, as_json=options["json"])
             return
@@ -77,11 +88,23 @@ class Command(SafeOutputCommand):
             }
             self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
             return
-        when = f"at {timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}" if at else "now"
+        names = {"account": account.identity, "instance": instance.name}
+        if at is not None:
+            names["when"] = f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S %Z}"
         if permissions is None:
-            self.stdout.write(safe_text(f"{account.identity} on {instance.name} did not exist {when}"))
+            message = (
+                gettext("%(account)s on %(instance)s did not exist at %(when)s")
+                if at is not None
+                else gettext("%(account)s on %(instance)s does not exist now")
+            )
+            self.stdout.write(safe_text(message % names))
             return
-        self.stdout.write(safe_text(f"{account.identity} on {instance.name}, {when}:"))
+        heading = (
+            gettext("%(account)s on %(instance)s, at %(when)s:")
+            if at is not None
+            else gettext("%(account)s on %(instance)s, now:")
+        )
+        self.stdout.write(safe_text(heading % names))
         for scope, privileges in permissions.items():
             self.stdout.write("  " + safe_text(f"{scope}: {', '.join(privileges)}"))
 
@@ -103,8 +126,13 @@ class Command(SafeOutputCommand):
             self.stdout.write(json.dumps(items, indent=2, ensure_ascii=False))
             return
         for item in items:
-            path = {"": "direct", "superuser": "as superuser"}.get(item["via"], f"via {item['via']}")
-            flags = [f for f in ("grantable", "denied", "needs_set_role") if item[f]]
-            flags += [] if item["verified"] else ["unverified"]
+            if item["via"] == "":
+                path = gettext("direct")
+            elif item["via"] == "superuser":
+                path = gettext("as superuser")
+            else:
+                path = gettext("via %(path)s") % {"path": item["via"]}
+            flags = [str(label) for f, label in _FLAGS.items() if item[f]]
+            flags += [] if item["verified"] else [gettext("unverified")]
             extra = f"  [{', '.join(flags)}]" if flags else ""
             self.stdout.write("  " + safe_text(f"{item['privilege']} ON {item['scope']}  {path}{extra}"))

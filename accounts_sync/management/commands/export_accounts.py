@@ -34,7 +34,9 @@ class Command(SafeOutputCommand):
         try:
             instance = Instance.objects.get(name=options["instance"])
         except Instance.DoesNotExist:
-            raise CommandError(f"unknown instance: {options['instance']}") from None
+            raise CommandError(
+                gettext("unknown instance: %(names)s") % {"names": options["instance"]}
+            ) from None
         data = export_instance(
             instance, include_inactive=options["include_inactive"], effective=options["effective"]
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts_sync.tasks import sync_accounts
 from whalefall.management.progress import ACCOUNT_COUNTERS, InstanceProgress
@@ -15,13 +16,15 @@ from whalefall.models import Instance
 
 
 class Command(SyncSessionCommand):
-    help = "Sync accounts and permissions of the named (default: all active) instances in one session."
+    help = gettext_lazy(
+        "Sync accounts and permissions of the named (default: all active) instances in one session."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         self.add_instance_arguments(parser)
-        parser.add_argument("--json", action="store_true", help="Print the session summary as JSON.")
+        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
         parser.add_argument(
-            "--force", action="store_true", help="Accept a listing that deactivates more than half."
+            "--force", action="store_true", help=_("Accept a listing that deactivates more than half.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

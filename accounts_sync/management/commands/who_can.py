@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.questions import holders_text, who_can
@@ -43,7 +43,7 @@ class Command(SafeOutputCommand):
         names = options["instance"]
         known = set(Instance.objects.filter(name__in=names).values_list("name", flat=True))
         if unknown := sorted(set(names) - known):
-            raise CommandError(f"unknown instance: {', '.join(unknown)}")
+            raise CommandError(gettext("unknown instance: %(names)s") % {"names": ", ".join(unknown)})
         holders = who_can(
             options["privilege"], options["on"], instances=names, include_inactive=options["include_inactive"]
         )
@@ -53,4 +53,12 @@ class Command(SafeOutputCommand):
         for line in holders_text(holders):
             self.stdout.write(line)
         accounts = {(h.instance, h.account) for h in holders}
-        self.stdout.write(f"{len(accounts)} account(s), {len(holders)} grant(s)")
+        self.stdout.write(
+            gettext("%(accounts)s, %(grants)s")
+            % {
+                "accounts": ngettext("%(count)d account", "%(count)d accounts", len(accounts))
+                % {"count": len(accounts)},
+                "grants": ngettext("%(count)d grant", "%(count)d grants", len(holders))
+                % {"count": len(holders)},
+            }
+        )

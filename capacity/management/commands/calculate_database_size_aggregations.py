@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from capacity import tasks
 from capacity.management.commands._run_session import run_task
@@ -17,11 +18,11 @@ def iso_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}") from None
+        raise CommandError(_("--date must be YYYY-MM-DD, not %(value)s") % {"value": repr(value)}) from None
 
 
 class Command(SyncSessionCommand):
-    help = (
+    help = gettext_lazy(
         "Compute daily/weekly/monthly/quarterly size aggregates. Without options: every complete "
         "period that has ended or whose size rows changed since the last run (the last complete "
         "period of each kind on the night it completes); with --period and/or --date: the "
@@ -29,21 +30,23 @@ class Command(SyncSessionCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--period", choices=PeriodType.values, help="Only this kind of period.")
-        parser.add_argument("--date", help="A day (YYYY-MM-DD) inside the period to recompute.")
+        parser.add_argument("--period", choices=PeriodType.values, help=_("Only this kind of period."))
+        parser.add_argument("--date", help=_("A day (YYYY-MM-DD) inside the period to recompute."))
         self.add_instance_arguments(parser)
         parser.add_argument(
             "--full",
             action="store_true",
-            help="Recompute every complete period from the first size row, whatever the last run "
-            "saw (repair after size rows were edited or deleted behind its back).",
+            help=_(
+                "Recompute every complete period from the first size row, whatever the last run "
+                "saw (repair after size rows were edited or deleted behind its back)."
+            ),
         )
-        parser.add_argument("--json", action="store_true", help="Print the session summary as JSON.")
+        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = iso_date(options["date"]) if options["date"] else None
         if options["full"] and (day or options["period"]):
-            raise CommandError("--full recomputes every period: it takes no --period or --date")
+            raise CommandError(_("--full recomputes every period: it takes no --period or --date"))
         run_task(
             self,
             tasks.calculate_database_size_aggregations,

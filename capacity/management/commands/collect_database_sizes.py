@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from capacity import tasks
 from capacity.management.commands._run_session import run_task
@@ -11,11 +12,13 @@ from whalefall.management.sync_command import SyncSessionCommand, manual_trigger
 
 
 class Command(SyncSessionCommand):
-    help = "Inventory the databases of the named (default: all active) instances and record today's sizes."
+    help = gettext_lazy(
+        "Inventory the databases of the named (default: all active) instances and record today's sizes."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         self.add_instance_arguments(parser)
-        parser.add_argument("--json", action="store_true", help="Print the session summary as JSON.")
+        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         ids = self.instance_ids(options)

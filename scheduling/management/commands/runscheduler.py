@@ -52,10 +52,15 @@ class Command(SafeOutputCommand):
         try:
             loaded = load_default_tasks()
         except ConfigError as exc:
-            raise CommandError(f"invalid scheduler configuration: {exc}") from None
+            raise CommandError(
+                gettext("invalid scheduler configuration: %(error)s") % {"error": exc}
+            ) from None
         for warning in loaded.warnings:
-            self.stderr.write(f"Warning: {warning}")
-        self.stdout.write(f"Default jobs from {loaded.source}: {len(loaded.specs)}")
+            self.stderr.write(gettext("Warning: %(warning)s") % {"warning": warning})
+        self.stdout.write(
+            gettext("Default jobs from %(source)s: %(count)d")
+            % {"source": loaded.source, "count": len(loaded.specs)}
+        )
         service = SchedulerService(specs=loaded.specs, lease_seconds=lease_seconds, out=self._say)
         signal.signal(signal.SIGTERM, service.request_stop)
         signal.signal(signal.SIGINT, service.request_stop)
@@ -64,9 +69,9 @@ class Command(SafeOutputCommand):
     def _check(self) -> None:
         status = scheduler_status()
         if status.alive:
-            self.stdout.write(f"OK: {status.message}")
+            self.stdout.write(gettext("OK: %(message)s") % {"message": status.message})
             return
-        self.stderr.write(f"NOT OK: {status.message}")
+        self.stderr.write(gettext("NOT OK: %(message)s") % {"message": status.message})
         raise SystemExit(1)
 
     def _say(self, message: str) -> None:

@@ -41,29 +41,36 @@ class Command(SafeOutputCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"].strip()
         if not name or len(name) > 100:
-            raise CommandError("--name: 1 to 100 characters")
+            raise CommandError(gettext("--name: 1 to 100 characters"))
         existing = AlertChannel.objects.filter(name=name).first()
         if existing and not options["update"]:
-            raise CommandError(f"a channel named {name!r} exists (use --update to replace it)")
+            raise CommandError(
+                gettext("a channel named %(name)s exists (use --update to replace it)") % {"name": repr(name)}
+            )
         channel = existing or AlertChannel(name=name)
         url = options["webhook"] or (
             os.environ.get(options["webhook_env"], "") if options["webhook_env"] else ""
         )
         if options["webhook_env"] and not url:
-            raise CommandError(f"environment variable {options['webhook_env']} is empty or unset")
+            raise CommandError(
+                gettext("environment variable %(var)s is empty or unset") % {"var": options["webhook_env"]}
+            )
         if url:
             if not url.startswith(("http://", "https://")):
-                raise CommandError("--webhook: an http:// or https:// URL")
+                raise CommandError(gettext("--webhook: an http:// or https:// URL"))
             channel.kind, channel.format, channel.recipients = ChannelKind.WEBHOOK, options["format"], ""
             channel.set_url(url)
         else:
             addresses = [a.strip() for a in options["email"] if a.strip()]
             if not addresses or any("@" not in a for a in addresses):
-                raise CommandError("--email: an e-mail address")
+                raise CommandError(gettext("--email: an e-mail address"))
             channel.kind, channel.format, channel.recipients = ChannelKind.EMAIL, "", ", ".join(addresses)
             channel.set_url("")
         channel.save()
         where = channel.masked_url or channel.recipients
-        self.stdout.write(
-            f"{'Updated' if existing else 'Added'} channel {name} ({channel.get_kind_display()}, {where})"
+        message = (
+            gettext("Updated channel %(name)s (%(kind)s, %(where)s)")
+            if existing
+            else gettext("Added channel %(name)s (%(kind)s, %(where)s)")
         )
+        self.stdout.write(message % {"name": name, "kind": channel.get_kind_display(), "where": where})

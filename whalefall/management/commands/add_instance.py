@@ -67,15 +67,18 @@ class Command(SafeOutputCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         var = opts["password_env"]
         if var not in os.environ:
-            raise CommandError(f"environment variable {var} is not set (it must hold the password)")
+            raise CommandError(
+                gettext("environment variable %(var)s is not set (it must hold the password)") % {"var": var}
+            )
         password = os.environ[var]
         if opts["port"] is not None and not 0 < opts["port"] < 65536:
-            raise CommandError(f"--port {opts['port']} is not a TCP port")
+            raise CommandError(gettext("--port %(port)s is not a TCP port") % {"port": opts["port"]})
         self._check_lengths(opts)
         wallet_var = opts["wallet_password_env"]
         if wallet_var and wallet_var not in os.environ:
             raise CommandError(
-                f"environment variable {wallet_var} is not set (it must hold the wallet password)"
+                gettext("environment variable %(var)s is not set (it must hold the wallet password)")
+                % {"var": wallet_var}
             )
         options = {
             "tls": opts["encryption"],
@@ -109,10 +112,19 @@ class Command(SafeOutputCommand):
                     **options,
                 },
             )
-        verb = "Registered" if created else "Updated"
+        message = (
+            gettext("Registered instance %(name)s (%(engine)s %(host)s:%(port)s)")
+            if created
+            else gettext("Updated instance %(name)s (%(engine)s %(host)s:%(port)s)")
+        )
         self.stdout.write(
-            f"{verb} instance {safe_text(instance.name)} "
-            f"({instance.db_type} {safe_text(instance.host)}:{instance.effective_port})",
+            message
+            % {
+                "name": safe_text(instance.name),
+                "engine": instance.db_type,
+                "host": safe_text(instance.host),
+                "port": instance.effective_port,
+            },
             style_func=self.style.SUCCESS,
         )
 
@@ -132,4 +144,7 @@ class Command(SafeOutputCommand):
         for option, limit in limits.items():
             value = opts[option] or ""
             if limit and len(value) > limit:
-                raise CommandError(f"--{option} is too long: {len(value)} characters, at most {limit}")
+                raise CommandError(
+                    gettext("--%(option)s is too long: %(length)d characters, at most %(limit)d")
+                    % {"option": option, "length": len(value), "limit": limit}
+                )

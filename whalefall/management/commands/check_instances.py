@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext as _
 
 from whalefall.management.base import SafeOutputCommand
@@ -18,11 +18,17 @@ from whalefall.textsafe import safe_text
 
 
 class Command(SafeOutputCommand):
-    help = "Test the connection to instances (default: all active) and report version and latency."
+    help = gettext_lazy(
+        "Test the connection to instances (default: all active) and report version and latency."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--instance", action="append", default=[], metavar="NAME", help="Instance name (repeatable)."
+            "--instance",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help=gettext("Instance name (repeatable)."),
         )
         parser.add_argument(
             "--json", action="store_true", help=gettext("Print the results as one JSON document.")
@@ -35,7 +41,9 @@ class Command(SafeOutputCommand):
         found = list(instances)
         missing = sorted(set(names) - {i.name for i in found})
         if missing:
-            raise CommandError(f"unknown instance(s): {', '.join(map(safe_text, missing))}")
+            raise CommandError(
+                _("unknown instance(s): %(names)s") % {"names": ", ".join(map(safe_text, missing))}
+            )
         if not found:
             self.stdout.write(
                 json.dumps({"instances": [], "ok": 0, "failed": 0})

@@ -28,5 +28,8 @@ class Command(SafeOutputCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if unknown := sorted(set(options["kind"]) - set(KINDS)):
-            raise CommandError(f"unknown kind: {', '.join(unknown)} (known: {', '.join(sorted(KINDS))})")
+            raise CommandError(
+                gettext("unknown kind: %(kinds)s (known: %(known)s)")
+                % {"kinds": ", ".join(unknown), "known": ", ".join(sorted(KINDS))}
+            )
         self.stdout.write(json.dumps(send_alerts(kinds=options["kind"] or None)))
