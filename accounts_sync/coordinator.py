@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts_sync import bulk, canonical
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
+from accounts_sync.adapters.base import paused_gc
 from accounts_sync.models import (
     Account,
     AccountChange,
@@ -166,6 +167,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         return adapter_class(self.instance.db_type)(connection, self.server)
 
     # --- driver --------------------------------------------------------------------------------
+    @paused_gc()
     def run(self) -> InstanceResult:
         """inventory -> collection -> save, with the record's counters and sync_details."""
         failed = {"status": "failed"}

@@ -9,14 +9,59 @@ server, or per database where the engine is per-database). It raises only `Conne
 from __future__ import annotations
 
 import abc
+import gc
+import threading
 from collections.abc import Sequence
+from contextlib import ContextDecorator
 from dataclasses import dataclass, field
 from typing import Any
 
 from accounts_sync.privileges import Collected, Grants, Permissions, Scope
 from whalefall.connections.base import DatabaseConnection, ServerInfo
 
-__all__ = ["AccountAdapter", "Collected", "Grants", "Permissions", "RemoteAccount", "Scope", "yes"]
+__all__ = [
+    "AccountAdapter",
+    "Collected",
+    "Grants",
+    "Permissions",
+    "RemoteAccount",
+    "Scope",
+    "paused_gc",
+    "yes",
+]
+
+
+class paused_gc(ContextDecorator):
+    """Pause the cyclic garbage collector while a sync builds its objects (a decorator too).
+
+    A sync of N accounts allocates a few small objects per catalog row and keeps most of them
+    until it ends. The collector runs every 700 allocations and, as the heap grows, rescans
+    every live object of the process: a third of a first sync of 10,000 accounts, a quarter
+    of a no-change one. What a sync builds is freed by reference counting, so the collector is
+    paused for the duration (the rare cycle waits until it runs again) and restored when the
+    outermost pause ends: nested pauses and pauses in several threads (instances synced in
+    parallel) share one count.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
+
+    def __enter__(self) -> paused_gc:
+        cls = type(self)
+        with cls._lock:
+            if cls._depth == 0:
+                cls._was_enabled = gc.isenabled()
+                gc.disable()
+            cls._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        cls = type(self)
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and cls._was_enabled:
+                gc.enable()
 
 
 @dataclass

@@ -21,7 +21,15 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
+from accounts_sync.adapters.base import (
+    AccountAdapter,
+    Collected,
+    Grants,
+    RemoteAccount,
+    Scope,
+    paused_gc,
+    yes,
+)
 from accounts_sync.privileges import GRANT_OPTION, parse_token
 
 Version = tuple[int, ...]
@@ -252,6 +260,7 @@ class Adapter(AccountAdapter):
             grants.grant(who, scope, name, grantable=grantable)
 
     # --- inventory ----------------------------------------------------------------------------
+    @paused_gc()
     def list_accounts(self) -> list[RemoteAccount]:
         self.detect()
         if self.uses_global_priv:
@@ -356,6 +365,7 @@ class Adapter(AccountAdapter):
         return days > 0 and changed_s > 0 and changed_s + days * 86400 < time.time()
 
     # --- collection ---------------------------------------------------------------------------
+    @paused_gc()
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         self.detect()
         grants = Grants(a.identity for a in accounts)

@@ -41,7 +41,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, paused_gc
 from whalefall.connections.base import ConnectorError, DatabaseConnection
 from whalefall.logging import get_logger
 
@@ -223,6 +223,7 @@ class Adapter(AccountAdapter):
         return tuple(self.server.version)
 
     # --- inventory ----------------------------------------------------------------------------
+    @paused_gc()
     def list_accounts(self) -> list[RemoteAccount]:
         rows = self.fetch(ROLES_SQL)
         self.names.update({r["oid"]: r["rolname"] for r in rows})
@@ -254,6 +255,7 @@ class Adapter(AccountAdapter):
         )
 
     # --- collection ---------------------------------------------------------------------------
+    @paused_gc()
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         if len(self.names) == 1:
             self.list_accounts()
