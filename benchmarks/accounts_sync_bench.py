@@ -181,17 +181,17 @@ def record_queries(read: Callable[[], Any]) -> list[tuple[str, str, Any]]:
     from whalefall.connections.base import DatabaseConnection
 
     seen: list[tuple[str, str, Any]] = []
-    original = DatabaseConnection.fetch_all
+    original = DatabaseConnection.fetch_rows  # fetch_all goes through it too
 
-    def spy(self: Any, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    def spy(self: Any, sql: str, params: Any = None) -> Any:
         seen.append((self.params.database, sql, params))
         return original(self, sql, params)
 
-    DatabaseConnection.fetch_all = spy  # type: ignore[method-assign]
+    DatabaseConnection.fetch_rows = spy  # type: ignore[method-assign]
     try:
         read()
     finally:
-        DatabaseConnection.fetch_all = original  # type: ignore[method-assign]
+        DatabaseConnection.fetch_rows = original  # type: ignore[method-assign]
     return seen
 
 

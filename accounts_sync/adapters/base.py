@@ -16,12 +16,13 @@ from contextlib import ContextDecorator
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts_sync.privileges import Collected, Grants, Permissions, Scope
+from accounts_sync.privileges import Collected, Grants, GrantSet, Permissions, Scope
 from whalefall.connections.base import DatabaseConnection, ServerInfo
 
 __all__ = [
     "AccountAdapter",
     "Collected",
+    "GrantSet",
     "Grants",
     "Permissions",
     "RemoteAccount",
@@ -64,7 +65,7 @@ class paused_gc(ContextDecorator):
                 gc.enable()
 
 
-@dataclass
+@dataclass(slots=True)
 class RemoteAccount:
     """An account as the server lists it, with the derived facts the adapter can tell."""
 
@@ -107,6 +108,23 @@ class AccountAdapter(abc.ABC):
 
     def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.connection.fetch_all(sql, params)
+
+    def fetch_rows(
+        self, sql: str, columns: Sequence[str], params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """Rows as tuples of `columns` (the select list's names, in its order): no dict per row.
+
+        The names are checked against what the server returns, so a select list and its
+        unpacking cannot drift apart; a connection that only returns dicts (a test double)
+        gets its rows picked by name.
+        """
+        fetch_rows = getattr(self.connection, "fetch_rows", None)
+        if fetch_rows is None:
+            return [tuple(r[c] for c in columns) for r in self.connection.fetch_all(sql, params)]
+        names, rows = fetch_rows(sql, params)
+        if names != list(columns):
+            raise ValueError(f"query returned columns {names}, expected {list(columns)}")
+        return rows
 
     def listed_in(self, identity: str) -> str | None:
         """The database whose catalog lists this account (None: the server's own listing).
