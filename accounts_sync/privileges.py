@@ -282,7 +282,7 @@ class Grants:
             tokens.add(new.token())
 
     def result(self) -> Collected:
-        """Every wanted identity's snapshot (sorted scopes, sorted tokens) and facts."""
+        """Every wanted identity's snapshot (sorted tokens per scope) and facts."""
         data, facts = self.data, self.facts
         out = Collected()
         structured: dict[str, AccountPrivileges] = {}
@@ -292,7 +292,7 @@ class Grants:
                 out[identity] = {}
                 structured[identity] = AccountPrivileges()
                 continue
-            out[identity] = {s: sorted(p) for s, p in sorted(scopes.items()) if p}
+            out[identity] = {s: sorted(p) for s, p in scopes.items() if p}
             structured[identity] = facts[identity]
         out.structured = structured
         return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import gc
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ContextDecorator
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,19 +112,8 @@ class AccountAdapter(abc.ABC):
     def fetch_rows(
         self, sql: str, columns: Sequence[str], params: Sequence[Any] | dict[str, Any] | None = None
     ) -> Sequence[Sequence[Any]]:
-        """Rows as tuples of `columns` (the select list's names, in its order): no dict per row.
-
-        The names are checked against what the server returns, so a select list and its
-        unpacking cannot drift apart; a connection that only returns dicts (a test double)
-        gets its rows picked by name.
-        """
-        fetch_rows = getattr(self.connection, "fetch_rows", None)
-        if fetch_rows is None:
-            return [tuple(r[c] for c in columns) for r in self.connection.fetch_all(sql, params)]
-        names, rows = fetch_rows(sql, params)
-        if names != list(columns):
-            raise ValueError(f"query returned columns {names}, expected {list(columns)}")
-        return rows
+        """Rows as tuples of `columns` (see `fetch_rows()`)."""
+        return fetch_rows(self.connection, sql, columns, params)
 
     def listed_in(self, identity: str) -> str | None:
         """The database whose catalog lists this account (None: the server's own listing).
@@ -141,6 +130,35 @@ class AccountAdapter(abc.ABC):
     @abc.abstractmethod
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         """Permissions of `accounts` keyed by identity, in bulk; every account gets an entry."""
+
+
+def fetch_rows(
+    connection: DatabaseConnection,
+    sql: str,
+    columns: Sequence[str],
+    params: Sequence[Any] | dict[str, Any] | None = None,
+) -> Sequence[Sequence[Any]]:
+    """Rows as tuples of `columns` (the select list's names, in its order): no dict per row.
+
+    The names are checked against what the server returns, so a select list and its unpacking
+    cannot drift apart; a connection that only returns dicts (a test double) gets its rows
+    picked by name.
+    """
+    fetch = getattr(connection, "fetch_rows", None)
+    if fetch is None:
+        return [tuple(r[c] for c in columns) for r in connection.fetch_all(sql, params)]
+    names, rows = fetch(sql, params)
+    if names != list(columns):
+        raise ValueError(f"query returned columns {names}, expected {list(columns)}")
+    return rows
+
+
+def row_values(rows: list[dict[str, Any]], columns: Sequence[str]) -> Iterator[Iterable[Any]]:
+    """`fetch_all` rows as their values in select-list order, to unpack like tuples (no lookup
+    by name per cell); the names are checked once against `columns`."""
+    if rows and list(rows[0]) != list(columns):
+        raise ValueError(f"query returned columns {list(rows[0])}, expected {list(columns)}")
+    return map(dict.values, rows)
 
 
 def yes(value: Any) -> bool:
