@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts_sync import bulk, canonical
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
+from accounts_sync.adapters.base import paused_gc
 from accounts_sync.models import (
     Account,
     AccountChange,
@@ -41,7 +42,7 @@ from whalefall.connections import DatabaseConnection
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.structured_logging import get_logger
 from whalefall.sync.coordinator import InstanceCoordinator
-from whalefall.sync.phases import NOT_RUN, PhaseError, PhaseStats
+from whalefall.sync.phases import NOT_RUN, InstanceResult, PhaseError, PhaseStats
 from whalefall.sync.session_runner import run_instance
 
 logger = get_logger(__name__)
@@ -176,6 +177,12 @@ class AccountSyncCoordinator(InstanceCoordinator):
     def for_session(cls, instance: Instance, session: SyncSession) -> AccountSyncCoordinator:
         """`force` (accept a listing that deactivates more than half) is a session parameter."""
         return cls(instance, session, force=bool(session.parameters.get("force")))
+
+    @paused_gc()
+    def run(self) -> InstanceResult:
+        """The template's phases, with the cyclic garbage collector paused while they build their
+        many small objects (it would otherwise rescan them all, again and again)."""
+        return super().run()
 
     # --- inventory ----------------------------------------------------------------------------
     def inventory(self) -> PhaseStats:

@@ -101,7 +101,7 @@ class Membership:
         return text
 
 
-@dataclass
+@dataclass(slots=True)
 class AccountPrivileges:
     """The structured facts of one account, as the adapter read them."""
 
@@ -170,21 +170,54 @@ class Collected(dict[str, Permissions]):
     structured: dict[str, AccountPrivileges]
 
 
+@dataclass(frozen=True, slots=True)
+class GrantSet:
+    """Grants on one scope, prepared once for every account that holds exactly these.
+
+    Catalogs repeat the same few (scope, privileges) pairs over thousands of accounts (every
+    user of an application holds SELECT on its database); recording a prepared set costs two
+    set merges whatever it holds, where `Grants.grant()` builds, hashes and renders each fact.
+    """
+
+    text: str  # the scope as the snapshot writes it
+    grants: frozenset[Grant]
+    tokens: frozenset[str]
+
+    @classmethod
+    def of(cls, scope: Scope, privileges: Iterable[tuple[str, bool]]) -> GrantSet:
+        """`privileges`: (name, grantable) pairs on `scope`."""
+        grants = frozenset(Grant(scope, name, grantable) for name, grantable in privileges if name)
+        return cls(scope.render(), grants, frozenset(g.token() for g in grants))
+
+
 class Grants:
     """Collects the permissions of the wanted identities only.
 
     `add()` takes free-form facts (a quota, a default role name) or privilege tokens on a `Scope`;
-    `grant()` and `member()` take structured facts. Identities outside the wanted set (accounts
-    excluded by rules, or not in scope) are ignored, so adapters may feed every catalog row.
+    `grant()`, `grant_set()` and `member()` take structured facts. Identities outside the wanted
+    set (accounts excluded by rules, or not in scope) are ignored, so adapters may feed every
+    catalog row. An identity's containers are made when it is first granted something.
     """
 
     def __init__(self, identities: Iterable[str]) -> None:
-        self.data: dict[str, dict[str, set[str]]] = {i: defaultdict(set) for i in identities}
-        self.facts: dict[str, AccountPrivileges] = {i: AccountPrivileges() for i in self.data}
+        self.wanted: dict[str, None] = dict.fromkeys(identities)  # in the order given
+        self.data: dict[str, dict[str, set[str]]] = {}
+        self.facts: dict[str, AccountPrivileges] = {}
+
+    def _of(self, identity: str) -> tuple[dict[str, set[str]], AccountPrivileges] | None:
+        """The containers of a wanted identity (made on first use); None for the others."""
+        facts = self.facts.get(identity)
+        if facts is None:
+            if identity not in self.wanted:
+                return None
+            facts = self.facts[identity] = AccountPrivileges()
+            self.data[identity] = defaultdict(set)
+        return self.data[identity], facts
 
     def add(self, identity: str, scope: str | Scope, *privileges: str) -> None:
         """Text tokens; on a `Scope` they are parsed back into `Grant`s (`DENY `, `WITH ... OPTION`)."""
-        if identity not in self.data:
+        held = self._of(identity)
+        if held is None:
             return
         if isinstance(scope, Scope):
             for token in privileges:
@@ -192,7 +225,7 @@ class Grants:
                     name, grantable, denied, option = parse_token(token)
                     self.grant(identity, scope, name, grantable=grantable, denied=denied, option=option)
             return
-        self.data[identity][scope].update(p for p in privileges if p)
+        held[0][scope].update(p for p in privileges if p)
 
     def grant(
         self,
@@ -204,32 +237,64 @@ class Grants:
         denied: bool = False,
         option: str = "GRANT",
     ) -> None:
-        if identity not in self.data or not privilege:
+        if not privilege:
+            return
+        held = self._of(identity)
+        if held is None:
             return
         fact = Grant(scope, privilege, grantable, denied, option)
-        self.facts[identity].grants.add(fact)
-        self.data[identity][scope.render()].add(fact.token())
+        held[1].grants.add(fact)
+        held[0][scope.render()].add(fact.token())
+
+    def grant_set(self, identity: str, granted: GrantSet) -> None:
+        """Record prepared grants (see `GrantSet`): the same facts as one `grant()` each."""
+        self.grant_sets(((identity, granted),))
+
+    def grant_sets(self, pairs: Iterable[tuple[str, GrantSet]]) -> None:
+        """`grant_set()` for many (identity, prepared grants) pairs: one catalog's rows in a loop
+        that does no more than two set merges per row."""
+        wanted, facts, data = self.wanted, self.facts, self.data
+        for identity, granted in pairs:
+            held = facts.get(identity)
+            if held is not None:
+                held.grants |= granted.grants
+                data[identity][granted.text] |= granted.tokens
+            elif identity in wanted and granted.grants:
+                facts[identity] = AccountPrivileges(set(granted.grants))
+                data[identity] = defaultdict(set, {granted.text: set(granted.tokens)})
 
     def member(self, identity: str, role: str, *, scope: str = "role", **options: bool | str) -> None:
         """Record (or add options to) a membership; repeated calls for one role merge."""
-        if identity not in self.data or not role:
+        if not role:
             return
-        memberships = self.facts[identity].memberships
+        held = self._of(identity)
+        if held is None:
+            return
+        memberships = held[1].memberships
         key = (scope, role)
         old = memberships.get(key)
         new = replace(old, **options) if old else Membership(role, scope, **options)  # type: ignore[arg-type]
         memberships[key] = new
-        tokens = self.data[identity][scope]
+        tokens = held[0][scope]
         if old:
             tokens.discard(old.token())
         if not new.implicit:
             tokens.add(new.token())
 
     def result(self) -> Collected:
-        out = Collected(
-            {i: {s: sorted(p) for s, p in scopes.items() if p} for i, scopes in self.data.items()}
-        )
-        out.structured = self.facts
+        """Every wanted identity's snapshot (sorted tokens per scope) and facts."""
+        data, facts = self.data, self.facts
+        out = Collected()
+        structured: dict[str, AccountPrivileges] = {}
+        for identity in self.wanted:
+            scopes = data.get(identity)
+            if scopes is None:
+                out[identity] = {}
+                structured[identity] = AccountPrivileges()
+                continue
+            out[identity] = {s: sorted(p) for s, p in scopes.items() if p}
+            structured[identity] = facts[identity]
+        out.structured = structured
         return out
 
 

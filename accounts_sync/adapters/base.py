@@ -9,17 +9,63 @@ server, or per database where the engine is per-database). It raises only `Conne
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import gc
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ContextDecorator
 from dataclasses import dataclass, field
 from typing import Any
 
-from accounts_sync.privileges import Collected, Grants, Permissions, Scope
+from accounts_sync.privileges import Collected, Grants, GrantSet, Permissions, Scope
 from whalefall.connections.base import DatabaseConnection, ServerInfo
 
-__all__ = ["AccountAdapter", "Collected", "Grants", "Permissions", "RemoteAccount", "Scope", "yes"]
+__all__ = [
+    "AccountAdapter",
+    "Collected",
+    "GrantSet",
+    "Grants",
+    "Permissions",
+    "RemoteAccount",
+    "Scope",
+    "paused_gc",
+    "yes",
+]
 
 
-@dataclass
+class paused_gc(ContextDecorator):
+    """Pause the cyclic garbage collector while a sync builds its objects (a decorator too).
+
+    A sync of N accounts allocates a few small objects per catalog row and keeps most of them
+    until it ends. The collector runs every 700 allocations and, as the heap grows, rescans
+    every live object of the process: a third of a first sync of 10,000 accounts, a quarter
+    of a no-change one. What a sync builds is freed by reference counting, so the collector is
+    paused for the duration (the rare cycle waits until it runs again) and restored when the
+    outermost pause ends: nested pauses and pauses in several threads (instances synced in
+    parallel) share one count.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
+
+    def __enter__(self) -> paused_gc:
+        cls = type(self)
+        with cls._lock:
+            if cls._depth == 0:
+                cls._was_enabled = gc.isenabled()
+                gc.disable()
+            cls._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        cls = type(self)
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and cls._was_enabled:
+                gc.enable()
+
+
+@dataclass(slots=True)
 class RemoteAccount:
     """An account as the server lists it, with the derived facts the adapter can tell."""
 
@@ -63,6 +109,12 @@ class AccountAdapter(abc.ABC):
     def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.connection.fetch_all(sql, params)
 
+    def fetch_rows(
+        self, sql: str, columns: Sequence[str], params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """Rows as tuples of `columns` (see `fetch_rows()`)."""
+        return fetch_rows(self.connection, sql, columns, params)
+
     def listed_in(self, identity: str) -> str | None:
         """The database whose catalog lists this account (None: the server's own listing).
 
@@ -78,6 +130,35 @@ class AccountAdapter(abc.ABC):
     @abc.abstractmethod
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         """Permissions of `accounts` keyed by identity, in bulk; every account gets an entry."""
+
+
+def fetch_rows(
+    connection: DatabaseConnection,
+    sql: str,
+    columns: Sequence[str],
+    params: Sequence[Any] | dict[str, Any] | None = None,
+) -> Sequence[Sequence[Any]]:
+    """Rows as tuples of `columns` (the select list's names, in its order): no dict per row.
+
+    The names are checked against what the server returns, so a select list and its unpacking
+    cannot drift apart; a connection that only returns dicts (a test double) gets its rows
+    picked by name.
+    """
+    fetch = getattr(connection, "fetch_rows", None)
+    if fetch is None:
+        return [tuple(r[c] for c in columns) for r in connection.fetch_all(sql, params)]
+    names, rows = fetch(sql, params)
+    if names != list(columns):
+        raise ValueError(f"query returned columns {names}, expected {list(columns)}")
+    return rows
+
+
+def row_values(rows: list[dict[str, Any]], columns: Sequence[str]) -> Iterator[Iterable[Any]]:
+    """`fetch_all` rows as their values in select-list order, to unpack like tuples (no lookup
+    by name per cell); the names are checked once against `columns`."""
+    if rows and list(rows[0]) != list(columns):
+        raise ValueError(f"query returned columns {list(rows[0])}, expected {list(columns)}")
+    return map(dict.values, rows)
 
 
 def yes(value: Any) -> bool:

@@ -18,10 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope, yes
+from accounts_sync.adapters.base import (
+    AccountAdapter,
+    Collected,
+    Grants,
+    GrantSet,
+    RemoteAccount,
+    Scope,
+    paused_gc,
+    yes,
+)
 from accounts_sync.privileges import GRANT_OPTION, parse_token
 
 Version = tuple[int, ...]
@@ -94,6 +103,14 @@ ATTRIBUTE_COLUMNS = (
 # Kept only when set (absent means: none / unlimited), for the same reason.
 OPTIONAL_ATTRIBUTES = ("ssl_cipher", "x509_issuer", "x509_subject", "max_statement_time")
 LIMITS = ("max_connections", "max_user_connections", "max_questions", "max_updates")
+# What the `mysql.user` view shows for a key the `global_priv` document leaves out.
+VIEW_DEFAULTS = {"is_role": "N", "password_expired": "N", **dict.fromkeys(LIMITS, 0)}
+# Document keys kept as text whenever present (the view's JSON_VALUE), and all keys read.
+AS_TEXT = frozenset({"account_locked", "password_last_changed", "password_lifetime"})
+DOCUMENT_ATTRIBUTES = frozenset(
+    {*AS_TEXT, *LIMITS, "is_role", "ssl_type", "max_statement_time"}
+    | {"plugin", "default_role", "ssl_cipher", "x509_issuer", "x509_subject"}
+)
 # Privilege column -> privilege name, where stripping `_priv` is not enough.
 PRIV_NAMES = {
     "Create_tmp_table_priv": "CREATE TEMPORARY TABLES",
@@ -143,6 +160,22 @@ def mariadb_bits(version: Version) -> tuple[tuple[int, str], ...]:
     )
 
 
+def json_documents(texts: Sequence[str | bytes | None]) -> list[dict[str, Any]]:
+    """Many small JSON objects decoded by one `json.loads` of an array of them: the fixed cost
+    of each call is most of decoding a small document. MariaDB checks every `Priv` with
+    `json_valid()`; should the array still not hold one object per text, each is decoded alone
+    (and an invalid one fails as it would have)."""
+    if not texts:
+        return []
+    try:
+        docs = json.loads("[" + ",".join(t or "{}" for t in texts) + "]")  # type: ignore[misc]
+    except (TypeError, ValueError):
+        docs = None
+    if docs is not None and len(docs) == len(texts) and all(type(d) is dict for d in docs):
+        return docs
+    return [json.loads(t) if t else {} for t in texts]
+
+
 def fingerprint(methods: Iterable[tuple[Any, Any]]) -> str | None:
     """sha256 of the (plugin, authentication string) pairs; None when no string is set.
 
@@ -165,8 +198,7 @@ class Adapter(AccountAdapter):
         self.privs: dict[str, list[str]] = {}  # privilege columns of `user` and `db`, in order
         self._decoded: dict[Any, tuple[str, ...]] = {}  # privilege pattern -> tokens
         self._edges: list[dict[str, Any]] | None = None
-        self._scopes: dict[tuple[str, ...], Scope] = {}
-        self._parsed: dict[tuple[str, ...], tuple[tuple[str, bool], ...]] = {}
+        self._sets: dict[tuple[Any, ...], GrantSet] = {}  # (tokens, kind, *path) -> prepared grants
 
     # --- detection ----------------------------------------------------------------------------
     def detect(self) -> None:
@@ -233,67 +265,63 @@ class Adapter(AccountAdapter):
             tokens = self._decoded[key] = with_option(names, bool(access & GRANT_BIT))
         return tokens
 
-    def _scope(self, kind: str, *path: str) -> Scope:
-        """One Scope object per object named (thousands of rows name the same database)."""
-        key = (kind, *path)
-        scope = self._scopes.get(key)
-        if scope is None:
-            scope = self._scopes[key] = Scope.of(kind, *path)
-        return scope
-
-    def _put(self, grants: Grants, who: str, scope: Scope, tokens: tuple[str, ...]) -> None:
-        """Record decoded tokens as structured grants (each pattern parsed once)."""
-        if who not in grants.data:
-            return
-        parsed = self._parsed.get(tokens)
-        if parsed is None:
-            parsed = self._parsed[tokens] = tuple(parse_token(t)[:2] for t in tokens)
-        for name, grantable in parsed:
-            grants.grant(who, scope, name, grantable=grantable)
+    def _granted(self, tokens: tuple[str, ...], kind: str, *path: str) -> GrantSet:
+        """The prepared grants of `tokens` on one object: thousands of rows name the same
+        object with the same privileges, so each pair is parsed and built once."""
+        key = (tokens, kind, *path)
+        granted = self._sets.get(key)
+        if granted is None:
+            parsed = (parse_token(t)[:2] for t in tokens)
+            granted = self._sets[key] = GrantSet.of(Scope.of(kind, *path), parsed)
+        return granted
 
     # --- inventory ----------------------------------------------------------------------------
+    @paused_gc()
     def list_accounts(self) -> list[RemoteAccount]:
         self.detect()
         if self.uses_global_priv:
-            rows = self.fetch("SELECT User AS user, Host AS host, Priv AS priv FROM mysql.global_priv")
-            return [self._global_priv_account(r["user"], r["host"], r["priv"]) for r in rows]
+            rows = self.fetch_rows(
+                "SELECT User AS user, Host AS host, Priv AS priv FROM mysql.global_priv",
+                ("user", "host", "priv"),
+            )
+            docs = json_documents([r[2] for r in rows])
+            account = self._global_priv_account
+            return [account(r[0], r[1], doc) for r, doc in zip(rows, docs, strict=True)]
         role_sources = self._role_sources()
         return [self._user_account(row, role_sources) for row in self._user_rows()]
 
-    def _global_priv_account(self, user: str, host: str, priv: Any) -> RemoteAccount:
-        """One `global_priv` row, decoded as the `mysql.user` view would (same attribute values).
-
-        Written out key by key: it runs once per account, and it is most of the listing's cost.
-        """
-        doc = json.loads(priv) if priv else {}
-        get = doc.get
-        is_role = bool(get("is_role"))
-        attrs: dict[str, Any] = {
-            "is_role": "Y" if is_role else "N",
-            "password_expired": "Y" if get("password_last_changed") == 0 else "N",
-            "max_connections": int(get("max_connections") or 0),
-            "max_user_connections": int(get("max_user_connections") or 0),
-            "max_questions": int(get("max_questions") or 0),
-            "max_updates": int(get("max_updates") or 0),
-        }
-        for key in ("plugin", "default_role", "ssl_cipher", "x509_issuer", "x509_subject"):
-            value = get(key)
-            if value:
+    def _global_priv_account(self, user: str, host: str, doc: dict[str, Any]) -> RemoteAccount:
+        """One `global_priv` document, decoded as the `mysql.user` view would (same attribute
+        values). It runs once per account and is most of the listing's cost, so only the keys
+        the document has are visited."""
+        attrs: dict[str, Any] = dict(VIEW_DEFAULTS)
+        for key in doc.keys() & DOCUMENT_ATTRIBUTES:
+            value = doc[key]
+            if key in AS_TEXT:
+                if value is not None:  # JSON_VALUE text, as the earlier reader kept them
+                    attrs[key] = str(int(value)) if isinstance(value, bool) else str(value)
+            elif key in LIMITS:
+                attrs[key] = int(value or 0)
+            elif not value:
+                continue
+            elif key == "is_role":
+                attrs[key] = "Y"
+            elif key == "ssl_type":
+                attrs[key] = SSL_TYPES[int(value)]
+            elif key == "max_statement_time":  # seconds, as the view's DECIMAL(12,6) reads; 0: none
+                attrs[key] = f"{float(value):.6f}"
+            else:  # plugin, default role, TLS requirements: text, kept when set
                 attrs[key] = value
-        if get("ssl_type"):
-            attrs["ssl_type"] = SSL_TYPES[int(get("ssl_type"))]
-        for key in ("account_locked", "password_last_changed", "password_lifetime"):
-            value = get(key)
-            if value is not None:  # JSON_VALUE text, as the earlier reader kept them
-                attrs[key] = str(int(value)) if isinstance(value, bool) else str(value)
-        if get("max_statement_time"):  # seconds, as the view's DECIMAL(12,6) reads; 0: no limit
-            attrs["max_statement_time"] = f"{float(get('max_statement_time')):.6f}"
+        if doc.get("password_last_changed") == 0:
+            attrs["password_expired"] = "Y"
         print_ = None
-        if get("authentication_string") or "auth_or" in doc:
-            methods = [(get("plugin"), get("authentication_string"))]
-            methods += [(m.get("plugin"), m.get("authentication_string")) for m in get("auth_or", ()) if m]
+        if doc.get("authentication_string") or "auth_or" in doc:
+            methods = [(doc.get("plugin"), doc.get("authentication_string"))]
+            methods += [
+                (m.get("plugin"), m.get("authentication_string")) for m in doc.get("auth_or", ()) if m
+            ]
             print_ = fingerprint(methods)
-        return self._remote(user, host, attrs, self._access_tokens(int(get("access") or 0)), print_)
+        return self._remote(user, host, attrs, self._access_tokens(int(doc.get("access") or 0)), print_)
 
     def _user_rows(self) -> list[dict[str, Any]]:
         """`mysql.user` (MySQL, MariaDB before 10.4): needed columns, privileges as one string."""
@@ -356,12 +384,13 @@ class Adapter(AccountAdapter):
         return days > 0 and changed_s > 0 and changed_s + days * 86400 < time.time()
 
     # --- collection ---------------------------------------------------------------------------
+    @paused_gc()
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         self.detect()
         grants = Grants(a.identity for a in accounts)
         for acc in accounts:
             for scope, tokens in acc.preloaded.items():
-                self._put(grants, acc.identity, self._scope(scope), tuple(tokens))
+                grants.grant_set(acc.identity, self._granted(tuple(tokens), scope))
         self._database_privileges(grants)
         table_option = self._table_privileges(grants)
         self._column_privileges(grants, table_option)
@@ -375,27 +404,50 @@ class Adapter(AccountAdapter):
         # Queried even when no column was detected: a login that cannot read `mysql.db` must fail
         # the collection loudly rather than report no database privileges.
         privs = ", ".join(f"`{c}`" for c in self.privs.get("db", [])) or "''"
-        for r in self.fetch(
-            f"SELECT Host AS host, Db AS db, User AS user, CONCAT({privs}) AS p FROM mysql.db"
-        ):
-            who = f"{r['user']}@{r['host']}"
-            self._put(grants, who, self._scope("database", r["db"]), self._flags("db", r["p"]))
+        rows = self.fetch_rows(
+            f"SELECT Host AS host, Db AS db, User AS user, CONCAT({privs}) AS p FROM mysql.db",
+            ("host", "db", "user", "p"),
+        )
+        prepared: dict[tuple[str, str], GrantSet] = {}  # (database, flags) -> grants
+
+        def pairs() -> Iterator[tuple[str, GrantSet]]:
+            for host, db, user, flags in rows:
+                granted = prepared.get((db, flags))
+                if granted is None:
+                    granted = prepared[db, flags] = self._granted(self._flags("db", flags), "database", db)
+                yield f"{user}@{host}", granted
+
+        grants.grant_sets(pairs())
 
     def _table_privileges(self, grants: Grants) -> set[tuple[str, str, str]]:
         """Table privileges; returns the tables whose grant option also covers column grants."""
         option: set[tuple[str, str, str]] = set()
-        rows = self.fetch(
+        rows = self.fetch_rows(
             "SELECT Host AS host, Db AS db, User AS user, Table_name AS table_name, "
-            "Table_priv AS table_priv, Column_priv AS column_priv FROM mysql.tables_priv"
+            "Table_priv AS table_priv, Column_priv AS column_priv FROM mysql.tables_priv",
+            ("host", "db", "user", "table_name", "table_priv", "column_priv"),
         )
-        for r in rows:
-            who = f"{r['user']}@{r['host']}"
-            tokens = self._set_tokens(r["table_priv"])
-            if tokens and tokens[-1].endswith(GRANT_OPTION):
-                option.add((who, r["db"], r["table_name"]))
-                if tokens == (USAGE + GRANT_OPTION,) and r["column_priv"]:
-                    continue  # SHOW GRANTS puts the option on the column grants of that table
-            self._put(grants, who, self._scope("table", r["db"], r["table_name"]), tokens)
+        # (database, table, privileges) -> grants, whether they carry the option, USAGE only
+        prepared: dict[tuple[str, str, Any], tuple[GrantSet, bool, bool]] = {}
+
+        def pairs() -> Iterator[tuple[str, GrantSet]]:
+            for host, db, user, table, privs, column_privs in rows:
+                who = f"{user}@{host}"
+                key = (db, table, privs if isinstance(privs, str) else frozenset(privs or ()))
+                known = prepared.get(key)
+                if known is None:
+                    tokens = self._set_tokens(privs)
+                    grantable = bool(tokens) and tokens[-1].endswith(GRANT_OPTION)
+                    granted = self._granted(tokens, "table", db, table)
+                    known = prepared[key] = (granted, grantable, tokens == (USAGE + GRANT_OPTION,))
+                granted, grantable, usage_only = known
+                if grantable:
+                    option.add((who, db, table))
+                    if usage_only and column_privs:
+                        continue  # SHOW GRANTS puts the option on the column grants of that table
+                yield who, granted
+
+        grants.grant_sets(pairs())
         return option
 
     def _column_privileges(self, grants: Grants, table_option: set[tuple[str, str, str]]) -> None:
@@ -408,7 +460,7 @@ class Adapter(AccountAdapter):
             tokens = self._set_tokens(r["column_priv"])
             if (who, r["db"], r["table_name"]) in table_option:
                 tokens = with_option(tokens, True)
-            self._put(grants, who, self._scope("column", r["db"], r["table_name"], r["column_name"]), tokens)
+            grants.grant_set(who, self._granted(tokens, "column", r["db"], r["table_name"], r["column_name"]))
 
     def _routine_privileges(self, grants: Grants) -> None:
         if "procs_priv" not in self.tables:
@@ -418,8 +470,9 @@ class Adapter(AccountAdapter):
             "Routine_type AS routine_type, Proc_priv AS proc_priv FROM mysql.procs_priv"
         )
         for r in rows:
-            scope = self._scope(str(r["routine_type"]).lower(), r["db"], r["routine_name"])
-            self._put(grants, identity(r["user"], r["host"]), scope, self._set_tokens(r["proc_priv"]))
+            tokens = self._set_tokens(r["proc_priv"])
+            granted = self._granted(tokens, str(r["routine_type"]).lower(), r["db"], r["routine_name"])
+            grants.grant_set(identity(r["user"], r["host"]), granted)
 
     def _proxy_privileges(self, grants: Grants) -> None:
         if "proxies_priv" not in self.tables:

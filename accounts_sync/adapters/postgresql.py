@@ -37,11 +37,19 @@ Scopes (names kept as separate parts):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
+from accounts_sync.adapters.base import (
+    AccountAdapter,
+    Collected,
+    Grants,
+    GrantSet,
+    RemoteAccount,
+    Scope,
+    paused_gc,
+    row_values,
+)
 from whalefall.connections.base import ConnectorError, DatabaseConnection
 from whalefall.structured_logging import get_logger
 
@@ -53,6 +61,20 @@ NE = "OPERATOR(pg_catalog.<>)"
 TEXT = "pg_catalog.text"
 INT8 = "pg_catalog.int8"
 
+ROLE_COLUMNS = (
+    "oid",
+    "rolname",
+    "rolsuper",
+    "rolinherit",
+    "rolcreaterole",
+    "rolcreatedb",
+    "rolcanlogin",
+    "rolreplication",
+    "rolbypassrls",
+    "rolconnlimit",
+    "valid_until",
+    "expired",
+)
 ROLES_SQL = f"""
 SELECT r.oid::{INT8} AS oid, r.rolname::{TEXT} AS rolname, r.rolsuper, r.rolinherit, r.rolcreaterole,
        r.rolcreatedb, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit,
@@ -121,7 +143,8 @@ ARGUMENTS = f"""(
   JOIN pg_catalog.pg_namespace tn ON tn.oid {EQ} t.typnamespace
 )"""
 
-COLUMNS = """kind, p1, p2, p3, owner, role_oid, grantee, privilege_type, is_grantable"""
+OBJECT_COLUMNS = ("kind", "p1", "p2", "p3", "owner", "role_oid", "grantee", "privilege_type", "is_grantable")
+COLUMNS = ", ".join(OBJECT_COLUMNS)
 ITEM = f"a.grantee::{INT8}, a.privilege_type::{TEXT}, a.is_grantable"
 
 
@@ -223,37 +246,53 @@ class Adapter(AccountAdapter):
         return tuple(self.server.version)
 
     # --- inventory ----------------------------------------------------------------------------
+    @paused_gc()
     def list_accounts(self) -> list[RemoteAccount]:
-        rows = self.fetch(ROLES_SQL)
-        self.names.update({r["oid"]: r["rolname"] for r in rows})
+        rows = [tuple(r) for r in row_values(self.fetch(ROLES_SQL), ROLE_COLUMNS)]
+        self.names.update({r[0]: r[1] for r in rows})
         public = RemoteAccount(
             PUBLIC, PUBLIC, is_role=True, can_login=False, attributes={"pseudo_role": True}
         )
-        return [self._account(r) for r in rows] + [public]
+        return [self._account(*r) for r in rows] + [public]
 
-    def _account(self, row: dict[str, Any]) -> RemoteAccount:
+    @staticmethod
+    def _account(
+        oid: int,
+        name: str,
+        superuser: bool,
+        inherit: bool,
+        createrole: bool,
+        createdb: bool,
+        login: bool,
+        replication: bool,
+        bypassrls: bool,
+        connection_limit: int,
+        valid_until: str | None,
+        expired: bool,
+    ) -> RemoteAccount:
         attrs = {
-            "superuser": row["rolsuper"],
-            "inherit": row["rolinherit"],
-            "createrole": row["rolcreaterole"],
-            "createdb": row["rolcreatedb"],
-            "login": row["rolcanlogin"],
-            "replication": row["rolreplication"],
-            "bypassrls": row["rolbypassrls"],
-            "connection_limit": row["rolconnlimit"],
-            "valid_until": row["valid_until"],  # text: 'infinity' stays 'infinity'
+            "superuser": superuser,
+            "inherit": inherit,
+            "createrole": createrole,
+            "createdb": createdb,
+            "login": login,
+            "replication": replication,
+            "bypassrls": bypassrls,
+            "connection_limit": connection_limit,
+            "valid_until": valid_until,  # text: 'infinity' stays 'infinity'
         }
         return RemoteAccount(
-            identity=row["rolname"],
-            username=row["rolname"],
-            is_role=not row["rolcanlogin"],
+            identity=name,
+            username=name,
+            is_role=not login,
             attributes=attrs,
-            is_superuser=bool(row["rolsuper"]),
-            can_login=bool(row["rolcanlogin"]),
-            is_expired=bool(row["expired"]),
+            is_superuser=bool(superuser),
+            can_login=bool(login),
+            is_expired=bool(expired),
         )
 
     # --- collection ---------------------------------------------------------------------------
+    @paused_gc()
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         if len(self.names) == 1:
             self.list_accounts()
@@ -300,27 +339,29 @@ class Adapter(AccountAdapter):
     def _databases(self, grants: Grants) -> list[str]:
         """Database ACLs and owners; returns the databases whose objects can be read."""
         readable: set[str] = set()
-        acl: dict[Scope, list[dict[str, Any]]] = defaultdict(list)
+        acls: dict[Scope, Acl] = {}
         for r in self.fetch(DATABASES_SQL):
             db = r["datname"]
-            acl[Scope.of("database", db)].append(r)
+            acls.setdefault(Scope.of("database", db), Acl()).add(
+                r["owner"], r["grantee"], r["privilege_type"], r["is_grantable"]
+            )
             if not r["datallowconn"] or r["datistemplate"]:
                 continue  # templates and databases closed to everyone are not data
             if r["can_connect"]:
                 readable.add(db)
             else:
                 self.unreadable[db] = "no CONNECT privilege"
-        for scope, rows in acl.items():
-            self._record(grants, scope, rows)
+        self._record(grants, acls)
         return sorted(readable)
 
     def _server_objects(self, grants: Grants) -> None:
         sql = TABLESPACES_SQL + ("UNION ALL" + PARAMETERS_SQL if self.version >= (15,) else "")
-        acl: dict[Scope, list[dict[str, Any]]] = defaultdict(list)
+        acls: dict[Scope, Acl] = {}
         for r in self.fetch(sql):
-            acl[Scope.of(r["kind"], r["name"])].append(r)
-        for scope, rows in acl.items():
-            self._record(grants, scope, rows)
+            acls.setdefault(Scope.of(r["kind"], r["name"]), Acl()).add(
+                r["owner"], r["grantee"], r["privilege_type"], r["is_grantable"]
+            )
+        self._record(grants, acls)
 
     def _per_database(self, grants: Grants, database: str, sql: str) -> None:
         """Read one database in one query; any failure makes it unreadable, never fatal."""
@@ -329,7 +370,7 @@ class Adapter(AccountAdapter):
             conn = self._connection_to(database)
             if conn is not self.connection:
                 conn.fetch_all(NO_JIT_SQL)
-            rows = conn.fetch_all(sql)
+            rows = conn.fetch_all(sql)  # not fetch_rows: fetch_all is where faults are injected
         except ConnectorError as exc:
             self.unreadable[database] = str(exc)
             log.warning("accounts.postgresql.database_unreadable", database=database, reason=str(exc))
@@ -337,37 +378,70 @@ class Adapter(AccountAdapter):
         finally:
             if conn is not None and conn is not self.connection:
                 conn.close()
-        acl: dict[Scope, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            acl[self._scope(database, r)].append(r)
-        for scope, items in acl.items():
-            self._record(grants, scope, items)
+        # One pass over the ACL items (tens of thousands): grouped by object on the raw values;
+        # an object's Scope is built once, below.
+        objects: dict[tuple[Any, ...], Acl] = {}
+        for kind, p1, p2, p3, owner, role_oid, grantee, privilege, grantable in row_values(
+            rows, OBJECT_COLUMNS
+        ):
+            key = (kind, p1, p2, p3, role_oid)
+            acl = objects.get(key)
+            if acl is None:
+                acl = objects[key] = Acl()
+            if owner is not None:
+                acl.owners.add(owner)
+            if grantee is not None:
+                privileges = acl.items.get(grantee)
+                if privileges is None:
+                    acl.items[grantee] = {privilege: bool(grantable)}
+                elif not privileges.get(privilege):
+                    privileges[privilege] = bool(grantable)
+        self._record(grants, {self._scope(database, *key): acl for key, acl in objects.items()})
 
-    def _scope(self, database: str, r: dict[str, Any]) -> Scope:
-        kind = r["kind"]
+    def _scope(self, database: str, kind: str, p1: Any, p2: Any, p3: Any, role_oid: Any) -> Scope:
         if kind == "default privileges":
-            objtype = DEFAULT_OBJTYPES.get(r["p2"], r["p2"])
-            return Scope.of(
-                kind, database, r["p1"], objtype, self.names.get(r["role_oid"], str(r["role_oid"]))
-            )
+            objtype = DEFAULT_OBJTYPES.get(p2, p2)
+            return Scope.of(kind, database, p1, objtype, self.names.get(role_oid, str(role_oid)))
         if kind in WITHOUT_SCHEMA:
-            return Scope.of(kind, database, r["p1"])
-        return Scope.of(kind, database, *(p for p in (r["p1"], r["p2"], r["p3"]) if p is not None))
+            return Scope.of(kind, database, p1)
+        return Scope.of(kind, database, *(p for p in (p1, p2, p3) if p is not None))
 
     def _connection_to(self, database: str) -> DatabaseConnection:
         if database == (self.connection.params.database or "postgres"):
             return self.connection
         return self.connection.connect_to(database)  # type: ignore[attr-defined]
 
-    def _record(self, grants: Grants, scope: Scope, rows: list[dict[str, Any]]) -> None:
-        """The owner and the ACL items of one object. An item granted by several grantors is one
-        fact, with the grant option if any of them gave it."""
-        held: dict[tuple[int, str], bool] = {}
-        for r in rows:
-            if r.get("owner") is not None:
-                grants.grant(self.names.get(r["owner"], ""), scope, "OWNER")
-            if r["grantee"] is not None:
-                key = (r["grantee"], r["privilege_type"])
-                held[key] = held.get(key, False) or bool(r["is_grantable"])
-        for (grantee, priv), grantable in held.items():
-            grants.grant(self.names.get(grantee, ""), scope, priv, grantable=grantable)
+    def _record(self, grants: Grants, acls: dict[Scope, Acl]) -> None:
+        """Owners and ACL items of objects: grantees holding the same privileges on an object
+        share one prepared grant set (a table granted to 200 roles is one set, not 200 facts)."""
+        names = self.names
+        pairs: list[tuple[str, GrantSet]] = []
+        for scope, acl in acls.items():
+            for owner in acl.owners:
+                grants.grant(names.get(owner, ""), scope, "OWNER")
+            prepared: dict[tuple[tuple[str, bool], ...], GrantSet] = {}
+            for grantee, privileges in acl.items.items():
+                key = tuple(privileges.items())
+                granted = prepared.get(key)
+                if granted is None:
+                    granted = prepared[key] = GrantSet.of(scope, key)
+                pairs.append((names.get(grantee, ""), granted))
+        grants.grant_sets(pairs)
+
+
+class Acl:
+    """The owners and ACL items of one object as its catalog rows list them. An item granted
+    by several grantors is one fact, with the grant option if any of them gave it."""
+
+    __slots__ = ("items", "owners")
+
+    def __init__(self) -> None:
+        self.owners: set[int] = set()
+        self.items: dict[int, dict[str, bool]] = {}  # grantee -> privilege -> grantable
+
+    def add(self, owner: int | None, grantee: int | None, privilege: str, grantable: bool) -> None:
+        if owner is not None:
+            self.owners.add(owner)
+        if grantee is not None:
+            privileges = self.items.setdefault(grantee, {})
+            privileges[privilege] = privileges.get(privilege, False) or bool(grantable)
