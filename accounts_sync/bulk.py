@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 
@@ -25,9 +25,19 @@ def _vendor() -> str:
     return connection.vendor
 
 
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A concrete column of `model` (the bulk paths write columns, never reverse relations)."""
+    return cast("models.Field[Any, Any]", model._meta.get_field(name))
+
+
+def _column_name(model: type[models.Model], name: str) -> str:
+    """The column name of a concrete field."""
+    return str(_field(model, name).column)
+
+
 def db_value(model: type[models.Model], name: str, value: Any) -> Any:
     """One value in the form its column expects, as JSON text can carry it (computed once)."""
-    prepared = model._meta.get_field(name).get_db_prep_value(value, connection)
+    prepared = _field(model, name).get_db_prep_value(value, connection)
     if prepared is None or isinstance(prepared, bool | int | float | str):
         return prepared
     if hasattr(prepared, "isoformat"):
@@ -36,7 +46,7 @@ def db_value(model: type[models.Model], name: str, value: Any) -> Any:
 
 
 def _column(model: type[models.Model], name: str, index: int) -> str:
-    field = model._meta.get_field(name)
+    field = _field(model, name)
     json_column = isinstance(field, models.JSONField)
     if _vendor() == "postgresql":
         if json_column:
@@ -66,12 +76,12 @@ def insert(
     if not rows:
         return []
     table = connection.ops.quote_name(model._meta.db_table)
-    names = [model._meta.get_field(c).column for c in columns]
+    names = [_column_name(model, c) for c in columns]
     cols = ", ".join(connection.ops.quote_name(n) for n in names)
     values = ", ".join(_column(model, c, i) for i, c in enumerate(columns))
     sql = f"INSERT INTO {table} ({cols}) SELECT {values} FROM {_rows_source()}"
     if returning:
-        ret = [connection.ops.quote_name(model._meta.get_field(c).column) for c in returning]
+        ret = [connection.ops.quote_name(_column_name(model, c)) for c in returning]
         sql += " RETURNING " + ", ".join(ret)
     with connection.cursor() as cursor:
         cursor.execute(sql, [_param(rows)])
@@ -90,7 +100,7 @@ def delete_where_in(model: type[models.Model], field: str, ids: Iterable[int]) -
     if not ids:
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    column = connection.ops.quote_name(_column_name(model, field))
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {ids_in(column)}", [_param(ids)])
 
@@ -101,8 +111,8 @@ def update_where_in(model: type[models.Model], ids: Iterable[int], **values: Any
     if not ids:
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    sets = [f"{connection.ops.quote_name(model._meta.get_field(k).column)} = %s" for k in values]
-    params = [model._meta.get_field(k).get_db_prep_value(v, connection) for k, v in values.items()]
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    sets = [f"{connection.ops.quote_name(_column_name(model, k))} = %s" for k in values]
+    params = [_field(model, k).get_db_prep_value(v, connection) for k, v in values.items()]
+    pk = connection.ops.quote_name(str(model._meta.pk.column))
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {ids_in(pk)}", [*params, _param(ids)])

@@ -64,9 +64,15 @@ MODULES: dict[str, list[str]] = {
         "capacity/tests/test_commands.py",
     ],
     "scheduling/config.py": ["scheduling/tests/test_config.py", "scheduling/tests/test_yaml_enabled.py"],
-    "scheduling/service/loop.py": ["scheduling/tests/test_service.py", "scheduling/tests/test_yaml_enabled.py"],
+    "scheduling/service/loop.py": [
+        "scheduling/tests/test_service.py",
+        "scheduling/tests/test_yaml_enabled.py",
+    ],
     "scheduling/service/leasekeeper.py": ["scheduling/tests/test_service.py"],
-    "scheduling/service/commands.py": ["scheduling/tests/test_service.py", "scheduling/tests/test_registry.py"],
+    "scheduling/service/commands.py": [
+        "scheduling/tests/test_service.py",
+        "scheduling/tests/test_registry.py",
+    ],
 }
 
 

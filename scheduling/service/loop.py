@@ -78,9 +78,9 @@ class SchedulerService:
         return f"{self.owner}/{self.token[:8]}"
 
     # --- process life -------------------------------------------------------------------------
-    def request_stop(self, *_: Any) -> None:
+    def request_stop(self, *signal_args: Any) -> None:
         """Signal handler: only set a flag; the loop does the rest. A second signal exits now."""
-        if self.stop_requested and _:
+        if self.stop_requested and signal_args:
             self.out(_("Second stop signal: exiting now."))
             os._exit(1)
         self.stop_requested = True

@@ -15,7 +15,7 @@ one for its exit status, the same in every app.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.utils.translation import gettext as _
@@ -25,6 +25,9 @@ from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 from whalefall.sync.locks import LockConflict
 from whalefall.textsafe import safe_text
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def rules_help() -> str:
@@ -86,6 +89,8 @@ def exit_for(summary: dict[str, Any]) -> None:
 class SyncSessionCommand(SafeOutputCommand):
     """A command that runs one sync session: `--instance`, `--include-inactive`, and the rules
     above stated in its `--help`."""
+
+    help: StrOrPromise = ""  # lazy, as in SafeOutputCommand (its subclasses assign it)
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
