@@ -156,13 +156,21 @@ class RiskFilter(admin.SimpleListFilter):
         if self.value() == "risky":
             return queryset.filter(risk.risky())
         if self.value() == "critical":
-            return queryset.filter(risk.CRITICAL)
+            return queryset.filter(risk.CRITICAL_ONLY)
         return queryset
 
 
 @admin.register(AccountChange)
 class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["created_at", "instance", "account", "severity", "change_type", "summary", "session_link"]
+    list_display = [
+        "created_at",
+        "instance",
+        "account",
+        "severity_badge",
+        "change_type",
+        "summary",
+        "session_link",
+    ]
     list_filter = [RiskFilter, "change_type", "instance", SessionFilter, "created_at"]
     search_fields = ["account__identity", "summary", "session_uuid"]
     list_select_related = ["account", "instance", "session"]
@@ -179,11 +187,10 @@ class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     fields = readonly_fields
 
-    @admin.display(description="severity")
-    def severity(self, obj: AccountChange) -> SafeString:
-        level = risk.severity(obj)
-        css = {"critical": "wf-badge wf-bad", "high": "wf-badge wf-warn"}.get(level, "")
-        return format_html('<span class="{}">{}</span>', css, level)
+    @admin.display(description="severity", ordering="severity")
+    def severity_badge(self, obj: AccountChange) -> SafeString:
+        css = {"critical": "wf-badge wf-bad", "high": "wf-badge wf-warn"}.get(obj.severity, "")
+        return format_html('<span class="{}">{}</span>', css, obj.get_severity_display())
 
     @admin.display(description="session")
     def session_link(self, obj: AccountChange) -> SafeString | str:

@@ -32,6 +32,8 @@ def classify(change: AccountChange, events: set[str], watched: list[str]) -> lis
     """What about this change matters to the rule, as readable phrases (empty: nothing)."""
     details: dict[str, Any] = change.details or {}
     out: list[str] = []
+    if change.change_type == ChangeType.BASELINE:
+        return out  # a first sync found these accounts: none of them is new to the server
     if change.change_type == ChangeType.ADD:
         if "new_account" in events:
             out.append("new account")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from whalefall.choices import DbType
 
@@ -20,6 +22,15 @@ class ChangeType(models.TextChoices):
     DEACTIVATE = "deactivate", "Deactivated"
     REACTIVATE = "reactivate", "Reactivated"
     RENAME = "rename", "Renamed"
+    BASELINE = "baseline", _("Baseline (first sync)")
+
+
+class Severity(models.TextChoices):
+    """How much a change matters; assessed by `accounts_sync.risk` when the change is written."""
+
+    CRITICAL = "critical", _("critical")
+    HIGH = "high", _("high")
+    NORMAL = "normal", _("normal")
 
 
 @lru_cache(maxsize=512)
@@ -106,6 +117,9 @@ class Account(models.Model):
         help_text="The adapter's evidence of identity across a rename (never a secret itself).",
     )
     first_seen_at = models.DateTimeField(default=timezone.now)
+    first_seen_session_uuid = models.UUIDField(
+        null=True, blank=True, help_text=_("The sync session that first listed the account.")
+    )
     last_seen_at = models.DateTimeField(default=timezone.now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
 
@@ -152,9 +166,15 @@ class AccountChangeQuerySet(models.QuerySet["AccountChange"]):
 
 
 class AccountChange(models.Model):
-    """One entry of the change log, always written by a sync session."""
+    """One entry of the change log, always written by a sync session.
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="changes")
+    A `baseline` entry stands for the whole first sync of an instance (every account it found,
+    counted in `details`): it has no account, and it is not a change of anything.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="changes", null=True, blank=True
+    )
     instance = models.ForeignKey(
         "whalefall.Instance", on_delete=models.CASCADE, related_name="account_changes"
     )
@@ -163,6 +183,12 @@ class AccountChange(models.Model):
         default=dict, blank=True, help_text="GRANT/REVOKE entries per scope, or attribute before/after."
     )
     summary = models.CharField(max_length=500, blank=True, default="")
+    severity = models.CharField(
+        max_length=10,
+        choices=Severity.choices,
+        default=Severity.NORMAL,
+        help_text=_("Assessed from the change by the rules of accounts_sync.risk."),
+    )
     session = models.ForeignKey(
         "whalefall.SyncSession",
         on_delete=models.SET_NULL,
@@ -180,10 +206,19 @@ class AccountChange(models.Model):
         indexes = [
             models.Index(fields=["instance", "-created_at"]),
             models.Index(fields=["account", "-created_at"]),
+            models.Index(fields=["severity", "-created_at"], name="acctchange_severity_time"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_change_type_display()}: {self.account_id}"
+        """Names the account (or the instance, for a baseline): the change page's title reads it."""
+        who = self.account.identity if self.account_id else self.instance.name
+        return f"{who}: {self.get_change_type_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from accounts_sync.risk import assess
+
+        self.severity = assess(self.change_type, self.details)[0]
+        super().save(*args, **kwargs)
 
 
 def delete_old_changes() -> int:
