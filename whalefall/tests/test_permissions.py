@@ -73,6 +73,7 @@ ADMIN_VIEWS: dict[str, tuple[str, frozenset[str]]] = {
     "accounts_sync_who_can": ("GET", EVERYONE),
     "accounts_sync_report": ("GET", EVERYONE),
     "accounts_sync_permissions_at": ("GET", EVERYONE),
+    "accounts_sync_account_diff": ("GET", EVERYONE),
 }
 STANDARD_ADMIN_VIEWS = ("changelist", "add", "change", "delete", "history", "autocomplete")
 ADMIN_SITE_VIEWS = {
@@ -173,6 +174,7 @@ def url_for(name: str) -> str:
         "scheduling_jobconfig_run": {"object_id": "no-such-job"},
         "capacity_instance_capacity": {"instance_id": 999999},
         "accounts_sync_permissions_at": {"pk": 999999},
+        "accounts_sync_account_diff": {"pk": 999999},
         "api-request": {"request_id": 999999},
         "api-not-found": {"rest": "no/such/endpoint"},
     }.get(name, {})
