@@ -1,7 +1,8 @@
-"""Custom account admin pages: "Who can…" across the fleet, and an account's permissions at a time.
+"""Custom account admin pages: "Who can…" across the fleet, an account's permissions at a time,
+and the difference between any two versions of an account.
 
 Mounted by `AccountAdmin.get_urls()` through `admin_site.admin_view`; each view checks the view
-permission on accounts itself. Both read only the metadata database.
+permission on accounts itself. All read only the metadata database.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from accounts_sync.models import Account
+from accounts_sync import display, history, statements
+from accounts_sync.models import Account, AccountPrivilege
+from accounts_sync.privileges import Scope
 from accounts_sync.questions import effective_rows, permissions_at, who_can
 from accounts_sync.reports import Period, write_csv, write_xlsx
 from whalefall.models import Instance
@@ -152,3 +157,79 @@ class AccountViews:
             effective=effective_rows(account) if at is None else [],
         )
         return TemplateResponse(request, "admin/accounts_sync/permissions_at.html", context)
+
+    def diff_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Two versions of the account side by side: privileges given (+) and taken (-), with the
+        engine's statements, and attributes before and after. Defaults: previous vs current;
+        `?change=<id>` shows what that change did; `?from=&to=` any two versions."""
+        self._context(request, "")
+        account = get_object_or_404(Account.objects.select_related("instance", "snapshot"), pk=pk)
+        found = history.versions(account)
+        if request.GET.get("change"):
+            new = history.pick(found, request.GET["change"], -1)
+            old = found[max(0, new.number - 2)]
+        else:
+            old = history.pick(found, request.GET.get("from"), -2)
+            new = history.pick(found, request.GET.get("to"), -1)
+        if old.number > new.number:
+            old, new = new, old
+        result = history.diff(old, new)
+        rendered = statements.Account.of(account)
+        paths = resolve_paths(account, {r.scope for r in result.rows})
+        current = {scope: sorted(tokens) for scope, tokens in new.permissions.items()}
+        rows = [
+            (
+                r,
+                statements.entry_statements(
+                    rendered,
+                    "GRANT" if r.sign == "+" else "REVOKE",
+                    r.scope,
+                    r.token,
+                    paths=paths,
+                    permissions=current,
+                ),
+            )
+            for r in result.rows
+        ]
+        context = self._context(
+            request,
+            _("%(account)s on %(instance)s: versions")
+            % {"account": account.identity, "instance": account.instance.name},
+            account=account,
+            versions=[(v, version_label(v)) for v in reversed(found)],
+            old=old,
+            new=new,
+            old_label=version_label(old),
+            new_label=version_label(new),
+            diff=result,
+            rows=rows,
+            attributes=[
+                (display.label(k), display.value(k, a), display.value(k, b)) for k, a, b in result.attributes
+            ],
+            between=[(v, display.when(v.at)) for v in found if old.number < v.number <= new.number],
+        )
+        return TemplateResponse(request, "admin/accounts_sync/account_diff.html", context)
+
+
+def version_label(version: history.Version) -> str:
+    """`v3 · 2025-05-01 10:00 · Privileges changed` (the first: `first seen`)."""
+    what = version.change.get_change_type_display() if version.change else _("first seen")
+    return f"v{version.number} · {display.when(version.at)} · {what}"
+
+
+def resolve_paths(account: Account, scopes: set[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Scope texts -> (kind, path) from what the instance's accounts hold now, in one query: a
+    name with a dot stays one name wherever the store still knows the object."""
+    engine = statements.ENGINES[account.instance.db_type](statements.Account.of(account))
+    kinds = sorted(engine.kinds, key=len, reverse=True)
+    wanted = Q()
+    for text in sorted(scopes)[:200]:
+        kind = next((k for k in kinds if text.startswith(k + " ")), None)
+        if kind:
+            wanted |= Q(scope_kind=kind, target=text[len(kind) + 1 :])
+    if not wanted:
+        return {}
+    rows = AccountPrivilege.objects.filter(wanted, instance_id=account.instance_id).values_list(
+        "scope_kind", "path"
+    )
+    return {Scope.of(kind, *path).render(): (kind, tuple(path)) for kind, path in rows.distinct()}

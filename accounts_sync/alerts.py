@@ -37,6 +37,8 @@ def classify(change: AccountChange, events: set[str], watched: list[str]) -> lis
     never depends on the phrase, which is in the team's language."""
     details: dict[str, Any] = change.details or {}
     out: list[tuple[str, str]] = []
+    if change.change_type == ChangeType.BASELINE:
+        return out  # a first sync found these accounts: none of them is new to the server
     if change.change_type == ChangeType.ADD:
         if "new_account" in events:
             out.append(("new_account", gettext("new account")))

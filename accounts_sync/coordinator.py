@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts_sync import bulk, canonical
+from accounts_sync import bulk, canonical, risk
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
 from accounts_sync.adapters.base import paused_gc
 from accounts_sync.models import (
@@ -70,6 +70,7 @@ ACCOUNT_COLUMNS = (
     *Account.FACTS,
     "is_active",
     "first_seen_at",
+    "first_seen_session_uuid",
     "last_seen_at",
     "fingerprint",
 )
@@ -93,6 +94,7 @@ CHANGE_COLUMNS = (
     "change_type",
     "details",
     "summary",
+    "severity",
     "session",
     "session_uuid",
     "created_at",
@@ -121,7 +123,8 @@ class Pending:
     refreshed_pks: list[int] = field(default_factory=list)
     snapshots: dict[str, tuple[dict[str, list[str]], str, int]] = field(default_factory=dict)
     privileges: dict[str, Held] = field(default_factory=dict)  # identity -> its rows, rewritten
-    changes: list[tuple[str, str, dict[str, Any], str]] = field(default_factory=list)
+    # (identity, kind, details, summary); identity None: the instance's baseline entry
+    changes: list[tuple[str | None, str, dict[str, Any], str]] = field(default_factory=list)
     added: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity -> `add` details
     unreadable: dict[str, str] | None = None  # the new per-instance state, when it changed
 
@@ -138,7 +141,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
       connection  `__enter__`: open the connection, detect the server version and record it.
       inventory   list the accounts; compare with the stored ones (created / refreshed /
                   reactivated / deactivated). A listing error, or deactivating more than half
-                  of the active accounts without `force`, aborts the instance.
+                  of the active accounts without `force`, aborts the instance. The first
+                  sync of an instance (nothing stored yet) logs one `baseline` entry for
+                  everything it found, not an `add` per account.
       collection  read the active accounts' permissions in bulk, expand them into effective
                   privileges and diff canonical snapshots; `status="skipped"` when no account
                   is active. What a database the adapter could not read held last time is
@@ -169,6 +174,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         self.gone: list[str] = []  # identities deactivated by this listing
         self.now = timezone.now()
         self.baseline_skipped = 0  # GRANTs not logged because their database is a baseline
+        self.first_sync = False  # nothing stored yet: the accounts found are the baseline
 
     def make_adapter(self, connection: DatabaseConnection) -> AccountAdapter:
         return adapter_class(self.instance.db_type)(connection, self.server)
@@ -194,8 +200,11 @@ class AccountSyncCoordinator(InstanceCoordinator):
         self.rows = self._read_rows()
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
+        self.first_sync = not self.rows
         for identity, remote in sorted(included.items()):
             self._inventory_one(remote, self.rows.get(identity), stats)
+        if self.first_sync and included:
+            self._log_baseline(list(included.values()))
         self._deactivate_missing(included, stats)
         stats.processed_records = len(included)
         self.active = [included[i] for i in sorted(included)]
@@ -246,12 +255,14 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 "can_grant": False,
                 "is_active": True,
                 "first_seen_at": self.now,
+                "first_seen_session_uuid": None,  # written as this session's
                 "last_seen_at": self.now,
                 "fingerprint": fingerprint,
             }
             details = {"attributes": values["attributes"], **remote.facts()}
             self.pending.added[remote.identity] = details
-            self._log(remote.identity, ChangeType.ADD, details, "added")
+            if not self.first_sync:  # the first sync logs one baseline entry instead
+                self._log(remote.identity, ChangeType.ADD, details, "added")
             stats.created += 1
             return
         changed = {k: v for k, v in values.items() if k != "attributes" and row[k] != v}
@@ -286,6 +297,16 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 _("changed %(attributes)s") % {"attributes": ", ".join(diff)},
             )
             stats.extra["attributes_changed"] += 1
+
+    def _log_baseline(self, found: list[RemoteAccount]) -> None:
+        """One entry for the instance's first sync: what was found, counted, not one `add` each."""
+        details = {
+            "accounts": len(found),
+            "roles": sum(a.is_role for a in found),
+            "superusers": sum(a.is_superuser for a in found),
+            "logins": sum(a.can_login for a in found),
+        }
+        self._log(None, ChangeType.BASELINE, details, f"baseline: {len(found)} accounts")
 
     def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
         was_active = [i for i, r in self.rows.items() if r["is_active"]]
@@ -542,13 +563,13 @@ class AccountSyncCoordinator(InstanceCoordinator):
             self._touch_last_seen(p.refreshed_pks)
             return
         with transaction.atomic():
-            ids = {i: r["id"] for i, r in self.rows.items()}
+            ids: dict[str | None, int | None] = {i: r["id"] for i, r in self.rows.items()}
+            ids[None] = None  # the baseline entry belongs to no account
             now = bulk.db_value(Account, "last_seen_at", self.now)  # one conversion for all rows
+            session = bulk.db_value(Account, "first_seen_session_uuid", self.session.session_id)
             if p.creates:
-                rows = [
-                    tuple(now if c.endswith("_at") else v[c] for c in ACCOUNT_COLUMNS)
-                    for v in p.creates.values()
-                ]
+                stamped = {"first_seen_at": now, "last_seen_at": now, "first_seen_session_uuid": session}
+                rows = [tuple(stamped.get(c, v.get(c)) for c in ACCOUNT_COLUMNS) for v in p.creates.values()]
                 ids.update(bulk.insert(Account, ACCOUNT_COLUMNS, rows, returning=("identity", "id")))
             if p.updates:
                 Account.objects.bulk_update(list(p.updates.values()), sorted(p.update_fields))
@@ -562,7 +583,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
                     defaults={"databases_unreadable": p.unreadable, "updated_at": self.now},
                 )
 
-    def _write_snapshots(self, ids: dict[str, int], now: Any) -> None:
+    def _write_snapshots(self, ids: dict[Any, Any], now: Any) -> None:
         p = self.pending
         if not p.snapshots:
             return
@@ -574,7 +595,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         ]
         bulk.insert(PermissionSnapshot, SNAPSHOT_COLUMNS, rows)
 
-    def _write_privileges(self, ids: dict[str, int]) -> None:
+    def _write_privileges(self, ids: dict[Any, Any]) -> None:
         p = self.pending
         if not p.privileges:
             return
@@ -599,12 +620,22 @@ class AccountSyncCoordinator(InstanceCoordinator):
         ]
         bulk.insert(AccountPrivilege, PRIVILEGE_COLUMNS, rows)
 
-    def _write_changes(self, ids: dict[str, int], now: Any) -> None:
+    def _write_changes(self, ids: dict[Any, Any], now: Any) -> None:
         p = self.pending
         instance_id, session_id = self.instance.pk, self.session.pk
         session_uuid = bulk.db_value(AccountChange, "session_uuid", self.session.session_id)
         rows = [
-            (ids[identity], instance_id, kind, details, summary[:500], session_id, session_uuid, now)
+            (
+                ids[identity],
+                instance_id,
+                kind,
+                details,
+                summary[:500],
+                risk.assess(kind, details)[0],
+                session_id,
+                session_uuid,
+                now,
+            )
             for identity, kind, details, summary in p.changes
         ]
         bulk.insert(AccountChange, CHANGE_COLUMNS, rows)
@@ -617,7 +648,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         else:
             bulk.update_where_in(Account, pks, last_seen_at=self.now)
 
-    def _log(self, identity: str, change_type: str, details: dict[str, Any], summary: str) -> None:
+    def _log(self, identity: str | None, change_type: str, details: dict[str, Any], summary: str) -> None:
         self.pending.changes.append((identity, change_type, details, summary))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -22,6 +23,15 @@ class ChangeType(models.TextChoices):
     DEACTIVATE = "deactivate", _("Deactivated")
     REACTIVATE = "reactivate", _("Reactivated")
     RENAME = "rename", _("Renamed")
+    BASELINE = "baseline", _("Baseline (first sync)")
+
+
+class Severity(models.TextChoices):
+    """How much a change matters; assessed by `accounts_sync.risk` when the change is written."""
+
+    CRITICAL = "critical", _("critical")
+    HIGH = "high", _("high")
+    NORMAL = "normal", _("normal")
 
 
 @lru_cache(maxsize=512)
@@ -124,6 +134,12 @@ class Account(models.Model):
         help_text=_("The adapter's evidence of identity across a rename (never a secret itself)."),
     )
     first_seen_at = models.DateTimeField(_("first seen at"), default=timezone.now)
+    first_seen_session_uuid = models.UUIDField(
+        _("first seen in session"),
+        null=True,
+        blank=True,
+        help_text=_("The sync session that first listed the account."),
+    )
     last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
     deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
 
@@ -180,10 +196,19 @@ class AccountChangeQuerySet(models.QuerySet["AccountChange"]):
 
 
 class AccountChange(models.Model):
-    """One entry of the change log, always written by a sync session."""
+    """One entry of the change log, always written by a sync session.
+
+    A `baseline` entry stands for the whole first sync of an instance (every account it found,
+    counted in `details`): it has no account, and it is not a change of anything.
+    """
 
     account = models.ForeignKey(
-        Account, on_delete=models.CASCADE, related_name="changes", verbose_name=_("account")
+        Account,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        null=True,
+        blank=True,
+        verbose_name=_("account"),
     )
     instance = models.ForeignKey(
         "whalefall.Instance",
@@ -199,6 +224,13 @@ class AccountChange(models.Model):
         help_text=_("GRANT/REVOKE entries per scope, or attribute before/after."),
     )
     summary = models.CharField(_("summary"), max_length=500, blank=True, default="")
+    severity = models.CharField(
+        _("severity"),
+        max_length=10,
+        choices=Severity.choices,
+        default=Severity.NORMAL,
+        help_text=_("Assessed from the change by the rules of accounts_sync.risk."),
+    )
     session = models.ForeignKey(
         "whalefall.SyncSession",
         on_delete=models.SET_NULL,
@@ -221,10 +253,19 @@ class AccountChange(models.Model):
         indexes = [
             models.Index(fields=["instance", "-created_at"]),
             models.Index(fields=["account", "-created_at"]),
+            models.Index(fields=["severity", "-created_at"], name="acctchange_severity_time"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_change_type_display()}: {self.account_id}"
+        """Names the account (or the instance, for a baseline): the change page's title reads it."""
+        who = self.account.identity if self.account_id else self.instance.name
+        return f"{who}: {self.get_change_type_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from accounts_sync.risk import assess
+
+        self.severity = assess(self.change_type, self.details)[0]
+        super().save(*args, **kwargs)
 
 
 def delete_old_changes() -> int:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 
 from accounts_sync.models import AccountChange
-from accounts_sync.risk import risky, severity
+from accounts_sync.risk import CRITICAL, risky
 from whalefall.home import Cell, PanelData, register_panel
 from whalefall.panels import ago
 
@@ -20,29 +20,36 @@ BADGE = {"critical": "wf-badge wf-bad", "high": "wf-badge wf-warn", "normal": "w
 SEVERITY_LABELS = {"critical": _("critical"), "high": _("high"), "normal": _("normal")}
 
 
+def risky_list_url(period: str) -> str:
+    """The change list filtered to risky changes of a period (`24h`, `7d`)."""
+    return reverse("admin:accounts_sync_accountchange_changelist") + f"?risk=risky&when={period}"
+
+
 def risky_changes(request: HttpRequest) -> PanelData:
-    """Three queries: the two counts and the latest risky changes of the day."""
+    """Three queries: the two counts and the latest risky changes of the day, critical first."""
     now = timezone.now()
     day, week = now - timedelta(days=1), now - timedelta(days=7)
     changes = AccountChange.objects.filter(risky())
     in_day = changes.filter(created_at__gte=day).count()
     in_week = changes.filter(created_at__gte=week).count()
-    critical_first = changes.filter(created_at__gte=day).select_related("account", "instance")
-    latest = sorted(
-        critical_first.order_by("-created_at", "-id")[:50], key=lambda c: (severity(c) != "critical", -c.pk)
-    )[:SHOWN]
-    base = reverse("admin:accounts_sync_accountchange_changelist") + "?risk=risky"
-    since = lambda t: f"&created_at__gte={t:%Y-%m-%d %H:%M:%S}"  # noqa: E731
+    critical_first = Case(
+        When(severity=CRITICAL, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    latest = (
+        changes.filter(created_at__gte=day)
+        .select_related("account", "instance")
+        .order_by(critical_first, "-created_at", "-id")[:SHOWN]
+    )
     rows = [
         [
             Cell(
-                str(SEVERITY_LABELS.get(severity(c), severity(c))),
+                c.get_severity_display(),
                 reverse("admin:accounts_sync_accountchange_change", args=[c.pk]),
-                BADGE[severity(c)],
+                BADGE[c.severity],
             ),
             Cell(
-                f"{c.instance.name} / {c.account.identity}",
-                reverse("admin:accounts_sync_account_change", args=[c.account_id]),
+                f"{c.instance.name} / {c.account.identity}" if c.account_id else c.instance.name,
+                reverse("admin:accounts_sync_account_change", args=[c.account_id]) if c.account_id else "",
             ),
             Cell(c.summary or c.get_change_type_display(), title=c.summary),
             Cell(ago(c.created_at)),
@@ -50,16 +57,16 @@ def risky_changes(request: HttpRequest) -> PanelData:
         for c in latest
     ]
     return PanelData(
-        headers=[gettext("severity"), gettext("account"), gettext("change"), gettext("when")],
+        headers=[_("severity"), _("account"), _("change"), _("when")],
         rows=rows,
-        empty=gettext("No risky account change in the last 24 hours."),
+        empty=_("No risky account change in the last 24 hours."),
         summary=[
             Cell(
-                gettext("%(count)d in 24 h") % {"count": in_day},
-                base + since(timezone.localtime(day)),
+                _("%(count)d in 24 h") % {"count": in_day},
+                risky_list_url("24h"),
                 "wf-critical" if in_day else "",
             ),
-            Cell(gettext("%(count)d in 7 days") % {"count": in_week}, base + since(timezone.localtime(week))),
+            Cell(_("%(count)d in 7 days") % {"count": in_week}, risky_list_url("7d")),
         ],
     )
 

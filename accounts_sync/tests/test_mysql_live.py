@@ -47,7 +47,7 @@ def world(prefix: str) -> Iterator[dict[str, str]]:
 def test_it_stores_accounts_facts_and_snapshots(
     mysql_instance: Any, world: dict, prefix: str, sync_scoped: Any
 ) -> None:
-    result, _ = sync_scoped(mysql_instance, f"{prefix}\\_%")
+    result, session = sync_scoped(mysql_instance, f"{prefix}\\_%")
     accounts = {
         a.identity: a for a in Account.objects.filter(instance=mysql_instance).select_related("snapshot")
     }
@@ -73,7 +73,12 @@ def test_it_stores_accounts_facts_and_snapshots(
     assert accounts[f"{prefix}_expired@%"].is_expired
     role = accounts[f"{prefix}_role@"]
     assert role.is_role and role.snapshot.permissions == {f"database {db}": ["SELECT"]}
-    assert AccountChange.objects.filter(change_type=ChangeType.ADD, instance=mysql_instance).count() == 5
+    # The first sync is one baseline entry, not an "added" row per account.
+    logged = AccountChange.objects.filter(instance=mysql_instance)
+    assert [(c.change_type, c.account_id, c.details["accounts"]) for c in logged] == [
+        (ChangeType.BASELINE, None, 5)
+    ]
+    assert {a.first_seen_session_uuid for a in accounts.values()} == {session.session_id}
     assert mysql_instance.__class__.objects.get(pk=mysql_instance.pk).version.startswith("10.")
 
 

@@ -33,7 +33,9 @@ def test_it_records_a_session_with_counters_and_changes(mysql_instance: Any, mys
     assert set(record.sync_details) == {"inventory", "collection"}
     account = Account.objects.get(instance=mysql_instance, identity=f"{mine}@%")
     assert account.snapshot.permissions == {"table mysql.db": ["SELECT"]}
-    assert AccountChange.objects.get(account=account).session_uuid == session.session_id
+    baseline = AccountChange.objects.get(instance=mysql_instance)  # a first sync: one baseline entry
+    assert baseline.change_type == "baseline" and baseline.session_uuid == session.session_id
+    assert account.first_seen_session_uuid == session.session_id
     assert account.snapshot.session_uuid == session.session_id
     assert not Account.objects.filter(identity__startswith="mariadb.sys@").exists()  # seeded exclusion
     assert summary["instances"][0]["items_created"] == record.items_created

@@ -34,7 +34,11 @@ def fleet(n: int, start: int = 0) -> None:
         )
         acc = Account.objects.create(instance=inst, identity=f"u{i}", username=f"u{i}")
         for kind, details, summary in (
-            (ChangeType.ADD, {"is_superuser": i % 3 == 0, "can_login": True}, "added"),
+            (
+                ChangeType.ADD,
+                {"is_superuser": i % 3 == 0, "can_login": True, "permissions": {"database shop": ["INSERT"]}},
+                "added",
+            ),
             (ChangeType.MODIFY_PRIVILEGE, {"entries": []}, "GRANT SELECT ON table shop.orders"),
         ):
             AccountChange.objects.create(
@@ -63,7 +67,7 @@ def test_the_home_shows_what_needs_attention(admin_client: Any) -> None:
     assert "3 failing now" in page and "db-001" in page and "unreachable" in page
     assert (
         "Risky account changes" in page and "6 in 24 h" in page
-    )  # 2 superusers (critical) + 4 new logins (high)
+    )  # 2 superusers (critical) + 4 new logins that can write (high)
     assert "Disks filling up" in page and "full in" in page
     assert "Scheduled tasks" in page
     assert page.index("WhaleFall core") < page.index("Accounts") < page.index("Scheduling")

@@ -84,6 +84,7 @@ ADMIN_VIEWS: dict[str, tuple[str, frozenset[str]]] = {
     "accounts_sync_who_can": ("GET", EVERYONE),
     "accounts_sync_report": ("GET", EVERYONE),
     "accounts_sync_permissions_at": ("GET", EVERYONE),
+    "accounts_sync_account_diff": ("GET", EVERYONE),
 }
 STANDARD_ADMIN_VIEWS = ("changelist", "add", "change", "delete", "history", "autocomplete")
 ADMIN_SITE_VIEWS = {
@@ -196,6 +197,7 @@ def url_for(name: str) -> str:
         "whalefall_instance_sync": {"object_id": 999999},
         "whalefall_instance_collect": {"object_id": 999999},
         "accounts_sync_permissions_at": {"pk": 999999},
+        "accounts_sync_account_diff": {"pk": 999999},
         "api-request": {"request_id": 999999},
         "api-not-found": {"rest": "no/such/endpoint"},
     }.get(name, {})
