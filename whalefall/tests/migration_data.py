@@ -27,7 +27,10 @@ SEEDING_MIGRATIONS: tuple[tuple[str, str], ...] = (
 
 # Migrations whose code only converts rows that already exist (a flushed database has none), so
 # there is nothing to put back; the same guard test keeps this list complete.
-CONVERTING_MIGRATIONS: tuple[tuple[str, str], ...] = (("whalefall", "0007_instance_tags"),)
+CONVERTING_MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("whalefall", "0007_instance_tags"),
+    ("accounts_sync", "0006_baseline_entry_and_change_severity"),
+)
 
 
 @cache
