@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
 
 
 class PeriodType(models.TextChoices):
@@ -59,7 +60,8 @@ class InstanceDatabase(models.Model):
         verbose_name = "database"
 
     def __str__(self) -> str:
-        return f"{self.instance_id}:{self.name}"
+        """'instance / database', as a DBA names it (select the instance with lists of these)."""
+        return f"{self.instance.name} / {self.name}"
 
     def mark_seen(self, now: timezone.datetime) -> str:
         """Record a sighting; returns 'reactivated' or 'refreshed' for the phase counters."""
@@ -83,7 +85,7 @@ class InstanceCapacity(models.Model):
         verbose_name = "instance capacity limit"
 
     def __str__(self) -> str:
-        return f"{self.instance_id}: {self.capacity_limit_bytes}"
+        return self.instance.name
 
 
 class DatabaseSizeStat(models.Model):
@@ -112,7 +114,7 @@ class DatabaseSizeStat(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.database_id} {self.collected_date}: {self.size_bytes}"
+        return f"{self.database} · {date_format(self.collected_date)}"
 
 
 class InstanceSizeStat(models.Model):
@@ -137,7 +139,7 @@ class InstanceSizeStat(models.Model):
         indexes = [models.Index(fields=["collected_at"])]  # rows written since the watermark
 
     def __str__(self) -> str:
-        return f"{self.instance_id} {self.collected_date}: {self.size_bytes}"
+        return f"{self.instance.name} · {date_format(self.collected_date)}"
 
 
 class AggregationFields(models.Model):
@@ -184,7 +186,7 @@ class DatabaseSizeAggregation(AggregationFields):
         indexes = [models.Index(fields=["period_type", "period_start"])]
 
     def __str__(self) -> str:
-        return f"{self.database_id} {self.period_type} {self.period_start}"
+        return f"{self.database} · {self.get_period_type_display()} {date_format(self.period_start)}"
 
 
 class InstanceSizeAggregation(AggregationFields):
@@ -201,7 +203,7 @@ class InstanceSizeAggregation(AggregationFields):
         ]
 
     def __str__(self) -> str:
-        return f"{self.instance_id} {self.period_type} {self.period_start}"
+        return f"{self.instance.name} · {self.get_period_type_display()} {date_format(self.period_start)}"
 
 
 class AggregationWatermark(models.Model):
