@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from capacity.charts import human_bytes
-from capacity.models import DatabaseSizeStat, InstanceDatabase
+from capacity.models import DatabaseSizeStat, InstanceCapacity, InstanceDatabase, InstanceSizeStat
 from whalefall.tests.browser import csp_violations, log_in, page_says, shot
 from whalefall.tests.factories import InstanceFactory
 
@@ -37,6 +37,23 @@ def database() -> InstanceDatabase:
         )
         for day in range(DAYS)
     )
+    small = InstanceDatabase.objects.create(instance=instance, name="audit")
+    DatabaseSizeStat.objects.bulk_create(
+        DatabaseSizeStat(
+            database=small,
+            instance=instance,
+            collected_date=today - timedelta(days=day),
+            size_bytes=300 * 1024**2,
+        )
+        for day in range(DAYS)
+    )
+    InstanceSizeStat.objects.bulk_create(
+        InstanceSizeStat(
+            instance=instance, collected_date=s.collected_date, size_bytes=s.size_bytes + 300 * 1024**2
+        )
+        for s in DatabaseSizeStat.objects.filter(database=db)
+    )
+    InstanceCapacity.objects.create(instance=instance, capacity_limit_bytes=10 * GB)
     return db
 
 
@@ -84,9 +101,19 @@ def test_the_chart_reads_like_a_dashboard(browser: Any, live_server: Any, databa
     shot(browser, "capacity-chart-30d")
 
     browser.get(f"{live_server.url}/admin/capacity/instancedatabase/")
-    first_row = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
-    assert first_row.text.startswith("wf-pg-<prod> / orders")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert [r.text.split(" 6.9 GB")[0].split(" 300.0 MB")[0] for r in rows] == [
+        "wf-pg-<prod> / orders",
+        "wf-pg-<prod> / audit",
+    ]  # largest first
     shot(browser, "capacity-databases")
+    browser.find_element(By.LINK_TEXT, "wf-pg-<prod>").click()
+    page_says(browser, "wf-pg-<prod>: capacity")
+    chart = browser.find_element(By.CSS_SELECTOR, "svg.capacity-chart")
+    assert (
+        chart.find_element(By.CSS_SELECTOR, "g.limit title").get_attribute("textContent") == "Limit: 10.0 GB"
+    )
+    shot(browser, "capacity-instance")
     browser.get(f"{live_server.url}/admin/capacity/instancedatabase/{database.pk}/change/")
     limit_field = browser.find_element(By.ID, "id_capacity_limit_bytes")
     assert limit_field.get_attribute("value") == "7.5 GB"
