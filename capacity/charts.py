@@ -267,8 +267,9 @@ def size_chart(
     sizes = [float(s) for _d, s in points] + [s for _d, s in projection]
     low, high = min(sizes), max(sizes)
     limit_shown = limit is not None and limit <= max(high, 1) * 2
-    if limit_shown:
-        high = max(high, float(limit)) * 1.04  # type: ignore[arg-type]  # room for its label
+    if limit is not None and limit_shown:
+        low = min(low, float(limit) * 0.96)  # a database already past its limit
+        high = max(high, float(limit) * 1.04)  # room for the limit's label
     y_scale = size_scale(low, high)
     x_first, x_last = first, max(end_day, first + timedelta(days=1))
     x_span = (x_last - x_first).days

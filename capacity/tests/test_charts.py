@@ -106,6 +106,16 @@ def test_a_limit_far_above_the_data_is_named_instead_of_squashing_the_line() -> 
     assert y_labels[-1] == "1060 MB"  # the scale follows the data, not the limit
 
 
+def test_a_limit_already_passed_is_drawn_inside_the_plot() -> None:
+    points = growing(30, 8 * GB, 10 * MB)
+    svg = str(size_chart(points, title="x", limit=5 * GB))
+    y_labels = re.findall(r'class="y-label"[^>]*>([^<]*)<', svg)
+    assert y_labels[0] == "4 GB" and y_labels[-1] == "9 GB"
+    limit_y = float(re.search(r'<g class="limit"><title>[^<]*</title><line x1="\d+" y1="([\d.]+)"', svg)[1])
+    frame = re.search(r'<rect class="frame" x="\d+" y="(\d+)" width="\d+" height="(\d+)"', svg)
+    assert int(frame[1]) < limit_y < int(frame[1]) + int(frame[2])
+
+
 def test_names_from_servers_are_escaped_and_an_empty_history_says_so() -> None:
     svg = str(size_chart(growing(3, GB, MB), title="<script>alert(1)</script>"))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
