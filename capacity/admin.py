@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import lazy
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from capacity.admin_views import CapacityViews
@@ -27,7 +27,13 @@ from capacity.models import (
     InstanceSizeStat,
 )
 from capacity.queries import GROWTH_DAYS, largest_first, with_latest_size, with_previous_sample
-from capacity.templatetags.capacity_tags import earlier_period_note, period_change, signed_bytes
+from capacity.templatetags.capacity_tags import (
+    earlier_period_note,
+    period_change,
+    period_label,
+    signed_bytes,
+    size_range,
+)
 from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
 from whalefall.choices import SyncTrigger
@@ -159,6 +165,7 @@ class DatabaseSizeStatAdmin(ReadOnlyAdmin):
     search_fields = ["database__name", "database__instance__name"]
     list_select_related = ["database__instance"]
     date_hierarchy = "collected_date"
+    ordering = ["-collected_date", "-size_bytes"]  # the latest day first, its largest database first
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DatabaseSizeStat]:
         return super().get_queryset(request).select_related("database__instance")
@@ -187,6 +194,7 @@ class InstanceSizeStatAdmin(ReadOnlyAdmin):
     search_fields = ["instance__name"]
     list_select_related = ["instance"]
     date_hierarchy = "collected_date"
+    ordering = ["-collected_date", "-size_bytes"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InstanceSizeStat]:
         return super().get_queryset(request).select_related("instance")
@@ -209,18 +217,26 @@ class AggregationAdmin(ReadOnlyAdmin):
 
     list_filter = ["period_type", "trend", InstanceFilter, "period_start"]
     date_hierarchy = "period_start"
+    ordering = ["-period_start", "-avg_size_bytes"]
     related = ("instance",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return with_previous_sample(super().get_queryset(request).select_related(*self.related))
 
-    @admin.display(description=_("avg"), ordering="avg_size_bytes")
-    def avg(self, obj: DatabaseSizeAggregation) -> str:
-        return human_bytes(obj.avg_size_bytes)
+    @admin.display(description=_("period"), ordering="period_start")
+    def period(self, obj: DatabaseSizeAggregation) -> str:
+        return period_label(obj)
 
-    @admin.display(description=_("min / max"))
+    @admin.display(description=_("average"), ordering="avg_size_bytes")
+    def avg(self, obj: DatabaseSizeAggregation) -> str:
+        samples = ngettext("%(count)s sample", "%(count)s samples", obj.sample_count) % {
+            "count": obj.sample_count
+        }
+        return format_html('<span title="{}">{}</span>', samples, human_bytes(obj.avg_size_bytes))
+
+    @admin.display(description=_("min \u2013 max"))
     def range(self, obj: DatabaseSizeAggregation) -> str:
-        return f"{human_bytes(obj.min_size_bytes)} / {human_bytes(obj.max_size_bytes)}"
+        return format_html('<span style="white-space:nowrap">{}</span>', size_range(obj))
 
     @admin.display(description=_("change"), ordering="change_bytes")
     def change(self, obj: DatabaseSizeAggregation) -> str:
@@ -233,17 +249,7 @@ class AggregationAdmin(ReadOnlyAdmin):
 
 @admin.register(DatabaseSizeAggregation)
 class DatabaseSizeAggregationAdmin(AggregationAdmin):
-    list_display = [
-        "database",
-        "period_type",
-        "period_start",
-        "period_end",
-        "avg",
-        "range",
-        "sample_count",
-        "change",
-        "trend_label",
-    ]
+    list_display = ["database", "period", "avg", "range", "change", "trend_label"]
     list_select_related = ["database__instance"]
     related = ("database__instance",)
     search_fields = ["database__name", "instance__name"]
@@ -251,17 +257,7 @@ class DatabaseSizeAggregationAdmin(AggregationAdmin):
 
 @admin.register(InstanceSizeAggregation)
 class InstanceSizeAggregationAdmin(AggregationAdmin):
-    list_display = [
-        "instance",
-        "period_type",
-        "period_start",
-        "period_end",
-        "avg",
-        "range",
-        "sample_count",
-        "change",
-        "trend_label",
-    ]
+    list_display = ["instance", "period", "avg", "range", "change", "trend_label"]
     list_select_related = ["instance"]
     search_fields = ["instance__name"]
 

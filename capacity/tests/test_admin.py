@@ -13,11 +13,18 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from capacity.forms import format_size, parse_size
-from capacity.models import DatabaseSizeStat, InstanceCapacity, InstanceDatabase, InstanceSizeStat
+from capacity.models import (
+    DatabaseSizeAggregation,
+    DatabaseSizeStat,
+    InstanceCapacity,
+    InstanceDatabase,
+    InstanceSizeStat,
+)
 from capacity.services.aggregation import aggregate
-from capacity.templatetags.capacity_tags import period_change
+from capacity.templatetags.capacity_tags import period_change, size_range
 from whalefall.models import TaskRequest
 from whalefall.tests.factories import InstanceFactory
 
@@ -290,3 +297,41 @@ def test_a_first_period_says_no_earlier_period_instead_of_a_zero_change(admin_cl
     assert page.count("no earlier period") == 1 and "Stable" in page  # the last week is measured
     instance_page = admin_client_.get(reverse("admin:capacity_instance_capacity", args=[inst.pk]))
     assert "no earlier period" in instance_page.content.decode()
+
+
+def test_periods_are_named_as_a_dba_says_them_with_their_size_range(
+    admin_client_: Client, fleet: dict
+) -> None:
+    db = fleet["dbs"][3]
+    page = admin_client_.get(
+        reverse("admin:capacity_instancedatabase_history", args=[db.pk])
+    ).content.decode()
+    monthly = DatabaseSizeAggregation.objects.filter(database=db, period_type="monthly").latest(
+        "period_start"
+    )
+    assert f"<td>{date_format(monthly.period_start, 'YEAR_MONTH_FORMAT')}</td>" in page
+    weekly = DatabaseSizeAggregation.objects.filter(database=db, period_type="weekly").latest("period_start")
+    assert f"<td>week of {date_format(weekly.period_start, 'DATE_FORMAT')}</td>" in page
+    quarter = DatabaseSizeAggregation.objects.filter(database=db, period_type="quarterly").latest(
+        "period_start"
+    )
+    assert f"<td>Q{(quarter.period_start.month - 1) // 3 + 1} {quarter.period_start.year}</td>" in page
+    assert f"<td>{size_range(monthly)}</td>" in page
+    listing = admin_client_.get(
+        reverse("admin:capacity_databasesizeaggregation_changelist"), {"period_type__exact": "monthly"}
+    )
+    first = listing.context["cl"].result_list[0]
+    assert first.period_start == monthly.period_start  # the latest period first
+    assert f"{first.sample_count} samples" in listing.content.decode()  # on the average, on hover
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        (int(6.3 * 1024**3), int(6.9 * 1024**3), "6.3 \u2013 6.9 GB"),
+        (300 * 1024**2, int(1.2 * 1024**3), "300.0 MB \u2013 1.2 GB"),
+        (4_000_000, 4_000_100, "3.8 MB"),  # the same once rounded: one size
+    ],
+)
+def test_a_size_range_writes_a_shared_unit_once(low: int, high: int, text: str) -> None:
+    assert size_range(DatabaseSizeAggregation(min_size_bytes=low, max_size_bytes=high)) == text
