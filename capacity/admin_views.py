@@ -6,24 +6,37 @@ the view permission on databases itself.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from capacity.charts import line_chart
+from capacity.charts import RANGE_PARAM, RANGES, ChartRange, chart_range, size_chart
 from capacity.models import DatabaseSizeStat, InstanceCapacity, InstanceDatabase, InstanceSizeStat
-from capacity.queries import database_periods, instance_periods, with_latest_size
+from capacity.queries import database_periods, instance_periods, largest_first, with_latest_size
 from capacity.services.forecast import database_forecasts, instance_forecasts
 from whalefall.models import Instance
 
-HISTORY_DAYS = 365
 TOP_GROWERS = 25
+
+
+def range_links(current: ChartRange) -> list[dict[str, Any]]:
+    """The range selector: one link per range, the shown one marked."""
+    return [{"label": r.label, "query": f"?{RANGE_PARAM}={r.key}", "active": r == current} for r in RANGES]
+
+
+def series(rows: QuerySet[Any], since: date | None) -> list[tuple[date, int]]:
+    """(day, bytes) of a size table's rows from `since` (all of them without), oldest first."""
+    if since is not None:
+        rows = rows.filter(collected_date__gte=since)
+    return list(rows.order_by("collected_date").values_list("collected_date", "size_bytes"))
 
 
 class CapacityViews:
@@ -40,18 +53,21 @@ class CapacityViews:
     def history_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._context(request, "")  # permission first, then the lookup
         db = get_object_or_404(InstanceDatabase.objects.select_related("instance"), pk=pk)
-        since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
-        points = list(
-            DatabaseSizeStat.objects.filter(database=db, collected_date__gte=since)
-            .order_by("collected_date")
-            .values_list("collected_date", "size_bytes")
-        )
+        shown = chart_range(request.GET.get(RANGE_PARAM))
+        points = series(DatabaseSizeStat.objects.filter(database=db), shown.since(timezone.localdate()))
+        forecast = database_forecasts({db.pk: db.capacity_limit_bytes})[db.pk]
         context = self._context(
             request,
-            f"{db.instance.name} / {db.name}: size history",
+            _("%(database)s: size history") % {"database": db},
             database=db,
-            chart=line_chart(points, title=f"{db.name} size"),
-            forecast=database_forecasts({db.pk: db.capacity_limit_bytes})[db.pk],
+            chart=size_chart(
+                points,
+                title=_("Size of %(database)s") % {"database": db},
+                forecast=forecast if db.is_active else None,
+                limit=db.capacity_limit_bytes,
+            ),
+            ranges=range_links(shown),
+            forecast=forecast,
             periods=database_periods(db.pk),
         )
         return TemplateResponse(request, "admin/capacity/database_history.html", context)
@@ -64,24 +80,29 @@ class CapacityViews:
             .values_list("capacity_limit_bytes", flat=True)
             .first()
         )
-        since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
-        points = list(
-            InstanceSizeStat.objects.filter(instance=instance, collected_date__gte=since)
-            .order_by("collected_date")
-            .values_list("collected_date", "size_bytes")
-        )
+        shown = chart_range(request.GET.get(RANGE_PARAM))
+        points = series(InstanceSizeStat.objects.filter(instance=instance), shown.since(timezone.localdate()))
         databases = list(
             with_latest_size(InstanceDatabase.objects.filter(instance=instance)).order_by(
-                "-is_active", "name"
+                "-is_active", *largest_first()
             )
         )
+        for db in databases:
+            db.instance = instance  # the page's own instance: no query per row for the name
         forecasts = database_forecasts({d.pk: d.capacity_limit_bytes for d in databases})
+        forecast = instance_forecasts({instance.pk: limit})[instance.pk]
         context = self._context(
             request,
-            f"{instance.name}: capacity",
+            _("%(instance)s: capacity") % {"instance": instance.name},
             instance=instance,
-            chart=line_chart(points, title=f"{instance.name} total size"),
-            forecast=instance_forecasts({instance.pk: limit})[instance.pk],
+            chart=size_chart(
+                points,
+                title=_("Total size of %(instance)s") % {"instance": instance.name},
+                forecast=forecast,
+                limit=limit,
+            ),
+            ranges=range_links(shown),
+            forecast=forecast,
             rows=[(d, forecasts[d.pk]) for d in databases],
             periods=instance_periods(instance.pk),
         )
@@ -93,5 +114,5 @@ class CapacityViews:
         forecasts = database_forecasts({pk: d.capacity_limit_bytes for pk, d in databases.items()})
         ranked = sorted(forecasts.items(), key=lambda item: item[1].growth_per_day, reverse=True)
         rows = [(databases[pk], f) for pk, f in ranked if f.growth_per_day > 0][:TOP_GROWERS]
-        context = self._context(request, "Top growing databases", rows=rows)
+        context = self._context(request, _("Top growing databases"), rows=rows)
         return TemplateResponse(request, "admin/capacity/top_growers.html", context)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -69,7 +70,8 @@ class InstanceDatabase(models.Model):
         verbose_name_plural = _("databases")
 
     def __str__(self) -> str:
-        return f"{self.instance_id}:{self.name}"
+        """'instance / database', as a DBA names it (select the instance with lists of these)."""
+        return f"{self.instance.name} / {self.name}"
 
     def mark_seen(self, now: datetime) -> str:
         """Record a sighting; returns 'reactivated' or 'refreshed' for the phase counters."""
@@ -99,7 +101,7 @@ class InstanceCapacity(models.Model):
         verbose_name_plural = _("instance capacity limits")
 
     def __str__(self) -> str:
-        return f"{self.instance_id}: {self.capacity_limit_bytes}"
+        return self.instance.name
 
 
 class DatabaseSizeStat(models.Model):
@@ -136,7 +138,7 @@ class DatabaseSizeStat(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.database_id} {self.collected_date}: {self.size_bytes}"
+        return f"{self.database} · {date_format(self.collected_date)}"
 
 
 class InstanceSizeStat(models.Model):
@@ -167,7 +169,7 @@ class InstanceSizeStat(models.Model):
         indexes = [models.Index(fields=["collected_at"])]  # rows written since the watermark
 
     def __str__(self) -> str:
-        return f"{self.instance_id} {self.collected_date}: {self.size_bytes}"
+        return f"{self.instance.name} · {date_format(self.collected_date)}"
 
 
 class AggregationFields(models.Model):
@@ -223,7 +225,7 @@ class DatabaseSizeAggregation(AggregationFields):
         indexes = [models.Index(fields=["period_type", "period_start"])]
 
     def __str__(self) -> str:
-        return f"{self.database_id} {self.period_type} {self.period_start}"
+        return f"{self.database} · {self.get_period_type_display()} {date_format(self.period_start)}"
 
 
 class InstanceSizeAggregation(AggregationFields):
@@ -247,7 +249,7 @@ class InstanceSizeAggregation(AggregationFields):
         ]
 
     def __str__(self) -> str:
-        return f"{self.instance_id} {self.period_type} {self.period_start}"
+        return f"{self.instance.name} · {self.get_period_type_display()} {date_format(self.period_start)}"
 
 
 class AggregationWatermark(models.Model):
