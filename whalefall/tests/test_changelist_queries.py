@@ -95,7 +95,6 @@ class Fleet:
                     db_type=next(kinds),
                     host=f"10.0.{i // 250}.{i % 250}",
                     credential=self.credential,
-                    tags="prod,eu" if i % 2 else "",
                     last_check_at=self.now,
                     last_check_ok=i % 5 != 0,
                     last_check_message="" if i % 5 else "connection refused",

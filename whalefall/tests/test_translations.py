@@ -173,7 +173,9 @@ def test_a_browser_asking_for_english_gets_english(admin_client: Client, compile
     assert "<title>Fleet overview | WhaleFall</title>" in home
     assert "Sync sessions" in home and "实例" not in home
     instances = page(admin_client, reverse("admin:whalefall_instance_changelist"), "en")
-    assert "Select instance to change" in instances and "By database type" in instances and "erp-db" in instances
+    assert (
+        "Select instance to change" in instances and "By database type" in instances and "erp-db" in instances
+    )
 
 
 def test_language_code_is_the_default_for_a_browser_that_asks_for_neither(
