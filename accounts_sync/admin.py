@@ -210,7 +210,7 @@ class SessionFilter(admin.SimpleListFilter):
         return [(str(s.session_id), f"{display.when(s.started_at)} ({s.status})") for s in sessions]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[AccountChange]) -> QuerySet[AccountChange]:
-        return queryset.filter(session_uuid=self.value()) if self.value() else queryset
+        return queryset.filter(session_uuid=value) if (value := self.value()) else queryset
 
 
 class RiskFilter(admin.SimpleListFilter):
@@ -219,7 +219,7 @@ class RiskFilter(admin.SimpleListFilter):
     title = _("risk")
     parameter_name = "risk"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("risky", _("Risky (critical or high)")), ("critical", _("Critical"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[AccountChange]) -> QuerySet[AccountChange]:
@@ -239,7 +239,7 @@ class PeriodFilter(admin.SimpleListFilter):
     title = _("when")
     parameter_name = "when"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("24h", _("Last 24 hours")), ("7d", _("Last 7 days")), ("30d", _("Last 30 days"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[AccountChange]) -> QuerySet[AccountChange]:
@@ -258,7 +258,7 @@ class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["account__identity", "summary", "session_uuid"]
     list_select_related = ["account", "instance", "session"]
     date_hierarchy = "created_at"
-    fields = [
+    fields = readonly_fields = (
         "created",
         "instance",
         "account_page",
@@ -266,8 +266,7 @@ class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "severity_reasons",
         "what_changed",
         "session_link",
-    ]
-    readonly_fields = fields
+    )
     change_list_template = "admin/accounts_sync/accountchange/change_list.html"
 
     class Media:
@@ -319,16 +318,16 @@ class AccountChangeAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}"><bdi>{}</bdi></a> <span class="wf-quiet"><bdi>{}</bdi></span>',
             url,
-            obj.account.identity,
+            obj.account.identity if obj.account else "",
             obj.instance.name,
         )
 
     @admin.display(description=_("account"))
     def account_page(self, obj: AccountChange) -> SafeString | str:
         if obj.account_id is None:
-            return _("every account of the instance (the first sync's baseline)")
+            return str(_("every account of the instance (the first sync's baseline)"))
         url = reverse("admin:accounts_sync_account_change", args=[obj.account_id])
-        return format_html('<a href="{}"><bdi>{}</bdi></a>', url, obj.account.identity)
+        return format_html('<a href="{}"><bdi>{}</bdi></a>', url, obj.account.identity if obj.account else "")
 
     @admin.display(description=_("summary"))
     def summary_text(self, obj: AccountChange) -> SafeString:

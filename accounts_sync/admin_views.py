@@ -7,7 +7,7 @@ permission on accounts itself. All read only the metadata database.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -52,23 +52,22 @@ class AtForm(forms.Form):
     )
 
 
+AT_FORMATS = cast(forms.DateTimeField, AtForm.base_fields["at"]).input_formats
+
+
 class ReportForm(forms.Form):
     instances = forms.ModelMultipleChoiceField(
         queryset=Instance.objects.order_by("name"), required=False, help_text="Empty: every active instance."
     )
-    start = forms.DateTimeField(
-        required=False, label="Changes from", input_formats=AtForm.base_fields["at"].input_formats
-    )
-    end = forms.DateTimeField(
-        required=False, label="Changes until", input_formats=AtForm.base_fields["at"].input_formats
-    )
+    start = forms.DateTimeField(required=False, label="Changes from", input_formats=AT_FORMATS)
+    end = forms.DateTimeField(required=False, label="Changes until", input_formats=AT_FORMATS)
     format = forms.ChoiceField(
         choices=[("xlsx", "Excel (XLSX)"), ("csv", "CSV (privileges)"), ("csv-changes", "CSV (changes)")]
     )
     include_inactive = forms.BooleanField(required=False, label="Include accounts no longer listed")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             raise forms.ValidationError("'Changes from' must be before 'Changes until'.")
         return data

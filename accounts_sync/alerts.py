@@ -83,7 +83,7 @@ def risky_changes(rule: AlertRule, since: datetime, now: datetime) -> list[Event
     critical: set[str] = set()
     for change in changes.iterator(chunk_size=2000):
         for event, what in classify(change, events, watched):
-            account = f"{change.instance.name} {change.account.identity}"
+            account = f"{change.instance.name} {change.account.identity if change.account else ''}"
             by_session[str(change.session_uuid)].append(safe_text(f"{account}: {what}"))
             if event == "new_superuser":
                 critical.add(str(change.session_uuid))

@@ -258,7 +258,7 @@ class AccountChange(models.Model):
 
     def __str__(self) -> str:
         """Names the account (or the instance, for a baseline): the change page's title reads it."""
-        who = self.account.identity if self.account_id else self.instance.name
+        who = self.account.identity if self.account is not None else self.instance.name
         return f"{who}: {self.get_change_type_display()}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:

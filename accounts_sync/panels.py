@@ -48,7 +48,7 @@ def risky_changes(request: HttpRequest) -> PanelData:
                 BADGE[c.severity],
             ),
             Cell(
-                f"{c.instance.name} / {c.account.identity}" if c.account_id else c.instance.name,
+                f"{c.instance.name} / {c.account.identity}" if c.account is not None else c.instance.name,
                 reverse("admin:accounts_sync_account_change", args=[c.account_id]) if c.account_id else "",
             ),
             Cell(c.summary or c.get_change_type_display(), title=c.summary),

@@ -143,7 +143,7 @@ def _changes(instances: Sequence[Instance], period: Period) -> Iterator[tuple[An
         yield (
             c.created_at,
             c.instance.name,
-            c.account.identity if c.account_id else "",  # a baseline entry is the whole instance's
+            c.account.identity if c.account is not None else "",  # a baseline entry is the whole instance's
             c.get_change_type_display(),
             c.summary,
             str(c.session_uuid),

@@ -23,6 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from accounts_sync.adapters.sqlserver import FIXED_DATABASE_ROLES, FIXED_SERVER_ROLES
@@ -807,7 +808,7 @@ def direct_privileges(rows: Iterable[Any]) -> list[Privilege]:
     """Store rows (models or `values()` dicts) of direct grants as `Privilege`s (derived ones left out)."""
     out = []
     for r in rows:
-        get: Callable[[str], Any] = r.get if isinstance(r, dict) else lambda k, r=r: getattr(r, k)
+        get: Callable[[str], Any] = r.get if isinstance(r, dict) else partial(getattr, r)
         if get("via"):
             continue
         out.append(

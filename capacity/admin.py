@@ -92,7 +92,7 @@ def limit_text(value: int | None) -> str:
 
 
 @admin.register(InstanceDatabase)
-class InstanceDatabaseAdmin(CapacityViews, admin.ModelAdmin):
+class InstanceDatabaseAdmin(CapacityViews, admin.ModelAdmin):  # type: ignore[misc]  # its own history page
     form = LimitForm
     list_display = ["database", "latest", "growth", "latest_date", "limit", "active"]
     list_display_links = None  # the name links to its chart and instance, the limit to the form

@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from capacity.services.forecast import Forecast
 
 UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
@@ -56,7 +58,7 @@ class ChartRange:
     """One choice of the range selector: the last `days` days, or all of the history."""
 
     key: str
-    label: str
+    label: StrOrPromise
     days: int | None
 
     def since(self, today: date) -> date | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from django.utils.formats import date_format
@@ -60,7 +61,7 @@ def test_week_and_month_ticks_fall_on_mondays_and_first_days() -> None:
     assert step.kind == "month" and months and all(d.day == 1 for d in months)
     # Evenly spaced by the step, and counted from January (so every other month is Jan, Mar, ...).
     numbers = [d.year * 12 + d.month - 1 for d in months]
-    assert {b - a for a, b in zip(numbers, numbers[1:])} == {step.count}
+    assert {b - a for a, b in pairwise(numbers)} == {step.count}
     assert all((d.month - 1) % step.count == 0 for d in months)
     narrow_step, _ = date_ticks(DAY0 + timedelta(days=5), DAY0 + timedelta(days=400), 400)
     assert (narrow_step.kind, narrow_step.count) > (step.kind, step.count) or narrow_step.kind != "month"
