@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts_sync.models import AccountChange
 from accounts_sync.risk import CRITICAL, risky
@@ -17,7 +18,6 @@ from whalefall.panels import ago
 
 SHOWN = 10
 BADGE = {"critical": "wf-badge wf-bad", "high": "wf-badge wf-warn", "normal": "wf-badge wf-muted"}
-SEVERITY_LABELS = {"critical": _("critical"), "high": _("high"), "normal": _("normal")}
 
 
 def risky_list_url(period: str) -> str:
@@ -73,5 +73,9 @@ def risky_changes(request: HttpRequest) -> PanelData:
 
 def register_panels() -> None:
     register_panel(
-        "risky-changes", _("Risky account changes"), 20, "accounts_sync.view_accountchange", risky_changes
+        "risky-changes",
+        gettext_lazy("Risky account changes"),
+        20,
+        "accounts_sync.view_accountchange",
+        risky_changes,
     )

@@ -235,7 +235,7 @@ class AggregationAdmin(ReadOnlyAdmin):
         }
         return format_html('<span title="{}">{}</span>', samples, human_bytes(obj.avg_size_bytes))
 
-    @admin.display(description=_("min \u2013 max"))
+    @admin.display(description=_("min – max"))  # noqa: RUF001 - the typographic range dash
     def range(self, obj: DatabaseSizeAggregation) -> str:
         return format_html('<span style="white-space:nowrap">{}</span>', size_range(obj))
 
