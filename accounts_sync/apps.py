@@ -12,6 +12,18 @@ class AccountsSyncConfig(AppConfig):
         from accounts_sync.panels import register_panels
 
         register_panels()
+        from django.utils.translation import gettext_lazy
+
+        from whalefall import extensions
+
+        extensions.add_instance_link(
+            extensions.InstanceLink(
+                "admin:accounts_sync_account_changelist",
+                "instance__id__exact",
+                gettext_lazy("Accounts"),
+                "accounts_sync.view_account",
+            )
+        )
         from accounts_sync.alerts import register_kinds
 
         register_kinds()

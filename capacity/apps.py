@@ -12,6 +12,18 @@ class CapacityConfig(AppConfig):
         from capacity.panels import register_panels as register_capacity_panels
 
         register_capacity_panels()
+        from django.utils.translation import gettext_lazy
+
+        from whalefall import extensions
+
+        extensions.add_instance_link(
+            extensions.InstanceLink(
+                "admin:capacity_instancedatabase_changelist",
+                "instance__id__exact",
+                gettext_lazy("Capacity"),
+                "capacity.view_instancedatabase",
+            )
+        )
         from capacity.alerts import register_kinds
 
         register_kinds()

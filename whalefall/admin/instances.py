@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from whalefall import extensions
 from whalefall.instance_health import RUN_TITLES, Badge, attach_health, badges, with_health_rank
 from whalefall.models import Credential, Instance, Tag
 from whalefall.services.connection_check import CheckResult, check_instance, try_connection
@@ -37,21 +38,6 @@ ROW_ACTIONS: dict[str, tuple[str, Any]] = {
     "sync": ("sync_accounts_now", gettext_lazy("Sync")),
     "collect": ("collect_sizes_now", gettext_lazy("Collect")),
 }
-# Per-row links to the lists behind an instance: (URL name, filter on the instance, label, permission).
-ROW_LINKS = (
-    (
-        "admin:accounts_sync_account_changelist",
-        "instance__id__exact",
-        gettext_lazy("Accounts"),
-        "accounts_sync.view_account",
-    ),
-    (
-        "admin:capacity_instancedatabase_changelist",
-        "instance__id__exact",
-        gettext_lazy("Capacity"),
-        "capacity.view_instancedatabase",
-    ),
-)
 
 
 class TriesConnection:
@@ -402,7 +388,7 @@ class InstanceAdmin(TestsConnectionOnForm):
 
     def row_links(self, request: HttpRequest) -> list[tuple[str, str, Any]]:
         out = []
-        for name, lookup, label, permission in ROW_LINKS:
+        for name, lookup, label, permission in extensions.instance_links():
             if request.user.has_perm(permission):
                 try:
                     out.append((reverse(name), lookup, label))

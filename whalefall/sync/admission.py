@@ -40,7 +40,7 @@ def refusal(task: str, job_id: str = "") -> str:
             "cannot run now: a run of %(task)s is already %(status)s (request %(request)s, asked by %(user)s)"
         ) % {
             "task": job_id or task,
-            "status": queued.get_status_display(),
+            "status": str(queued.get_status_display()).lower(),
             "request": queued.pk,
             "user": queued.requested_by or "?",
         }

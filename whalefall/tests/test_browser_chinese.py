@@ -70,7 +70,7 @@ def test_the_admin_speaks_chinese_to_a_chinese_browser(
     browser.find_element(By.LINK_TEXT, "实例").click()
     page_says(browser, "选择 实例 来修改")
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#result_list thead th")]
-    assert "名称" in headers and "数据库类型" in headers, headers
+    assert "名称" in headers and "服务器" in headers, headers
     rows = browser.find_element(By.ID, "result_list").text
     assert "erp-mysql" in rows and "crm-pg" in rows and "dw-oracle" in rows
     assert "数据库类型" in browser.find_element(By.ID, "changelist-filter").text
