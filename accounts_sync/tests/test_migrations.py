@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
 from whalefall.tests.factories import InstanceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE = [("accounts_sync", "0004_account_sync_state_rename_fingerprint")]
-AFTER = [("accounts_sync", "0005_baseline_entry_and_change_severity")]
 
 
-def migrate(targets: list[tuple[str, str]]) -> object:
+def around(suffix: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The accounts migration named `*_<suffix>` and the one before it, found by name (migrations
+    are renumbered when branches merge)."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    (key,) = [k for k in loader.disk_migrations if k[0] == "accounts_sync" and k[1].endswith(suffix)]
+    (parent,) = [p for p in loader.graph.node_map[key].parents if p.key[0] == "accounts_sync"]
+    return [parent.key], [key]
+
+
+def migrate(targets: list[tuple[str, str]]) -> Any:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
@@ -23,14 +32,15 @@ def migrate(targets: list[tuple[str, str]]) -> object:
 
 
 def test_stored_changes_get_their_severity_and_accounts_their_first_session() -> None:
-    old = migrate(BEFORE)
+    before, after = around("_baseline_entry_and_change_severity")
+    old = migrate(before)
     try:
         Account = old.get_model("accounts_sync", "Account")
         AccountChange = old.get_model("accounts_sync", "AccountChange")
-        instance = old.get_model("whalefall", "Instance").objects.get(pk=InstanceFactory().pk)
+        instance_id = InstanceFactory().pk  # today's instance: only its id is needed here
         added_in, later = uuid.uuid4(), uuid.uuid4()
-        root = Account.objects.create(instance=instance, identity="root@%", username="root")
-        app = Account.objects.create(instance=instance, identity="app@%", username="app")
+        root = Account.objects.create(instance_id=instance_id, identity="root@%", username="root")
+        app = Account.objects.create(instance_id=instance_id, identity="app@%", username="app")
         for account, kind, details, session in (
             (root, "add", {"is_superuser": True, "can_login": True}, added_in),
             (
@@ -42,10 +52,14 @@ def test_stored_changes_get_their_severity_and_accounts_their_first_session() ->
             (app, "modify_other", {"changes": {"is_locked": {"before": True, "after": False}}}, later),
         ):
             AccountChange.objects.create(
-                account=account, instance=instance, change_type=kind, details=details, session_uuid=session
+                account=account,
+                instance_id=instance_id,
+                change_type=kind,
+                details=details,
+                session_uuid=session,
             )
     finally:
-        new = migrate(AFTER)
+        new = migrate(after)
     AccountChange = new.get_model("accounts_sync", "AccountChange")
     Account = new.get_model("accounts_sync", "Account")
     assert list(AccountChange.objects.order_by("id").values_list("severity", flat=True)) == [
