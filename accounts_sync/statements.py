@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts_sync.adapters.sqlserver import FIXED_DATABASE_ROLES, FIXED_SERVER_ROLES
 from accounts_sync.canonical import is_derived
@@ -203,7 +204,11 @@ class Engine:
 
     def owner(self, p: Privilege, action: str) -> Statement:
         what = safe_text(" ".join([p.kind, *p.path]))
-        return Statement("-- " + _("owner of %(object)s") % {"object": what}, note=_("owner"), ownership=True)
+        return Statement(
+            "-- " + _("owner of %(object)s") % {"object": what},
+            note=pgettext("owner of an object", "owner"),
+            ownership=True,
+        )
 
     def unknown(self, p: Privilege, action: str) -> Statement:
         text = f"{action} {p.privilege} ON {p.kind} {'.'.join(p.path)}"
@@ -503,7 +508,7 @@ class PostgreSQL(Engine):
             return self.unknown(p, action)
         context, on = found
         what = on.split(" ", len(PG_KEYWORD_ON[p.kind].split()))[-1]
-        note = _("owner") if action == GRANT else _("owner until this change")
+        note = pgettext("owner of an object", "owner") if action == GRANT else _("owner until this change")
         sql = f"ALTER {PG_KEYWORD_OWNER[p.kind]} {what} OWNER TO {self.who()}"
         return Statement(sql, context, note, ownership=True)
 
