@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
 from accounts_sync.adapters.sqlserver import FIXED_DATABASE_ROLES, FIXED_SERVER_ROLES
 from accounts_sync.canonical import is_derived
 from accounts_sync.privileges import SUPERUSER, parse_token
@@ -73,6 +76,7 @@ class Statement:
     sql: str
     context: str = ""  # the database (or container) it runs in; "" at server level
     note: str = ""  # why it is a comment rather than a statement, or what it stands for
+    ownership: bool = False  # ALTER ... OWNER TO: running it takes the object from its owner
 
 
 @dataclass
@@ -184,7 +188,7 @@ class Engine:
         columns: dict[str, list[str]] = {}
         for p in privileges:
             if p.endswith(")"):
-                name, _, column = p.partition(" (")
+                name, _sep, column = p.partition(" (")
                 columns.setdefault(name, []).append(column[:-1])
         return ", ".join([*plain, *(f"{n} ({', '.join(cs)})" for n, cs in columns.items())])
 
@@ -199,11 +203,16 @@ class Engine:
         return Statement(f"{'DENY' if denied else 'GRANT'} {privileges}{where} TO {who}{option}", context)
 
     def owner(self, p: Privilege, action: str) -> Statement:
-        return Statement(f"-- owner of {safe_text(' '.join([p.kind, *p.path]))}", note="owner")
+        what = safe_text(" ".join([p.kind, *p.path]))
+        return Statement(
+            "-- " + _("owner of %(object)s") % {"object": what},
+            note=pgettext("owner of an object", "owner"),
+            ownership=True,
+        )
 
     def unknown(self, p: Privilege, action: str) -> Statement:
         text = f"{action} {p.privilege} ON {p.kind} {'.'.join(p.path)}"
-        return Statement(f"-- {safe_text(text)}", note="no statement for this kind of object")
+        return Statement(f"-- {safe_text(text)}", note=_("no statement for this kind of object"))
 
     # memberships and per-account settings held as snapshot scopes
     def is_member_scope(self, scope: str) -> bool:
@@ -258,7 +267,7 @@ class MySQL(Engine):
 
     def account_name(self, identity: str) -> str:
         """`user@host` (split at the last @) as `user`@`host`; a MariaDB role (no host) as `role`."""
-        user, _, host = identity.rpartition("@")
+        user, _at, host = identity.rpartition("@")
         return self.q(user) if not host else f"{self.q(user)}@{self.q(host)}"
 
     def who(self, context: str = "") -> str:
@@ -499,8 +508,9 @@ class PostgreSQL(Engine):
             return self.unknown(p, action)
         context, on = found
         what = on.split(" ", len(PG_KEYWORD_ON[p.kind].split()))[-1]
-        note = "owner" if action == GRANT else "owner until this change"
-        return Statement(f"ALTER {PG_KEYWORD_OWNER[p.kind]} {what} OWNER TO {self.who()}", context, note)
+        note = pgettext("owner of an object", "owner") if action == GRANT else _("owner until this change")
+        sql = f"ALTER {PG_KEYWORD_OWNER[p.kind]} {what} OWNER TO {self.who()}"
+        return Statement(sql, context, note, ownership=True)
 
     def membership(self, m: Member, action: str = GRANT) -> Statement:
         if action == REVOKE:
@@ -615,7 +625,7 @@ class SQLServer(Engine):
         privileges = list(privileges)
         built_in = self.fixed()
         out = [
-            Statement(f"-- {safe_text(p.privilege)}", self.database, "built into the fixed role")
+            Statement(f"-- {safe_text(p.privilege)}", self.database, _("built into the fixed role"))
             for p in privileges
             if (p.privilege, p.grantable, p.denied) in built_in
         ]
@@ -744,7 +754,10 @@ class Oracle(Engine):
         context, what = found.group(1) or "", found.group(2)
         if what == "default role":
             if action == REVOKE:
-                return [Statement(f"-- no longer a default role: {safe_text(', '.join(tokens))}", context)]
+                roles = safe_text(", ".join(tokens))
+                return [
+                    Statement("-- " + _("no longer a default role: %(roles)s") % {"roles": roles}, context)
+                ]
             roles = ", ".join(self.role(t) for t in tokens)
             return [Statement(f"ALTER USER {self.who()} DEFAULT ROLE {roles}", context)]
         out = []
@@ -752,7 +765,7 @@ class Oracle(Engine):
             if token.endswith(" UNLIMITED"):
                 space, limit = token[: -len(" UNLIMITED")], "UNLIMITED"
             elif token.endswith(" BYTES") and token.count(" ") >= 2:
-                space, _, limit = token[: -len(" BYTES")].rpartition(" ")
+                space, _sep, limit = token[: -len(" BYTES")].rpartition(" ")
             else:
                 continue
             limit = "0" if action == REVOKE else limit

@@ -383,7 +383,7 @@ def test_postgresql_statements_cover_every_kind_on_every_version(every_kind: Any
         kinds |= {p.kind for p in grants}
         out = statements(account, grants, collected[role], grantee=copy)
         for context in sorted({s.context for s in out}):
-            runnable = [s.sql for s in out if s.context == context and s.note != "owner"]
+            runnable = [s.sql for s in out if s.context == context and not s.ownership]
             sc.run(context or "postgres", *(s for s in runnable if not s.startswith("--")))
     roles = [*copies, *copies.values()]
     acl, members = held(sc, roles), memberships(sc, roles)
