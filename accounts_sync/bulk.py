@@ -6,7 +6,8 @@ so a first sync of 10,000 accounts costs hundreds of INSERTs. Here the rows trav
 array parameter, encoded once by `json.dumps`, and the database unpacks it itself:
 
 - SQLite (JSON1, 3.38+ for `->>`): `INSERT ... SELECT value ->> 0, ... FROM json_each(?)`;
-- PostgreSQL: `INSERT ... SELECT (v ->> 0)::type, ... FROM json_array_elements(%s::json) v`.
+- PostgreSQL: `INSERT ... SELECT (v ->> 0)::type, ... FROM jsonb_array_elements(%s::jsonb) v`
+  (jsonb: parsed once into a tree; a `json` value is text, parsed again by every `->>`).
 
 The same trick deletes or updates "the rows of these ids". Callers pass JSON-plain values; the
 few non-JSON ones (a timestamp, a session UUID) are converted once with `db_value()`.
@@ -50,14 +51,14 @@ def _column(model: type[models.Model], name: str, index: int) -> str:
     json_column = isinstance(field, models.JSONField)
     if _vendor() == "postgresql":
         if json_column:
-            return f"(v -> {index})::jsonb"
+            return f"(v -> {index})"
         return f"(v ->> {index})::{field.db_type(connection)}"
     return f"value -> {index}" if json_column else f"value ->> {index}"
 
 
 def _rows_source() -> str:
     if _vendor() == "postgresql":
-        return "json_array_elements(%s::json) AS v"
+        return "jsonb_array_elements(%s::jsonb) AS v"
     return "json_each(%s)"
 
 

@@ -661,9 +661,10 @@ def stored_attributes(row: dict[str, Any]) -> dict[str, Any]:
 
 def same_attributes(row: dict[str, Any], listed: dict[str, Any]) -> bool:
     """Stored and listed attributes equal? The text the sync wrote on SQLite is the canonical
-    compact JSON, so one string comparison usually answers without decoding anything."""
+    compact JSON, so one string comparison usually answers without decoding anything (equal
+    text is equal JSON on any database; PostgreSQL's jsonb text just never matches)."""
     raw = row["attributes"]
-    if isinstance(raw, str) and connection.vendor == "sqlite" and raw == canonical.dumps(listed):
+    if isinstance(raw, str) and raw == canonical.dumps(listed):
         return True
     return stored_attributes(row) == listed
 

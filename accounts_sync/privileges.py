@@ -325,18 +325,33 @@ def effective(
     expansion of every object.
     """
     supers = set(superusers)
+    public_grants = bool(public) and public in facts
+    # Accounts granted the same facts without roles (thousands of an application's logins) hold
+    # the same effective set: it is built once. Adapters share Grant objects between accounts,
+    # so the key (a frozenset of them) hashes and compares from stored hashes and identities.
+    direct: dict[frozenset[Grant], frozenset[EffectiveGrant]] = {}
     out: dict[str, set[EffectiveGrant]] = {}
-    for identity in facts:
+    for identity, own in facts.items():
         if identity in supers:
             out[identity] = {SUPERUSER_GRANT}
             continue
-        held: set[EffectiveGrant] = set()
+        if not own.memberships and (not public_grants or public == identity):
+            key = frozenset(own.grants)
+            held = direct.get(key)
+            if held is None:
+                held = direct[key] = frozenset(
+                    EffectiveGrant(g.scope, g.privilege, g.grantable, g.denied, (), False, g.option)
+                    for g in key
+                )
+            out[identity] = set(held)
+            continue
+        expanded: set[EffectiveGrant] = set()
         for role, via, needs_set in _reachable(identity, facts, public):
             for g in facts[role].grants if role in facts else ():
-                held.add(
+                expanded.add(
                     EffectiveGrant(g.scope, g.privilege, g.grantable, g.denied, via, needs_set, g.option)
                 )
-        out[identity] = held
+        out[identity] = expanded
     return out
 
 
