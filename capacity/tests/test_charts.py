@@ -57,12 +57,10 @@ def test_week_and_month_ticks_fall_on_mondays_and_first_days() -> None:
     _, weeks = date_ticks(DAY0, DAY0 + timedelta(days=40), 700)
     assert all(d.weekday() == 0 for d in weeks)
     step, months = date_ticks(DAY0 + timedelta(days=5), DAY0 + timedelta(days=400), 1000)
-    assert (step.kind, step.count) == ("month", 2)
-    assert months[:3] == [
-        date(2024, 5, 1),
-        date(2024, 7, 1),
-        date(2024, 9, 1),
-    ]  # every other month from January
+    assert step.kind == "month"  # one or two months, as long as the format's month names are
+    first = next(date(2024, m, 1) for m in range(4, 13) if (m - 1) % step.count == 0)
+    assert months[0] == first and all(d.day == 1 and (d.month - 1) % step.count == 0 for d in months)
+    assert len(months) == len({(d.year, d.month) for d in months}) >= 6
 
 
 def test_the_chart_has_gridlines_labels_and_a_tooltip_per_point() -> None:
