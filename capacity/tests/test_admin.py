@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from capacity.admin import InstanceFilter
 from capacity.forms import format_size, parse_size
 from capacity.models import (
     DatabaseSizeAggregation,
@@ -335,3 +336,22 @@ def test_periods_are_named_as_a_dba_says_them_with_their_size_range(
 )
 def test_a_size_range_writes_a_shared_unit_once(low: int, high: int, text: str) -> None:
     assert size_range(DatabaseSizeAggregation(min_size_bytes=low, max_size_bytes=high)) == text
+
+
+def test_the_instance_filter_lists_a_few_instances_and_only_the_chosen_one_of_many(
+    admin_client_: Client, fleet: dict
+) -> None:
+    url = reverse("admin:capacity_instancedatabase_changelist")
+
+    def instance_choices(**params: str) -> tuple[list[str], int]:
+        response = admin_client_.get(url, params)
+        cl = response.context["cl"]
+        specs = [f for f in cl.filter_specs if f.title == "instance"]  # none when it has nothing to list
+        return [c["display"] for s in specs for c in s.choices(cl)][1:], cl.result_count
+
+    assert instance_choices() == (["inst-0", "inst-1"], 10)
+    InstanceFactory.create_batch(InstanceFilter.MAX_LISTED)
+    assert instance_choices() == ([], 10)  # not thousands of links: rows and search lead to one
+    chosen = str(fleet["instances"][1].pk)
+    assert instance_choices(instance__id__exact=chosen) == (["inst-1"], 5)
+    assert admin_client_.get(url, {"instance__id__exact": "x"}).context["cl"].result_count == 10

@@ -63,6 +63,7 @@ MAX_QUERIES = 12
 #: that the lists of these models stay well under a page with the small data set.
 PARENTS = 5
 GENERIC_PARENTS_FROM = 900_000
+PROJECT_APPS = {"whalefall", "accounts_sync", "capacity", "scheduling"}
 
 
 def _bulk(model: type[models.Model], rows: Iterator[models.Model] | list[models.Model]) -> list[Any]:
@@ -626,9 +627,26 @@ def generic_rows(fleet: Fleet, model: type[models.Model], start: int, count: int
     return _bulk(model, rows)
 
 
+def link_many_to_many(fleet: Fleet, model: type[models.Model], rows: list[Any]) -> None:
+    """Each row linked to one of a few rows of each of the project's many-to-many relations (an
+    instance's tags, a rule's channels), so a column listing them row by row shows."""
+    for field in model._meta.many_to_many:
+        through = field.remote_field.through
+        if field.related_model._meta.app_label not in PROJECT_APPS or not through._meta.auto_created:
+            continue
+        targets = fleet.parents_of(field.related_model)
+        source, target = field.m2m_column_name(), field.m2m_reverse_name()
+        _bulk(
+            through,
+            (through(**{source: row.pk, target: targets[n % len(targets)].pk}) for n, row in enumerate(rows)),
+        )
+
+
 def build(fleet: Fleet, model: type[models.Model], start: int, count: int) -> list[Any]:
     builder = BUILDERS.get(model)
-    return builder(fleet, start, count) if builder else generic_rows(fleet, model, start, count)
+    rows = builder(fleet, start, count) if builder else generic_rows(fleet, model, start, count)
+    link_many_to_many(fleet, model, rows)
+    return rows
 
 
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
