@@ -176,10 +176,13 @@ class SyncInstanceRecord(models.Model):
     session = models.ForeignKey(
         SyncSession, on_delete=models.CASCADE, related_name="records", verbose_name=_("session")
     )
+    # No index of its own: the (instance, -started_at) index below serves every lookup by
+    # instance, and the only one lets "the instance's latest record" walk it newest first.
     instance = models.ForeignKey(
         "whalefall.Instance",
         on_delete=models.SET_NULL,
         null=True,
+        db_index=False,
         related_name="sync_records",
         verbose_name=_("instance"),
     )
