@@ -8,8 +8,9 @@ any order. Three shapes of the same computation:
 
 - one period (the nightly run): the period and its predecessor, each a plain GROUP BY over a
   date range, joined: as cheap as a raw GROUP BY over those rows can be;
-- a range of periods (backfills, `--full`): days are the rows themselves, each joined to the
-  previous day's row through the unique (key, day) index; weeks, months and quarters are rows
+- a range of periods (backfills, `--full`): days are the rows themselves, each with the previous
+  day's row (on PostgreSQL the previous row of a LAG() over the (key, day) index order, on
+  SQLite a lookup through that index); weeks, months and quarters are rows
   grouped by their period start (a CASE over constants for a few periods, the backend's date
   functions otherwise), the previous period via LAG();
 - named (key, period) pairs (late rows found by `capacity.services.incremental`): a GROUP BY
@@ -17,17 +18,18 @@ any order. Three shapes of the same computation:
 
 Rows whose values did not change are filtered out before the upsert (no rewrite, no row lock),
 rows are written in key order (the unique index grows at its end), and RETURNING tells which
-instances got new or changed rows. SQLite >= 3.35 and PostgreSQL.
+instances got new or changed rows. A range with no row yet is written by a plain INSERT (the
+anti-join and ON CONFLICT cost as much as the rows themselves). SQLite >= 3.35 and PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from capacity.periods import (
@@ -129,7 +131,7 @@ GROUPED = (
     "SELECT {keys}, {start} AS period_start, {stats} FROM {source} WHERE {range} GROUP BY {keys}, {start}"
 )
 # Daily rows are one per key and day already (unique constraint): each row is its period, and the
-# previous period is the previous day's row, found through that unique index. No sort, no window.
+# previous period is the previous day's row, found through that unique index (SQLite; see DAILY_WINDOW).
 DAILY = """
 WITH final AS (
     SELECT {keys}, s.collected_date AS period_start, s.size_bytes AS avg_b, s.size_bytes AS max_b,
@@ -180,8 +182,40 @@ RETURNING instance_id
 """
 
 
-def _upsert(vendor: str, kind: str, target: Target, body: str) -> str:
-    return UPSERT.format(
+# Into a range of periods that holds no row yet (a first aggregation, a rebuild after the table
+# was emptied): a plain INSERT, without the anti-join and the ON CONFLICT machinery, which cost
+# as much as the rows themselves. `aggregate` falls back to the upsert if a row appears meanwhile.
+INSERT_FRESH = """
+INSERT INTO {target} ({keys}, period_type, period_start, {values}, calculated_at)
+{body}
+SELECT {keys}, %s, period_start, {end}, avg_b, max_b, min_b, n, change_b, change_p,
+       CASE WHEN change_p >= %s THEN 'growing' WHEN change_p <= -%s THEN 'shrinking' ELSE 'stable' END,
+       %s
+FROM final
+ORDER BY {partition}, period_start
+RETURNING instance_id
+"""
+# PostgreSQL walks the (key, day) unique index in order, so the previous day's row is LAG()'s
+# previous row (one extra day scanned for the first one): no index probe per row, no sort.
+DAILY_WINDOW = """
+WITH chained AS (
+    SELECT {keys}, s.collected_date AS period_start, s.size_bytes,
+        CASE WHEN LAG(s.collected_date) OVER w = {previous} THEN LAG(s.size_bytes) OVER w END AS prev_b
+    FROM {source} s
+    WHERE s.collected_date >= %s AND s.collected_date <= %s{instance_filter}
+    WINDOW w AS (PARTITION BY s.{partition} ORDER BY s.collected_date)
+), final AS (
+    SELECT {plain_keys}, period_start, size_bytes AS avg_b, size_bytes AS max_b, size_bytes AS min_b,
+        1 AS n,
+        CASE WHEN prev_b IS NULL THEN 0 ELSE size_bytes - prev_b END AS change_b,
+        CASE WHEN prev_b IS NULL OR prev_b = 0 THEN 0
+             ELSE ROUND((size_bytes - prev_b) * 100.0 / prev_b, 2) END AS change_p
+    FROM chained WHERE period_start >= %s
+)"""
+
+
+def _upsert(vendor: str, kind: str, target: Target, body: str, *, fresh: bool = False) -> str:
+    return (INSERT_FRESH if fresh else UPSERT).format(
         target=target.target,
         keys=", ".join(target.keys),
         partition=target.partition,
@@ -195,7 +229,7 @@ def _upsert(vendor: str, kind: str, target: Target, body: str) -> str:
 
 
 def one_period_sql(
-    vendor: str, kind: str, target: Target, start: date, ids: list[int]
+    vendor: str, kind: str, target: Target, start: date, ids: list[int], *, fresh: bool = False
 ) -> tuple[str, list[Any]]:
     ops, prev = connection.ops, add_periods(kind, start, -1)
     rng = RANGE.format(instance_filter=_filter(ids))
@@ -210,23 +244,28 @@ def one_period_sql(
     dates = [
         ops.adapt_datefield_value(d) for d in (start, period_end(kind, start), prev, period_end(kind, prev))
     ]
-    return _upsert(vendor, kind, target, body), [*dates[:2], *ids, *dates[2:], *ids]
+    return _upsert(vendor, kind, target, body, fresh=fresh), [*dates[:2], *ids, *dates[2:], *ids]
 
 
 def many_periods_sql(
-    vendor: str, kind: str, target: Target, first: date, last: date, ids: list[int]
+    vendor: str, kind: str, target: Target, first: date, last: date, ids: list[int], *, fresh: bool = False
 ) -> tuple[str, list[Any]]:
     ops, exprs = connection.ops, period_sql(vendor, kind)
     if exprs.one_row_per_period:
-        body = DAILY.format(
+        template = DAILY_WINDOW if vendor == "postgresql" else DAILY
+        body = template.format(
             keys=", ".join(f"s.{k}" for k in target.keys),
+            plain_keys=", ".join(target.keys),
             source=target.source,
             partition=target.partition,
             previous=exprs.previous.format(col="s.collected_date"),
             instance_filter=_filter(ids, "s."),
         )
-        scan = [ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)]
-        return _upsert(vendor, kind, target, body), [*scan, *ids]
+        if template is DAILY_WINDOW:
+            scan = [ops.adapt_datefield_value(d) for d in (first - timedelta(days=1), last, first)]
+        else:
+            scan = [ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)]
+        return _upsert(vendor, kind, target, body, fresh=fresh), [*scan[:2], *ids, *scan[2:]]
     scan_from = add_periods(kind, first, -1)
     per = GROUPED.format(
         keys=", ".join(target.keys),
@@ -239,7 +278,7 @@ def many_periods_sql(
         per=per, partition=target.partition, previous=exprs.previous.format(col="period_start")
     )
     scan = [ops.adapt_datefield_value(scan_from), ops.adapt_datefield_value(period_end(kind, last))]
-    return _upsert(vendor, kind, target, body), [*scan, *ids, ops.adapt_datefield_value(first)]
+    return _upsert(vendor, kind, target, body, fresh=fresh), [*scan, *ids, ops.adapt_datefield_value(first)]
 
 
 def dirty_sql(vendor: str, kind: str, target: Target, periods: list[tuple[int, date]]) -> str:
@@ -276,10 +315,35 @@ def _start_expression(vendor: str, kind: str, scan_from: date, last: date) -> st
     return period_sql(vendor, kind).start.format(col="collected_date")
 
 
-def _tail(kind: str) -> list[Any]:
-    """The upsert's own parameters (after those of its body)."""
+def _tail(kind: str, *, fresh: bool = False) -> list[Any]:
+    """The upsert's (or the fresh INSERT's) own parameters, after those of its body."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    return [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT, now, str(kind)]
+    tail = [str(kind), TREND_STABLE_PERCENT, TREND_STABLE_PERCENT, now]
+    return tail if fresh else [*tail, str(kind)]
+
+
+def write(cursor: Any, sql: str, params: list[Any]) -> Counter[int]:
+    """Run one aggregate write; how many rows it wrote per instance. On PostgreSQL the rows its
+    RETURNING lists are counted by the server (a full history returns hundreds of thousands)."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"WITH written AS ({sql}) SELECT instance_id, COUNT(*) FROM written GROUP BY instance_id", params
+        )
+        return Counter(dict(cursor.fetchall()))
+    cursor.execute(sql, params)
+    return Counter(row[0] for row in cursor.fetchall())
+
+
+def _is_empty(cursor: Any, kind: str, target: Target, first: date, last: date, ids: list[int]) -> bool:
+    """No aggregate of `kind` in [first, last] yet (for these instances): through the
+    (period_type, period_start) index, one probe."""
+    ops = connection.ops
+    cursor.execute(
+        f"SELECT 1 FROM {target.target} WHERE period_type = %s AND period_start >= %s"
+        f" AND period_start <= %s{_filter(ids)} LIMIT 1",
+        [str(kind), ops.adapt_datefield_value(first), ops.adapt_datefield_value(last), *ids],
+    )
+    return cursor.fetchone() is None
 
 
 def aggregate(
@@ -290,16 +354,25 @@ def aggregate(
     rows were written for each instance."""
     first, last = start_of(kind, first), start_of(kind, last or first)
     vendor, ids = connection.vendor, list(instance_ids or [])
-    tail = _tail(kind)
     written: dict[str, Counter[int]] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         for target in TARGETS:
-            if first == last:
-                sql, params = one_period_sql(vendor, kind, target, first, ids)
-            else:
-                sql, params = many_periods_sql(vendor, kind, target, first, last, ids)
-            cursor.execute(sql, params + tail)
-            written[target.name] = Counter(row[0] for row in cursor.fetchall())
+
+            def statement(fresh: bool, target: Target = target) -> tuple[str, list[Any]]:
+                if first == last:
+                    sql, params = one_period_sql(vendor, kind, target, first, ids, fresh=fresh)
+                else:
+                    sql, params = many_periods_sql(vendor, kind, target, first, last, ids, fresh=fresh)
+                return sql, params + _tail(kind, fresh=fresh)
+
+            if _is_empty(cursor, kind, target, first, last, ids):
+                try:
+                    with transaction.atomic():  # a savepoint: a row written meanwhile undoes only this
+                        written[target.name] = write(cursor, *statement(fresh=True))
+                    continue
+                except IntegrityError:
+                    pass  # another run wrote some of these periods meanwhile: upsert them
+            written[target.name] = write(cursor, *statement(fresh=False))
     return written
 
 

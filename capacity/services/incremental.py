@@ -31,7 +31,7 @@ from django.utils import timezone
 from capacity.models import AggregationWatermark, DatabaseSizeStat, InstanceSizeStat
 from capacity.periods import PERIOD_TYPES, add_periods, last_complete_period
 from capacity.periods import period_start as start_of
-from capacity.services.aggregation import DIRTY_CHUNK, TARGETS, Target, _tail, aggregate, dirty_sql
+from capacity.services.aggregation import DIRTY_CHUNK, TARGETS, Target, _tail, aggregate, dirty_sql, write
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
 
@@ -141,8 +141,9 @@ class _Run:
 
     def _write_dirty(self, vendor: str, kind: str, target: Target, periods: list[tuple[int, date]]) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(dirty_sql(vendor, kind, target, periods), _tail(kind))
-            self._count(kind, {target.name: Counter(row[0] for row in cursor.fetchall())})
+            self._count(
+                kind, {target.name: write(cursor, dirty_sql(vendor, kind, target, periods), _tail(kind))}
+            )
 
     def _count(self, kind: str, written: dict[str, Counter[int]]) -> None:
         for table, per_instance in written.items():

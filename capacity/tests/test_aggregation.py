@@ -15,6 +15,7 @@ from capacity.models import (
     InstanceSizeStat,
 )
 from capacity.periods import last_complete_period, period_end, period_sql, period_start
+from capacity.services import aggregation
 from capacity.services.aggregation import aggregate, plan_periods
 from whalefall.models import Instance
 from whalefall.tests.factories import InstanceFactory
@@ -59,6 +60,27 @@ def history() -> dict[str, InstanceDatabase]:
         InstanceSizeStat(instance=instance, collected_date=D(d), size_bytes=b) for d, b in totals.items()
     )
     return dbs
+
+
+PERIOD_STARTS = [
+    ("daily", "2024-01-02"),
+    ("weekly", "2024-01-01"),
+    ("monthly", "2024-02-01"),
+    ("quarterly", "2024-01-01"),
+]
+AGG_VALUES = (
+    "database_id",
+    "period_type",
+    "period_start",
+    "period_end",
+    "avg_size_bytes",
+    "max_size_bytes",
+    "min_size_bytes",
+    "sample_count",
+    "change_bytes",
+    "change_percent",
+    "trend",
+)
 
 
 def run_all(first: str = "2023-10-01", last: str = "2025-03-31") -> None:
@@ -166,6 +188,31 @@ def test_a_rerun_changes_nothing(history: dict) -> None:
     }
     assert after == before
     assert all(sum(w["databases"].values()) + sum(w["instance"].values()) == 0 for w in written)
+
+
+def test_rows_written_meanwhile_turn_the_fresh_insert_into_the_upsert(
+    history: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty range is filled with a plain INSERT; if another run wrote some of its periods
+    between the check and the write, the INSERT fails on the unique key and the upsert runs
+    instead, in the same transaction, with the same result."""
+    run_all()
+    expected = {kind: row(history["a"], kind, start) for kind, start in PERIOD_STARTS}
+    DatabaseSizeAggregation.objects.filter(database=history["b"]).delete()  # some rows gone
+    DatabaseSizeAggregation.objects.filter(database=history["a"]).update(avg_size_bytes=1)  # some wrong
+    monkeypatch.setattr(aggregation, "_is_empty", lambda *args: True)  # "nothing there yet"
+    written = [aggregate(k, D("2023-10-01"), D("2025-03-31")) for k, _ in PERIOD_STARTS]
+    assert {kind: row(history["a"], kind, start) for kind, start in PERIOD_STARTS} == expected
+    assert DatabaseSizeAggregation.objects.filter(database=history["b"], period_type="daily").count() == 3
+    assert all(w["databases"][history["a"].instance_id] > 0 for w in written)
+
+
+def test_an_empty_range_is_written_by_the_insert_and_equals_the_upsert(history: dict) -> None:
+    run_all()  # into empty tables: the plain INSERT
+    fresh = sorted(DatabaseSizeAggregation.objects.values_list(*AGG_VALUES))
+    DatabaseSizeAggregation.objects.update(avg_size_bytes=-1)  # every row there, and all wrong
+    run_all()  # the upsert rewrites them all
+    assert sorted(DatabaseSizeAggregation.objects.values_list(*AGG_VALUES)) == fresh
 
 
 def test_a_changed_sample_updates_only_its_periods(history: dict) -> None:
