@@ -47,8 +47,8 @@ from accounts_sync.adapters.base import (
     GrantSet,
     RemoteAccount,
     Scope,
+    fetch_rows,
     paused_gc,
-    row_values,
 )
 from whalefall.connections.base import ConnectorError, DatabaseConnection
 from whalefall.structured_logging import get_logger
@@ -248,7 +248,7 @@ class Adapter(AccountAdapter):
     # --- inventory ----------------------------------------------------------------------------
     @paused_gc()
     def list_accounts(self) -> list[RemoteAccount]:
-        rows = [tuple(r) for r in row_values(self.fetch(ROLES_SQL), ROLE_COLUMNS)]
+        rows = self.fetch_rows(ROLES_SQL, ROLE_COLUMNS)
         self.names.update({r[0]: r[1] for r in rows})
         public = RemoteAccount(
             PUBLIC, PUBLIC, is_role=True, can_login=False, attributes={"pseudo_role": True}
@@ -370,7 +370,7 @@ class Adapter(AccountAdapter):
             conn = self._connection_to(database)
             if conn is not self.connection:
                 conn.fetch_all(NO_JIT_SQL)
-            rows = conn.fetch_all(sql)  # not fetch_rows: fetch_all is where faults are injected
+            rows = fetch_rows(conn, sql, OBJECT_COLUMNS)  # tuples: tens of thousands of them
         except ConnectorError as exc:
             self.unreadable[database] = str(exc)
             log.warning("accounts.postgresql.database_unreadable", database=database, reason=str(exc))
@@ -381,9 +381,7 @@ class Adapter(AccountAdapter):
         # One pass over the ACL items (tens of thousands): grouped by object on the raw values;
         # an object's Scope is built once, below.
         objects: dict[tuple[Any, ...], Acl] = {}
-        for kind, p1, p2, p3, owner, role_oid, grantee, privilege, grantable in row_values(
-            rows, OBJECT_COLUMNS
-        ):
+        for kind, p1, p2, p3, owner, role_oid, grantee, privilege, grantable in rows:
             key = (kind, p1, p2, p3, role_oid)
             acl = objects.get(key)
             if acl is None:

@@ -169,14 +169,14 @@ def test_connection_limit_zero_closes_only_that_database(world: Scenario) -> Non
 
 def test_any_read_error_makes_one_database_unreadable(world: Scenario, monkeypatch: Any) -> None:
     """A statement timeout (or any error) while reading one database: that database alone."""
-    real = Connection.fetch_all
+    real = Connection.fetch_rows  # every query goes through it (fetch_all too)
 
-    def flaky(self: Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    def flaky(self: Connection, sql: str, params: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         if self.params.database == world.db and "pg_default_acl" in sql:
             raise ConnectorError(ErrorKind.TIMEOUT, "canceling statement due to statement timeout")
         return real(self, sql, params)
 
-    monkeypatch.setattr(Connection, "fetch_all", flaky)
+    monkeypatch.setattr(Connection, "fetch_rows", flaky)
     adapter, collected = _collect(world)
     assert (
         adapter.notes["databases_unreadable"][world.db]

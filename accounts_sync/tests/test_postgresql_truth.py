@@ -439,13 +439,13 @@ def test_the_query_count_is_fixed_per_database(scenario: Scenario, monkeypatch: 
     (plus one session setting per connection)."""
     scenario.run(scenario.db, *(f"CREATE TABLE s.x{i} (a int)" for i in range(30)))
     executed: list[tuple[str, str]] = []
-    real = Connection.fetch_all
+    real = Connection.fetch_rows  # every query goes through it (fetch_all too)
 
-    def counting(self: Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    def counting(self: Connection, sql: str, params: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         executed.append((self.params.database, sql))
         return real(self, sql, params)
 
-    monkeypatch.setattr(Connection, "fetch_all", counting)
+    monkeypatch.setattr(Connection, "fetch_rows", counting)
     collect(scenario)
     per_database = [db for db, sql in executed if "pg_catalog.pg_default_acl" in sql]
     server_wide = [
