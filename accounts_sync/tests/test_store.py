@@ -300,3 +300,20 @@ def test_unquote_first_reads_the_database_of_a_bracketed_identity() -> None:
 
     assert unquote_first(qualified("Sa]les", "u.x")) == "Sa]les"
     assert unquote_first("login") is None and unquote_first("[broken") is None
+
+
+def test_account_pages_keep_room_for_last_seen_updates_on_postgresql() -> None:
+    """Every sync rewrites every listed account's `last_seen_at`: with room in the page the
+    update stays in place (no new entry in the table's indexes)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'accounts_sync_account'")
+        assert cursor.fetchone()[0] == ["fillfactor=70"]
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'accounts_sync_account'"
+            " AND indexdef LIKE '%%last_seen_at%%'"
+        )
+        assert cursor.fetchall() == []  # an index on it would rule out the in-place update
