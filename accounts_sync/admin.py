@@ -16,6 +16,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync import display, risk, statements
@@ -410,7 +411,7 @@ def active_account_count() -> Coalesce:
     return Coalesce(Subquery(per_instance), 0)
 
 
-@admin.display(description="accounts", ordering="n_accounts")
+@admin.display(description=_("accounts"), ordering="n_accounts")
 def account_count(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString:
     url = (
         reverse("admin:accounts_sync_account_changelist")
@@ -419,12 +420,12 @@ def account_count(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString:
     return format_html('<a href="{}">{}</a>', url, getattr(obj, "n_accounts", 0))
 
 
-@admin.display(description="accounts")
+@admin.display(description=_("accounts"))
 def accounts_link(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString:
     return account_count(modeladmin, obj)
 
 
-@admin.display(description="last account sync")
+@admin.display(description=_("last account sync"))
 def last_account_sync(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString | str:
     record = (
         SyncInstanceRecord.objects.filter(instance=obj, session__category=SyncCategory.ACCOUNT)
@@ -443,7 +444,7 @@ def has_sync_permission(modeladmin: admin.ModelAdmin, request: HttpRequest) -> b
     return request.user.has_perm("whalefall.manage_syncsession")
 
 
-@admin.action(description="Sync accounts now", permissions=["sync"])
+@admin.action(description=_("Sync accounts now"), permissions=["sync"])
 def sync_accounts_now(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Instance]
 ) -> None:
@@ -453,7 +454,9 @@ def sync_accounts_now(
     user = request.user.get_username()
     reason = refusal(SYNC_ACCOUNTS.path)
     if reason:
-        modeladmin.message_user(request, f"Account sync not queued: {reason}", messages.ERROR)
+        modeladmin.message_user(
+            request, gettext("Account sync not queued: %(reason)s") % {"reason": reason}, messages.ERROR
+        )
         return
     dispatch.submit(
         SYNC_ACCOUNTS.path,
@@ -463,7 +466,14 @@ def sync_accounts_now(
         created_by=user,
     )
     modeladmin.message_user(
-        request, f"Account sync queued for {len(ids)} instance(s); see the sync sessions.", messages.SUCCESS
+        request,
+        ngettext(
+            "Account sync queued for %(count)d instance; see the sync sessions.",
+            "Account sync queued for %(count)d instances; see the sync sessions.",
+            len(ids),
+        )
+        % {"count": len(ids)},
+        messages.SUCCESS,
     )
 
 

@@ -285,19 +285,23 @@ class InstanceCapacityAdmin(admin.ModelAdmin):
 
 
 # --- "Collect sizes now" on the core's instance admin ----------------------------------------------
-@admin.action(description="Collect sizes now", permissions=["collect_sizes"])
+@admin.action(description=_("Collect sizes now"), permissions=["collect_sizes"])
 def collect_sizes_now(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Instance]
 ) -> None:
     """Queue one capacity collection for the selected instances (it runs in the scheduler)."""
     ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
     if not ids:
-        modeladmin.message_user(request, "No active instance selected.", messages.WARNING)
+        modeladmin.message_user(request, gettext("No active instance selected."), messages.WARNING)
         return
     user = request.user.get_username()
     reason = refusal(COLLECT_DATABASE_SIZES.path)
     if reason:
-        modeladmin.message_user(request, f"Capacity collection not queued: {reason}", messages.ERROR)
+        modeladmin.message_user(
+            request,
+            gettext("Capacity collection not queued: %(reason)s") % {"reason": reason},
+            messages.ERROR,
+        )
         return
     dispatch.submit(
         COLLECT_DATABASE_SIZES.path,
@@ -307,7 +311,14 @@ def collect_sizes_now(
         created_by=user,
     )
     modeladmin.message_user(
-        request, f"Capacity collection queued for {len(ids)} instance(s).", messages.SUCCESS
+        request,
+        ngettext(
+            "Capacity collection queued for %(count)d instance.",
+            "Capacity collection queued for %(count)d instances.",
+            len(ids),
+        )
+        % {"count": len(ids)},
+        messages.SUCCESS,
     )
 
 

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling.admin.jobs import RUN_COLOURS, badge, local
@@ -71,30 +72,30 @@ class JobExecutionAdmin(ReadOnlyAdmin):
             )
         )
 
-    @admin.display(description="session")
+    @admin.display(description=gettext_lazy("session"))
     def session_link(self, obj: DjangoJobExecution) -> str:
         if not getattr(obj, "session_pk", None):
             return "-"
         url = reverse("admin:whalefall_syncsession_change", args=[obj.session_pk])
         return format_html('<a href="{}">{}</a>', url, obj.session_status)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, obj: DjangoJobExecution) -> str:
         return badge(obj.status, RUN_COLOURS.get(obj.status, "#ef6c00"))
 
-    @admin.display(description="run time", ordering="run_time")
+    @admin.display(description=gettext_lazy("run time"), ordering="run_time")
     def run_at(self, obj: DjangoJobExecution) -> str:
         return local(obj.run_time)
 
-    @admin.display(description="duration", ordering="duration")
+    @admin.display(description=gettext_lazy("duration"), ordering="duration")
     def duration_s(self, obj: DjangoJobExecution) -> str:
         return human_duration(float(obj.duration)) if obj.duration is not None else "-"
 
-    @admin.display(description="error")
+    @admin.display(description=gettext_lazy("error"))
     def exception_short(self, obj: DjangoJobExecution) -> str:
         return (obj.exception or "")[:120]
 
-    @admin.display(description="traceback")
+    @admin.display(description=gettext_lazy("traceback"))
     def traceback_pre(self, obj: DjangoJobExecution) -> str:
         return format_html("<pre>{}</pre>", obj.traceback or "-")
 
@@ -135,13 +136,13 @@ class TaskRequestAdmin(ReadOnlyAdmin):
     search_fields = ["task", "job_id", "requested_by"]
     list_select_related = ["session"]
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=gettext_lazy("status"), ordering="status")
     def state(self, obj: TaskRequest) -> str:
         """Pending past its expiry shows as expired at once, before a scheduler closes it."""
         status = obj.effective_status
         return badge(TaskRequestStatus(status).label, REQUEST_COLOURS.get(status, "#757575"))
 
-    @admin.display(description="session")
+    @admin.display(description=gettext_lazy("session"))
     def session_link(self, obj: TaskRequest) -> str:
         if not obj.session_id:
             return "-"

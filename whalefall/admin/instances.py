@@ -191,7 +191,7 @@ class CredentialAdmin(TestsConnectionOnForm):
     def password_set(self, obj: Credential) -> bool:
         return obj.has_password
 
-    @admin.display(description="instances", ordering="n_instances")
+    @admin.display(description=gettext_lazy("instances"), ordering="n_instances")
     def instance_count(self, obj: Credential) -> int:
         return obj.n_instances  # type: ignore[attr-defined]
 

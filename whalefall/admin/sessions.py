@@ -203,7 +203,7 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_manage_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("whalefall.manage_syncsession")
 
-    @admin.display(description="", ordering="is_read")
+    @admin.display(description=gettext_lazy(""), ordering="is_read")
     def unread(self, obj: SyncSession) -> str:
         return (
             ""
