@@ -199,3 +199,58 @@ def test_it_reports_unreadable_files(tmp_path: Path) -> None:
     directory.mkdir()
     with pytest.raises(ConfigError, match="cannot read"):
         load_default_tasks(directory)
+
+
+def test_a_yaml_error_names_its_line() -> None:
+    """The operator fixes the file from the message: the line must be the file's own (1-based)."""
+    text = "default_tasks:\n  - id: a_b\n    name: a: b\n  - id: c_d\n"  # line 3: "a: b" in a value
+    with pytest.raises(ConfigError) as err:
+        parse(text, "tasks.yaml")
+    assert err.value.entry == "line 3"
+    assert "mapping values are not allowed here" in err.value.message
+
+
+def test_an_unknown_task_name_lists_the_declared_ones() -> None:
+    entry = {k: v for k, v in GOOD.items() if k != "function"} | {"task": "no_such_task"}
+    with pytest.raises(ConfigError) as err:
+        parse(_text(entry), "tasks.yaml")
+    assert err.value.field == "task"
+    assert "unknown task 'no_such_task' (declared: " in err.value.message
+    assert "sync_accounts" in err.value.message  # a task the apps declare
+
+
+def test_a_dotted_function_of_a_declared_task_warns_with_its_name() -> None:
+    from whalefall import task_registry
+
+    task = next(iter(task_registry.all_tasks()))
+    warnings: list[str] = []
+    (spec,) = parse(_text({**GOOD, "function": task.path}), "tasks.yaml", warnings)
+    assert spec.function == task.path
+    assert warnings == [
+        f"tasks.yaml: default_tasks[0] (record_session_hourly): function: {task.path} is deprecated:"
+        f" write `task: {task.name}`"
+    ]
+
+
+def test_of_several_unknown_fields_the_first_in_order_is_named() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(_text({**GOOD, "zeta": 1, "alpha": 2}), "tasks.yaml")
+    assert err.value.field == "alpha"
+
+
+def test_kwargs_of_the_yaml_reach_the_spec() -> None:
+    (spec,) = parse(_text({**GOOD, "kwargs": {"force": True, "only": "prod-%"}}), "tasks.yaml")
+    assert spec.kwargs == {"force": True, "only": "prod-%"}
+
+
+def test_a_spec_is_enabled_unless_it_says_otherwise_and_cannot_be_changed() -> None:
+    """The scheduler compares specs with stored jobs; a spec changed in place would silently
+    differ from the file it came from."""
+    import dataclasses
+
+    from scheduling.config import TaskSpec
+
+    spec = TaskSpec("a_b", "A", "pkg.mod.fn", "cron", {"minute": 0})
+    assert spec.enabled is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.enabled = False  # type: ignore[misc]
