@@ -95,26 +95,6 @@ def dumps(data: Any) -> str:
     return "".join(_encode(data, 0))
 
 
-_make_jsonb_encoder = (
-    _make_encoder(None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
-    if _make_encoder is not None
-    else None
-)
-
-
-def jsonb_text(attributes: Mapping[str, Any]) -> str | None:
-    """The text PostgreSQL prints for a flat object stored as jsonb: keys shortest first (in
-    bytes), then bytewise, `", "` and `": "` between them. Equal text is equal JSON, so a stored
-    value that prints the same is the same without being decoded; None when the object is not
-    flat and plain (then the caller decodes and compares)."""
-    if _make_jsonb_encoder is None or not PLAIN_TYPES.issuperset(map(type, attributes.values())):
-        return None
-    if any(isinstance(v, float) for v in attributes.values()):
-        return None  # numeric text may differ (1e+16 / 10000000000000000): decode instead
-    ordered = {k: attributes[k] for k in sorted(attributes, key=lambda k: (len(k.encode()), k.encode()))}
-    return "".join(_make_jsonb_encoder(ordered, 0))
-
-
 def digest(permissions: Mapping[str, list[str]]) -> str:
     return hashlib.sha256(dumps(permissions).encode()).hexdigest()
 

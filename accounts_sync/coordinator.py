@@ -660,15 +660,12 @@ def stored_attributes(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def same_attributes(row: dict[str, Any], listed: dict[str, Any]) -> bool:
-    """Stored and listed attributes equal? Stored JSON arrives as text: the canonical compact
-    JSON the sync wrote on SQLite, jsonb's own printing on PostgreSQL. Rendering the listed
-    attributes the same way answers with one string comparison, without decoding anything
-    (equal text is equal JSON); any other text is decoded and compared as values."""
+    """Stored and listed attributes equal? The text the sync wrote on SQLite is the canonical
+    compact JSON, so one string comparison usually answers without decoding anything (equal
+    text is equal JSON on any database; PostgreSQL's jsonb text just never matches)."""
     raw = row["attributes"]
-    if isinstance(raw, str):
-        text = canonical.jsonb_text(listed) if connection.vendor == "postgresql" else canonical.dumps(listed)
-        if raw == text:
-            return True
+    if isinstance(raw, str) and raw == canonical.dumps(listed):
+        return True
     return stored_attributes(row) == listed
 
 
