@@ -159,6 +159,7 @@ def test_it_names_file_entry_and_field_of_every_error(
     [
         ("default_tasks: [", "-", "invalid YAML"),
         ("- just a list", "default_tasks", "mapping with a default_tasks list"),
+        ("tasks: []", "default_tasks", "mapping with a default_tasks list"),  # a mapping without it
         ("default_tasks: {a: 1}", "default_tasks", "must be a list"),
         ("default_tasks: [42]", "-", "must be a mapping"),
     ],
