@@ -45,10 +45,18 @@ class Holder:
         return f"{self.scope_kind} {self.target}".strip()
 
     @property
+    def is_public(self) -> bool:
+        """The pseudo-role every account belongs to: PostgreSQL's and Oracle's `PUBLIC`, and
+        MariaDB's (10.11+), a role named PUBLIC on the empty host, which lists as `PUBLIC@`."""
+        return self.account == "PUBLIC" or (
+            self.account == "PUBLIC@" and self.is_role and self.db_type == "mysql"
+        )
+
+    @property
     def path(self) -> str:
         if self.via == "superuser":
             return "as superuser"
-        if self.account == "PUBLIC":
+        if self.is_public:
             return "to PUBLIC (every account)"
         if not self.via:
             return "direct"
@@ -59,7 +67,7 @@ class Holder:
         """`path` in the reader's language (the JSON keeps `path`, a stable English value)."""
         if self.via == "superuser":
             return _("as superuser")
-        if self.account == "PUBLIC":
+        if self.is_public:
             return _("to PUBLIC (every account)")
         if not self.via:
             return _("direct")

@@ -275,7 +275,8 @@ class MySQL(Engine):
             return self.override
         a = self.account
         if a.is_role and not a.host:
-            return self.q(a.username)
+            # MariaDB's PUBLIC (10.11+) is a keyword in GRANT ... TO PUBLIC, as SHOW GRANTS writes it
+            return "PUBLIC" if a.username == "PUBLIC" else self.q(a.username)
         return f"{self.q(a.username)}@{self.q(a.host)}"
 
     def target(self, kind: str, path: tuple[str, ...]) -> tuple[str, str] | None:
@@ -314,6 +315,8 @@ class MySQL(Engine):
 
     def attributes(self) -> list[Statement]:
         a, attrs = self.account, self.account.attributes
+        if a.is_role and self.who() == "PUBLIC":
+            return []  # the server's own pseudo-role: it exists with its first grant
         if a.is_role:
             return [Statement(f"CREATE ROLE {self.who()}")]
         parts = [f"CREATE USER {self.who()}"]

@@ -1,6 +1,6 @@
 """Bugs the rest of the suite did not notice, each pinned against the live servers' own truth:
 a failing account listing, the monitoring connection's own PostgreSQL database, `last_seen_at`
-of deactivated accounts, MariaDB password lifetimes and login plugins."""
+of deactivated accounts, MariaDB password lifetimes, login plugins and grants to PUBLIC."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pytest
 from accounts_sync.adapters import mysql as mysql_adapter
 from accounts_sync.coordinator import AccountSyncCoordinator
 from accounts_sync.models import Account, AccountChange
+from accounts_sync.statements import Account as Rendered
+from accounts_sync.statements import direct_privileges, statements
 from accounts_sync.tasks import sync_accounts
 from whalefall.models import Instance, SyncInstanceRecord
 from whalefall.sync.phases import PhaseError
@@ -280,3 +282,39 @@ def test_mysql_no_login_accounts_cannot_log_in(plugin: str, can_login: bool) -> 
     [account] = mysql_adapter.Adapter(conn, conn.server).list_accounts()  # type: ignore[arg-type]
     assert account.attributes["plugin"] == plugin
     assert account.can_login is can_login and account.is_locked is False and account.is_expired is False
+
+
+# --- MariaDB's PUBLIC ---------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_mariadb_grant_to_public_answers_as_every_account(
+    mysql_instance: Instance, prefix: str, sync_scoped: Any
+) -> None:
+    """MariaDB 10.11 grants to PUBLIC like PostgreSQL: the server keeps them on a role named
+    PUBLIC on the empty host. Who can read the database must say "every account", as
+    `SHOW GRANTS FOR PUBLIC` does, not name a role nobody seems to hold."""
+    from accounts_sync.questions import who_can
+
+    db = f"{prefix}_pub"
+    with live.mysql_root() as root, root.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM mysql.global_priv WHERE User = 'PUBLIC' AND Host = ''")
+        existed = cur.fetchone()[0] > 0
+        live.run(root, f"CREATE DATABASE `{db}`", f"GRANT SELECT ON `{db}`.* TO PUBLIC")
+        cur.execute("SHOW GRANTS FOR PUBLIC")
+        shown = [row[0] for row in cur.fetchall()]
+    try:
+        assert f"GRANT SELECT ON `{db}`.* TO PUBLIC" in shown  # the engine's own account of it
+        sync_scoped(mysql_instance, "PUBLIC@")
+    finally:
+        with live.mysql_root() as root:
+            live.run(root, f"REVOKE SELECT ON `{db}`.* FROM PUBLIC", f"DROP DATABASE `{db}`")
+            if not existed:  # leave the server as it was (the role appears with its first grant)
+                live.run(root, "DELETE FROM mysql.global_priv WHERE User = 'PUBLIC' AND Host = ''")
+                live.run(root, "FLUSH PRIVILEGES")
+    (holder,) = [h for h in who_can("SELECT", f"{db}.t") if h.instance == mysql_instance.name]
+    assert (holder.account, holder.is_role, holder.is_public) == ("PUBLIC@", True, True)
+    assert holder.path == "to PUBLIC (every account)"
+    public = Account.objects.get(instance=mysql_instance, identity="PUBLIC@")
+    written = statements(
+        Rendered.of(public), direct_privileges(public.privileges.all()), public.snapshot.permissions
+    )
+    assert [s.sql.rstrip(";") for s in written if not s.sql.startswith("--")] == shown
