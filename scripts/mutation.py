@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXCUSES = Path(__file__).with_name("mutation_excuses.txt")
 TARGET = 0.90
 ANNOTATION = "inside a postponed type annotation: never evaluated"
+TEST_DB = ".test-db.sqlite3"  # the settings' SQLite test database, in the scratch copy
 
 # Core module -> the test files that cover it.
 MODULES: dict[str, list[str]] = {
@@ -126,18 +127,30 @@ def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dic
         ".venv/bin/python", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
         "--reuse-db", *[t for t in tests if (work / t).exists()],
     ]  # fmt: skip
+    # Every mutant's run starts from the test database the baseline left (as migrations made it):
+    # a mutant's run that is cut by the timeout or breaks a cleanup must not leave rows behind
+    # for the next mutants, whose tests would then fail for the wrong reason and count as kills.
+    database, template = work / TEST_DB, session.with_suffix(".template.sqlite3")
+    restore = (
+        f"cp -f {shlex.quote(str(template))} {shlex.quote(str(database))}"
+        f" && rm -f {shlex.quote(str(database))}-wal {shlex.quote(str(database))}-shm"
+    )
+    test_command = shlex.join(["bash", "-c", f"{restore} && exec {shlex.join(pytest)}"])
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(module)}\n"
         f"timeout = {timeout}\n"
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(shlex.join(pytest))}\n"
+        f"test-command = {json.dumps(test_command)}\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
     locked = ["flock", lock] if lock else []
-    baseline = subprocess.run([*locked, *pytest], cwd=work, capture_output=True, text=True, check=False)
+    baseline = subprocess.run(
+        [*locked, *pytest, "--create-db"], cwd=work, capture_output=True, text=True, check=False
+    )
     if baseline.returncode != 0:
         raise SystemExit(f"{module}: the tests fail without any mutation:\n{baseline.stdout[-3000:]}")
+    shutil.copyfile(database, template)
     init = cosmic_ray("init", str(config), str(session), cwd=work)
     if init.returncode != 0:
         raise SystemExit(f"cosmic-ray init failed: {init.stderr[-2000:]}")
