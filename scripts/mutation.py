@@ -38,6 +38,8 @@ MODULES: dict[str, list[str]] = {
     ],
     "accounts_sync/adapters/postgresql.py": [
         "accounts_sync/tests/test_postgresql_live.py",
+        "accounts_sync/tests/test_postgresql_truth.py",
+        "accounts_sync/tests/test_postgresql_hostile.py",
         "accounts_sync/tests/test_regressions_live.py",
     ],
     "accounts_sync/coordinator.py": [
