@@ -455,3 +455,49 @@ def test_the_query_count_is_fixed_per_database(scenario: Scenario, monkeypatch: 
     ]
     assert len(server_wide) == 4
     assert sorted(per_database) == sorted(set(per_database)) and scenario.db in per_database
+
+
+def test_each_database_gets_its_own_connection_closed_after_its_read(
+    scenario: Scenario, monkeypatch: Any
+) -> None:
+    """The monitoring connection reads its own database itself and stays open for the sync;
+    every other database is read over a connection of its own, with JIT off (a catalog query
+    must not pay for compiling), and closed once read: nothing is left open."""
+    opened: list[Connection] = []
+    jit_off: list[str] = []
+    real_connect_to, real_rows = Connection.connect_to, Connection.fetch_rows
+
+    def connect_to(self: Connection, database: str) -> Connection:
+        conn = real_connect_to(self, database)
+        opened.append(conn)
+        return conn
+
+    def rows(self: Connection, sql: str, params: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if "set_config('jit', 'off'" in sql:
+            jit_off.append(self.params.database)
+        return real_rows(self, sql, params)
+
+    monkeypatch.setattr(Connection, "connect_to", connect_to)
+    monkeypatch.setattr(Connection, "fetch_rows", rows)
+    params = ConnectionParams(
+        scenario.server.host, scenario.server.port, scenario.monitor, scenario.password, database="postgres"
+    )
+    with Connection(params).connect() as conn:
+        adapter = postgresql.Adapter(conn)
+        adapter.collect_permissions(adapter.list_accounts())
+        assert conn._conn is not None and conn.fetch_value("SELECT 1") == 1  # still open, usable
+    read_elsewhere = [c.params.database for c in opened]
+    assert "postgres" not in read_elsewhere and scenario.db in read_elsewhere
+    assert all(c._conn is None for c in opened)  # each closed after its read
+    assert sorted(jit_off) == sorted(["postgres", *read_elsewhere])
+
+
+def test_public_is_listed_as_a_role_nobody_logs_in_as(scenario: Scenario) -> None:
+    _, collected, _ = collect(scenario)
+    params = ConnectionParams(
+        scenario.server.host, scenario.server.port, scenario.monitor, scenario.password, database="postgres"
+    )
+    with Connection(params).connect() as conn:
+        (public,) = [a for a in postgresql.Adapter(conn).list_accounts() if a.identity == "PUBLIC"]
+    assert (public.is_role, public.can_login, public.is_superuser) == (True, False, False)
+    assert "PUBLIC" in collected

@@ -204,10 +204,10 @@ def test_it_reports_unreadable_files(tmp_path: Path) -> None:
 
 def test_a_yaml_error_names_its_line() -> None:
     """The operator fixes the file from the message: the line must be the file's own (1-based)."""
-    text = "default_tasks:\n  - id: a_b\n    name: a: b\n  - id: c_d\n"  # line 3: "a: b" in a value
+    text = "default_tasks:\n  - id: a_b\n    name: x\n    description: a: b\n"  # line 4: "a: b" in a value
     with pytest.raises(ConfigError) as err:
         parse(text, "tasks.yaml")
-    assert err.value.entry == "line 3"
+    assert err.value.entry == "line 4"
     assert "mapping values are not allowed here" in err.value.message
 
 
