@@ -501,3 +501,34 @@ def test_public_is_listed_as_a_role_nobody_logs_in_as(scenario: Scenario) -> Non
         (public,) = [a for a in postgresql.Adapter(conn).list_accounts() if a.identity == "PUBLIC"]
     assert (public.is_role, public.can_login, public.is_superuser) == (True, False, False)
     assert "PUBLIC" in collected
+
+
+@pytest.mark.parametrize(
+    ("version", "reads_parameters"), [((14, 11), False), ((15, 0), True), ((18, 1), True)]
+)
+def test_parameter_acls_are_read_from_postgresql_15_on(
+    version: tuple[int, ...], reads_parameters: bool
+) -> None:
+    """`pg_parameter_acl` (GRANT SET / ALTER SYSTEM ON PARAMETER) exists from PostgreSQL 15:
+    asked of a 14 the query would fail the whole server-wide read."""
+    from accounts_sync.tests.fakes import FakeConnection
+    from whalefall.connections.base import ServerInfo
+
+    server = ServerInfo("postgresql", "PostgreSQL", version, ".".join(map(str, version)))
+    conn = FakeConnection([("pg_catalog.pg_tablespace", [])], server)
+    postgresql.Adapter(conn)._server_objects(postgresql.Grants([]))  # type: ignore[arg-type]
+    (sql,) = conn.executed
+    assert ("pg_catalog.pg_parameter_acl" in sql) is reads_parameters
+
+
+def test_permissions_collected_without_a_listing_first_name_the_grantees(scenario: Scenario) -> None:
+    """`collect_permissions` on a fresh adapter reads the role names itself: grants keyed by
+    role OID would otherwise land on no account."""
+    listed_first = collect(scenario)[1]
+    params = ConnectionParams(
+        scenario.server.host, scenario.server.port, scenario.monitor, scenario.password, database="postgres"
+    )
+    with Connection(params).connect() as conn:
+        accounts = postgresql.Adapter(conn).list_accounts()
+        fresh = postgresql.Adapter(conn).collect_permissions(accounts)
+    assert dict(fresh) == dict(listed_first) and any(fresh.values())

@@ -161,6 +161,12 @@ def cleanup_expired_locks() -> int:
     return taken
 
 
+def renewal_interval(ttl: float) -> float:
+    """How often a held lock is renewed: three times per TTL, so that two renewals can fail (a
+    slow metadata database) before it expires; never more often than once a second."""
+    return max(ttl / 3, 1)
+
+
 @contextmanager
 def hold_lock(category: str, ttl: int | None = None) -> Iterator[LockHandle]:
     """Acquire, keep renewing every ttl/3 seconds from a thread, release at the end."""
@@ -170,7 +176,7 @@ def hold_lock(category: str, ttl: int | None = None) -> Iterator[LockHandle]:
 
     def renew_loop() -> None:
         try:
-            while not stop.wait(max(ttl / 3, 1)):
+            while not stop.wait(renewal_interval(ttl)):
                 if not handle.renew(ttl):
                     logger.error("sync_lock_lost", category=category, owner=handle.owner)
                     return

@@ -227,3 +227,35 @@ def test_a_record_keeps_every_attempt_and_times_them_all(settings) -> None:  # t
         (1, "collection", "lost connection")
     ]
     assert record.duration is not None and record.duration >= 0.3  # the first attempt's start
+
+
+def test_a_lock_is_renewed_three_times_per_ttl_but_at_most_once_a_second() -> None:
+    from whalefall.sync.locks import renewal_interval
+
+    assert renewal_interval(30) == 10
+    assert renewal_interval(4.5) == 1.5
+    assert renewal_interval(1.5) == 1  # a very short TTL: no busy renewing
+
+
+@pytest.mark.django_db
+def test_a_lock_holds_through_its_expiry_instant_and_is_free_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    from whalefall.sync import locks
+
+    at = timezone.now()
+    _foreign_lock(SyncCategory.ACCOUNT, owner="far-away-78", host="far-away", pid=78, expires_at=at)
+    lock = SyncLock.objects.get()
+    monkeypatch.setattr(locks.timezone, "now", lambda: at)
+    assert not locks._expired(lock)
+    monkeypatch.setattr(locks.timezone, "now", lambda: at + timedelta(microseconds=1))
+    assert locks._expired(lock)
+
+
+@pytest.mark.django_db
+def test_a_conflict_names_the_holder_and_since_when() -> None:
+    _foreign_lock(SyncCategory.CAPACITY, owner="far-away-79", host="far-away", pid=79)
+    holder = SyncLock.objects.get()
+    with pytest.raises(LockConflict) as info:
+        acquire_lock(SyncCategory.CAPACITY)
+    assert (info.value.owner, info.value.locked_at) == ("far-away-79", holder.locked_at)
+    since = timezone.localtime(holder.locked_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"held by far-away-79 since {since}" in str(info.value)
