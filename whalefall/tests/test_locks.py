@@ -86,14 +86,21 @@ def test_it_takes_over_an_expired_lock() -> None:
 
 
 @pytest.mark.django_db
-def test_it_cleans_expired_locks_only() -> None:
+def test_it_cleans_expired_locks_only(caplog: pytest.LogCaptureFixture) -> None:
     acquire_lock(SyncCategory.ACCOUNT)
     acquire_lock(SyncCategory.CAPACITY)
+    assert cleanup_expired_locks() == 0
     SyncLock.objects.filter(category=SyncCategory.ACCOUNT).update(
         expires_at=timezone.now() - timedelta(minutes=1)
     )
     assert cleanup_expired_locks() == 1
     assert list(SyncLock.objects.values_list("category", flat=True)) == ["capacity"]
+    cleaned = [
+        r.msg
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "sync_lock_expired_cleaned"
+    ]
+    assert [c["count"] for c in cleaned] == [1]  # said once, when something was cleaned
 
 
 @pytest.mark.django_db(transaction=True)
