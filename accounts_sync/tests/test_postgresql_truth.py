@@ -500,6 +500,7 @@ def test_public_is_listed_as_a_role_nobody_logs_in_as(scenario: Scenario) -> Non
     with Connection(params).connect() as conn:
         (public,) = [a for a in postgresql.Adapter(conn).list_accounts() if a.identity == "PUBLIC"]
     assert (public.is_role, public.can_login, public.is_superuser) == (True, False, False)
+    assert public.attributes == {"pseudo_role": True}  # what the admin shows instead of role flags
     assert "PUBLIC" in collected
 
 
