@@ -533,3 +533,34 @@ def test_permissions_collected_without_a_listing_first_name_the_grantees(scenari
         accounts = postgresql.Adapter(conn).list_accounts()
         fresh = postgresql.Adapter(conn).collect_permissions(accounts)
     assert dict(fresh) == dict(listed_first) and any(fresh.values())
+
+
+def test_a_membership_naming_a_role_the_listing_did_not_see_is_left_out() -> None:
+    """A role dropped between the listing and the membership read (or one the listing cannot
+    see) leaves an OID with no name: that membership is skipped, never recorded for a nameless
+    member or role; a membership with both ends named is kept with its grantor."""
+    from accounts_sync.tests.fakes import FakeConnection
+    from whalefall.connections.base import ServerInfo
+
+    row = {"admin_option": False, "inherit_option": True, "set_option": True, "grantor": 10}
+    conn = FakeConnection(
+        [
+            (
+                "pg_catalog.pg_auth_members",
+                [
+                    {**row, "member": 11, "roleid": 12},  # alice in r_read
+                    {**row, "member": 11, "roleid": 99},  # alice in a role nobody listed
+                    {**row, "member": 98, "roleid": 12},  # an unlisted member of r_read
+                ],
+            )
+        ],
+        ServerInfo("postgresql", "PostgreSQL", (16, 4), "16.4"),
+    )
+    adapter = postgresql.Adapter(conn)  # type: ignore[arg-type]
+    adapter.names.update({10: "postgres", 11: "alice", 12: "r_read"})
+    grants = postgresql.Grants(["alice", "r_read", "postgres"])
+    adapter._memberships(grants)
+    collected = grants.result()
+    (membership,) = collected.structured["alice"].memberships.values()
+    assert (membership.role, membership.grantor) == ("r_read", "postgres")
+    assert not collected.structured["r_read"].memberships and not collected.structured["postgres"].memberships

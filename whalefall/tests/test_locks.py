@@ -266,3 +266,15 @@ def test_a_conflict_names_the_holder_and_since_when() -> None:
     assert (info.value.owner, info.value.locked_at) == ("far-away-79", holder.locked_at)
     since = timezone.localtime(holder.locked_at).strftime("%Y-%m-%d %H:%M:%S")
     assert f"held by far-away-79 since {since}" in str(info.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_renewer_never_keeps_the_process_alive() -> None:
+    """A renewal stuck on the metadata database must not stop the process from exiting."""
+    import threading
+
+    with hold_lock(SyncCategory.ACCOUNT):
+        (renewer,) = [t for t in threading.enumerate() if t.name == f"lock-renew-{SyncCategory.ACCOUNT}"]
+        assert renewer.daemon and renewer.is_alive()
+    renewer.join(timeout=10)
+    assert not renewer.is_alive()
