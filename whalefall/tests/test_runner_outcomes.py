@@ -124,3 +124,100 @@ def test_a_scheduled_run_that_meets_the_lock_is_recorded_skipped_and_logged(capl
     )
     [skipped] = events(caplog, "capacity_sync_skipped_lock_held")
     assert skipped["owner"] == holder.owner
+
+
+class Flaky(Exception):
+    transient = True
+
+
+def test_a_failure_after_retries_keeps_every_attempt_in_its_message() -> None:
+    calls: list[int] = []
+
+    def work(instance: Instance, session: SyncSession) -> InstanceResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise Flaky("connection reset")
+        raise PhaseError(SyncPhase.COLLECTION, "permission denied for table x")
+
+    record = run([InstanceFactory()], work).records.get()
+    assert record.attempts == 2 and record.status == "failed"
+    assert record.error_message.startswith("attempt 1 (")
+    assert "connection reset" in record.error_message
+    assert record.error_message.endswith("attempt 2 (collection): permission denied for table x")
+
+
+def test_an_unexpected_error_after_a_retry_keeps_both_attempts() -> None:
+    calls: list[int] = []
+
+    def work(instance: Instance, session: SyncSession) -> InstanceResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise Flaky("connection reset")
+        raise RuntimeError("driver bug")
+
+    record = run([InstanceFactory()], work).records.get()
+    assert record.attempts == 2 and "connection reset" in record.error_message
+    assert "RuntimeError: driver bug" in record.error_message
+
+
+def test_the_history_text_of_none_one_and_several_attempts() -> None:
+    from whalefall.sync.session_runner import _history_text
+
+    record = SyncInstanceRecord(attempt_history=[])
+    assert _history_text(record) == ""
+    record.attempt_history = [{"attempt": 1, "phase": "inventory", "error": "boom"}]
+    assert _history_text(record) == "boom"  # one attempt: its error alone
+    record.attempt_history.append({"attempt": 2, "phase": "collection", "error": "bang"})
+    assert _history_text(record) == "attempt 1 (inventory): boom; attempt 2 (collection): bang"
+
+
+@pytest.mark.parametrize(
+    ("instances", "max_workers", "pool", "expected"),
+    [(3, None, 8, 3), (0, None, 8, 1), (5, 2, 8, 2), (5, None, 4, 4), (2, None, 0, 1)],
+)
+def test_the_pool_has_a_worker_per_instance_up_to_the_limit(
+    instances: int, max_workers: int | None, pool: int, expected: int, settings: Any, monkeypatch: Any
+) -> None:
+    from whalefall.sync import session_runner
+
+    settings.WHALEFALL_SYNC_POOL_SIZE = pool
+    sizes: list[int] = []
+    real = session_runner.ThreadPoolExecutor
+
+    def spy(max_workers: int, **kw: Any) -> Any:
+        sizes.append(max_workers)
+        return real(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(session_runner, "ThreadPoolExecutor", spy)
+    run(InstanceFactory.create_batch(instances), lambda i, s: InstanceResult(), max_workers=max_workers)
+    assert sizes == [expected]
+
+
+def test_a_held_lock_skips_a_requested_run_only_where_the_scheduler_asks(monkeypatch: Any) -> None:
+    """A person at a terminal gets the conflict as an error; a run the scheduler makes for a
+    request records a skipped session naming the holder, which the requester sees."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from whalefall.models import SyncLock
+    from whalefall.sync.locks import LockConflict
+    from whalefall.sync.session_runner import conflicts_recorded_as_skipped
+
+    now = timezone.now()
+    SyncLock.objects.create(
+        category=SyncCategory.CAPACITY,
+        owner="far-away-80",
+        token="f" * 32,
+        host="far-away",
+        pid=80,
+        locked_at=now,
+        expires_at=now + timedelta(minutes=30),
+    )
+    with pytest.raises(LockConflict):
+        run([InstanceFactory()], lambda i, s: InstanceResult())
+    with conflicts_recorded_as_skipped():
+        session = run([InstanceFactory()], lambda i, s: InstanceResult())
+    assert session.status == "skipped" and "far-away-80" in session.error
+    with pytest.raises(LockConflict):  # the context ended: back to raising
+        run([InstanceFactory()], lambda i, s: InstanceResult())
