@@ -221,3 +221,12 @@ def test_a_held_lock_skips_a_requested_run_only_where_the_scheduler_asks(monkeyp
     assert session.status == "skipped" and "far-away-80" in session.error
     with pytest.raises(LockConflict):  # the context ended: back to raising
         run([InstanceFactory()], lambda i, s: InstanceResult())
+    # A scheduled run (its trigger as the job's kwargs give it: a plain string) is skipped too.
+    scheduled = run_sync(
+        category=SyncCategory.CAPACITY,
+        module="capacity_sync",
+        instances=[InstanceFactory()],
+        unit=unit_of("capacity_sync", lambda i, s: InstanceResult()),
+        trigger="scheduled",  # a plain string, not the enum member
+    )
+    assert scheduled.status == "skipped" and scheduled.trigger == "scheduled"
