@@ -64,6 +64,7 @@ MODULES: dict[str, list[str]] = {
     "capacity/periods.py": ["capacity/tests/test_periods.py"],
     "capacity/services/aggregation.py": [
         "capacity/tests/test_aggregation.py",
+        "capacity/tests/test_incremental.py",
         "capacity/tests/test_commands.py",
     ],
     "scheduling/config.py": ["scheduling/tests/test_config.py", "scheduling/tests/test_yaml_enabled.py"],

@@ -215,6 +215,41 @@ def test_an_empty_range_is_written_by_the_insert_and_equals_the_upsert(history: 
     assert sorted(DatabaseSizeAggregation.objects.values_list(*AGG_VALUES)) == fresh
 
 
+@pytest.mark.parametrize(
+    ("kind", "start", "expected"),
+    [
+        # Far into run_all's range: past the few periods written as constants, the backend's own
+        # date functions place the rows (HISTORY_C: 2024-12-31 10, 2025-01-02 30, 2025-01-06 31).
+        ("weekly", "2024-12-30", ("2025-01-05", 20, 30, 10, 2, 0, 0.0, "stable")),
+        ("weekly", "2025-01-06", ("2025-01-12", 31, 31, 31, 1, 11, 55.0, "growing")),
+        ("monthly", "2025-01-01", ("2025-01-31", 31, 31, 30, 2, 21, 210.0, "growing")),
+        ("quarterly", "2025-01-01", ("2025-03-31", 31, 31, 30, 2, 21, 210.0, "growing")),
+    ],
+)
+def test_periods_far_into_a_long_range_are_exact(
+    history: dict, kind: str, start: str, expected: tuple
+) -> None:
+    run_all()
+    assert row(history["c"], kind, start) == expected
+
+
+def test_a_daily_range_starting_inside_the_history_measures_its_first_day_against_the_day_before(
+    history: dict,
+) -> None:
+    """The day before the range is read for the first day's change, but not written."""
+    aggregate("daily", D("2024-01-02"), D("2024-01-31"))
+    assert row(history["a"], "daily", "2024-01-02")[5:] == (200, 100.0, "growing")  # 200 -> 400
+    assert not DatabaseSizeAggregation.objects.filter(period_start=D("2024-01-01")).exists()
+
+
+def test_named_instances_get_their_periods_and_no_other(history: dict) -> None:
+    other = InstanceFactory()
+    lone = fill(other, "z", {"2024-01-01": 7})
+    written = aggregate("monthly", D("2024-01-01"), D("2024-01-31"), instance_ids=[other.pk])
+    assert written["databases"] == {other.pk: 1}
+    assert list(DatabaseSizeAggregation.objects.values_list("database_id", flat=True)) == [lone.pk]
+
+
 def test_a_changed_sample_updates_only_its_periods(history: dict) -> None:
     run_all()
     DatabaseSizeStat.objects.filter(database=history["a"], collected_date=D("2024-04-01")).update(
