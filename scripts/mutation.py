@@ -72,7 +72,10 @@ MODULES: dict[str, list[str]] = {
         "scheduling/tests/test_service.py",
         "scheduling/tests/test_yaml_enabled.py",
     ],
-    "scheduling/service/leasekeeper.py": ["scheduling/tests/test_service.py"],
+    "scheduling/service/leasekeeper.py": [
+        "scheduling/tests/test_leasekeeper.py",
+        "scheduling/tests/test_service.py",
+    ],
     "scheduling/service/commands.py": [
         "scheduling/tests/test_service.py",
         "scheduling/tests/test_registry.py",
