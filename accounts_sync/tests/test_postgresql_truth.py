@@ -488,6 +488,7 @@ def test_each_database_gets_its_own_connection_closed_after_its_read(
         assert conn._conn is not None and conn.fetch_value("SELECT 1") == 1  # still open, usable
     read_elsewhere = [c.params.database for c in opened]
     assert "postgres" not in read_elsewhere and scenario.db in read_elsewhere
+    assert "template1" not in read_elsewhere  # a template allows connections but holds no data
     assert all(c._conn is None for c in opened)  # each closed after its read
     assert sorted(jit_off) == sorted(["postgres", *read_elsewhere])
 
@@ -548,9 +549,9 @@ def test_a_membership_naming_a_role_the_listing_did_not_see_is_left_out() -> Non
             (
                 "pg_catalog.pg_auth_members",
                 [
-                    {**row, "member": 11, "roleid": 12},  # alice in r_read
                     {**row, "member": 11, "roleid": 99},  # alice in a role nobody listed
                     {**row, "member": 98, "roleid": 12},  # an unlisted member of r_read
+                    {**row, "member": 11, "roleid": 12},  # alice in r_read: read past the others
                 ],
             )
         ],
