@@ -77,6 +77,7 @@ MODULES: dict[str, list[str]] = {
         "scheduling/tests/test_service.py",
     ],
     "scheduling/service/commands.py": [
+        "scheduling/tests/test_commands_unit.py",
         "scheduling/tests/test_service.py",
         "scheduling/tests/test_registry.py",
     ],
