@@ -457,8 +457,9 @@ def test_the_query_count_is_fixed_per_database(scenario: Scenario, monkeypatch: 
     assert sorted(per_database) == sorted(set(per_database)) and scenario.db in per_database
 
 
+@pytest.mark.parametrize("own", ["postgres", None])  # None: the connection's default, postgres
 def test_each_database_gets_its_own_connection_closed_after_its_read(
-    scenario: Scenario, monkeypatch: Any
+    scenario: Scenario, monkeypatch: Any, own: str | None
 ) -> None:
     """The monitoring connection reads its own database itself and stays open for the sync;
     every other database is read over a connection of its own, with JIT off (a catalog query
@@ -474,13 +475,13 @@ def test_each_database_gets_its_own_connection_closed_after_its_read(
 
     def rows(self: Connection, sql: str, params: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         if "set_config('jit', 'off'" in sql:
-            jit_off.append(self.params.database)
+            jit_off.append(self.params.database or "postgres")
         return real_rows(self, sql, params)
 
     monkeypatch.setattr(Connection, "connect_to", connect_to)
     monkeypatch.setattr(Connection, "fetch_rows", rows)
     params = ConnectionParams(
-        scenario.server.host, scenario.server.port, scenario.monitor, scenario.password, database="postgres"
+        scenario.server.host, scenario.server.port, scenario.monitor, scenario.password, database=own
     )
     with Connection(params).connect() as conn:
         adapter = postgresql.Adapter(conn)

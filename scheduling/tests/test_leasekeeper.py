@@ -81,3 +81,22 @@ def test_the_standby_message_is_said_once_per_standby(clock: Clock) -> None:
     k = keeper(said)
     assert not k.claim() and not k.claim()
     assert len(said) == 1
+
+
+def test_a_lease_of_any_length_is_renewed_at_its_third(clock: Clock) -> None:
+    k = LeaseKeeper(31, [].append)
+    assert k.claim()
+    clock.now += 10.2  # past 31 // 3, not yet 31 / 3
+    renewed_at = k.renewed_at
+    assert k.renew() is True and k.renewed_at == renewed_at  # not renewed yet
+    clock.now += 0.2
+    assert k.renew() is True and k.renewed_at == clock.now
+
+
+def test_a_standby_that_finds_no_holder_says_another_process(clock: Clock, monkeypatch: Any) -> None:
+    """The lease was released between the failed claim and the look at who holds it."""
+    said: list[str] = []
+    monkeypatch.setattr(SchedulerLease, "lease", lambda: type("L", (), {"claim": lambda self, h, s: False})())
+    monkeypatch.setattr(SchedulerLease, "current", lambda: None)
+    assert not LeaseKeeper(30, said.append).claim()
+    assert len(said) == 1 and "another process" in said[0]
