@@ -242,6 +242,14 @@ def test_a_daily_range_starting_inside_the_history_measures_its_first_day_agains
     assert not DatabaseSizeAggregation.objects.filter(period_start=D("2024-01-01")).exists()
 
 
+def test_a_range_of_months_starting_inside_the_history_measures_its_first_month_against_the_one_before(
+    history: dict,
+) -> None:
+    aggregate("monthly", D("2024-02-01"), D("2024-03-31"))
+    assert row(history["a"], "monthly", "2024-02-01")[5:] == (1950, 354.55, "growing")  # January: 550
+    assert not DatabaseSizeAggregation.objects.filter(period_start=D("2024-01-01")).exists()
+
+
 def test_named_instances_get_their_periods_and_no_other(history: dict) -> None:
     other = InstanceFactory()
     lone = fill(other, "z", {"2024-01-01": 7})
