@@ -16,7 +16,7 @@ from capacity.models import (
 )
 from capacity.periods import last_complete_period, period_end, period_sql, period_start
 from capacity.services import aggregation
-from capacity.services.aggregation import aggregate, plan_periods
+from capacity.services.aggregation import aggregate, aggregate_periods, plan_periods
 from whalefall.models import Instance
 from whalefall.tests.factories import InstanceFactory
 
@@ -256,6 +256,18 @@ def test_named_instances_get_their_periods_and_no_other(history: dict) -> None:
     written = aggregate("monthly", D("2024-01-01"), D("2024-01-31"), instance_ids=[other.pk])
     assert written["databases"] == {other.pk: 1}
     assert list(DatabaseSizeAggregation.objects.values_list("database_id", flat=True)) == [lone.pk]
+
+
+def test_planned_periods_for_named_instances_touch_no_other_unless_unrestricted(history: dict) -> None:
+    other = InstanceFactory()
+    fill(other, "z", {"2024-01-01": 7})
+    result = aggregate_periods([("monthly", D("2024-01-01"))], [other.pk], restrict=True)
+    assert result == {other.pk: {"monthly": {"period_start": "2024-01-01", "databases": 1, "instance": 0}}}
+    assert set(DatabaseSizeAggregation.objects.values_list("instance_id", flat=True)) == {other.pk}
+    aggregate_periods([("monthly", D("2024-01-01"))], [other.pk], restrict=False)  # the scheduled run
+    assert history["a"].instance_id in set(
+        DatabaseSizeAggregation.objects.values_list("instance_id", flat=True)
+    )
 
 
 def test_a_changed_sample_updates_only_its_periods(history: dict) -> None:
