@@ -215,7 +215,7 @@ def excuse(session: Path, module: str, work: Path) -> dict[str, str]:
                 continue
             line = _source_line(work, module, mutation.start_pos[0])
             for e in wanted:
-                if e.operator == mutation.operator_name and e.line == line:
+                if e.operator in ("*", mutation.operator_name) and e.line == line:
                     excused[item.job_id] = e.reason
                     used.add(e)
                     db.set_result(
