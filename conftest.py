@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -55,6 +56,18 @@ def _test_settings(settings: Any) -> None:
     """Keep the retry logic but not its real 2/4/8 s waits; encrypt with the test key."""
     settings.WHALEFALL_RETRY_DELAYS = [0, 0, 0]
     settings.WHALEFALL_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
+
+
+@pytest.fixture(autouse=True)
+def _language_of_its_own() -> Iterator[None]:
+    """Every test starts and ends with no language activated: a request with a Chinese browser
+    (LocaleMiddleware) leaves Chinese active in the thread, and a later test's command output
+    would be Chinese depending on the order the tests ran in."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
