@@ -68,19 +68,7 @@ PERIOD_STARTS = [
     ("monthly", "2024-02-01"),
     ("quarterly", "2024-01-01"),
 ]
-AGG_VALUES = (
-    "database_id",
-    "period_type",
-    "period_start",
-    "period_end",
-    "avg_size_bytes",
-    "max_size_bytes",
-    "min_size_bytes",
-    "sample_count",
-    "change_bytes",
-    "change_percent",
-    "trend",
-)
+AGG_VALUES = ("database_id", "period_type", "period_start", *aggregation.VALUE_COLUMNS)
 
 
 def run_all(first: str = "2023-10-01", last: str = "2025-03-31") -> None:
