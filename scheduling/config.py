@@ -1,14 +1,16 @@
-"""`scheduler_tasks.yaml`: the default jobs, validated strictly (a typo must stop the scheduler, not drop a job).
+"""`scheduler_tasks.yaml`: overrides of the default jobs, validated strictly (a typo must stop the
+scheduler, not drop a job).
 
-Each entry names a declared task (`task: sync_accounts`, see `whalefall.task_registry`) and
-its trigger; its name, description and kwargs default to the declaration's. Every error names the
-file, the entry and the field. A missing file falls back to `builtin_defaults()` (every
-declared task's default job, what the shipped file lists) with a warning; an invalid file is
-an error, never a partial load.
+Every declared task (see `whalefall.task_registry`) brings its own default job, so adding a task
+is one declaration and the file only says what differs: an entry names a task (`task:
+sync_accounts`) and gives what it changes (`enabled: false`, a trigger, a name, kwargs, or a job
+id of its own); anything it leaves out is the declaration's. A task the file does not mention
+keeps its declared job. Every error names the file, the entry and the field; a missing file
+means the declared jobs, with a warning; an invalid file is an error, never a partial load.
 
-Files written before tasks had names give a dotted `function:` instead. They keep working:
-a path of a declared task is read as that task, any other path as before (with a `name`);
-both with a deprecation warning.
+Files written before tasks had names give a dotted `function:` instead, with the whole job
+spelled out. They keep working: a path of a declared task is read as that task, any other path
+as before (with a `name`); both with a deprecation warning.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ logger = get_logger(__name__)
 JOB_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")  # {action}_{frequency}, snake_case
 REQUIRED = ("id", "trigger_type", "trigger_params")
 OPTIONAL = ("task", "function", "name", "enabled", "description", "kwargs")
+# What an entry naming a declared task may leave out: the declaration gives it.
+FROM_DECLARATION = ("id", "trigger_type", "trigger_params")
 
 
 class ConfigError(Exception):
@@ -65,6 +69,7 @@ class LoadResult:
     specs: list[TaskSpec]
     source: str  # the file path, or "built-in defaults"
     warnings: list[str]
+    declared: list[str] = field(default_factory=list)  # job ids that came from declarations only
 
 
 def spec_of(task: ScheduledTask) -> TaskSpec:
@@ -82,8 +87,19 @@ def spec_of(task: ScheduledTask) -> TaskSpec:
 
 
 def builtin_defaults() -> list[TaskSpec]:
-    """Every declared task's default job: the fallback when the YAML file is missing."""
+    """Every declared task's default job, as it is when the YAML file says nothing of it."""
     return [spec_of(task) for task in task_registry.all_tasks()]
+
+
+def with_declared(specs: list[TaskSpec]) -> list[TaskSpec]:
+    """The file's jobs, then the default job of every declared task the file does not mention.
+
+    A file that mentions a task (under any job id) has taken that task over: its declared job is
+    not added beside it, so giving a task a job id of its own does not run it twice. A job id the
+    file gives to something else is the file's too."""
+    functions = {spec.function for spec in specs}
+    ids = {spec.id for spec in specs}
+    return [*specs, *(s for s in builtin_defaults() if s.function not in functions and s.id not in ids)]
 
 
 def _task_of(path: str, label: str, raw: dict[str, Any], warnings: list[str]) -> ScheduledTask | None:
@@ -129,9 +145,16 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[
         raise ConfigError(path, label, "-", _("each entry must be a mapping"))
     if isinstance(raw.get("id"), str):
         label = f"default_tasks[{index}] ({raw['id']})"
-    for key in REQUIRED:
+    # Declared tasks give their own job id and trigger; other entries spell them out.
+    required = REQUIRED if "task" not in raw else ()
+    for key in required:
         if key not in raw or raw[key] in (None, ""):
             raise ConfigError(path, label, key, _("is required"))
+    for key in FROM_DECLARATION:
+        if key in raw and raw[key] in (None, ""):
+            raise ConfigError(path, label, key, _("is required"))
+    if "trigger_type" in raw and "trigger_params" not in raw:
+        raise ConfigError(path, label, "trigger_params", _("is required when trigger_type is given"))
     if "task" not in raw and raw.get("function") in (None, ""):
         raise ConfigError(path, label, "function" if "function" in raw else "task", _("is required"))
     if "name" in raw and raw["name"] in (None, ""):
@@ -144,21 +167,21 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[
             unknown[0],
             _("unknown field (allowed: %(fields)s)") % {"fields": ", ".join(REQUIRED + OPTIONAL)},
         )
-    job_id = raw["id"]
+    for key in ("task", "name", "function", "description"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ConfigError(path, label, key, _("must be a string"))
+    task = _task_of(path, label, raw, warnings)
+    job_id = raw["id"] if "id" in raw or task is None else task.job_id
     if not isinstance(job_id, str) or not JOB_ID.match(job_id):
         raise ConfigError(
             path, label, "id", _("%(id)s must be snake_case {action}_{frequency}") % {"id": repr(job_id)}
         )
     if job_id in seen:
         raise ConfigError(path, label, "id", _("duplicate id %(id)s") % {"id": repr(job_id)})
-    for key in ("task", "name", "function", "description"):
-        if key in raw and not isinstance(raw[key], str):
-            raise ConfigError(path, label, key, _("must be a string"))
     if not isinstance(raw.get("enabled", True), bool):
         raise ConfigError(path, label, "enabled", _("must be true or false"))
     if not isinstance(raw.get("kwargs", {}), dict):
         raise ConfigError(path, label, "kwargs", _("must be a mapping"))
-    task = _task_of(path, label, raw, warnings)
     if task is None:
         if "name" not in raw:
             raise ConfigError(path, label, "name", _("is required (the function is no declared task)"))
@@ -166,8 +189,13 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[
             functions.check(raw["function"])
         except functions.FunctionError as exc:
             raise ConfigError(path, label, "function", str(exc)) from None
+    trigger_type = raw["trigger_type"] if "trigger_type" in raw or task is None else task.trigger_type
+    if "trigger_params" in raw or task is None:
+        trigger_params = raw["trigger_params"]
+    else:
+        trigger_params = task.trigger_params
     try:
-        build_trigger(raw["trigger_type"], raw["trigger_params"])
+        build_trigger(trigger_type, trigger_params)
     except TriggerError as exc:
         where = (
             exc.field if exc.field in ("trigger_type", "trigger_params") else f"trigger_params.{exc.field}"
@@ -178,9 +206,9 @@ def _entry_spec(path: str, index: int, raw: Any, seen: set[str], warnings: list[
         id=job_id,
         name=raw.get("name") or (task.label if task else ""),
         function=task.path if task else raw["function"],
-        trigger_type=raw["trigger_type"],
-        trigger_params=dict(raw["trigger_params"]),
-        enabled=raw.get("enabled", True),
+        trigger_type=trigger_type,
+        trigger_params=dict(trigger_params),
+        enabled=raw.get("enabled", task.enabled if task else True),
         description=raw.get("description", task.description if task else "") or "",
         kwargs=dict(raw["kwargs"] or {}) if "kwargs" in raw else dict(task.kwargs if task else {}),
     )
@@ -214,12 +242,14 @@ def parse(text: str, path: str, warnings: list[str] | None = None) -> list[TaskS
 
 
 def load_default_tasks(path: str | Path | None = None) -> LoadResult:
-    """The default jobs from the file (settings.WHALEFALL_SCHEDULER_TASKS_FILE) or the fallback."""
+    """The default jobs: the file's (settings.WHALEFALL_SCHEDULER_TASKS_FILE), then the declared
+    job of every task the file does not mention; the declared jobs alone when there is no file."""
     path = Path(path or settings.WHALEFALL_SCHEDULER_TASKS_FILE)
     if not path.exists():
         warning = _("%(path)s not found: using the built-in default jobs") % {"path": path}
         logger.warning("scheduler_tasks_file_missing", path=str(path))
-        return LoadResult(builtin_defaults(), _("built-in defaults"), [warning])
+        specs = builtin_defaults()
+        return LoadResult(specs, _("built-in defaults"), [warning], [s.id for s in specs])
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -227,5 +257,6 @@ def load_default_tasks(path: str | Path | None = None) -> LoadResult:
             str(path), "-", "-", _("cannot read: %(error)s") % {"error": exc.strerror}
         ) from None
     warnings: list[str] = []
-    specs = parse(text, str(path), warnings)
-    return LoadResult(specs, str(path), warnings)
+    listed = parse(text, str(path), warnings)
+    specs = with_declared(listed)
+    return LoadResult(specs, str(path), warnings, [s.id for s in specs[len(listed) :]])

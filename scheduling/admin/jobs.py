@@ -292,7 +292,9 @@ class JobConfigAdmin(admin.ModelAdmin):
         return format_html(
             '{} <span class="wf-edited" title="{}">{}</span>',
             obj.describe_trigger(),
-            _("Reload from YAML puts back the trigger shipped in scheduler_tasks.yaml."),
+            _(
+                "Reload from YAML puts back the trigger declared with the task or set in scheduler_tasks.yaml."
+            ),
             _("edited in the admin"),
         )
 
@@ -542,7 +544,7 @@ class JobConfigAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/scheduling/jobconfig/trigger_form.html", context)
 
     def reload_view(self, request: HttpRequest) -> HttpResponse:
-        """Reset built-in jobs to scheduler_tasks.yaml, after a confirmation page."""
+        """Reset built-in jobs to their declarations and scheduler_tasks.yaml, after a confirmation page."""
         self._require_manage(request)
         try:
             loaded = load_default_tasks()

@@ -40,8 +40,9 @@ class JobConfigQuerySet(models.QuerySet["JobConfig"]):
 class JobConfig(models.Model):
     """The wanted state of one job: function, trigger, enabled, paused.
 
-    Built-in jobs come from `scheduler_tasks.yaml`; `customized` remembers that an operator
-    edited the trigger, so a restart keeps the edit (only "reload from YAML" resets it).
+    Built-in jobs are the declared tasks' own, as `scheduler_tasks.yaml` changes them; `customized`
+    remembers that an operator edited the trigger, so a restart keeps the edit (only "reload from
+    YAML" resets it).
     Changes are saved here and a SchedulerCommand tells the running scheduler to apply them.
     """
 
@@ -59,7 +60,9 @@ class JobConfig(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
     paused = models.BooleanField(_("paused"), default=False)
     builtin = models.BooleanField(
-        _("built-in"), default=False, help_text=_("Shipped in scheduler_tasks.yaml; cannot be deleted.")
+        _("built-in"),
+        default=False,
+        help_text=_("Declared with its task or in scheduler_tasks.yaml; cannot be deleted."),
     )
     customized = models.BooleanField(
         _("customized"), default=False, help_text=_("Trigger edited in the admin.")

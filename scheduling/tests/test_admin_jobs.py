@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from scheduling import registry
+from scheduling.config import builtin_defaults
 from scheduling.models import JobConfig, SchedulerCommand, SchedulerLease
 from scheduling.tests.conftest import SPECS
 from scheduling.tests.users import OPERATORS, VIEWERS
@@ -267,12 +268,13 @@ def test_it_reloads_from_yaml_after_confirmation(operator: Client, settings: Any
     JobConfig.objects.get(pk="record_session_hourly").set_trigger("interval", {"minutes": 9})
     url = reverse("admin:scheduling_jobconfig_reload")
     page = operator.get(url).content.decode()
-    assert "Yes, reload 1 job" in page and "triggers edited in the admin are lost" in page
+    count = 1 + len(builtin_defaults())  # the file's job and every declared task's
+    assert f"Yes, reload {count} jobs" in page and "triggers edited in the admin are lost" in page
     assert "<td>Every hour</td>" in page  # the file's trigger in words
     assert JobConfig.objects.get(pk="record_session_hourly").trigger_params == {"minutes": 9}
     response = operator.post(url, {"confirm": "yes"}, follow=True)
     assert JobConfig.objects.get(pk="record_session_hourly").trigger_params == {"minute": 0}
-    assert any("Reloaded 1 built-in job from" in m for m in _messages(response))
+    assert any(f"Reloaded {count} built-in jobs from" in m for m in _messages(response))
     path.write_text("default_tasks: [")
     response = operator.post(url, {"confirm": "yes"}, follow=True)
     assert any("Cannot reload:" in m and "invalid YAML" in m for m in _messages(response))

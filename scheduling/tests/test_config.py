@@ -23,9 +23,10 @@ def _text(*entries: dict) -> str:
     return yaml.safe_dump({"default_tasks": list(entries)})
 
 
-def test_it_ships_the_builtin_defaults_in_the_yaml() -> None:
+def test_the_shipped_yaml_changes_nothing_so_every_declared_job_runs() -> None:
     loaded = load_default_tasks(SHIPPED)
     assert loaded.specs == builtin_defaults()
+    assert loaded.declared == [s.id for s in loaded.specs]
     assert {s.id for s in loaded.specs} == {
         "sync_accounts_every_30min",
         "collect_database_sizes_daily",
@@ -34,6 +35,72 @@ def test_it_ships_the_builtin_defaults_in_the_yaml() -> None:
         "cleanup_expired_sync_locks_every_5min",
         "send_alerts_every_minute",
     }
+
+
+def test_an_override_gives_only_what_differs_and_keeps_the_declared_rest(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.yaml"
+    path.write_text(
+        _text(
+            {"task": "sync_accounts", "trigger_params": {"minutes": 15}},
+            {"task": "send_alerts", "enabled": False},
+        )
+    )
+    loaded = load_default_tasks(path)
+    specs = {s.id: s for s in loaded.specs}
+    declared = {s.id: s for s in builtin_defaults()}
+    assert specs.keys() == declared.keys()  # same jobs, no duplicate
+    sync = specs["sync_accounts_every_30min"]
+    assert (sync.trigger_type, sync.trigger_params) == ("interval", {"minutes": 15})
+    assert sync.name == declared[sync.id].name and sync.function == declared[sync.id].function
+    alerts = specs["send_alerts_every_minute"]
+    assert alerts.enabled is False
+    assert alerts.trigger_params == declared[alerts.id].trigger_params
+    assert set(loaded.declared) == set(declared) - {sync.id, alerts.id}
+
+
+def test_a_task_under_a_job_id_of_its_own_replaces_its_declared_job(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.yaml"
+    path.write_text(
+        _text(
+            {
+                "task": "collect_database_sizes",
+                "id": "collect_database_sizes_twice_daily",
+                "trigger_type": "cron",
+                "trigger_params": {"hour": "3,15", "minute": 0},
+            }
+        )
+    )
+    ids = [s.id for s in load_default_tasks(path).specs]
+    assert "collect_database_sizes_twice_daily" in ids
+    assert "collect_database_sizes_daily" not in ids  # the task would otherwise run twice
+    assert ids[0] == "collect_database_sizes_twice_daily"  # the file's jobs come first
+
+
+def test_a_job_id_the_file_gives_to_another_function_is_the_files(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.yaml"
+    path.write_text(_text({**GOOD, "id": "sync_accounts_every_30min"}))
+    specs = [s for s in load_default_tasks(path).specs if s.id == "sync_accounts_every_30min"]
+    assert [s.function for s in specs] == [GOOD["function"]]
+
+
+def test_a_trigger_type_without_its_params_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(_text({"task": "sync_accounts", "trigger_type": "cron"}), "tasks.yaml")
+    assert (err.value.entry, err.value.field) == ("default_tasks[0]", "trigger_params")
+    assert "required when trigger_type is given" in err.value.message
+
+
+def test_an_override_with_an_empty_id_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(_text({"task": "sync_accounts", "id": ""}), "tasks.yaml")
+    assert (err.value.field, err.value.message) == ("id", "is required")
+
+
+def test_two_overrides_of_one_declared_job_are_duplicates() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(_text({"task": "sync_accounts"}, {"task": "sync_accounts", "enabled": False}), "tasks.yaml")
+    assert err.value.entry == "default_tasks[1]"
+    assert "duplicate id 'sync_accounts_every_30min'" in err.value.message
 
 
 def test_it_falls_back_to_builtin_defaults_with_a_warning(tmp_path: Path) -> None:
@@ -48,7 +115,7 @@ def test_it_reads_the_path_from_settings(tmp_path: Path, settings: object) -> No
     path.write_text(_text(GOOD))
     settings.WHALEFALL_SCHEDULER_TASKS_FILE = str(path)  # type: ignore[attr-defined]
     loaded = load_default_tasks()
-    assert [s.id for s in loaded.specs] == ["record_session_hourly"]
+    assert [s.id for s in loaded.specs if s.id not in loaded.declared] == ["record_session_hourly"]
     assert loaded.source == str(path)
 
 
@@ -255,3 +322,21 @@ def test_a_spec_is_enabled_unless_it_says_otherwise_and_cannot_be_changed() -> N
     assert spec.enabled is True
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.enabled = False  # type: ignore[misc]
+
+
+def test_runscheduler_shows_the_default_jobs_and_where_each_comes_from(
+    tmp_path: Path, settings: object
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    path = tmp_path / "tasks.yaml"
+    path.write_text(_text({"task": "sync_accounts", "trigger_params": {"minutes": 15}, "enabled": False}))
+    settings.WHALEFALL_SCHEDULER_TASKS_FILE = str(path)  # type: ignore[attr-defined]
+    out = StringIO()
+    call_command("runscheduler", "--show-defaults", stdout=out, stderr=StringIO())
+    lines = dict(line.split(": ", 1) for line in out.getvalue().splitlines())
+    assert lines.keys() == {s.id for s in builtin_defaults()}
+    assert lines["sync_accounts_every_30min"] == f"Every 15 minutes (disabled) [{path}]"
+    assert lines["collect_database_sizes_daily"] == "At 03:00, every day [declared]"

@@ -108,13 +108,17 @@ def test_the_yaml_may_rename_and_describe_a_declared_task(tidy: ScheduledTask) -
     )
 
 
-def test_the_shipped_yaml_refers_to_every_declared_task_by_name() -> None:
-    loaded = load_default_tasks(SHIPPED)
-    assert loaded.warnings == []
-    assert loaded.specs == builtin_defaults()
-    raw = yaml.safe_load(SHIPPED.read_text())["default_tasks"]
-    assert all("task" in entry and "function" not in entry for entry in raw)
-    assert {entry["task"] for entry in raw} == {t.name for t in task_registry.all_tasks()}
+def test_a_declared_task_runs_on_its_declared_job_when_the_yaml_does_not_mention_it(
+    tidy: ScheduledTask, tmp_path: Path
+) -> None:
+    """Adding a task is its declaration alone: no line of YAML is needed for it to be scheduled."""
+    for text in (SHIPPED.read_text(), _yaml({"task": "sync_accounts", "enabled": False})):
+        path = tmp_path / "tasks.yaml"
+        path.write_text(text)
+        loaded = load_default_tasks(path)
+        [spec] = [s for s in loaded.specs if s.function == PATH]
+        assert (spec.id, spec.trigger_params, spec.enabled) == ("tidy_up_hourly", {"minute": 15}, True)
+        assert "tidy_up_hourly" in loaded.declared and loaded.warnings == []
 
 
 def test_the_run_now_list_covers_every_sync_category() -> None:

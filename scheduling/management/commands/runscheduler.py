@@ -10,9 +10,10 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from scheduling.config import ConfigError, load_default_tasks
+from scheduling.config import ConfigError, LoadResult, load_default_tasks
 from scheduling.service import SchedulerService
 from scheduling.status import scheduler_status
+from scheduling.triggers import describe
 from whalefall.management.base import SafeOutputCommand
 
 
@@ -33,6 +34,14 @@ class Command(SafeOutputCommand):
         )
 
         parser.add_argument(
+            "--show-defaults",
+            action="store_true",
+            help=gettext(
+                "Do not run: print the default jobs (each task's declared job and what "
+                "scheduler_tasks.yaml changes) and exit."
+            ),
+        )
+        parser.add_argument(
             "--check",
             action="store_true",
             help=gettext(
@@ -41,7 +50,12 @@ class Command(SafeOutputCommand):
         )
 
     def handle(
-        self, *args: Any, lease_seconds: int | None = None, check: bool = False, **options: Any
+        self,
+        *args: Any,
+        lease_seconds: int | None = None,
+        check: bool = False,
+        show_defaults: bool = False,
+        **options: Any,
     ) -> None:
         if check:
             self._check()
@@ -57,6 +71,9 @@ class Command(SafeOutputCommand):
             ) from None
         for warning in loaded.warnings:
             self.stderr.write(gettext("Warning: %(warning)s") % {"warning": warning})
+        if show_defaults:
+            self._show(loaded)
+            return
         self.stdout.write(
             gettext("Default jobs from %(source)s: %(count)d")
             % {"source": loaded.source, "count": len(loaded.specs)}
@@ -65,6 +82,16 @@ class Command(SafeOutputCommand):
         signal.signal(signal.SIGTERM, service.request_stop)
         signal.signal(signal.SIGINT, service.request_stop)
         service.run()
+
+    def _show(self, loaded: LoadResult) -> None:
+        """One line per default job: id, trigger in words, whether it runs, and where it comes from."""
+        declared = set(loaded.declared)
+        for spec in loaded.specs:
+            origin = gettext("declared") if spec.id in declared else loaded.source
+            state = "" if spec.enabled else " " + gettext("(disabled)")
+            self.stdout.write(
+                f"{spec.id}: {describe(spec.trigger_type, spec.trigger_params)}{state} [{origin}]"
+            )
 
     def _check(self) -> None:
         status = scheduler_status()
