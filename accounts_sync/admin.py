@@ -479,6 +479,7 @@ def sync_accounts_now(
 
 extend_instance_admin(
     actions=(sync_accounts_now,),
+    row_buttons={"sync": (sync_accounts_now, _("Sync"))},
     columns=(account_count,),
     details=(accounts_link, last_account_sync),
     methods=(has_sync_permission,),

@@ -326,4 +326,8 @@ def has_collect_sizes_permission(modeladmin: admin.ModelAdmin, request: HttpRequ
     return request.user.has_perm("whalefall.manage_syncsession")
 
 
-extend_instance_admin(actions=(collect_sizes_now,), methods=(has_collect_sizes_permission,))
+extend_instance_admin(
+    actions=(collect_sizes_now,),
+    methods=(has_collect_sizes_permission,),
+    row_buttons={"collect": (collect_sizes_now, _("Collect"))},
+)

@@ -65,6 +65,7 @@ def test_it_records_an_aggregation_session_and_recomputes_a_named_period() -> No
     summary = json.loads(out.getvalue())
     session = SyncSession.objects.get(session_id=summary["session_id"])
     assert (session.category, session.status) == ("aggregation", "completed")
+    assert session.trigger == "manual"  # every instance: not a single-instance run
     assert session.parameters["periods"] == [["quarterly", "2024-04-01"]]
     details = summary["instances"][0]["sync_details"]["aggregation"]
     assert details["quarterly"] == {"period_start": "2024-04-01", "databases": 1, "instance": 1}
@@ -73,6 +74,11 @@ def test_it_records_an_aggregation_session_and_recomputes_a_named_period() -> No
 
     again = calculate_database_size_aggregations(period="quarterly", date="2024-05-01", trigger="manual")
     assert again["instances"][0]["items_updated"] == 0  # nothing changed, nothing rewritten
+
+    out = StringIO()
+    call_command("calculate_database_size_aggregations", "--instance", instance.name, "--json", stdout=out)
+    named = SyncSession.objects.get(session_id=json.loads(out.getvalue())["session_id"])
+    assert named.trigger == "manual_single"  # recorded as every sync command records one instance
 
 
 def test_the_scheduled_run_covers_the_last_complete_period_of_each_kind() -> None:

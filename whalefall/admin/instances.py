@@ -31,12 +31,11 @@ from whalefall.services.connection_check import CheckResult, check_instance, try
 
 # The button on the add/change form that tries the entered settings instead of saving them.
 TEST_BUTTON = "_test_connection"
-# Per-row buttons -> the changelist action each runs on that one instance (the apps add the
-# sync and collect actions; a button shows only where its action is offered to the user).
+# Per-row buttons -> the changelist action each runs on that one instance. The apps add theirs
+# with their actions (`extend_instance_admin(row_buttons=...)`); a button shows only where its
+# action is offered to the user.
 ROW_ACTIONS: dict[str, tuple[str, Any]] = {
     "test": ("test_connection", gettext_lazy("Test")),
-    "sync": ("sync_accounts_now", gettext_lazy("Sync")),
-    "collect": ("collect_sizes_now", gettext_lazy("Collect")),
 }
 
 
@@ -471,6 +470,7 @@ def extend_instance_admin(
     details: tuple[Callable[..., Any], ...] = (),
     methods: tuple[Callable[..., Any], ...] = (),
     annotate: Callable[[QuerySet[Instance]], QuerySet[Instance]] | None = None,
+    row_buttons: dict[str, tuple[Callable[..., Any], Any]] | None = None,
 ) -> None:
     """Let an app add actions, changelist columns and read-only detail fields to the instance
     admin without subclassing it, so several apps can extend it whatever their load order.
@@ -478,8 +478,15 @@ def extend_instance_admin(
     Each callable becomes a method of InstanceAdmin: actions take (self, request, queryset),
     columns and details take (self, obj); `methods` are helpers such as the
     `has_<name>_permission` checks an action's `permissions=[...]` names; `annotate` adds the
-    per-row values columns read.
+    per-row values columns read; `row_buttons` puts one of the actions on each row of the board
+    as a button (key in its URL -> (action, label)).
     """
+    for key, (action, label) in (row_buttons or {}).items():
+        if key in ROW_ACTIONS and ROW_ACTIONS[key][0] != action.__name__:
+            raise ValueError(f"the instance row button {key!r} is already {ROW_ACTIONS[key][0]!r}")
+        if action not in actions:
+            raise ValueError(f"the row button {key!r} runs {action.__name__!r}, not one of the actions given")
+        ROW_ACTIONS[key] = (action.__name__, label)
     for fn in (*actions, *columns, *details, *methods):
         setattr(InstanceAdmin, fn.__name__, fn)
     InstanceAdmin.actions = [*InstanceAdmin.actions, *(fn.__name__ for fn in actions)]

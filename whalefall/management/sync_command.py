@@ -14,7 +14,8 @@ one for its exit status, the same in every app.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from whalefall.choices import SessionStatus, SyncTrigger
 from whalefall.management.base import SafeOutputCommand
+from whalefall.management.progress import InstanceProgress
 from whalefall.models import Instance
 from whalefall.sync.locks import LockConflict
 from whalefall.textsafe import safe_text
@@ -112,5 +114,29 @@ class SyncSessionCommand(SafeOutputCommand):
             help=_("Also sync the named instances that are inactive (otherwise they are refused)."),
         )
 
+    def add_json_argument(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
+
     def instance_ids(self, options: dict[str, Any]) -> list[int] | None:
         return instance_ids(options["instances"], include_inactive=options["include_inactive"])
+
+    def run_sync(
+        self,
+        task: Callable[..., dict[str, Any]],
+        *,
+        as_json: bool,
+        title: str = "",
+        counters: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run one session of `task` with progress (none with `as_json`: stdout is then the JSON
+        summary alone), print its summary, and exit 1 unless it completed."""
+        total = len(Instance.objects.for_sync(kwargs.get("instance_ids")))
+        progress = InstanceProgress(self, total=total, title=title, enabled=not as_json, counters=counters)
+        with progress:
+            summary = run_session(task, **kwargs, progress=progress)
+        if as_json:
+            self.stdout.write(json.dumps(summary, indent=2, sort_keys=True, default=str))
+        else:
+            progress.session_summary(summary)
+        exit_for(summary)

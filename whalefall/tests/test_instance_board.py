@@ -478,3 +478,17 @@ def test_only_operators_get_the_credential_test(monkeypatch: pytest.MonkeyPatch)
     }
     assert client.post(add, data).status_code == 403
     assert called == [] and not Credential.objects.filter(name="n").exists()
+
+
+def test_an_app_puts_a_row_button_only_for_an_action_it_adds() -> None:
+    from whalefall.admin.instances import ROW_ACTIONS, extend_instance_admin
+
+    def not_added(modeladmin: Any, request: Any, queryset: Any) -> None: ...
+
+    with pytest.raises(ValueError, match="not one of the actions given"):
+        extend_instance_admin(row_buttons={"other": (not_added, "Other")})
+    with pytest.raises(ValueError, match="already 'test_connection'"):
+        extend_instance_admin(actions=(not_added,), row_buttons={"test": (not_added, "Test")})
+    assert "other" not in ROW_ACTIONS and ROW_ACTIONS["test"][0] == "test_connection"
+    # The apps' own buttons, added with their actions.
+    assert ROW_ACTIONS["sync"][0] == "sync_accounts_now" and ROW_ACTIONS["collect"][0] == "collect_sizes_now"

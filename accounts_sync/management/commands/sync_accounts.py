@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -10,9 +9,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts_sync.tasks import sync_accounts
-from whalefall.management.progress import ACCOUNT_COUNTERS, InstanceProgress
-from whalefall.management.sync_command import SyncSessionCommand, exit_for, manual_trigger, run_session
-from whalefall.models import Instance
+from whalefall.management.progress import ACCOUNT_COUNTERS
+from whalefall.management.sync_command import SyncSessionCommand, manual_trigger
 
 
 class Command(SyncSessionCommand):
@@ -22,31 +20,20 @@ class Command(SyncSessionCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         self.add_instance_arguments(parser)
-        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
+        self.add_json_argument(parser)
         parser.add_argument(
             "--force", action="store_true", help=_("Accept a listing that deactivates more than half.")
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ids = self.instance_ids(options)
-        progress = InstanceProgress(
-            self,
-            total=len(Instance.objects.for_sync(ids)),
+        self.run_sync(
+            sync_accounts,
+            as_json=options["json"],
             title=_("Syncing accounts"),
-            enabled=not options["json"],
             counters=ACCOUNT_COUNTERS,
+            instance_ids=ids,
+            trigger=manual_trigger(ids),
+            created_by="cli",
+            force=options["force"],
         )
-        with progress:
-            summary = run_session(
-                sync_accounts,
-                instance_ids=ids,
-                trigger=manual_trigger(ids),
-                created_by="cli",
-                force=options["force"],
-                progress=progress,
-            )
-        if options["json"]:
-            self.stdout.write(json.dumps(summary, indent=2, sort_keys=True))
-        else:
-            progress.session_summary(summary)
-        exit_for(summary)

@@ -8,10 +8,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from capacity import tasks
-from capacity.management.commands._run_session import run_task
 from capacity.models import PeriodType
-from whalefall.choices import SyncTrigger
-from whalefall.management.sync_command import SyncSessionCommand
+from whalefall.management.sync_command import SyncSessionCommand, manual_trigger
 
 
 def iso_date(value: str) -> date:
@@ -41,21 +39,21 @@ class Command(SyncSessionCommand):
                 "saw (repair after size rows were edited or deleted behind its back)."
             ),
         )
-        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
+        self.add_json_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = iso_date(options["date"]) if options["date"] else None
         if options["full"] and (day or options["period"]):
             raise CommandError(_("--full recomputes every period: it takes no --period or --date"))
-        run_task(
-            self,
+        ids = self.instance_ids(options)
+        self.run_sync(
             tasks.calculate_database_size_aggregations,
             as_json=options["json"],
             title=_("Calculating size aggregates"),
             period=options["period"],
             date=day,
             full=options["full"],
-            instance_ids=self.instance_ids(options),
-            trigger=SyncTrigger.MANUAL,
+            instance_ids=ids,
+            trigger=manual_trigger(ids),
             created_by="cli",
         )

@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from capacity import tasks
-from capacity.management.commands._run_session import run_task
 from whalefall.management.sync_command import SyncSessionCommand, manual_trigger
 
 
@@ -18,12 +17,11 @@ class Command(SyncSessionCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         self.add_instance_arguments(parser)
-        parser.add_argument("--json", action="store_true", help=_("Print the session summary as JSON."))
+        self.add_json_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         ids = self.instance_ids(options)
-        run_task(
-            self,
+        self.run_sync(
             tasks.collect_database_sizes,
             as_json=options["json"],
             title=_("Collecting database sizes"),
