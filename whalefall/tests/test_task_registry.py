@@ -254,3 +254,16 @@ def test_the_core_does_not_name_its_apps() -> None:
         if named:
             offenders[str(relative)] = named
     assert offenders == {}
+
+
+def test_the_adapters_use_nothing_of_djangos_database_layer() -> None:
+    """Adapters talk to monitored servers through their drivers; the ORM and Django's database
+    connections are the metadata database's (import-linter cannot forbid a subpackage of an
+    external package, so this test does)."""
+    offenders = {}
+    for package in ("accounts_sync/adapters", "capacity/adapters", "whalefall/connections"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            named = sorted(m for m in _imports(path) if m == "django.db" or m.startswith("django.db."))
+            if named:
+                offenders[str(path.relative_to(ROOT))] = named
+    assert offenders == {}
