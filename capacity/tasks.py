@@ -7,18 +7,18 @@ category's sync lock, creates the per-instance records and drives them.
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 from typing import Any
 
 from django.utils import timezone
 
 from capacity.coordinator import MODULE, sync_instance
 from capacity.services.aggregation import plan_periods
-from capacity.services.shared_aggregation import SharedAggregation
+from capacity.services.shared_aggregation import MODULE as AGGREGATION_MODULE
+from capacity.services.shared_aggregation import aggregate_instance, aggregation_parameters
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
-from whalefall.sync.session_runner import ProgressCallback, run_instance, run_sync
+from whalefall.sync.session_runner import ProgressCallback, run_sync
 from whalefall.task_registry import ScheduledTask
 
 logger = get_logger(__name__)
@@ -65,27 +65,15 @@ def calculate_database_size_aggregations(
         raise ValueError("a full recompute covers every period: name no period or date")
     named = period is not None or day is not None
     periods = plan_periods(period, day, today)
-    instances = Instance.objects.for_sync(instance_ids)
-    work = SharedAggregation(
-        periods if named else None,
-        [i.pk for i in instances],
-        restrict=instance_ids is not None,
-        today=today,
-        full=full,
-    )
     mode = "periods" if named else "full" if full else "incremental"
     session = run_sync(
         category=SyncCategory.AGGREGATION,
-        module="capacity_aggregation",
-        instances=instances,
-        unit=partial(run_instance, module="capacity_aggregation", work=work),
+        module=AGGREGATION_MODULE,
+        instances=Instance.objects.for_sync(instance_ids),
+        unit=aggregate_instance,
         trigger=trigger,
         created_by=created_by,
-        parameters={
-            "mode": mode,
-            "periods": [[k, s.isoformat()] for k, s in periods],
-            "instance_ids": instance_ids,
-        },
+        parameters=aggregation_parameters(mode=mode, periods=periods, instance_ids=instance_ids, today=today),
         progress=progress,
     )
     logger.info("capacity_aggregation_periods", mode=mode, periods=[f"{k}:{s}" for k, s in periods])

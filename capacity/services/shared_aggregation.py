@@ -1,66 +1,109 @@
-"""The aggregation's work for `whalefall.sync.session_runner.run_instance`: one shared pass per session."""
+"""The aggregation's unit of work: `aggregate_instance(session_id, instance_id)`, one shared pass
+per session.
+
+The work is all in the metadata database, where one set-based pass over every instance of the
+session (a few statements, whatever their number) beats one pass per instance: parallel writers
+would only queue for its lock. So the first unit of a session to arrive runs the pass for all of
+the session's instances, and every unit reports its own instance's share.
+
+Like every app's unit, it is a plain function of ids: what to aggregate is read from the
+session's parameters (`mode`, `periods`, `instance_ids`, `today`). Sharing the pass is an
+optimisation of the process, not a requirement: an executor that runs the units in several
+processes runs the pass once per process, and a second pass over the same periods rewrites
+nothing (the aggregates are upserts of the same values).
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from capacity.services.aggregation import aggregate_periods
 from capacity.services.incremental import aggregate_changes
 from whalefall.choices import SyncPhase
-from whalefall.models import Instance, SyncSession
+from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.structured_logging import scrub
 from whalefall.sync.phases import InstanceResult, PhaseError, PhaseStats
+from whalefall.sync.session_runner import run_instance
+
+MODULE = "capacity_aggregation"
+# Passes kept for units still to report; sessions run one at a time per category, so a few is
+# plenty, and the bound keeps a scheduler that runs for months from keeping every result.
+_KEPT_PASSES = 4
 
 
-class SharedAggregation:
-    """The aggregation of a session as `run_sync` work: the first worker runs one set-based pass
-    over all the session's instances (a few statements, whatever the number of instances); every
-    worker then reports its own instance's share. One pass beats one per instance: the work is
-    all in the metadata database, where parallel writers would only queue for its lock.
+def aggregation_parameters(
+    *, mode: str, periods: list[tuple[str, date]], instance_ids: list[int] | None, today: date
+) -> dict[str, Any]:
+    """What a session records of its aggregation, and all its units need to know."""
+    return {
+        "mode": mode,
+        "periods": [[kind, start.isoformat()] for kind, start in periods],
+        "instance_ids": instance_ids,
+        "today": today.isoformat(),
+    }
 
-    The pass is either the named periods (`periods`) or, without them, the incremental run up to
-    `today` (`full`: every period from the first row, ignoring the watermarks)."""
 
-    def __init__(
-        self,
-        periods: list[tuple[str, date]] | None,
-        instance_ids: list[int],
-        *,
-        restrict: bool = True,
-        today: date | None = None,
-        full: bool = False,
-    ) -> None:
-        self.periods, self.instance_ids, self.restrict = periods, instance_ids, restrict
-        self.today, self.full = today, full
-        self._lock = threading.Lock()
-        self._done = False
-        self._result: dict[int, dict[str, dict]] = {}
-        self._error = ""
+@dataclass
+class _Pass:
+    """One session's pass: run once, read by every unit of the session."""
 
-    def _run(self) -> dict[int, dict[str, dict]]:
-        if self.periods is not None:
-            return aggregate_periods(self.periods, self.instance_ids, restrict=self.restrict)
-        assert self.today is not None
-        scope = self.instance_ids if self.restrict else None
-        return aggregate_changes(self.today, scope, full=self.full)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: bool = False
+    result: dict[int, dict[str, dict]] = field(default_factory=dict)
+    error: str = ""
 
-    def __call__(self, instance: Instance, session: SyncSession) -> InstanceResult:
-        with self._lock:
-            if not self._done:
-                try:
-                    self._result = self._run()
-                except Exception as exc:  # noqa: BLE001 - every instance's record gets the reason
-                    self._error = scrub(f"{exc.__class__.__name__}: {exc}")
-                self._done = True
-        if self._error:
-            raise PhaseError(SyncPhase.COLLECTION, self._error)
-        per_kind = self._result.get(instance.pk, {})
-        stats = PhaseStats(processed_records=len(per_kind))
-        stats.saved_count = sum(v["databases"] + v["instance"] for v in per_kind.values())
-        stats.extra.update(per_kind)
-        return InstanceResult(
-            items_synced=len(per_kind),
-            items_updated=stats.saved_count,
-            sync_details={"aggregation": stats.as_dict()},
-        )
+
+_passes: OrderedDict[int, _Pass] = OrderedDict()
+_passes_lock = threading.Lock()
+
+
+def _pass_of(session_id: int) -> _Pass:
+    with _passes_lock:
+        found = _passes.get(session_id)
+        if found is None:
+            found = _passes[session_id] = _Pass()
+            while len(_passes) > _KEPT_PASSES:
+                _passes.popitem(last=False)
+        return found
+
+
+def _run_pass(session: SyncSession) -> dict[int, dict[str, dict]]:
+    params = session.parameters or {}
+    named = params.get("instance_ids")
+    if params.get("mode") == "periods":
+        periods = [(kind, date.fromisoformat(start)) for kind, start in params["periods"]]
+        ids = list(SyncInstanceRecord.objects.filter(session=session).values_list("instance_id", flat=True))
+        return aggregate_periods(periods, ids, restrict=named is not None)
+    today = date.fromisoformat(params["today"])
+    return aggregate_changes(today, named, full=params.get("mode") == "full")
+
+
+def _share(instance: Instance, session: SyncSession) -> InstanceResult:
+    shared = _pass_of(session.pk)
+    with shared.lock:
+        if not shared.done:
+            try:
+                shared.result = _run_pass(session)
+            except Exception as exc:  # noqa: BLE001 - every instance's record gets the reason
+                shared.error = scrub(f"{exc.__class__.__name__}: {exc}")
+            shared.done = True
+    if shared.error:
+        raise PhaseError(SyncPhase.COLLECTION, shared.error)
+    per_kind = shared.result.get(instance.pk, {})
+    stats = PhaseStats(processed_records=len(per_kind))
+    stats.saved_count = sum(v["databases"] + v["instance"] for v in per_kind.values())
+    stats.extra.update(per_kind)
+    return InstanceResult(
+        items_synced=len(per_kind),
+        items_updated=stats.saved_count,
+        sync_details={"aggregation": stats.as_dict()},
+    )
+
+
+def aggregate_instance(session_id: int, instance_id: int) -> SyncInstanceRecord:
+    """The aggregation's unit of work for one instance of a session."""
+    return run_instance(session_id, instance_id, module=MODULE, work=_share)
