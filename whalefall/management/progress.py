@@ -141,6 +141,7 @@ class InstanceProgress:
         self._lock = threading.Lock()
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._running: dict[str, TaskID] = {}  # a bar per instance being worked on (terminal only)
         self._rerouted: list[tuple[logging.StreamHandler[Any], Any]] = []
 
     # -- the bar's lifetime ---------------------------------------------------------------------
@@ -174,6 +175,7 @@ class InstanceProgress:
             self._restore_console_logs()
             self._bar.stop()
             self._bar = None
+            self._running.clear()
 
     def _reroute_console_logs(self, console: Console) -> None:
         """Log lines written to the same terminal would be drawn over by the bar: while it shows,
@@ -193,7 +195,14 @@ class InstanceProgress:
             handler.setStream(stream)
         self._rerouted.clear()
 
-    # -- one finished instance ------------------------------------------------------------------
+    # -- one instance ---------------------------------------------------------------------------
+    def instance_started(self, name: str) -> None:
+        """An instance's work began: on a terminal it gets a bar of its own under the total,
+        with its time so far, until it finishes (an instance that hangs shows which one)."""
+        with self._lock:
+            if self._bar is not None and name not in self._running:
+                self._running[name] = self._bar.add_task(f"  {safe_text(name)}", total=None)
+
     def __call__(self, record: SyncInstanceRecord) -> None:
         """The sync runner's progress callback: one record that just finished."""
         self.step(
@@ -216,6 +225,8 @@ class InstanceProgress:
             line = f"{safe_text(name)}: {detail}"
             cancelled = status == RecordStatus.CANCELLED
             extra = [_("    warning: %(text)s") % {"text": safe_text(note)} for note in notes]
+            if self._bar is not None and name in self._running:
+                self._bar.remove_task(self._running.pop(name))
             if self._bar is not None and self._task is not None:
                 colour = _STYLES["failed" if failed else "other" if cancelled else "ok"]
                 self._bar.console.print(Text(safe_lines(line), style=colour), soft_wrap=True)

@@ -112,7 +112,12 @@ def _run_session(
         records = ledger.add_instance_records(session, instances)
         workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records) or 1))
 
+        # A progress display may also show the instances being worked on (a bar each on a terminal).
+        started = getattr(progress, "instance_started", None)
+
         def one(instance: Instance) -> SyncInstanceRecord:
+            if started is not None:
+                started(instance.name)
             record = unit(session.pk, instance.pk)
             if progress:
                 progress(record)
