@@ -27,6 +27,7 @@ from whalefall import dispatch
 from whalefall.admin.instances import extend_instance_admin
 from whalefall.admin.sessions import ReadOnlyMixin
 from whalefall.choices import SyncCategory, SyncTrigger
+from whalefall.formats import local_datetime
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.sync.admission import refusal
 
@@ -434,10 +435,10 @@ def last_account_sync(modeladmin: admin.ModelAdmin, obj: Instance) -> SafeString
         .first()
     )
     if record is None:
-        return "never"
+        return gettext("never")
     url = reverse("admin:whalefall_syncsession_change", args=[record.session_id])
     when = record.finished_at or record.session.started_at
-    return format_html('<a href="{}">{} {}</a>', url, record.get_status_display(), f"{when:%Y-%m-%d %H:%M}")
+    return format_html('<a href="{}">{} {}</a>', url, record.get_status_display(), local_datetime(when))
 
 
 def has_sync_permission(modeladmin: admin.ModelAdmin, request: HttpRequest) -> bool:

@@ -18,11 +18,12 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts_sync import display, history, statements
 from accounts_sync.models import Account, AccountPrivilege
 from accounts_sync.privileges import Scope
-from accounts_sync.questions import effective_rows, permissions_at, who_can
+from accounts_sync.questions import answer_counts, effective_rows, permissions_at, who_can
 from accounts_sync.reports import Period, write_csv, write_xlsx
 from whalefall.models import Instance
 
@@ -30,24 +31,36 @@ MAX_ROWS = 2000
 
 
 class WhoCanForm(forms.Form):
-    privilege = forms.CharField(max_length=128, help_text="e.g. SELECT, DROP, EXECUTE, SUPER.")
+    privilege = forms.CharField(
+        max_length=128,
+        label=gettext_lazy("Privilege"),
+        help_text=gettext_lazy("e.g. SELECT, DROP, EXECUTE, SUPER."),
+    )
     on = forms.CharField(
         max_length=500,
         required=False,
         initial="*",
-        help_text="db, db.table, db.schema.table; db.* for the database and everything in it; * for anything.",
+        label=pgettext_lazy("privilege scope", "On"),
+        help_text=gettext_lazy(
+            "db, db.table, db.schema.table; db.* for the database and everything in it; * for anything."
+        ),
     )
     instances = forms.ModelMultipleChoiceField(
-        queryset=Instance.objects.order_by("name"), required=False, help_text="Empty: every instance."
+        queryset=Instance.objects.order_by("name"),
+        required=False,
+        label=gettext_lazy("Instances"),
+        help_text=gettext_lazy("Empty: every instance."),
     )
-    include_inactive = forms.BooleanField(required=False, label="Include accounts no longer listed")
+    include_inactive = forms.BooleanField(
+        required=False, label=gettext_lazy("Include accounts no longer listed")
+    )
 
 
 class AtForm(forms.Form):
     at = forms.DateTimeField(
         required=False,
-        label="At",
-        help_text="YYYY-MM-DD HH:MM in the configured time zone; empty: now.",
+        label=pgettext_lazy("point in time", "At"),
+        help_text=gettext_lazy("YYYY-MM-DD HH:MM[:SS] in the configured time zone; empty: now."),
         input_formats=["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"],
     )
 
@@ -57,19 +70,29 @@ AT_FORMATS = cast(forms.DateTimeField, AtForm.base_fields["at"]).input_formats
 
 class ReportForm(forms.Form):
     instances = forms.ModelMultipleChoiceField(
-        queryset=Instance.objects.order_by("name"), required=False, help_text="Empty: every active instance."
+        queryset=Instance.objects.order_by("name"),
+        required=False,
+        label=gettext_lazy("Instances"),
+        help_text=gettext_lazy("Empty: every active instance."),
     )
-    start = forms.DateTimeField(required=False, label="Changes from", input_formats=AT_FORMATS)
-    end = forms.DateTimeField(required=False, label="Changes until", input_formats=AT_FORMATS)
+    start = forms.DateTimeField(required=False, label=gettext_lazy("Changes from"), input_formats=AT_FORMATS)
+    end = forms.DateTimeField(required=False, label=gettext_lazy("Changes until"), input_formats=AT_FORMATS)
     format = forms.ChoiceField(
-        choices=[("xlsx", "Excel (XLSX)"), ("csv", "CSV (privileges)"), ("csv-changes", "CSV (changes)")]
+        label=gettext_lazy("Format"),
+        choices=[
+            ("xlsx", gettext_lazy("Excel (XLSX)")),
+            ("csv", gettext_lazy("CSV (privileges)")),
+            ("csv-changes", gettext_lazy("CSV (changes)")),
+        ],
     )
-    include_inactive = forms.BooleanField(required=False, label="Include accounts no longer listed")
+    include_inactive = forms.BooleanField(
+        required=False, label=gettext_lazy("Include accounts no longer listed")
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
-            raise forms.ValidationError("'Changes from' must be before 'Changes until'.")
+            raise forms.ValidationError(_("“Changes from” must be before “Changes until”."))
         return data
 
 
@@ -97,11 +120,10 @@ class AccountViews:
             )
         context = self._context(
             request,
-            "Who can…",
+            _("Who can…"),
             form=form,
             holders=holders[:MAX_ROWS],
-            truncated=len(holders) > MAX_ROWS,
-            accounts=len({h.account_id for h in holders}),
+            answer=answer_counts(holders, MAX_ROWS),
             asked=form.is_bound and form.is_valid(),
         )
         return TemplateResponse(request, "admin/accounts_sync/who_can.html", context)
@@ -111,7 +133,7 @@ class AccountViews:
         self._context(request, "")
         form = ReportForm(request.GET or None)
         if not (form.is_bound and form.is_valid()):
-            context = self._context(request, "Access review report", form=form)
+            context = self._context(request, _("Access review report"), form=form)
             return TemplateResponse(request, "admin/accounts_sync/report.html", context)
         data = form.cleaned_data
         instances = list(data["instances"]) or list(Instance.objects.filter(is_active=True))
@@ -148,7 +170,8 @@ class AccountViews:
             permissions = snapshot.permissions if snapshot else {}
         context = self._context(
             request,
-            f"{account.instance.name} / {account.identity}: permissions",
+            _("%(instance)s / %(account)s: permissions")
+            % {"instance": account.instance.name, "account": account.identity},
             account=account,
             form=form,
             at=at,

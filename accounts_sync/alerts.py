@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -106,5 +107,12 @@ def register_kinds() -> None:
         "account_change",
         _("Account changes that matter"),
         risky_changes,
-        'options: {"events": [' + ", ".join(f'"{e}"' for e in EVENTS) + '], "watched": ["table shop.%"]}',
+        format_lazy(
+            "{} {}",
+            _(
+                "Options say which changes matter (events; default: all but new_account) and which "
+                "objects are watched (SQL LIKE patterns on the scope), e.g."
+            ),
+            '{"events": [' + ", ".join(f'"{e}"' for e in EVENTS) + '], "watched": ["table shop.%"]}',
+        ),
     )

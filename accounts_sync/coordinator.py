@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from accounts_sync import bulk, canonical, risk
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
@@ -262,7 +263,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             details = {"attributes": values["attributes"], **remote.facts()}
             self.pending.added[remote.identity] = details
             if not self.first_sync:  # the first sync logs one baseline entry instead
-                self._log(remote.identity, ChangeType.ADD, details, "added")
+                self._log(remote.identity, ChangeType.ADD, details, pgettext("account change", "added"))
             stats.created += 1
             return
         changed = {k: v for k, v in values.items() if k != "attributes" and row[k] != v}
@@ -275,7 +276,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
             account = self._account(remote.identity)
             account.is_active, account.deactivated_at, account.last_seen_at = True, None, self.now
             self.pending.touch(account, "is_active", "deactivated_at", "last_seen_at")
-            self._log(remote.identity, ChangeType.REACTIVATE, {}, "reactivated")
+            self._log(remote.identity, ChangeType.REACTIVATE, {}, pgettext("account change", "reactivated"))
             stats.reactivated += 1
         if row["fingerprint"] != fingerprint:  # kept silently: it is evidence, not a fact to log
             account = self._account(remote.identity)
@@ -306,7 +307,8 @@ class AccountSyncCoordinator(InstanceCoordinator):
             "superusers": sum(a.is_superuser for a in found),
             "logins": sum(a.can_login for a in found),
         }
-        self._log(None, ChangeType.BASELINE, details, f"baseline: {len(found)} accounts")
+        summary = ngettext("baseline: %(count)d account", "baseline: %(count)d accounts", len(found))
+        self._log(None, ChangeType.BASELINE, details, summary % {"count": len(found)})
 
     def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
         was_active = [i for i, r in self.rows.items() if r["is_active"]]

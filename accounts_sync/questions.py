@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
 from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType
 from whalefall.textsafe import safe_text
@@ -166,6 +166,20 @@ def permissions_at(account: Account, at: datetime) -> dict[str, list[str]] | Non
     if account.first_seen_at > at:
         return None
     return {scope: sorted(privs) for scope, privs in sorted(current.items()) if privs}
+
+
+def answer_counts(holders: Sequence[Holder], shown: int | None = None) -> str:
+    """`2 accounts, 3 grants` under a who-can answer, each count with its own plural form; with
+    `shown` (a page that lists at most that many rows), how many are shown when there are more."""
+    accounts = len({(h.instance, h.account) for h in holders})
+    values = {
+        "accounts": ngettext("%(count)d account", "%(count)d accounts", accounts) % {"count": accounts},
+        "grants": ngettext("%(count)d grant", "%(count)d grants", len(holders)) % {"count": len(holders)},
+        "shown": shown,
+    }
+    if shown is not None and len(holders) > shown:
+        return _("%(accounts)s, %(grants)s (first %(shown)d shown)") % values
+    return _("%(accounts)s, %(grants)s") % values
 
 
 def effective_rows(account: Account) -> list[AccountPrivilege]:

@@ -5,6 +5,8 @@ What auditors ask a DBA team for each quarter, from the metadata database alone:
 row per recorded change in the period. CSV for tools, XLSX (openpyxl) for people: one sheet each
 for accounts, privileges and changes. Names are written as they are (no formula is ever
 evaluated: a value that a spreadsheet would take for a formula is prefixed with an apostrophe).
+Headers, sheet names and words are written in the active language: the request's in the admin,
+LANGUAGE_CODE for the command; the values (names, privileges, statements) are the servers'.
 """
 
 from __future__ import annotations
@@ -17,26 +19,47 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext, pgettext_lazy
 
 from accounts_sync.models import Account, AccountChange, AccountPrivilege
+from whalefall.formats import local_datetime
 from whalefall.models import Instance
 
+# The headers, as a tool reading an English report knows them (the context tells a translator
+# that each is a column of the report; the words are kept as short as the English).
 ACCOUNT_COLUMNS = (
-    "instance",
-    "engine",
-    "account",
-    "role",
-    "active",
-    "superuser",
-    "can_grant",
-    "locked",
-    "can_login",
-    "expired",
-    "first_seen",
-    "last_seen",
+    pgettext_lazy("report column", "instance"),
+    pgettext_lazy("report column", "engine"),
+    pgettext_lazy("report column", "account"),
+    pgettext_lazy("report column", "role"),
+    pgettext_lazy("report column", "active"),
+    pgettext_lazy("report column", "superuser"),
+    pgettext_lazy("report column", "can_grant"),
+    pgettext_lazy("report column", "locked"),
+    pgettext_lazy("report column", "can_login"),
+    pgettext_lazy("report column", "expired"),
+    pgettext_lazy("report column", "first_seen"),
+    pgettext_lazy("report column", "last_seen"),
 )
-PRIVILEGE_COLUMNS = ("instance", "account", "privilege", "on", "how", "grant_option", "denied", "verified")
-CHANGE_COLUMNS = ("time", "instance", "account", "change", "summary", "session")
+PRIVILEGE_COLUMNS = (
+    pgettext_lazy("report column", "instance"),
+    pgettext_lazy("report column", "account"),
+    pgettext_lazy("report column", "privilege"),
+    pgettext_lazy("report column", "on"),
+    pgettext_lazy("report column", "how"),
+    pgettext_lazy("report column", "grant_option"),
+    pgettext_lazy("report column", "denied"),
+    pgettext_lazy("report column", "verified"),
+)
+CHANGE_COLUMNS = (
+    pgettext_lazy("report column", "time"),
+    pgettext_lazy("report column", "instance"),
+    pgettext_lazy("report column", "account"),
+    pgettext_lazy("report column", "change"),
+    pgettext_lazy("report column", "summary"),
+    pgettext_lazy("report column", "session"),
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -46,10 +69,10 @@ class Period:
     end: datetime | None = None
 
     def label(self) -> str:
-        fmt = "%Y-%m-%d %H:%M"
-        start = timezone.localtime(self.start).strftime(fmt) if self.start else "the beginning"
-        end = timezone.localtime(self.end).strftime(fmt) if self.end else "now"
-        return f"{start} to {end}"
+        """`2026-01-01 00:00:00 to now`, in the project's one date format."""
+        start = local_datetime(self.start) if self.start else _("the beginning")
+        end = local_datetime(self.end) if self.end else pgettext("end of a period", "now")
+        return _("%(start)s to %(end)s") % {"start": start, "end": end}
 
 
 def cell(value: Any) -> Any:
@@ -57,7 +80,7 @@ def cell(value: Any) -> Any:
     if isinstance(value, datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return "" if value is None else value
@@ -85,11 +108,14 @@ def _accounts(instances: Sequence[Instance], include_inactive: bool) -> Iterator
 
 
 def how(via: str, needs_set_role: bool) -> str:
+    """How a privilege is held, in the words of the who-can page."""
     if via == "superuser":
-        return "as superuser"
+        return _("as superuser")
     if not via:
-        return "direct"
-    return f"via {via}" + (" (after SET ROLE)" if needs_set_role else "")
+        return _("direct")
+    if needs_set_role:
+        return _("via %(path)s (after SET ROLE)") % {"path": via}
+    return _("via %(path)s") % {"path": via}
 
 
 def _privileges(instances: Sequence[Instance], include_inactive: bool) -> Iterator[tuple[Any, ...]]:
@@ -152,11 +178,13 @@ def _changes(instances: Sequence[Instance], period: Period) -> Iterator[tuple[An
 
 def sheets(
     instances: Sequence[Instance], period: Period, *, include_inactive: bool = False
-) -> list[tuple[str, tuple[str, ...], Iterator[tuple[Any, ...]]]]:
+) -> list[tuple[str, Sequence[Any], Iterator[tuple[Any, ...]]]]:
+    """(sheet name, headers, rows) of each part. The period is said on the first sheet: a
+    sheet's name holds 31 characters, too few for two dates in the one format."""
     return [
-        ("Accounts", ACCOUNT_COLUMNS, _accounts(instances, include_inactive)),
-        ("Privileges", PRIVILEGE_COLUMNS, _privileges(instances, include_inactive)),
-        (f"Changes {period.label()}"[:31], CHANGE_COLUMNS, _changes(instances, period)),
+        (pgettext("report sheet", "Accounts"), ACCOUNT_COLUMNS, _accounts(instances, include_inactive)),
+        (pgettext("report sheet", "Privileges"), PRIVILEGE_COLUMNS, _privileges(instances, include_inactive)),
+        (pgettext("report sheet", "Changes"), CHANGE_COLUMNS, _changes(instances, period)),
     ]
 
 
@@ -166,10 +194,10 @@ def write_csv(
     """One CSV: `part` is `privileges` (accounts with their privileges) or `changes`."""
     writer = csv.writer(out, lineterminator="\n")  # a bare CR would be escaped on a terminal
     if part == "changes":
-        writer.writerow(CHANGE_COLUMNS)
+        writer.writerow([str(c) for c in CHANGE_COLUMNS])
         rows: Iterator[tuple[Any, ...]] = _changes(instances, period)
     else:
-        writer.writerow(PRIVILEGE_COLUMNS)
+        writer.writerow([str(c) for c in PRIVILEGE_COLUMNS])
         rows = _privileges(instances, kw.get("include_inactive", False))
     for row in rows:
         writer.writerow([cell(v) for v in row])
@@ -180,14 +208,14 @@ def write_xlsx(out: Any, instances: Sequence[Instance], period: Period, **kw: An
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    title = book.create_sheet("Report")
-    title.append(["WhaleFall access review"])
-    title.append(["instances", ", ".join(i.name for i in instances)])
-    title.append(["changes", period.label()])
-    title.append(["generated", cell(timezone.now())])
+    title = book.create_sheet(pgettext("report sheet", "Report"))
+    title.append([_("WhaleFall access review")])
+    title.append([pgettext("report field", "instances"), ", ".join(i.name for i in instances)])
+    title.append([pgettext("report field", "changes"), period.label()])
+    title.append([pgettext("report field", "generated"), cell(timezone.now())])
     for name, columns, rows in sheets(instances, period, **kw):
-        sheet = book.create_sheet(name.replace(":", "."))
-        sheet.append(list(columns))
+        sheet = book.create_sheet(name)
+        sheet.append([str(c) for c in columns])
         for row in rows:
             sheet.append([cell(v) for v in row])
     book.save(out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from accounts_sync.coordinator import MODULE, sync_instance
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
@@ -39,8 +41,8 @@ def sync_accounts(
 SYNC_ACCOUNTS = ScheduledTask(
     name="sync_accounts",
     function=sync_accounts,
-    label="Account sync",
-    description="Inventory and permissions of every active instance's accounts.",
+    label=gettext_noop("Account sync"),
+    description=gettext_noop("Inventory and permissions of every active instance's accounts."),
     job_id="sync_accounts_every_30min",
     trigger_type="interval",
     trigger_params={"minutes": 30},

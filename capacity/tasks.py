@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from capacity.coordinator import MODULE, sync_instance
 from capacity.services.aggregation import plan_periods
@@ -88,8 +89,8 @@ def _parse_date(value: date | str | None) -> date | None:
 COLLECT_DATABASE_SIZES = ScheduledTask(
     name="collect_database_sizes",
     function=collect_database_sizes,
-    label="Capacity collection",
-    description="Database inventory and one size row per database for the day.",
+    label=gettext_noop("Capacity collection"),
+    description=gettext_noop("Database inventory and one size row per database for the day."),
     job_id="collect_database_sizes_daily",
     trigger_type="cron",
     trigger_params={"hour": 3, "minute": 0},
@@ -98,8 +99,10 @@ COLLECT_DATABASE_SIZES = ScheduledTask(
 CALCULATE_DATABASE_SIZE_AGGREGATIONS = ScheduledTask(
     name="calculate_database_size_aggregations",
     function=calculate_database_size_aggregations,
-    label="Capacity aggregation",
-    description="Daily, weekly, monthly and quarterly size statistics for the last complete periods.",
+    label=gettext_noop("Capacity aggregation"),
+    description=gettext_noop(
+        "Daily, weekly, monthly and quarterly size statistics for the last complete periods."
+    ),
     job_id="calculate_database_size_aggregations_daily",
     trigger_type="cron",
     trigger_params={"hour": 4, "minute": 0},

@@ -92,4 +92,6 @@ def resolve(path: str) -> Callable[..., Any]:
 
 def available_functions() -> dict[str, str]:
     """The declared tasks' functions (dotted path -> label), for the admin's "add job" form."""
-    return {task.path: task.label for task in task_registry.all_tasks() if not unavailable_reason(task.path)}
+    return {
+        task.path: _(task.label) for task in task_registry.all_tasks() if not unavailable_reason(task.path)
+    }

@@ -45,7 +45,7 @@ def scheduled_tasks(request: HttpRequest) -> PanelData:
         next_run = job.next_run_at  # type: ignore[attr-defined]
         rows.append(
             [
-                Cell(job.name, reverse("admin:scheduling_jobconfig_change", args=[job.pk])),
+                Cell(job.display_name, reverse("admin:scheduling_jobconfig_change", args=[job.pk])),
                 outcome,
                 Cell(ago(job.last_run_at)),  # type: ignore[attr-defined]
                 Cell(local_datetime(next_run) if next_run else str(JobState(job.state).label)),

@@ -56,7 +56,9 @@ def _tz() -> Any:
 def _parse_dt(field: str, value: Any) -> datetime:
     parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
     if parsed is None:
-        raise TriggerError(field, f"{value!r} is not a date and time (use YYYY-MM-DD HH:MM[:SS])")
+        raise TriggerError(
+            field, _("%(value)s is not a date and time (use YYYY-MM-DD HH:MM[:SS])") % {"value": repr(value)}
+        )
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
     return parsed
@@ -64,13 +66,19 @@ def _parse_dt(field: str, value: Any) -> datetime:
 
 def _check_keys(trigger_type: str, params: Any) -> dict[str, Any]:
     if trigger_type not in TRIGGER_TYPES:
-        raise TriggerError("trigger_type", f"{trigger_type!r} is not one of {', '.join(TRIGGER_TYPES)}")
+        raise TriggerError(
+            "trigger_type",
+            _("%(value)s is not one of %(types)s")
+            % {"value": repr(trigger_type), "types": ", ".join(TRIGGER_TYPES)},
+        )
     if not isinstance(params, dict):
-        raise TriggerError("trigger_params", "must be a mapping of trigger fields")
+        raise TriggerError("trigger_params", _("must be a mapping of trigger fields"))
     unknown = sorted(set(params) - set(ALLOWED[trigger_type]))
     if unknown:
         raise TriggerError(
-            unknown[0], f"unknown {trigger_type} field (allowed: {', '.join(ALLOWED[trigger_type])})"
+            unknown[0],
+            _("unknown %(type)s field (allowed: %(fields)s)")
+            % {"type": trigger_type, "fields": ", ".join(ALLOWED[trigger_type])},
         )
     return {k: v for k, v in params.items() if v not in (None, "")}
 
@@ -79,7 +87,7 @@ def _cron(params: dict[str, Any]) -> CronTrigger:
     dates = {k: _parse_dt(k, params[k]) for k in DATE_FIELDS if k in params}
     fields = {k: str(v).strip() for k, v in params.items() if k in CRON_FIELDS}
     if not fields:
-        raise TriggerError("trigger_params", "a cron trigger needs at least one field (e.g. minute)")
+        raise TriggerError("trigger_params", _("a cron trigger needs at least one field (e.g. minute)"))
     for name, value in fields.items():  # one by one, so the error names its field
         try:
             CronTrigger(**{name: value}, timezone=_tz())
@@ -96,19 +104,21 @@ def _interval(params: dict[str, Any]) -> IntervalTrigger:
             continue
         value = params[name]
         if isinstance(value, bool) or not str(value).strip().isdigit():
-            raise TriggerError(name, f"{value!r} is not a whole number >= 0")
+            raise TriggerError(name, _("%(value)s is not a whole number >= 0") % {"value": repr(value)})
         amounts[name] = int(str(value).strip())
     if not any(amounts.values()):
-        raise TriggerError("trigger_params", "an interval needs weeks, days, hours, minutes or seconds > 0")
+        raise TriggerError(
+            "trigger_params", _("an interval needs weeks, days, hours, minutes or seconds > 0")
+        )
     return IntervalTrigger(**amounts, **dates, timezone=_tz())
 
 
 def _date(params: dict[str, Any], now: datetime | None) -> DateTrigger:
     if "run_date" not in params:
-        raise TriggerError("run_date", "a date trigger needs run_date")
+        raise TriggerError("run_date", _("a date trigger needs run_date"))
     run_date = _parse_dt("run_date", params["run_date"])
     if run_date <= (now or timezone.now()):
-        raise TriggerError("run_date", f"{params['run_date']} is in the past")
+        raise TriggerError("run_date", _("%(when)s is in the past") % {"when": params["run_date"]})
     return DateTrigger(run_date=run_date, timezone=_tz())
 
 

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext
+
 TaskFunction = Callable[..., dict[str, Any]]
 
 
@@ -28,7 +30,9 @@ class ScheduledTask:
 
     `function` takes keyword arguments and returns a summary dict (a sync task's is its
     session summary). `category` is the sync category whose runs it starts ("" for tasks that
-    are not syncs); a category has at most one task.
+    are not syncs); a category has at most one task. `label` and `description` are English,
+    marked with gettext_noop: they are stored as a job's name and description, and translated
+    where they are shown (`displayed`), so that a later change of language shows them in it.
     """
 
     name: str
@@ -95,3 +99,12 @@ def for_category(category: str) -> ScheduledTask | None:
 def run_now_tasks() -> dict[str, ScheduledTask]:
     """Sync category -> the task that runs it."""
     return {t.category: t for t in _tasks.values() if t.category}
+
+
+def displayed(path: str, stored: str, field: str = "label") -> str:
+    """A job's stored name (or, with `field="description"`, description) in the active language
+    when it is the declared task's own English words; anything else (a name an operator typed, a
+    name from the YAML file) is shown as stored."""
+    task = by_path(path)
+    own = getattr(task, field) if task is not None else None
+    return gettext(stored) if stored and stored == own else stored

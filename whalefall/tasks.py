@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from whalefall.retention import run_cleanups
 from whalefall.structured_logging import get_logger
 from whalefall.sync.locks import cleanup_expired_locks
@@ -31,8 +33,10 @@ TASKS = (
     ScheduledTask(
         name="cleanup_history",
         function=cleanup_history,
-        label="History cleanup",
-        description="Deletes sessions, job executions and change logs older than the retention settings.",
+        label=gettext_noop("History cleanup"),
+        description=gettext_noop(
+            "Deletes sessions, job executions and change logs older than the retention settings."
+        ),
         job_id="cleanup_history_weekly",
         trigger_type="cron",
         trigger_params={"day_of_week": "sun", "hour": 2, "minute": 30},
@@ -40,8 +44,8 @@ TASKS = (
     ScheduledTask(
         name="cleanup_expired_sync_locks",
         function=cleanup_expired_sync_locks,
-        label="Expired sync-lock cleanup",
-        description="Removes sync locks whose holder stopped renewing them.",
+        label=gettext_noop("Expired sync-lock cleanup"),
+        description=gettext_noop("Removes sync locks whose holder stopped renewing them."),
         job_id="cleanup_expired_sync_locks_every_5min",
         trigger_type="interval",
         trigger_params={"minutes": 5},
@@ -49,8 +53,10 @@ TASKS = (
     ScheduledTask(
         name="send_alerts",
         function=send_alerts,
-        label="Alerts",
-        description="Evaluates the alert rules and delivers pending alerts (e-mail, webhooks), with retries.",
+        label=gettext_noop("Alerts"),
+        description=gettext_noop(
+            "Evaluates the alert rules and delivers pending alerts (e-mail, webhooks), with retries."
+        ),
         job_id="send_alerts_every_minute",
         trigger_type="interval",
         trigger_params={"minutes": 1},

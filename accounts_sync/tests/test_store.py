@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
 from accounts_sync.coordinator import AccountSyncCoordinator
@@ -18,6 +19,7 @@ from whalefall.connections.base import ServerInfo
 from whalefall.models import Instance, SyncSession
 from whalefall.sync.phases import InstanceResult
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
+from whalefall.tests.test_translations import compiled_catalogue  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 SERVER = ServerInfo("postgresql", "PostgreSQL", (15, 0), "15.0")
@@ -155,6 +157,29 @@ def test_a_role_losing_a_grant_logs_an_effective_change_for_each_member(scripted
     assert logged[("r_read", ChangeType.MODIFY_PRIVILEGE)].summary == "REVOKE SELECT ON table shop.orders"
     assert ("table", "shop.orders", "SELECT", "r_app ← r_read", True) not in rows(instance, "alice")
     assert result.items_updated == 3
+
+
+@pytest.mark.parametrize(
+    ("accounts", "language", "summary"),
+    [
+        (1, "en", "baseline: 1 account"),
+        (3, "en", "baseline: 3 accounts"),
+        (1, "zh-hans", "基线：1 个账户"),  # noqa: RUF001 - Chinese punctuation
+    ],
+)
+def test_the_baseline_summary_counts_accounts_in_the_running_language(
+    scripted: Any,
+    compiled_catalogue: Any,  # noqa: F811 - the fixture
+    accounts: int,
+    language: str,
+    summary: str,
+) -> None:
+    world, instance, sync = scripted
+    world.add(*(f"user{i}" for i in range(accounts)))
+    with translation.override(language):  # the scheduler's LANGUAGE_CODE
+        sync()
+    baseline = AccountChange.objects.get(instance=instance)
+    assert (baseline.change_type, baseline.summary) == (ChangeType.BASELINE, summary)
 
 
 def test_a_sync_without_changes_writes_nothing(scripted: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from scheduling.config import JOB_ID
@@ -34,12 +35,18 @@ class TriggerForm(forms.Form):
     """Cron fields, an interval or a date; `clean` builds the trigger and names the bad field."""
 
     trigger_type = forms.ChoiceField(
-        choices=[("cron", "cron"), ("interval", "interval"), ("date", "date (once)")], initial="cron"
+        label=_("trigger type"),
+        choices=[
+            ("cron", pgettext_lazy("trigger type", "cron")),
+            ("interval", pgettext_lazy("trigger type", "interval")),
+            ("date", pgettext_lazy("trigger type", "date (once)")),
+        ],
+        initial="cron",
     )
-    cron_minute = forms.CharField(required=False, label="minute", help_text="0-59, */15, 0,30")
-    cron_hour = forms.CharField(required=False, label="hour", help_text="0-23, */6")
-    cron_day = forms.CharField(required=False, label="day of month", help_text="1-31, last")
-    cron_month = forms.CharField(required=False, label="month", help_text="1-12, jan")
+    cron_minute = forms.CharField(required=False, label=_("minute"), help_text=_("0-59, */15, 0,30"))
+    cron_hour = forms.CharField(required=False, label=_("hour"), help_text=_("0-23, */6"))
+    cron_day = forms.CharField(required=False, label=_("day of month"), help_text=_("1-31, last"))
+    cron_month = forms.CharField(required=False, label=_("month"), help_text=_("1-12, jan"))
     cron_day_of_week = forms.TypedMultipleChoiceField(
         required=False,
         coerce=int,
@@ -48,12 +55,14 @@ class TriggerForm(forms.Form):
         label=_("days of the week"),
         help_text=_("None ticked: every day."),
     )
-    weeks = forms.CharField(required=False, label="every ... weeks")
-    days = forms.CharField(required=False, label="every ... days")
-    hours = forms.CharField(required=False, label="every ... hours")
-    minutes = forms.CharField(required=False, label="every ... minutes")
-    seconds = forms.CharField(required=False, label="every ... seconds")
-    run_date = forms.CharField(required=False, label="run at", help_text="YYYY-MM-DD HH:MM (local time)")
+    weeks = forms.CharField(required=False, label=_("every ... weeks"))
+    days = forms.CharField(required=False, label=_("every ... days"))
+    hours = forms.CharField(required=False, label=_("every ... hours"))
+    minutes = forms.CharField(required=False, label=_("every ... minutes"))
+    seconds = forms.CharField(required=False, label=_("every ... seconds"))
+    run_date = forms.CharField(
+        required=False, label=_("run at"), help_text=_("YYYY-MM-DD HH:MM[:SS] (local time)")
+    )
 
     @classmethod
     def initial_for(cls, trigger_type: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -111,13 +120,15 @@ class TriggerForm(forms.Form):
 class AddJobForm(TriggerForm):
     """A new (custom) job for one of the registered task functions."""
 
-    function = forms.ChoiceField(choices=())
+    function = forms.ChoiceField(label=_("function"), choices=())
     id = forms.CharField(
-        max_length=255, label="job id", help_text="{action}_{frequency}, e.g. sync_accounts_hourly"
+        max_length=255, label=_("job id"), help_text=_("{action}_{frequency}, e.g. sync_accounts_hourly")
     )
-    name = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    enabled = forms.BooleanField(required=False, initial=True)
+    name = forms.CharField(label=_("name"), max_length=200)
+    description = forms.CharField(
+        label=_("description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    enabled = forms.BooleanField(label=_("enabled"), required=False, initial=True)
 
     field_order = ["function", "id", "name", "description", "enabled", "trigger_type"]
 
@@ -130,7 +141,9 @@ class AddJobForm(TriggerForm):
     def clean_id(self) -> str:
         job_id = self.cleaned_data["id"].strip()
         if not JOB_ID.match(job_id):
-            raise forms.ValidationError("Use snake_case {action}_{frequency}, e.g. sync_accounts_hourly.")
+            raise forms.ValidationError(
+                gettext("Use snake_case {action}_{frequency}, e.g. sync_accounts_hourly.")
+            )
         if JobConfig.objects.filter(pk=job_id).exists():
-            raise forms.ValidationError(f"A job {job_id} already exists.")
+            raise forms.ValidationError(gettext("A job %(job)s already exists.") % {"job": job_id})
         return job_id

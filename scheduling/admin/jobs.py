@@ -224,8 +224,8 @@ class JobConfigAdmin(admin.ModelAdmin):
     change_form_template = "admin/scheduling/jobconfig/change_form.html"
     fields = readonly_fields = (
         "id",
-        "name",
-        "description",
+        "job_name",
+        "job_description",
         "function",
         "availability",
         "trigger_type",
@@ -283,7 +283,11 @@ class JobConfigAdmin(admin.ModelAdmin):
     # --- columns ------------------------------------------------------------------------------
     @admin.display(description=gettext_lazy("name"), ordering="name")
     def job_name(self, obj: JobConfig) -> str:
-        return obj.name or obj.id
+        return obj.display_name
+
+    @admin.display(description=gettext_lazy("description"))
+    def job_description(self, obj: JobConfig) -> str:
+        return obj.display_description
 
     @admin.display(description=gettext_lazy("trigger"))
     def trigger_in_words(self, obj: JobConfig) -> SafeString:

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from scheduling.models.commands import SchedulerCommand
 
@@ -95,6 +95,20 @@ class JobConfig(models.Model):
         return self.id
 
     @property
+    def display_name(self) -> str:
+        """The name as the admin shows it: a built-in task's label in the reader's language (the
+        English stays stored, so the fingerprint and the YAML comparison do not depend on it)."""
+        from whalefall.task_registry import displayed
+
+        return displayed(self.function, self.name) or self.id
+
+    @property
+    def display_description(self) -> str:
+        from whalefall.task_registry import displayed
+
+        return displayed(self.function, self.description, "description")
+
+    @property
     def unavailable_reason(self) -> str:
         from scheduling.functions import unavailable_reason
 
@@ -108,7 +122,7 @@ class JobConfig(models.Model):
         try:
             build_trigger(self.trigger_type, self.trigger_params)
         except TriggerError as exc:
-            return f"invalid trigger: {exc}"
+            return gettext("invalid trigger: %(error)s") % {"error": exc}
         return ""
 
     @property

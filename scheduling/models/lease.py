@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from whalefall.formats import local_datetime
 from whalefall.leases import Holder, Lease
 
 LEASE_NAME = "scheduler"
@@ -40,7 +41,7 @@ class SchedulerLease(models.Model):
     def __str__(self) -> str:
         return gettext("%(owner)s until %(expires)s") % {
             "owner": self.owner or gettext("nobody"),
-            "expires": f"{self.expires_at:%Y-%m-%d %H:%M:%S}",
+            "expires": local_datetime(self.expires_at),
         }
 
     @property

@@ -31,6 +31,12 @@ from whalefall.services.connection_check import CheckResult, check_instance, try
 
 # The button on the add/change form that tries the entered settings instead of saving them.
 TEST_BUTTON = "_test_connection"
+# Fieldset titles, kept as objects: the apps' "Activity" is found again by identity, whatever the
+# language they are shown in.
+CONNECTION_OPTIONS = gettext_lazy("Connection options")
+NOTES = gettext_lazy("Notes")
+LAST_KNOWN_STATE = gettext_lazy("Last known state")
+ACTIVITY = gettext_lazy("Activity")
 # Per-row buttons -> the changelist action each runs on that one instance. The apps add theirs
 # with their actions (`extend_instance_admin(row_buttons=...)`); a button shows only where its
 # action is offered to the user.
@@ -135,7 +141,7 @@ class CredentialForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if not self.instance.pk and not data.get("password"):
-            self.add_error("password", "A new credential needs a password.")
+            self.add_error("password", _("A new credential needs a password."))
         return data
 
     def connection_target(self) -> Instance | None:
@@ -186,7 +192,7 @@ class CredentialAdmin(TestsConnectionOnForm):
             fields = [f for f in fields if f != "test_instance"]
         return fields
 
-    @admin.display(boolean=True, description="password set")
+    @admin.display(boolean=True, description=gettext_lazy("password set"))
     def password_set(self, obj: Credential) -> bool:
         return obj.has_password
 
@@ -293,11 +299,11 @@ class InstanceAdmin(TestsConnectionOnForm):
     fieldsets = [
         (None, {"fields": ["name", "db_type", "host", "port", "database", "credential", "is_active"]}),
         (
-            "Connection options",
+            CONNECTION_OPTIONS,
             {"fields": ["tls", "trust_server_certificate", "oracle_sid", "wallet_location"]},
         ),
-        ("Notes", {"fields": ["description", "tags"]}),
-        ("Last known state", {"fields": tuple(readonly_fields)}),
+        (NOTES, {"fields": ["description", "tags"]}),
+        (LAST_KNOWN_STATE, {"fields": tuple(readonly_fields)}),
     ]
     actions = ["test_connection"]
     change_list_template = "admin/whalefall/instance/change_list.html"
@@ -308,7 +314,7 @@ class InstanceAdmin(TestsConnectionOnForm):
     def get_fieldsets(self, request: HttpRequest, obj: Instance | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:  # nothing is known yet about an instance being added
-            return [fs for fs in fieldsets if fs[0] not in ("Last known state", "Activity")]
+            return [fs for fs in fieldsets if fs[0] is not LAST_KNOWN_STATE and fs[0] is not ACTIVITY]
         return fieldsets
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Instance]:
@@ -495,8 +501,8 @@ def extend_instance_admin(
     InstanceAdmin.readonly_fields = [*InstanceAdmin.readonly_fields, *names]
     if names:
         title, opts = InstanceAdmin.fieldsets[-1]
-        if title != "Activity":
-            InstanceAdmin.fieldsets = [*InstanceAdmin.fieldsets, ("Activity", {"fields": []})]
+        if title is not ACTIVITY:
+            InstanceAdmin.fieldsets = [*InstanceAdmin.fieldsets, (ACTIVITY, {"fields": []})]
         title, opts = InstanceAdmin.fieldsets[-1]
         InstanceAdmin.fieldsets[-1] = (title, {"fields": [*opts["fields"], *names]})
     if annotate:

@@ -203,7 +203,7 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_manage_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("whalefall.manage_syncsession")
 
-    @admin.display(description=gettext_lazy(""), ordering="is_read")
+    @admin.display(description="", ordering="is_read")  # a dot column: no heading to translate
     def unread(self, obj: SyncSession) -> str:
         return (
             ""
@@ -261,7 +261,11 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         for session in queryset.filter(pk__in=failed):
             ids = sorted(set(failed[session.pk]))
             task = task_registry.for_category(session.category)
-            reason = refusal(task.path) if task else f"no installed app runs {session.category} sessions"
+            reason = (
+                refusal(task.path)
+                if task
+                else _("no installed app runs %(category)s sessions") % {"category": session.category}
+            )
             if reason or task is None:
                 self.message_user(
                     request,

@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from whalefall.formats import local_datetime
+
 
 class SyncLockQuerySet(models.QuerySet["SyncLock"]):
     def expired(self) -> SyncLockQuerySet:
@@ -38,5 +40,5 @@ class SyncLock(models.Model):
         return gettext("%(category)s held by %(owner)s since %(since)s") % {
             "category": self.category,
             "owner": self.owner,
-            "since": f"{self.locked_at:%Y-%m-%d %H:%M:%S}",
+            "since": local_datetime(self.locked_at),
         }

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts_sync.questions import holders_text, who_can
+from accounts_sync.questions import answer_counts, holders_text, who_can
 from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 
@@ -52,13 +52,4 @@ class Command(SafeOutputCommand):
             return
         for line in holders_text(holders):
             self.stdout.write(line)
-        accounts = {(h.instance, h.account) for h in holders}
-        self.stdout.write(
-            gettext("%(accounts)s, %(grants)s")
-            % {
-                "accounts": ngettext("%(count)d account", "%(count)d accounts", len(accounts))
-                % {"count": len(accounts)},
-                "grants": ngettext("%(count)d grant", "%(count)d grants", len(holders))
-                % {"count": len(holders)},
-            }
-        )
+        self.stdout.write(answer_counts(holders))
