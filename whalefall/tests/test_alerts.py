@@ -240,3 +240,47 @@ def test_the_admin_never_shows_the_webhook_url(admin_client: Any, receiver: Rece
     )  # not in the request
     page = admin_client.get(reverse("admin:whalefall_alertrule_add")).content.decode()
     assert "Disk forecast to fill within N days" in page and "No active scheduler for N minutes" in page
+
+
+def runs(instance: Any, *outcomes: str, start: int = 0) -> None:
+    """Finished records of `instance`, oldest first, one a minute from `start` minutes from now:
+    `down` failed to connect, `ok` completed, `late` failed after connecting, `cancelled` never ran."""
+    base = timezone.now() + timedelta(minutes=start)
+    for i, outcome in enumerate(outcomes):
+        failed = outcome in ("down", "late")
+        SyncInstanceRecord.objects.create(
+            session=SyncSessionFactory(finished_at=base + timedelta(minutes=i)),
+            instance=instance,
+            instance_name=instance.name,
+            status="failed" if failed else "completed" if outcome == "ok" else outcome,
+            failed_phase="connection" if outcome == "down" else "collection" if failed else "",
+            error_message="unreachable: connection refused" if outcome == "down" else "",
+            finished_at=base + timedelta(minutes=i),
+        )
+
+
+def test_an_unreachable_instance_alerts_once_per_outage(receiver: Receiver) -> None:
+    rule("instance_unreachable", channel(receiver), threshold=3)
+    instance = InstanceFactory(name="pg-dr")
+    runs(instance, "ok", "down", "down", start=-60)
+    assert send_alerts()["queued"] == 0  # two in a row: not yet
+    runs(instance, "down", start=-50)
+    assert send_alerts()["queued"] == 1
+    (body,) = receiver.bodies
+    assert body["title"] == "pg-dr unreachable for 3 consecutive runs"
+    assert body["lines"] == ["last error: unreachable: connection refused"]
+    runs(instance, "cancelled", "down", "down", "down", start=-45)  # a cancelled run is no news
+    assert send_alerts()["queued"] == 0
+    runs(instance, "ok", "down", "down", start=-40)  # back, then down again: not yet a new outage
+    assert send_alerts()["queued"] == 0
+    runs(instance, "late", "down", "down", "down", start=-30)  # it answered, then three in a row
+    assert send_alerts()["queued"] == 1 and len(receiver.bodies) == 2
+
+
+def test_a_long_outage_stays_one_alert(receiver: Receiver) -> None:
+    rule("instance_unreachable", channel(receiver), threshold=1)
+    instance = InstanceFactory(name="pg-dr")
+    runs(instance, *["down"] * 60, start=-120)
+    assert send_alerts()["queued"] == 1
+    runs(instance, "down", start=-50)
+    assert send_alerts()["queued"] == 0 and len(receiver.bodies) == 1
