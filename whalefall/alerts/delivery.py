@@ -25,6 +25,11 @@ from whalefall.structured_logging import get_logger
 logger = get_logger(__name__)
 RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
 MODULE = "alerts"
+# What a rule watches is stamped before it is committed (a session's end a moment before its row
+# is written, on the clock of the host that ran it): a run in between would pass it by. So each
+# evaluation looks this far behind the previous one too; what it finds again was queued already,
+# and the deliveries' unique key drops it.
+SETTLE = timedelta(minutes=2)
 
 
 def evaluate(rule: AlertRule, now: datetime) -> list[Event]:
@@ -32,7 +37,9 @@ def evaluate(rule: AlertRule, now: datetime) -> list[Event]:
     if kind is None:
         logger.warning("alert_rule_unknown_kind", module=MODULE, rule=rule.name, kind=rule.kind)
         return []
-    since = rule.watermark or rule.created_at
+    since = rule.created_at
+    if rule.watermark:
+        since = max(rule.watermark - SETTLE, since)
     return kind.evaluate(rule, since, now)
 
 

@@ -4,7 +4,8 @@ The core does not know the apps: accounts_sync registers account changes, capaci
 about to fill, scheduling the lost scheduler; the core registers what it owns (sessions,
 instances). A kind's `evaluate(rule, since, now)` returns the events that happened in
 `(since, now]` (or the conditions that hold now), each with a stable key: the same key is never
-delivered twice to one channel.
+delivered twice to one channel. Windows overlap a little (`delivery.SETTLE`), so an event may be
+evaluated twice: it must come out the same, under the same key, both times.
 """
 
 from __future__ import annotations

@@ -83,23 +83,63 @@ def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smt
 def test_a_new_superuser_is_one_message_per_session(receiver: Receiver, smtp_sink: list[Any]) -> None:
     rule("account_change", channel(receiver, "dingtalk"), mail_channel())
     instance = InstanceFactory(name="pg-main")
-    session = SyncSessionFactory(category="account", status="completed")
+    session = SyncSessionFactory(category="account", status="completed", finished_at=timezone.now())
     for identity, superuser in (("mallory", True), ("alice", False), ("bob", False)):
-        account = Account.objects.create(instance=instance, identity=identity, username=identity)
-        AccountChange.objects.create(
-            account=account,
-            instance=instance,
-            change_type=ChangeType.ADD,
-            details={"is_superuser": superuser, "permissions": {}},
-            session=session,
-            session_uuid=session.session_id,
-        )
+        change(session, instance, identity, ChangeType.ADD, {"is_superuser": superuser, "permissions": {}})
     send_alerts()
     (body,) = receiver.bodies
     assert body["msgtype"] == "markdown"
     assert "pg-main mallory: new account is a SUPERUSER" in body["markdown"]["text"]
     assert "alice" not in body["markdown"]["text"]  # a plain new account is not in the default events
     assert len(smtp_sink) == 1 and b"SUPERUSER" in smtp_sink[0].content
+
+
+def change(session: Any, instance: Any, identity: str, change_type: str, details: dict[str, Any]) -> None:
+    """An account change as the sync writes it: stamped with the start of its instance's sync."""
+    account, _ = Account.objects.get_or_create(instance=instance, identity=identity, username=identity)
+    AccountChange.objects.create(
+        account=account,
+        instance=instance,
+        change_type=change_type,
+        details=details,
+        session=session,
+        session_uuid=session.session_id,
+        created_at=session.started_at,
+    )
+
+
+def test_changes_committed_after_an_alert_run_still_alert(receiver: Receiver) -> None:
+    """A sync stamps its changes with its start; a run between that start and the commit must not
+    pass them by, and the instances committed later belong in the same message."""
+    rule("account_change", channel(receiver))
+    session = SyncSessionFactory(status="running", started_at=timezone.now() - timedelta(minutes=10))
+    change(session, InstanceFactory(name="pg-a"), "mallory", ChangeType.ADD, {"is_superuser": True})
+    assert send_alerts()["queued"] == 0  # pg-a is done, pg-b is still syncing
+    change(session, InstanceFactory(name="pg-b"), "eve", ChangeType.DEACTIVATE, {})
+    session.status, session.finished_at = "completed", timezone.now()
+    session.save()
+    assert send_alerts()["queued"] == 1
+    (body,) = receiver.bodies
+    assert body["title"] == "2 account changes that matter" and body["severity"] == "critical"
+    assert body["lines"] == [
+        "pg-a mallory: new account is a SUPERUSER",
+        "pg-b eve: account dropped (no longer listed)",
+    ]
+    assert send_alerts(timezone.now() + timedelta(minutes=1))["queued"] == 0
+
+
+@pytest.mark.parametrize("kind", ["session_failed", "account_change"])
+def test_a_session_written_just_after_a_run_is_not_passed_by(receiver: Receiver, kind: str) -> None:
+    """A session's end time is taken a moment before its row is written: a run in between passes
+    the time without seeing the row; the next run still finds it."""
+    rule(kind, channel(receiver))
+    ended = timezone.now()
+    send_alerts(ended + timedelta(seconds=1))  # runs before the session's row is written
+    session = failed_session()
+    session.finished_at = ended
+    session.save()
+    change(session, InstanceFactory(), "mallory", ChangeType.ADD, {"is_superuser": True})
+    assert send_alerts(ended + timedelta(minutes=1))["queued"] == 1 and len(receiver.bodies) == 1
 
 
 def test_a_lost_scheduler_alerts_once(receiver: Receiver, smtp_sink: list[Any]) -> None:
