@@ -53,6 +53,11 @@ def classify(change: AccountChange, events: set[str], watched: list[str]) -> lis
                 "privileges": ", ".join(granting[:5])
             }
             out.append(("new_grant_option", phrase))
+        if "watched" in events:  # a new account's privileges come with it, not as a GRANT entry
+            for scope, privileges in perms.items():
+                if any(like(scope, pattern) for pattern in watched):
+                    statement = f"GRANT {', '.join(privileges)} ON {scope}"
+                    out.append(("watched", gettext("%(statement)s (watched)") % {"statement": statement}))
     elif change.change_type == ChangeType.DEACTIVATE and "dropped_account" in events:
         out.append(("dropped_account", gettext("account dropped (no longer listed)")))
     elif change.change_type == ChangeType.MODIFY_OTHER and "new_superuser" in events:

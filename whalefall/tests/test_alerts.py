@@ -128,6 +128,104 @@ def test_changes_committed_after_an_alert_run_still_alert(receiver: Receiver) ->
     assert send_alerts(timezone.now() + timedelta(minutes=1))["queued"] == 0
 
 
+ORDERS = "table shop.orders"
+
+
+@pytest.mark.parametrize(
+    ("event", "change_type", "details", "line", "severity"),
+    [
+        ("new_account", ChangeType.ADD, {"is_superuser": False}, "new account", "warning"),
+        ("dropped_account", ChangeType.DEACTIVATE, {}, "account dropped (no longer listed)", "warning"),
+        ("new_superuser", ChangeType.ADD, {"is_superuser": True}, "new account is a SUPERUSER", "critical"),
+        (
+            "new_superuser",
+            ChangeType.MODIFY_OTHER,
+            {"changes": {"is_superuser": {"before": False, "after": True}}},
+            "became SUPERUSER",
+            "critical",
+        ),
+        (
+            "new_grant_option",
+            ChangeType.ADD,
+            {"permissions": {"table shop.log": ["SELECT", "UPDATE WITH GRANT OPTION"]}},
+            "new account can grant: UPDATE WITH GRANT OPTION ON table shop.log",
+            "warning",
+        ),
+        (
+            "new_grant_option",
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "GRANT", "scope": "role", "privileges": ["r_dba WITH ADMIN OPTION"]}]},
+            "GRANT r_dba WITH ADMIN OPTION ON role",
+            "warning",
+        ),
+        (
+            "watched",
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "GRANT", "scope": ORDERS, "privileges": ["DELETE", "SELECT"]}]},
+            "GRANT DELETE, SELECT ON table shop.orders (watched)",
+            "warning",
+        ),
+        (
+            "watched",
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "REVOKE", "scope": ORDERS, "privileges": ["SELECT"]}]},
+            "REVOKE SELECT ON table shop.orders (watched)",
+            "warning",
+        ),
+        (
+            "watched",
+            ChangeType.ADD,
+            {"permissions": {ORDERS: ["SELECT"], "table shop.log": ["INSERT"]}},
+            "GRANT SELECT ON table shop.orders (watched)",
+            "warning",
+        ),
+    ],
+)
+def test_each_account_change_that_matters(
+    receiver: Receiver, event: str, change_type: str, details: dict[str, Any], line: str, severity: str
+) -> None:
+    """The rule's one event gives its line; the same change under the other events gives nothing
+    (but a new account, which any added account is)."""
+    instance = InstanceFactory(name="pg-main")
+    session = SyncSessionFactory(finished_at=timezone.now())
+    change(session, instance, "bob", change_type, details)
+    watched = ["table shop.o%"]
+    others = {"new_account", "dropped_account", "new_superuser", "new_grant_option", "watched"} - {event}
+    others -= {"new_account"} if change_type == ChangeType.ADD else set()
+    rule("account_change", channel(receiver), options={"events": sorted(others), "watched": watched})
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+    AlertRule.objects.all().delete()
+    rule("account_change", channel(receiver, name="ops-2"), options={"events": [event], "watched": watched})
+    assert send_alerts()["queued"] == 1
+    (body,) = receiver.bodies
+    assert body["lines"] == [f"pg-main bob: {line}"] and body["severity"] == severity
+
+
+@pytest.mark.parametrize(
+    ("change_type", "details"),
+    [
+        (ChangeType.MODIFY_OTHER, {"changes": {"is_superuser": {"before": True, "after": False}}}),
+        (
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "REVOKE", "scope": "global", "privileges": ["ALL"]}]},
+        ),
+        (
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "GRANT", "scope": "table shop.log", "privileges": ["SELECT"]}]},
+        ),
+        (ChangeType.REACTIVATE, {}),
+        (ChangeType.BASELINE, {"accounts": 3, "superusers": 1}),
+    ],
+)
+def test_changes_that_do_not_matter_are_quiet(
+    receiver: Receiver, change_type: str, details: dict[str, Any]
+) -> None:
+    events = ["new_account", "dropped_account", "new_superuser", "new_grant_option", "watched"]
+    rule("account_change", channel(receiver), options={"events": events, "watched": ["table shop.o%"]})
+    change(SyncSessionFactory(finished_at=timezone.now()), InstanceFactory(), "bob", change_type, details)
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+
+
 @pytest.mark.parametrize("kind", ["session_failed", "account_change"])
 def test_a_session_written_just_after_a_run_is_not_passed_by(receiver: Receiver, kind: str) -> None:
     """A session's end time is taken a moment before its row is written: a run in between passes
