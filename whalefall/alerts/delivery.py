@@ -83,13 +83,16 @@ def send_alerts(now: datetime | None = None, *, kinds: list[str] | None = None) 
         for event in events:
             queued += sum(queue(rule, channel, event, now) for channel in active)
         AlertRule.objects.filter(pk=rule.pk).update(watermark=now)
-    sent, failed = deliver_due(now)
-    if queued or sent or failed:
-        logger.info("alerts_processed", module=MODULE, queued=queued, sent=sent, failed=failed)
-    return {"queued": queued, "sent": sent, "failed": failed}
+    sent, failed, skipped = deliver_due(now)
+    if queued or sent or failed or skipped:
+        logger.info(
+            "alerts_processed", module=MODULE, queued=queued, sent=sent, failed=failed, skipped=skipped
+        )
+    return {"queued": queued, "sent": sent, "failed": failed, "skipped": skipped}
 
 
-def deliver_due(now: datetime) -> tuple[int, int]:
+def deliver_due(now: datetime) -> tuple[int, int, int]:
+    """Attempt the deliveries that are due: (sent, failed for good, skipped)."""
     due = (
         AlertDelivery.objects.filter(
             status__in=[DeliveryStatus.PENDING, DeliveryStatus.HELD], next_attempt_at__lte=now
@@ -97,13 +100,33 @@ def deliver_due(now: datetime) -> tuple[int, int]:
         .select_related("channel", "rule")
         .order_by("next_attempt_at", "id")[:500]
     )
-    sent = failed = 0
+    sent = failed = skipped = 0
     for delivery in due:
-        if deliver(delivery, now):
+        if reason := switched_off(delivery):
+            delivery.status, delivery.last_error = DeliveryStatus.SKIPPED, reason
+            delivery.save(update_fields=["status", "last_error"])
+            logger.info(
+                "alert_delivery_skipped",
+                module=MODULE,
+                channel=delivery.channel.name,
+                alert=delivery.event_key,
+            )
+            skipped += 1
+        elif deliver(delivery, now):
             sent += 1
         elif delivery.status == DeliveryStatus.FAILED:
             failed += 1
-    return sent, failed
+    return sent, failed, skipped
+
+
+def switched_off(delivery: AlertDelivery) -> str:
+    """Why a queued delivery must no longer go out, or ''. A delivery waits (for its retry, for
+    quiet hours to end): switching its rule or channel off in the meantime stops it too."""
+    if delivery.rule is not None and not delivery.rule.enabled:
+        return gettext("not sent: the rule was disabled")
+    if not delivery.channel.is_active:
+        return gettext("not sent: the channel was made inactive")
+    return ""
 
 
 def deliver(delivery: AlertDelivery, now: datetime) -> bool:

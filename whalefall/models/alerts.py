@@ -141,6 +141,8 @@ class DeliveryStatus(models.TextChoices):
     HELD = "held", _("Held (quiet hours)")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    # Its rule was disabled or its channel made inactive before it went out.
+    SKIPPED = "skipped", _("Skipped")
 
 
 class AlertDelivery(models.Model):

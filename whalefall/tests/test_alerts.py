@@ -68,7 +68,7 @@ def failed_session() -> Any:
 def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smtp_sink: list[Any]) -> None:
     rule("session_failed", channel(receiver), mail_channel())
     session = failed_session()
-    assert send_alerts() == {"queued": 2, "sent": 2, "failed": 0}
+    assert send_alerts() == {"queued": 2, "sent": 2, "failed": 0, "skipped": 0}
     (body,) = receiver.bodies
     assert body["event"] == f"session:{session.session_id}" and body["severity"] == "critical"
     assert body["title"] == "Account sync partial: 1 of 2 instances failed"
@@ -76,7 +76,7 @@ def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smt
     (mail,) = smtp_sink
     assert mail.rcpt_tos == ["dba@example.com"]
     assert b"1 of 2 instances failed" in mail.content and b"sales-db: failed in connection" in mail.content
-    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0}  # never twice
+    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}  # never twice
     assert len(receiver.bodies) == 1 and len(smtp_sink) == 1
 
 
@@ -282,7 +282,7 @@ def test_failures_are_retried_then_recorded_without_the_secret_url(receiver: Rec
     rule("session_failed", channel(receiver))
     failed_session()
     receiver.script = [500]
-    assert send_alerts() == {"queued": 1, "sent": 0, "failed": 0}
+    assert send_alerts() == {"queued": 1, "sent": 0, "failed": 0, "skipped": 0}
     delivery = AlertDelivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     assert "HTTP 500" in delivery.last_error and "SECRET-TOKEN" not in delivery.last_error
@@ -422,3 +422,54 @@ def test_a_long_outage_stays_one_alert(receiver: Receiver) -> None:
     assert send_alerts()["queued"] == 1
     runs(instance, "down", start=-50)
     assert send_alerts()["queued"] == 0 and len(receiver.bodies) == 1
+
+
+def test_a_disabled_rule_sends_nothing(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver), enabled=False)
+    failed_session()
+    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+    assert receiver.bodies == [] and not AlertDelivery.objects.exists()
+
+
+def test_an_inactive_channel_gets_nothing(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    off = mail_channel()
+    off.is_active = False
+    off.save()
+    rule("session_failed", channel(receiver), off)
+    failed_session()
+    assert send_alerts()["sent"] == 1
+    assert smtp_sink == [] and [d.channel for d in AlertDelivery.objects.all()] == [
+        AlertChannel.objects.get(name="ops")
+    ]
+
+
+@pytest.mark.parametrize("turned_off", ["rule", "channel"])
+def test_a_queued_delivery_is_not_sent_once_its_rule_or_channel_is_off(
+    receiver: Receiver, turned_off: str
+) -> None:
+    """A delivery waiting for its retry or for quiet hours to end is recorded as skipped, not sent,
+    when its rule has been disabled or its channel made inactive since."""
+    r = rule("session_failed", channel(receiver))
+    failed_session()
+    receiver.script = [500]
+    send_alerts()
+    if turned_off == "rule":
+        r.enabled = False
+        r.save()
+    else:
+        AlertChannel.objects.update(is_active=False)
+    assert send_alerts(timezone.now() + timedelta(minutes=2)) == {
+        "queued": 0,
+        "sent": 0,
+        "failed": 0,
+        "skipped": 1,
+    }
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.SKIPPED and delivery.attempts == 1
+    assert delivery.last_error == (
+        "not sent: the rule was disabled"
+        if turned_off == "rule"
+        else "not sent: the channel was made inactive"
+    )
+    assert len(receiver.bodies) == 1  # the first attempt, answered with a 500; nothing since
+    assert send_alerts(timezone.now() + timedelta(minutes=30))["skipped"] == 0  # recorded once
