@@ -10,6 +10,7 @@ unique per (rule, channel, event) so an event is never sent twice to one channel
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import models
@@ -121,6 +122,17 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Switching a rule on or off moves its watermark to now: once back on, it watches from
+        then, instead of sending everything that happened while it was off."""
+        if self.pk is not None:
+            was = AlertRule.objects.filter(pk=self.pk).values_list("enabled", flat=True).first()
+            if was is not None and was != self.enabled:
+                self.watermark = timezone.now()
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "watermark"}
+        super().save(*args, **kwargs)
 
     def quiet_until(self, now: datetime) -> datetime | None:
         """The end of the quiet window `now` falls in (local time), or None outside it."""

@@ -473,3 +473,20 @@ def test_a_queued_delivery_is_not_sent_once_its_rule_or_channel_is_off(
     )
     assert len(receiver.bodies) == 1  # the first attempt, answered with a 500; nothing since
     assert send_alerts(timezone.now() + timedelta(minutes=30))["skipped"] == 0  # recorded once
+
+
+def test_a_rule_enabled_again_does_not_replay_what_happened_while_it_was_off(receiver: Receiver) -> None:
+    now = timezone.now()
+    r = rule("session_failed", channel(receiver))
+    send_alerts(now - timedelta(minutes=30))
+    r.enabled = False
+    r.save()
+    session = failed_session()  # while the rule is off
+    session.finished_at = now - timedelta(minutes=20)
+    session.save()
+    r.enabled = True
+    r.save()
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+    assert r.watermark is not None and r.watermark >= now  # the admin shows from when it watches
+    SyncSessionFactory(status="failed", finished_at=timezone.now(), total_instances=1, failed_instances=1)
+    assert send_alerts(timezone.now() + timedelta(seconds=1))["queued"] == 1
