@@ -123,10 +123,36 @@ def risky_changes(rule: AlertRule, since: datetime, now: datetime) -> list[Event
     return out
 
 
+def check_options(options: dict[str, Any]) -> list[str]:
+    """A rule's options as the admin form checks them: known names only, of the right shape."""
+    problems = []
+    if unknown := sorted(set(options) - {"events", "watched"}):
+        problems.append(
+            gettext("unknown options: %(names)s (known: events, watched)") % {"names": ", ".join(unknown)}
+        )
+    events, watched = options.get("events", []), options.get("watched", [])
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        problems.append(gettext("“events” is a list of names."))
+        events = []
+    elif unknown := [e for e in events if e not in EVENTS]:
+        problems.append(
+            gettext("unknown events: %(names)s (known: %(known)s)")
+            % {"names": ", ".join(unknown), "known": ", ".join(EVENTS)}
+        )
+    if not isinstance(watched, list) or not all(isinstance(p, str) and p for p in watched):
+        problems.append(gettext("“watched” is a list of scope patterns."))
+    elif events and "watched" in events and not watched:
+        problems.append(gettext("The event “watched” needs patterns in “watched”."))
+    elif events and "watched" not in events and watched:
+        problems.append(gettext("Patterns in “watched” are used only with the event “watched”."))
+    return problems
+
+
 def register_kinds() -> None:
     register(
         "account_change",
         _("Account changes that matter"),
         risky_changes,
         'options: {"events": [' + ", ".join(f'"{e}"' for e in EVENTS) + '], "watched": ["table shop.%"]}',
+        check_options,
     )

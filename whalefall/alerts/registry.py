@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import Promise
 
@@ -35,6 +35,8 @@ class Event:
 
 
 Evaluate = Callable[["AlertRule", datetime, datetime], list[Event]]
+# What is wrong with a rule's options (a JSON object), in words for the admin; empty when fine.
+CheckOptions = Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,20 @@ class RuleKind:
     label: str | Promise  # lazy: registered at start-up, shown in each user's language
     evaluate: Evaluate
     help: str | Promise = ""
+    check_options: CheckOptions | None = None  # None: the kind takes no options
 
 
 KINDS: dict[str, RuleKind] = {}
 
 
-def register(key: str, label: str | Promise, evaluate: Evaluate, help: str | Promise = "") -> None:
-    KINDS[key] = RuleKind(key, label, evaluate, help)
+def register(
+    key: str,
+    label: str | Promise,
+    evaluate: Evaluate,
+    help: str | Promise = "",
+    check_options: CheckOptions | None = None,
+) -> None:
+    KINDS[key] = RuleKind(key, label, evaluate, help, check_options)
 
 
 def kind_choices() -> list[tuple[str, str]]:

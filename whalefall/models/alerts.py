@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -133,6 +134,25 @@ class AlertRule(models.Model):
                 if kwargs.get("update_fields") is not None:
                     kwargs["update_fields"] = {*kwargs["update_fields"], "watermark"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Options the rule's kind cannot use are refused here, not silently ignored when it runs
+        (an event name misspelt would match nothing, and nobody would know)."""
+        from whalefall.alerts.registry import KINDS
+
+        if self.options is None:
+            self.options = {}
+        if not isinstance(self.options, dict):
+            raise ValidationError({"options": _("Options are a JSON object, such as {}.")})
+        kind = KINDS.get(self.kind)
+        if kind is None:
+            return  # the form offers only the registered kinds
+        if kind.check_options is None:
+            if self.options:
+                raise ValidationError({"options": _("This kind takes no options: leave {}.")})
+            return
+        if problems := kind.check_options(self.options):
+            raise ValidationError({"options": problems})
 
     def quiet_until(self, now: datetime) -> datetime | None:
         """The end of the quiet window `now` falls in (local time), or None outside it."""

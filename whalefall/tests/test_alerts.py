@@ -490,3 +490,41 @@ def test_a_rule_enabled_again_does_not_replay_what_happened_while_it_was_off(rec
     assert r.watermark is not None and r.watermark >= now  # the admin shows from when it watches
     SyncSessionFactory(status="failed", finished_at=timezone.now(), total_instances=1, failed_instances=1)
     assert send_alerts(timezone.now() + timedelta(seconds=1))["queued"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "error"),
+    [
+        (
+            "account_change",
+            {"events": ["new_superusers"]},
+            "unknown events: new_superusers (known: new_superuser, new_grant_option, new_account, "
+            "dropped_account, watched)",
+        ),
+        ("account_change", {"event": ["new_account"]}, "unknown options: event (known: events, watched)"),
+        ("account_change", {"events": "new_account"}, "“events” is a list of names."),
+        ("account_change", {"watched": "table shop.%"}, "“watched” is a list of scope patterns."),
+        ("account_change", {"events": ["watched"]}, "The event “watched” needs patterns in “watched”."),
+        (
+            "account_change",
+            {"events": ["new_account"], "watched": ["table shop.%"]},
+            "Patterns in “watched” are used only with the event “watched”.",
+        ),
+        ("account_change", ["new_account"], "Options are a JSON object, such as {}."),
+        ("session_failed", {"events": ["new_account"]}, "This kind takes no options: leave {}."),
+    ],
+)
+def test_the_admin_refuses_options_a_rule_cannot_use(
+    admin_client: Any, kind: str, options: Any, error: str
+) -> None:
+    url = reverse("admin:whalefall_alertrule_add")
+    form = {"name": "r", "kind": kind, "enabled": "on", "threshold": "1", "options": json.dumps(options)}
+    response = admin_client.post(url, form)
+    assert response.status_code == 200 and not AlertRule.objects.exists()
+    assert error in response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
+    form["options"] = json.dumps(
+        {"events": ["new_account", "watched"], "watched": ["table shop.%"]}
+        if kind == "account_change"
+        else {}
+    )
+    assert admin_client.post(url, form).status_code == 302 and AlertRule.objects.get().name == "r"
