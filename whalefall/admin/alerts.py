@@ -139,6 +139,8 @@ DELIVERY_FIELDS: tuple[str, ...] = (
     "severity",
     "title",
     "body",
+    "link",
+    "data",
     "channel",
     "rule",
     "event_key",

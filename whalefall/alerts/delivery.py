@@ -55,6 +55,8 @@ def queue(rule: AlertRule | None, channel: AlertChannel, event: Event, now: date
                 severity=event.severity,
                 title=event.title[:300],
                 body=event.text,
+                link=event.link[:500],
+                data=event.data,
                 status=DeliveryStatus.HELD if held else DeliveryStatus.PENDING,
                 created_at=now,
                 next_attempt_at=held or now,
@@ -135,7 +137,14 @@ def deliver(delivery: AlertDelivery, now: datetime) -> bool:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.HELD, held
         delivery.save(update_fields=["status", "next_attempt_at"])
         return False
-    event = Event(delivery.event_key, delivery.title, delivery.body.splitlines(), delivery.severity)
+    event = Event(
+        delivery.event_key,
+        delivery.title,
+        delivery.body.splitlines(),
+        delivery.severity,
+        delivery.link,
+        delivery.data or {},
+    )
     delivery.attempts += 1
     fields: dict[str, Any] = {"attempts": delivery.attempts}
     try:

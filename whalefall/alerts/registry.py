@@ -28,6 +28,9 @@ class Event:
     lines: list[str] = field(default_factory=list)
     severity: str = "warning"  # info | warning | critical
     link: str = ""  # admin path (relative) to what the event is about
+    # Fields for machines, sent as they are in the generic JSON webhook only (the chat services
+    # accept a fixed shape): e.g. the failing instances of a session with their error kind.
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

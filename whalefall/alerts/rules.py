@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from whalefall.alerts.registry import Event, register
 from whalefall.choices import RecordStatus, SessionStatus, SyncPhase
+from whalefall.instance_health import error_kind
 from whalefall.models import AlertRule, Instance, SyncInstanceRecord, SyncSession
 from whalefall.textsafe import safe_text
 
@@ -27,7 +28,7 @@ def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Eve
     sessions = SyncSession.objects.filter(status__in=FAILED, finished_at__gt=since, finished_at__lte=now)
     events = []
     for session in sessions.order_by("finished_at").prefetch_related("records"):
-        failing = [r for r in session.records.all() if r.status == "failed"]
+        failing = [r for r in session.records.all() if r.status == RecordStatus.FAILED]
         lines = [
             gettext("%(instance)s: failed in %(phase)s: %(error)s")
             % {
@@ -48,7 +49,21 @@ def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Eve
             "total": session.total_instances,
         }
         link = reverse("admin:whalefall_syncsession_change", args=[session.pk])
-        events.append(Event(f"session:{session.session_id}", title, lines, "critical", link))
+        data = {
+            "session": str(session.session_id),
+            "status": session.status,
+            "instances": [
+                {
+                    "instance": safe_text(r.instance_name),
+                    "phase": r.failed_phase,
+                    # the kind the connector or runner named ("authentication: ..."), else "other"
+                    "error_kind": error_kind(r.error_message, "other"),
+                    "error": safe_text(r.error_message)[:300],
+                }
+                for r in failing
+            ],
+        }
+        events.append(Event(f"session:{session.session_id}", title, lines, "critical", link, data))
     return events
 
 

@@ -197,6 +197,13 @@ class AlertDelivery(models.Model):
     severity = models.CharField(_("severity"), max_length=16, default="warning")
     title = models.CharField(_("title"), max_length=300)
     body = models.TextField(_("body"), blank=True, default="")
+    link = models.CharField(_("link"), max_length=500, blank=True, default="")
+    data = models.JSONField(
+        _("data"),
+        default=dict,
+        blank=True,
+        help_text=_("Fields for machines, sent in generic JSON webhooks."),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )

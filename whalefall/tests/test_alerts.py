@@ -528,3 +528,39 @@ def test_the_admin_refuses_options_a_rule_cannot_use(
         else {}
     )
     assert admin_client.post(url, form).status_code == 302 and AlertRule.objects.get().name == "r"
+
+
+def test_the_json_webhook_lists_the_failing_instances_with_their_error_kind(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver), channel(receiver, "slack", name="chat"))
+    session = failed_session()
+    SyncInstanceRecord.objects.create(
+        session=session,
+        instance=InstanceFactory(name="dw"),
+        instance_name="dw",
+        status="failed",
+        failed_phase="collection",
+        error_message="attempt 1 (connection): timeout: no answer; privilege: SELECT denied on mysql.user",
+    )
+    SyncInstanceRecord.objects.create(
+        session=session, instance=InstanceFactory(name="ok-db"), instance_name="ok-db", status="completed"
+    )
+    send_alerts()
+    body = next(b for b in receiver.bodies if "event" in b)
+    assert body["session"] == str(session.session_id) and body["status"] == "partial"
+    assert body["instances"] == [
+        {
+            "instance": "dw",
+            "phase": "collection",
+            "error_kind": "privilege",
+            "error": "attempt 1 (connection): timeout: no answer; privilege: SELECT denied on mysql.user",
+        },
+        {
+            "instance": "sales-db",
+            "phase": "connection",
+            "error_kind": "authentication",
+            "error": "authentication: Access denied\\x1b[2J",
+        },
+    ]
+    assert body["link"] == reverse("admin:whalefall_syncsession_change", args=[session.pk])
+    (chat,) = [b for b in receiver.bodies if "event" not in b]
+    assert set(chat) == {"text"}  # the chat shapes are what their services accept, nothing more
