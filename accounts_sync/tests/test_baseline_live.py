@@ -66,6 +66,7 @@ def test_first_sync_is_one_baseline_entry_and_later_syncs_log_each_change(
     assert {(a.first_seen_session_uuid, a.first_seen_at) for a in accounts} == {
         (first.session_id, baseline.created_at)
     }
+    first.finalize()  # the rule reads the changes of finished sessions
     assert risky_changes(rule, start, timezone.now()) == []  # nothing is "new" in a baseline
 
     with live.mysql_root() as root:
@@ -77,6 +78,7 @@ def test_first_sync_is_one_baseline_entry_and_later_syncs_log_each_change(
     ]
     late = Account.objects.get(instance=mysql_instance, identity=f"{prefix}_late@%")
     assert late.first_seen_session_uuid == second.session_id
+    second.finalize()
     events = risky_changes(rule, start, timezone.now())
     assert [e.lines for e in events] == [[f"{mysql_instance.name} {prefix}_late@%: new account"]]
     # the baseline stays the only entry of the first session

@@ -139,6 +139,8 @@ DELIVERY_FIELDS: tuple[str, ...] = (
     "severity",
     "title",
     "body",
+    "link",
+    "data",
     "channel",
     "rule",
     "event_key",
@@ -168,6 +170,10 @@ class AlertDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: AlertDelivery) -> SafeString:
-        colors: dict[str, str] = {DeliveryStatus.SENT: "#2e7d32", DeliveryStatus.FAILED: "#c62828"}
+        colors: dict[str, str] = {
+            DeliveryStatus.SENT: "#2e7d32",
+            DeliveryStatus.FAILED: "#c62828",
+            DeliveryStatus.SKIPPED: "#616161",
+        }
         color = colors.get(obj.status, "#8a6d00")
         return format_html('<strong style="color:{}">{}</strong>', color, obj.get_status_display())

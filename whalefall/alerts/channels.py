@@ -2,8 +2,9 @@
 
 Webhook bodies follow what each service's incoming webhooks accept: DingTalk and WeCom group
 robots take `msgtype: markdown`, Feishu/Lark custom bots `msg_type: text`, Slack `text`; the
-generic format is plain JSON with the event's fields. DingTalk, WeCom and Feishu answer HTTP 200
-with an error code in the body when they refuse a message, so the body is checked too.
+generic format is plain JSON with the event's fields, its data included. DingTalk, WeCom and
+Feishu answer HTTP 200 with an error code in the body when they refuse a message, so the body is
+checked too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def webhook_payload(fmt: str, event: Event, *, product: str = "WhaleFall") -> di
     if fmt == WebhookFormat.SLACK:
         return {"text": plain}
     return {
+        **event.data,
         "title": event.title,
         "severity": event.severity,
         "event": event.key,

@@ -25,6 +25,11 @@ from whalefall.structured_logging import get_logger
 logger = get_logger(__name__)
 RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
 MODULE = "alerts"
+# What a rule watches is stamped before it is committed (a session's end a moment before its row
+# is written, on the clock of the host that ran it): a run in between would pass it by. So each
+# evaluation looks this far behind the previous one too; what it finds again was queued already,
+# and the deliveries' unique key drops it.
+SETTLE = timedelta(minutes=2)
 
 
 def evaluate(rule: AlertRule, now: datetime) -> list[Event]:
@@ -32,7 +37,9 @@ def evaluate(rule: AlertRule, now: datetime) -> list[Event]:
     if kind is None:
         logger.warning("alert_rule_unknown_kind", module=MODULE, rule=rule.name, kind=rule.kind)
         return []
-    since = rule.watermark or rule.created_at
+    since = rule.created_at
+    if rule.watermark:
+        since = max(rule.watermark - SETTLE, since)
     return kind.evaluate(rule, since, now)
 
 
@@ -48,6 +55,8 @@ def queue(rule: AlertRule | None, channel: AlertChannel, event: Event, now: date
                 severity=event.severity,
                 title=event.title[:300],
                 body=event.text,
+                link=event.link[:500],
+                data=event.data,
                 status=DeliveryStatus.HELD if held else DeliveryStatus.PENDING,
                 created_at=now,
                 next_attempt_at=held or now,
@@ -76,13 +85,16 @@ def send_alerts(now: datetime | None = None, *, kinds: list[str] | None = None) 
         for event in events:
             queued += sum(queue(rule, channel, event, now) for channel in active)
         AlertRule.objects.filter(pk=rule.pk).update(watermark=now)
-    sent, failed = deliver_due(now)
-    if queued or sent or failed:
-        logger.info("alerts_processed", module=MODULE, queued=queued, sent=sent, failed=failed)
-    return {"queued": queued, "sent": sent, "failed": failed}
+    sent, failed, skipped = deliver_due(now)
+    if queued or sent or failed or skipped:
+        logger.info(
+            "alerts_processed", module=MODULE, queued=queued, sent=sent, failed=failed, skipped=skipped
+        )
+    return {"queued": queued, "sent": sent, "failed": failed, "skipped": skipped}
 
 
-def deliver_due(now: datetime) -> tuple[int, int]:
+def deliver_due(now: datetime) -> tuple[int, int, int]:
+    """Attempt the deliveries that are due: (sent, failed for good, skipped)."""
     due = (
         AlertDelivery.objects.filter(
             status__in=[DeliveryStatus.PENDING, DeliveryStatus.HELD], next_attempt_at__lte=now
@@ -90,13 +102,33 @@ def deliver_due(now: datetime) -> tuple[int, int]:
         .select_related("channel", "rule")
         .order_by("next_attempt_at", "id")[:500]
     )
-    sent = failed = 0
+    sent = failed = skipped = 0
     for delivery in due:
-        if deliver(delivery, now):
+        if reason := switched_off(delivery):
+            delivery.status, delivery.last_error = DeliveryStatus.SKIPPED, reason
+            delivery.save(update_fields=["status", "last_error"])
+            logger.info(
+                "alert_delivery_skipped",
+                module=MODULE,
+                channel=delivery.channel.name,
+                alert=delivery.event_key,
+            )
+            skipped += 1
+        elif deliver(delivery, now):
             sent += 1
         elif delivery.status == DeliveryStatus.FAILED:
             failed += 1
-    return sent, failed
+    return sent, failed, skipped
+
+
+def switched_off(delivery: AlertDelivery) -> str:
+    """Why a queued delivery must no longer go out, or ''. A delivery waits (for its retry, for
+    quiet hours to end): switching its rule or channel off in the meantime stops it too."""
+    if delivery.rule is not None and not delivery.rule.enabled:
+        return gettext("not sent: the rule was disabled")
+    if not delivery.channel.is_active:
+        return gettext("not sent: the channel was made inactive")
+    return ""
 
 
 def deliver(delivery: AlertDelivery, now: datetime) -> bool:
@@ -105,7 +137,14 @@ def deliver(delivery: AlertDelivery, now: datetime) -> bool:
         delivery.status, delivery.next_attempt_at = DeliveryStatus.HELD, held
         delivery.save(update_fields=["status", "next_attempt_at"])
         return False
-    event = Event(delivery.event_key, delivery.title, delivery.body.splitlines(), delivery.severity)
+    event = Event(
+        delivery.event_key,
+        delivery.title,
+        delivery.body.splitlines(),
+        delivery.severity,
+        delivery.link,
+        delivery.data or {},
+    )
     delivery.attempts += 1
     fields: dict[str, Any] = {"attempts": delivery.attempts}
     try:

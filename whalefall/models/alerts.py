@@ -10,8 +10,10 @@ unique per (rule, channel, event) so an event is never sent twice to one channel
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -122,6 +124,36 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Switching a rule on or off moves its watermark to now: once back on, it watches from
+        then, instead of sending everything that happened while it was off."""
+        if self.pk is not None:
+            was = AlertRule.objects.filter(pk=self.pk).values_list("enabled", flat=True).first()
+            if was is not None and was != self.enabled:
+                self.watermark = timezone.now()
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "watermark"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Options the rule's kind cannot use are refused here, not silently ignored when it runs
+        (an event name misspelt would match nothing, and nobody would know)."""
+        from whalefall.alerts.registry import KINDS
+
+        if self.options is None:
+            self.options = {}
+        if not isinstance(self.options, dict):
+            raise ValidationError({"options": _("Options are a JSON object, such as {}.")})
+        kind = KINDS.get(self.kind)
+        if kind is None:
+            return  # the form offers only the registered kinds
+        if kind.check_options is None:
+            if self.options:
+                raise ValidationError({"options": _("This kind takes no options: leave {}.")})
+            return
+        if problems := kind.check_options(self.options):
+            raise ValidationError({"options": problems})
+
     def quiet_until(self, now: datetime) -> datetime | None:
         """The end of the quiet window `now` falls in (local time), or None outside it."""
         if self.quiet_start is None or self.quiet_end is None or self.quiet_start == self.quiet_end:
@@ -141,6 +173,8 @@ class DeliveryStatus(models.TextChoices):
     HELD = "held", _("Held (quiet hours)")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    # Its rule was disabled or its channel made inactive before it went out.
+    SKIPPED = "skipped", _("Skipped")
 
 
 class AlertDelivery(models.Model):
@@ -163,6 +197,13 @@ class AlertDelivery(models.Model):
     severity = models.CharField(_("severity"), max_length=16, default="warning")
     title = models.CharField(_("title"), max_length=300)
     body = models.TextField(_("body"), blank=True, default="")
+    link = models.CharField(_("link"), max_length=500, blank=True, default="")
+    data = models.JSONField(
+        _("data"),
+        default=dict,
+        blank=True,
+        help_text=_("Fields for machines, sent in generic JSON webhooks."),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )

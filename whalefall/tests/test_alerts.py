@@ -68,7 +68,7 @@ def failed_session() -> Any:
 def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smtp_sink: list[Any]) -> None:
     rule("session_failed", channel(receiver), mail_channel())
     session = failed_session()
-    assert send_alerts() == {"queued": 2, "sent": 2, "failed": 0}
+    assert send_alerts() == {"queued": 2, "sent": 2, "failed": 0, "skipped": 0}
     (body,) = receiver.bodies
     assert body["event"] == f"session:{session.session_id}" and body["severity"] == "critical"
     assert body["title"] == "Account sync partial: 1 of 2 instances failed"
@@ -76,30 +76,168 @@ def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smt
     (mail,) = smtp_sink
     assert mail.rcpt_tos == ["dba@example.com"]
     assert b"1 of 2 instances failed" in mail.content and b"sales-db: failed in connection" in mail.content
-    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0}  # never twice
+    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}  # never twice
     assert len(receiver.bodies) == 1 and len(smtp_sink) == 1
 
 
 def test_a_new_superuser_is_one_message_per_session(receiver: Receiver, smtp_sink: list[Any]) -> None:
     rule("account_change", channel(receiver, "dingtalk"), mail_channel())
     instance = InstanceFactory(name="pg-main")
-    session = SyncSessionFactory(category="account", status="completed")
+    session = SyncSessionFactory(category="account", status="completed", finished_at=timezone.now())
     for identity, superuser in (("mallory", True), ("alice", False), ("bob", False)):
-        account = Account.objects.create(instance=instance, identity=identity, username=identity)
-        AccountChange.objects.create(
-            account=account,
-            instance=instance,
-            change_type=ChangeType.ADD,
-            details={"is_superuser": superuser, "permissions": {}},
-            session=session,
-            session_uuid=session.session_id,
-        )
+        change(session, instance, identity, ChangeType.ADD, {"is_superuser": superuser, "permissions": {}})
     send_alerts()
     (body,) = receiver.bodies
     assert body["msgtype"] == "markdown"
     assert "pg-main mallory: new account is a SUPERUSER" in body["markdown"]["text"]
     assert "alice" not in body["markdown"]["text"]  # a plain new account is not in the default events
     assert len(smtp_sink) == 1 and b"SUPERUSER" in smtp_sink[0].content
+
+
+def change(session: Any, instance: Any, identity: str, change_type: str, details: dict[str, Any]) -> None:
+    """An account change as the sync writes it: stamped with the start of its instance's sync."""
+    account, _ = Account.objects.get_or_create(instance=instance, identity=identity, username=identity)
+    AccountChange.objects.create(
+        account=account,
+        instance=instance,
+        change_type=change_type,
+        details=details,
+        session=session,
+        session_uuid=session.session_id,
+        created_at=session.started_at,
+    )
+
+
+def test_changes_committed_after_an_alert_run_still_alert(receiver: Receiver) -> None:
+    """A sync stamps its changes with its start; a run between that start and the commit must not
+    pass them by, and the instances committed later belong in the same message."""
+    rule("account_change", channel(receiver))
+    session = SyncSessionFactory(status="running", started_at=timezone.now() - timedelta(minutes=10))
+    change(session, InstanceFactory(name="pg-a"), "mallory", ChangeType.ADD, {"is_superuser": True})
+    assert send_alerts()["queued"] == 0  # pg-a is done, pg-b is still syncing
+    change(session, InstanceFactory(name="pg-b"), "eve", ChangeType.DEACTIVATE, {})
+    session.status, session.finished_at = "completed", timezone.now()
+    session.save()
+    assert send_alerts()["queued"] == 1
+    (body,) = receiver.bodies
+    assert body["title"] == "2 account changes that matter" and body["severity"] == "critical"
+    assert body["lines"] == [
+        "pg-a mallory: new account is a SUPERUSER",
+        "pg-b eve: account dropped (no longer listed)",
+    ]
+    assert send_alerts(timezone.now() + timedelta(minutes=1))["queued"] == 0
+
+
+ORDERS = "table shop.orders"
+
+
+@pytest.mark.parametrize(
+    ("event", "change_type", "details", "line", "severity"),
+    [
+        ("new_account", ChangeType.ADD, {"is_superuser": False}, "new account", "warning"),
+        ("dropped_account", ChangeType.DEACTIVATE, {}, "account dropped (no longer listed)", "warning"),
+        ("new_superuser", ChangeType.ADD, {"is_superuser": True}, "new account is a SUPERUSER", "critical"),
+        (
+            "new_superuser",
+            ChangeType.MODIFY_OTHER,
+            {"changes": {"is_superuser": {"before": False, "after": True}}},
+            "became SUPERUSER",
+            "critical",
+        ),
+        (
+            "new_grant_option",
+            ChangeType.ADD,
+            {"permissions": {"table shop.log": ["SELECT", "UPDATE WITH GRANT OPTION"]}},
+            "new account can grant: UPDATE WITH GRANT OPTION ON table shop.log",
+            "warning",
+        ),
+        (
+            "new_grant_option",
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "GRANT", "scope": "role", "privileges": ["r_dba WITH ADMIN OPTION"]}]},
+            "GRANT r_dba WITH ADMIN OPTION ON role",
+            "warning",
+        ),
+        (
+            "watched",
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "GRANT", "scope": ORDERS, "privileges": ["DELETE", "SELECT"]}]},
+            "GRANT DELETE, SELECT ON table shop.orders (watched)",
+            "warning",
+        ),
+        (
+            "watched",
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "REVOKE", "scope": ORDERS, "privileges": ["SELECT"]}]},
+            "REVOKE SELECT ON table shop.orders (watched)",
+            "warning",
+        ),
+        (
+            "watched",
+            ChangeType.ADD,
+            {"permissions": {ORDERS: ["SELECT"], "table shop.log": ["INSERT"]}},
+            "GRANT SELECT ON table shop.orders (watched)",
+            "warning",
+        ),
+    ],
+)
+def test_each_account_change_that_matters(
+    receiver: Receiver, event: str, change_type: str, details: dict[str, Any], line: str, severity: str
+) -> None:
+    """The rule's one event gives its line; the same change under the other events gives nothing
+    (but a new account, which any added account is)."""
+    instance = InstanceFactory(name="pg-main")
+    session = SyncSessionFactory(finished_at=timezone.now())
+    change(session, instance, "bob", change_type, details)
+    watched = ["table shop.o%"]
+    others = {"new_account", "dropped_account", "new_superuser", "new_grant_option", "watched"} - {event}
+    others -= {"new_account"} if change_type == ChangeType.ADD else set()
+    rule("account_change", channel(receiver), options={"events": sorted(others), "watched": watched})
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+    AlertRule.objects.all().delete()
+    rule("account_change", channel(receiver, name="ops-2"), options={"events": [event], "watched": watched})
+    assert send_alerts()["queued"] == 1
+    (body,) = receiver.bodies
+    assert body["lines"] == [f"pg-main bob: {line}"] and body["severity"] == severity
+
+
+@pytest.mark.parametrize(
+    ("change_type", "details"),
+    [
+        (ChangeType.MODIFY_OTHER, {"changes": {"is_superuser": {"before": True, "after": False}}}),
+        (
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "REVOKE", "scope": "global", "privileges": ["ALL"]}]},
+        ),
+        (
+            ChangeType.MODIFY_PRIVILEGE,
+            {"entries": [{"action": "GRANT", "scope": "table shop.log", "privileges": ["SELECT"]}]},
+        ),
+        (ChangeType.REACTIVATE, {}),
+        (ChangeType.BASELINE, {"accounts": 3, "superusers": 1}),
+    ],
+)
+def test_changes_that_do_not_matter_are_quiet(
+    receiver: Receiver, change_type: str, details: dict[str, Any]
+) -> None:
+    events = ["new_account", "dropped_account", "new_superuser", "new_grant_option", "watched"]
+    rule("account_change", channel(receiver), options={"events": events, "watched": ["table shop.o%"]})
+    change(SyncSessionFactory(finished_at=timezone.now()), InstanceFactory(), "bob", change_type, details)
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+
+
+@pytest.mark.parametrize("kind", ["session_failed", "account_change"])
+def test_a_session_written_just_after_a_run_is_not_passed_by(receiver: Receiver, kind: str) -> None:
+    """A session's end time is taken a moment before its row is written: a run in between passes
+    the time without seeing the row; the next run still finds it."""
+    rule(kind, channel(receiver))
+    ended = timezone.now()
+    send_alerts(ended + timedelta(seconds=1))  # runs before the session's row is written
+    session = failed_session()
+    session.finished_at = ended
+    session.save()
+    change(session, InstanceFactory(), "mallory", ChangeType.ADD, {"is_superuser": True})
+    assert send_alerts(ended + timedelta(minutes=1))["queued"] == 1 and len(receiver.bodies) == 1
 
 
 def test_a_lost_scheduler_alerts_once(receiver: Receiver, smtp_sink: list[Any]) -> None:
@@ -144,7 +282,7 @@ def test_failures_are_retried_then_recorded_without_the_secret_url(receiver: Rec
     rule("session_failed", channel(receiver))
     failed_session()
     receiver.script = [500]
-    assert send_alerts() == {"queued": 1, "sent": 0, "failed": 0}
+    assert send_alerts() == {"queued": 1, "sent": 0, "failed": 0, "skipped": 0}
     delivery = AlertDelivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     assert "HTTP 500" in delivery.last_error and "SECRET-TOKEN" not in delivery.last_error
@@ -240,3 +378,189 @@ def test_the_admin_never_shows_the_webhook_url(admin_client: Any, receiver: Rece
     )  # not in the request
     page = admin_client.get(reverse("admin:whalefall_alertrule_add")).content.decode()
     assert "Disk forecast to fill within N days" in page and "No active scheduler for N minutes" in page
+
+
+def runs(instance: Any, *outcomes: str, start: int = 0) -> None:
+    """Finished records of `instance`, oldest first, one a minute from `start` minutes from now:
+    `down` failed to connect, `ok` completed, `late` failed after connecting, `cancelled` never ran."""
+    base = timezone.now() + timedelta(minutes=start)
+    for i, outcome in enumerate(outcomes):
+        failed = outcome in ("down", "late")
+        SyncInstanceRecord.objects.create(
+            session=SyncSessionFactory(finished_at=base + timedelta(minutes=i)),
+            instance=instance,
+            instance_name=instance.name,
+            status="failed" if failed else "completed" if outcome == "ok" else outcome,
+            failed_phase="connection" if outcome == "down" else "collection" if failed else "",
+            error_message="unreachable: connection refused" if outcome == "down" else "",
+            finished_at=base + timedelta(minutes=i),
+        )
+
+
+def test_an_unreachable_instance_alerts_once_per_outage(receiver: Receiver) -> None:
+    rule("instance_unreachable", channel(receiver), threshold=3)
+    instance = InstanceFactory(name="pg-dr")
+    runs(instance, "ok", "down", "down", start=-60)
+    assert send_alerts()["queued"] == 0  # two in a row: not yet
+    runs(instance, "down", start=-50)
+    assert send_alerts()["queued"] == 1
+    (body,) = receiver.bodies
+    assert body["title"] == "pg-dr unreachable for 3 consecutive runs"
+    assert body["lines"] == ["last error: unreachable: connection refused"]
+    runs(instance, "cancelled", "down", "down", "down", start=-45)  # a cancelled run is no news
+    assert send_alerts()["queued"] == 0
+    runs(instance, "ok", "down", "down", start=-40)  # back, then down again: not yet a new outage
+    assert send_alerts()["queued"] == 0
+    runs(instance, "late", "down", "down", "down", start=-30)  # it answered, then three in a row
+    assert send_alerts()["queued"] == 1 and len(receiver.bodies) == 2
+
+
+def test_a_long_outage_stays_one_alert(receiver: Receiver) -> None:
+    rule("instance_unreachable", channel(receiver), threshold=1)
+    instance = InstanceFactory(name="pg-dr")
+    runs(instance, *["down"] * 60, start=-120)
+    assert send_alerts()["queued"] == 1
+    runs(instance, "down", start=-50)
+    assert send_alerts()["queued"] == 0 and len(receiver.bodies) == 1
+
+
+def test_a_disabled_rule_sends_nothing(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver), enabled=False)
+    failed_session()
+    assert send_alerts() == {"queued": 0, "sent": 0, "failed": 0, "skipped": 0}
+    assert receiver.bodies == [] and not AlertDelivery.objects.exists()
+
+
+def test_an_inactive_channel_gets_nothing(receiver: Receiver, smtp_sink: list[Any]) -> None:
+    off = mail_channel()
+    off.is_active = False
+    off.save()
+    rule("session_failed", channel(receiver), off)
+    failed_session()
+    assert send_alerts()["sent"] == 1
+    assert smtp_sink == [] and [d.channel for d in AlertDelivery.objects.all()] == [
+        AlertChannel.objects.get(name="ops")
+    ]
+
+
+@pytest.mark.parametrize("turned_off", ["rule", "channel"])
+def test_a_queued_delivery_is_not_sent_once_its_rule_or_channel_is_off(
+    receiver: Receiver, turned_off: str
+) -> None:
+    """A delivery waiting for its retry or for quiet hours to end is recorded as skipped, not sent,
+    when its rule has been disabled or its channel made inactive since."""
+    r = rule("session_failed", channel(receiver))
+    failed_session()
+    receiver.script = [500]
+    send_alerts()
+    if turned_off == "rule":
+        r.enabled = False
+        r.save()
+    else:
+        AlertChannel.objects.update(is_active=False)
+    assert send_alerts(timezone.now() + timedelta(minutes=2)) == {
+        "queued": 0,
+        "sent": 0,
+        "failed": 0,
+        "skipped": 1,
+    }
+    delivery = AlertDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.SKIPPED and delivery.attempts == 1
+    assert delivery.last_error == (
+        "not sent: the rule was disabled"
+        if turned_off == "rule"
+        else "not sent: the channel was made inactive"
+    )
+    assert len(receiver.bodies) == 1  # the first attempt, answered with a 500; nothing since
+    assert send_alerts(timezone.now() + timedelta(minutes=30))["skipped"] == 0  # recorded once
+
+
+def test_a_rule_enabled_again_does_not_replay_what_happened_while_it_was_off(receiver: Receiver) -> None:
+    now = timezone.now()
+    r = rule("session_failed", channel(receiver))
+    send_alerts(now - timedelta(minutes=30))
+    r.enabled = False
+    r.save()
+    session = failed_session()  # while the rule is off
+    session.finished_at = now - timedelta(minutes=20)
+    session.save()
+    r.enabled = True
+    r.save()
+    assert send_alerts()["queued"] == 0 and receiver.bodies == []
+    assert r.watermark is not None and r.watermark >= now  # the admin shows from when it watches
+    SyncSessionFactory(status="failed", finished_at=timezone.now(), total_instances=1, failed_instances=1)
+    assert send_alerts(timezone.now() + timedelta(seconds=1))["queued"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "error"),
+    [
+        (
+            "account_change",
+            {"events": ["new_superusers"]},
+            "unknown events: new_superusers (known: new_superuser, new_grant_option, new_account, "
+            "dropped_account, watched)",
+        ),
+        ("account_change", {"event": ["new_account"]}, "unknown options: event (known: events, watched)"),
+        ("account_change", {"events": "new_account"}, "“events” is a list of names."),
+        ("account_change", {"watched": "table shop.%"}, "“watched” is a list of scope patterns."),
+        ("account_change", {"events": ["watched"]}, "The event “watched” needs patterns in “watched”."),
+        (
+            "account_change",
+            {"events": ["new_account"], "watched": ["table shop.%"]},
+            "Patterns in “watched” are used only with the event “watched”.",
+        ),
+        ("account_change", ["new_account"], "Options are a JSON object, such as {}."),
+        ("session_failed", {"events": ["new_account"]}, "This kind takes no options: leave {}."),
+    ],
+)
+def test_the_admin_refuses_options_a_rule_cannot_use(
+    admin_client: Any, kind: str, options: Any, error: str
+) -> None:
+    url = reverse("admin:whalefall_alertrule_add")
+    form = {"name": "r", "kind": kind, "enabled": "on", "threshold": "1", "options": json.dumps(options)}
+    response = admin_client.post(url, form)
+    assert response.status_code == 200 and not AlertRule.objects.exists()
+    assert error in response.content.decode().replace("&quot;", '"').replace("&#x27;", "'")
+    form["options"] = json.dumps(
+        {"events": ["new_account", "watched"], "watched": ["table shop.%"]}
+        if kind == "account_change"
+        else {}
+    )
+    assert admin_client.post(url, form).status_code == 302 and AlertRule.objects.get().name == "r"
+
+
+def test_the_json_webhook_lists_the_failing_instances_with_their_error_kind(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver), channel(receiver, "slack", name="chat"))
+    session = failed_session()
+    SyncInstanceRecord.objects.create(
+        session=session,
+        instance=InstanceFactory(name="dw"),
+        instance_name="dw",
+        status="failed",
+        failed_phase="collection",
+        error_message="attempt 1 (connection): timeout: no answer; privilege: SELECT denied on mysql.user",
+    )
+    SyncInstanceRecord.objects.create(
+        session=session, instance=InstanceFactory(name="ok-db"), instance_name="ok-db", status="completed"
+    )
+    send_alerts()
+    body = next(b for b in receiver.bodies if "event" in b)
+    assert body["session"] == str(session.session_id) and body["status"] == "partial"
+    assert body["instances"] == [
+        {
+            "instance": "dw",
+            "phase": "collection",
+            "error_kind": "privilege",
+            "error": "attempt 1 (connection): timeout: no answer; privilege: SELECT denied on mysql.user",
+        },
+        {
+            "instance": "sales-db",
+            "phase": "connection",
+            "error_kind": "authentication",
+            "error": "authentication: Access denied\\x1b[2J",
+        },
+    ]
+    assert body["link"] == reverse("admin:whalefall_syncsession_change", args=[session.pk])
+    (chat,) = [b for b in receiver.bodies if "event" not in b]
+    assert set(chat) == {"text"}  # the chat shapes are what their services accept, nothing more

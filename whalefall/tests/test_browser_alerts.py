@@ -79,7 +79,7 @@ def test_an_alert_rule_fires_on_a_failed_sync_and_the_access_review_downloads(
 
     out = StringIO()
     call_command("send_alerts", stdout=out)  # what the scheduler runs every minute
-    assert json.loads(out.getvalue()) == {"queued": 1, "sent": 1, "failed": 0}
+    assert json.loads(out.getvalue()) == {"queued": 1, "sent": 1, "failed": 0, "skipped": 0}
     (body,) = receiver.bodies
     assert body["event"] == f"session:{summary['session_id']}" and body["severity"] == "critical"
     assert body["title"] == "Account sync partial: 1 of 2 instances failed"
