@@ -210,7 +210,7 @@ def write_xlsx(out: Any, instances: Sequence[Instance], period: Period, **kw: An
     book = Workbook(write_only=True)
     title = book.create_sheet(pgettext("report sheet", "Report"))
     title.append([_("WhaleFall access review")])
-    title.append([pgettext("report field", "instances"), ", ".join(i.name for i in instances)])
+    title.append([pgettext("report field", "instances"), cell(", ".join(i.name for i in instances))])
     title.append([pgettext("report field", "changes"), period.label()])
     title.append([pgettext("report field", "generated"), cell(timezone.now())])
     for name, columns, rows in sheets(instances, period, **kw):

@@ -109,3 +109,13 @@ def test_the_admin_downloads_the_report(admin_client: Any, data: dict[str, Any])
     assert "alice@%,SELECT,table shop.orders,via r_app ← r_read" in response.content.decode()
     response = admin_client.get(url, {"format": "xlsx"})
     assert response.content[:2] == b"PK"  # a zip container: an XLSX workbook
+
+
+def test_the_title_sheet_lists_instance_names_as_text_not_formulas(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    InstanceFactory(name="=cmd|' /C calc'!A0", db_type="mysql")
+    target = tmp_path / "review.xlsx"
+    call_command("access_report", "--format", "xlsx", "--output", str(target), stderr=io.StringIO())
+    rows = {row[0]: row[1] for row in load_workbook(target)["Report"].iter_rows(values_only=True)}
+    assert rows["instances"] == "'=cmd|' /C calc'!A0"
