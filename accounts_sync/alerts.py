@@ -20,7 +20,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.models import AccountChange, ChangeType, like
-from whalefall.alerts.registry import Event, register
+from whalefall.alerts.kinds import Event, register
 from whalefall.models import AlertRule, SyncSession
 from whalefall.textsafe import safe_text
 

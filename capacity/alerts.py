@@ -10,7 +10,7 @@ from django.utils.translation import ngettext
 
 from capacity.models import InstanceCapacity, InstanceDatabase
 from capacity.services.forecast import database_forecasts, instance_forecasts
-from whalefall.alerts.registry import Event, register
+from whalefall.alerts.kinds import Event, register
 from whalefall.models import AlertRule
 from whalefall.textsafe import safe_text
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from scheduling.models import SchedulerLease
-from whalefall.alerts.registry import Event, register
+from whalefall.alerts.kinds import Event, register
 from whalefall.formats import local_datetime
 from whalefall.models import AlertRule
 

@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.config import JOB_ID, ConfigError, load_default_tasks
 from scheduling.functions import available_functions
 from scheduling.models import JobConfig, SchedulerCommand
@@ -211,5 +211,5 @@ def reload(request: HttpRequest) -> JsonResponse:
         loaded = load_default_tasks()
     except ConfigError as exc:
         return json_error(gettext("cannot reload: %(error)s") % {"error": exc}, 400)
-    count = registry.reload_from_yaml(loaded.specs, by=request.user.get_username())
+    count = job_configs.reload_from_yaml(loaded.specs, by=request.user.get_username())
     return JsonResponse({"reloaded": count, "source": str(loaded.source)}, status=202)

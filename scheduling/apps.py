@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SchedulingConfig(AppConfig):
-    """runscheduler, the YAML job registry and the jobs/executions admin."""
+    """runscheduler, the stored jobs and their defaults, the jobs/executions admin."""
 
     name = "scheduling"
     verbose_name = _("Scheduling")

@@ -79,7 +79,7 @@ MODULES: dict[str, list[str]] = {
     "scheduling/service/commands.py": [
         "scheduling/tests/test_commands_unit.py",
         "scheduling/tests/test_service.py",
-        "scheduling/tests/test_registry.py",
+        "scheduling/tests/test_job_configs.py",
     ],
 }
 

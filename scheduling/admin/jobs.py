@@ -25,7 +25,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.admin.forms import AddJobForm, TriggerForm
 from scheduling.config import ConfigError, load_default_tasks
 from scheduling.models import JobConfig, JobRunSession, JobState, SchedulerCommand
@@ -556,7 +556,7 @@ class JobConfigAdmin(admin.ModelAdmin):
             self.message_user(request, _("Cannot reload: %(error)s") % {"error": exc}, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:scheduling_jobconfig_changelist"))
         if request.method == "POST" and request.POST.get("confirm") == "yes":
-            count = registry.reload_from_yaml(loaded.specs, by=request.user.get_username())
+            count = job_configs.reload_from_yaml(loaded.specs, by=request.user.get_username())
             message = ngettext(
                 "Reloaded %(count)d built-in job from %(source)s.",
                 "Reloaded %(count)d built-in jobs from %(source)s.",

@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.functions import resolve, unavailable_reason
+from scheduling.job_runner import run_job
 from scheduling.jobstore import ADHOC_PREFIX, RUN_NOW_STORE, close_thread_connection
 from scheduling.models import CommandStatus, JobConfig, SchedulerCommand
-from scheduling.runner import run_job
 from scheduling.service.engine import JOB_DEFAULTS
 from whalefall.models import TaskRequest, TaskRequestStatus
 from whalefall.structured_logging import get_logger
@@ -39,9 +39,9 @@ def apply_commands(scheduler: BaseScheduler, owner: str, limit: int = 50) -> int
             continue
         try:
             if command.action == "reload" or not command.job_id:
-                result = str(registry.reconcile_all(scheduler))
+                result = str(job_configs.reconcile_all(scheduler))
             else:
-                result = registry.reconcile_job(scheduler, command.job_id)
+                result = job_configs.reconcile_job(scheduler, command.job_id)
         except Exception as exc:
             logger.exception("scheduler_command_failed", action=command.action, job_id=command.job_id)
             SchedulerCommand.objects.filter(pk=command.pk).update(

@@ -26,7 +26,7 @@ from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from scheduling.config import TaskSpec, load_default_tasks
-from scheduling.runner import running_jobs
+from scheduling.job_runner import running_jobs
 from scheduling.service import commands, reconcile
 from scheduling.service.engine import build_scheduler, close_old_connections
 from scheduling.service.leasekeeper import LeaseKeeper

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.config import TaskSpec
 from scheduling.models import CommandStatus, JobConfig, SchedulerCommand
 from whalefall.models import TaskRequest, TaskRequestStatus
@@ -48,9 +48,9 @@ def start_jobs(
     Only admin commands that already existed are covered by reconciling from the stored configs;
     one saved while we reconcile stays pending for the main loop.
     """
-    created = registry.sync_defaults(specs)
+    created = job_configs.sync_defaults(specs)
     covered = list(SchedulerCommand.objects.filter(status=CommandStatus.PENDING).values_list("pk", flat=True))
-    states = registry.reconcile_all(scheduler)
+    states = job_configs.reconcile_all(scheduler)
     SchedulerCommand.objects.filter(pk__in=covered, status=CommandStatus.PENDING).update(
         status=CommandStatus.APPLIED,
         applied_by=owner,

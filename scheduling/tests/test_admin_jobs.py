@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.config import builtin_defaults
 from scheduling.models import JobConfig, SchedulerCommand, SchedulerLease
 from scheduling.tests.conftest import SPECS
@@ -24,7 +24,7 @@ CHANGELIST = "admin:scheduling_jobconfig_changelist"
 
 @pytest.fixture(autouse=True)
 def jobs() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
 
 
 def _action(client: Client, action: str, *ids: str) -> Any:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.config import TaskSpec
 from scheduling.models import JobConfig, JobRunSession
 from scheduling.tests.conftest import SAMPLE, SPECS
@@ -26,7 +26,7 @@ CHANGELIST = "admin:scheduling_jobconfig_changelist"
 
 @pytest.fixture(autouse=True)
 def jobs() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
 
 
 def _run(job_id: str, status: str, seconds: float, session_status: str | None, ago: int = 60) -> Any:

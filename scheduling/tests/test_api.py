@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.models import JobConfig, SchedulerCommand
 from scheduling.tests.conftest import SPECS
 from scheduling.tests.users import OPERATORS, VIEWERS, make_user
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def jobs() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
 
 
 def test_it_lists_jobs_for_viewers_and_refuses_anonymous_users(client: Client) -> None:

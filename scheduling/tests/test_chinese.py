@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts_sync.tasks import SYNC_ACCOUNTS
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.config import builtin_defaults
 from scheduling.models import JobConfig
 from whalefall.tests.test_translations import compiled_catalogue  # noqa: F401 - the fixture
@@ -30,7 +30,7 @@ CHINESE = "zh-CN,zh;q=0.9,en;q=0.5"
 @pytest.fixture(autouse=True)
 def builtin_jobs(compiled_catalogue: Path) -> None:  # noqa: F811 - the fixture
     with translation.override("zh-hans"):  # a scheduler started with LANGUAGE_CODE=zh-hans
-        registry.sync_defaults(builtin_defaults())
+        job_configs.sync_defaults(builtin_defaults())
 
 
 def test_the_trigger_form_in_chinese(operator: Client) -> None:
@@ -105,5 +105,5 @@ def test_stored_names_do_not_change_with_the_language(settings: Any) -> None:
     """Starting the scheduler again in another language changes no stored name (no re-apply)."""
     before = {j.pk: (j.name, j.fingerprint()) for j in JobConfig.objects.all()}
     settings.LANGUAGE_CODE = "en-us"
-    registry.sync_defaults(builtin_defaults())
+    job_configs.sync_defaults(builtin_defaults())
     assert {j.pk: (j.name, j.fingerprint()) for j in JobConfig.objects.all()} == before

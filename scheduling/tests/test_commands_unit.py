@@ -18,9 +18,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def reconciled(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     calls: list[tuple[str, Any]] = []
-    monkeypatch.setattr(commands.registry, "reconcile_all", lambda s: calls.append(("all", None)) or "3 jobs")
     monkeypatch.setattr(
-        commands.registry, "reconcile_job", lambda s, job_id: calls.append(("job", job_id)) or f"{job_id} ok"
+        commands.job_configs, "reconcile_all", lambda s: calls.append(("all", None)) or "3 jobs"
+    )
+    monkeypatch.setattr(
+        commands.job_configs,
+        "reconcile_job",
+        lambda s, job_id: calls.append(("job", job_id)) or f"{job_id} ok",
     )
     return calls
 

@@ -163,17 +163,17 @@ def test_it_runs_scheduled_jobs_when_due(make_service: Any) -> None:
 def test_it_retries_activation_after_a_failed_start(make_service: Any, monkeypatch: Any) -> None:
     from django.db import DatabaseError
 
-    from scheduling import registry
+    from scheduling import job_configs
 
     service = make_service()
-    real = registry.reconcile_all
+    real = job_configs.reconcile_all
     monkeypatch.setattr(
-        registry, "reconcile_all", lambda scheduler: (_ for _ in ()).throw(DatabaseError("gone"))
+        job_configs, "reconcile_all", lambda scheduler: (_ for _ in ()).throw(DatabaseError("gone"))
     )
     service.step()
     assert not service.active
     assert SchedulerLease.current().token == service.token  # still ours: nobody else starts meanwhile
-    monkeypatch.setattr(registry, "reconcile_all", real)
+    monkeypatch.setattr(job_configs, "reconcile_all", real)
     service.step()
     assert service.active
 

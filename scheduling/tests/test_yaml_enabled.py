@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django_apscheduler.models import DjangoJob
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.config import load_default_tasks
 from scheduling.models import JobConfig, JobState
 from scheduling.service import SchedulerService
@@ -80,7 +80,7 @@ def test_reload_from_yaml_disables_again_a_job_enabled_in_the_admin(service: Sch
     service.step()  # the running scheduler picks the change up
     assert service.scheduler is not None and service.scheduler.get_job("record_session_hourly") is not None
 
-    registry.reload_from_yaml(load_default_tasks().specs, by="admin")
+    job_configs.reload_from_yaml(load_default_tasks().specs, by="admin")
     service.step()
     assert JobConfig.objects.get(pk="record_session_hourly").state == JobState.DISABLED
     assert service.scheduler.get_job("record_session_hourly") is None

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from whalefall.admin.sessions import ReadOnlyMixin
 from whalefall.alerts.delivery import queue, test_event
-from whalefall.alerts.registry import KINDS, kind_choices
+from whalefall.alerts.kinds import KINDS, kind_choices
 from whalefall.models import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus
 from whalefall.models.alerts import ChannelKind
 

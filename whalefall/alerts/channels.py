@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.utils.translation import gettext
 
-from whalefall.alerts.registry import Event
+from whalefall.alerts.kinds import Event
 from whalefall.models import AlertChannel
 from whalefall.models.alerts import ChannelKind, WebhookFormat
 

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from whalefall.alerts import channels
-from whalefall.alerts.registry import KINDS, Event
+from whalefall.alerts.kinds import KINDS, Event
 from whalefall.models import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus
 from whalefall.structured_logging import get_logger
 

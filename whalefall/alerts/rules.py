@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from whalefall.alerts.registry import Event, register
+from whalefall.alerts.kinds import Event, register
 from whalefall.choices import RecordStatus, SessionStatus, SyncPhase
 from whalefall.instance_health import error_kind
 from whalefall.models import AlertRule, Instance, SyncInstanceRecord, SyncSession

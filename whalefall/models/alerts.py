@@ -2,7 +2,7 @@
 
 A rule watches one kind of event (a failed sync session, an unreachable instance, a risky
 account change, a lost scheduler, a disk about to fill); the kinds are registered by the apps
-that know them (`whalefall.alerts.registry`). The scheduler evaluates the enabled rules and
+that know them (`whalefall.alerts.kinds`). The scheduler evaluates the enabled rules and
 delivers through each of the rule's channels; every delivery, successful or not, is a row here,
 unique per (rule, channel, event) so an event is never sent twice to one channel.
 """
@@ -138,7 +138,7 @@ class AlertRule(models.Model):
     def clean(self) -> None:
         """Options the rule's kind cannot use are refused here, not silently ignored when it runs
         (an event name misspelt would match nothing, and nobody would know)."""
-        from whalefall.alerts.registry import KINDS
+        from whalefall.alerts.kinds import KINDS
 
         if self.options is None:
             self.options = {}

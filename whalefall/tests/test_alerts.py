@@ -18,7 +18,7 @@ from capacity.models import DatabaseSizeStat, InstanceDatabase
 from scheduling.models import SchedulerLease
 from whalefall.alerts.channels import webhook_payload
 from whalefall.alerts.delivery import send_alerts
-from whalefall.alerts.registry import Event
+from whalefall.alerts.kinds import Event
 from whalefall.models import AlertChannel, AlertDelivery, AlertRule, DeliveryStatus, SyncInstanceRecord
 from whalefall.models.alerts import ChannelKind
 from whalefall.tests.alerting import Receiver

@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.alerts.delivery import send_alerts
-from whalefall.alerts.registry import KINDS
+from whalefall.alerts.kinds import KINDS
 from whalefall.management.base import SafeOutputCommand
 
 

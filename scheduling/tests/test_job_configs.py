@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django_apscheduler.models import DjangoJob
 
-from scheduling import registry
+from scheduling import job_configs
 from scheduling.models import JobConfig, JobState, SchedulerCommand
 from scheduling.tests.conftest import SPECS
 
@@ -22,39 +22,39 @@ def _trigger(job_id: str) -> str:
 
 
 def test_it_adds_missing_default_jobs_as_builtin() -> None:
-    created = registry.sync_defaults(SPECS)
+    created = job_configs.sync_defaults(SPECS)
     assert created == [s.id for s in SPECS]
     config = JobConfig.objects.get(pk="record_session_hourly")
     assert (config.builtin, config.trigger_type, config.trigger_params) == (True, "cron", {"minute": 0})
     assert JobConfig.objects.get(pk="cleanup_history_weekly").state == JobState.DISABLED
     assert JobConfig.objects.get(pk="sync_accounts_every_30min").state == JobState.UNAVAILABLE
-    assert registry.sync_defaults(SPECS) == []
+    assert job_configs.sync_defaults(SPECS) == []
 
 
 def test_it_keeps_triggers_edited_in_the_admin_across_restarts() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
     config = JobConfig.objects.get(pk="record_session_hourly")
     config.set_trigger("interval", {"minutes": 7}, by="alice")
     config.disable(by="alice")
-    registry.sync_defaults(SPECS)  # what a restart does
+    job_configs.sync_defaults(SPECS)  # what a restart does
     config.refresh_from_db()
     assert (config.trigger_type, config.trigger_params, config.enabled) == ("interval", {"minutes": 7}, False)
 
 
 def test_it_updates_unedited_builtin_triggers_from_the_file() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
     changed = [
         s
         if s.id != "record_session_hourly"
         else s.__class__(**{**s.as_dict(), "trigger_params": {"minute": 15}})
         for s in SPECS
     ]
-    registry.sync_defaults(changed)
+    job_configs.sync_defaults(changed)
     assert JobConfig.objects.get(pk="record_session_hourly").trigger_params == {"minute": 15}
 
 
 def test_it_resets_builtin_jobs_on_reload_and_keeps_custom_ones() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
     config = JobConfig.objects.get(pk="record_session_hourly")
     config.set_trigger("interval", {"minutes": 7})
     config.pause()
@@ -65,7 +65,7 @@ def test_it_resets_builtin_jobs_on_reload_and_keeps_custom_ones() -> None:
         trigger_type="cron",
         trigger_params={"hour": 5},
     )
-    assert registry.reload_from_yaml(SPECS, by="alice") == len(SPECS)
+    assert job_configs.reload_from_yaml(SPECS, by="alice") == len(SPECS)
     config.refresh_from_db()
     assert (config.trigger_type, config.trigger_params, config.paused, config.customized) == (
         "cron",
@@ -78,7 +78,7 @@ def test_it_resets_builtin_jobs_on_reload_and_keeps_custom_ones() -> None:
 
 
 def test_it_refuses_to_delete_builtin_jobs() -> None:
-    registry.sync_defaults(SPECS)
+    job_configs.sync_defaults(SPECS)
     with pytest.raises(PermissionError, match="built-in"):
         JobConfig.objects.get(pk="record_session_hourly").remove()
     custom = JobConfig.objects.create(

@@ -1,4 +1,4 @@
-"""The job registry: YAML defaults -> JobConfig rows -> APScheduler jobs.
+"""The stored jobs: default job specs -> JobConfig rows -> APScheduler jobs.
 
 `sync_defaults` (at scheduler start) adds missing default jobs and never overwrites a trigger an
 operator edited; `reload_from_yaml` (explicit admin action) resets built-in jobs to the file.
@@ -16,9 +16,9 @@ from apscheduler.schedulers.base import BaseScheduler
 from django.db import transaction
 
 from scheduling.config import TaskSpec
+from scheduling.job_runner import run_job
 from scheduling.jobstore import JOBS_STORE
 from scheduling.models import JobConfig, JobState, SchedulerCommand
-from scheduling.runner import run_job
 from scheduling.triggers import TriggerError, build_trigger
 from whalefall.structured_logging import get_logger
 
