@@ -202,6 +202,23 @@ def test_json_is_the_whole_stdout_of_each_command(fleet: Any, command: list[str]
     assert "[info" not in run.err
 
 
+def test_json_is_the_whole_stdout_of_the_questions(fleet: Any) -> None:
+    """who_can and account_permissions answer from the stored inventory: after a real sync,
+    `--json` is one document on stdout, whatever the console log says."""
+    assert run_piped("sync_accounts", "--instance", "maria").code == 0
+    good = fleet[0]
+    identity = f"{good.credential.username}@%"
+    run = run_piped("who_can", "--privilege", "SELECT", "--on", "mysql.user", "--instance", "maria", "--json")
+    answer = json.loads(run.out)
+    assert run.code == 0, run.err
+    assert identity in json.dumps(answer)  # the watching login itself holds SELECT on mysql.*
+    run = run_piped("account_permissions", "--instance", "maria", "--account", identity, "--json")
+    permissions = json.loads(run.out)
+    assert run.code == 0, run.err
+    assert "SELECT" in json.dumps(permissions)
+    assert "[info" not in run.err
+
+
 def test_check_instances_shows_progress_and_a_summary(fleet: Any) -> None:
     screen = run_on_tty("check_instances").out
     assert "Checking connections" in screen and "━" in screen
