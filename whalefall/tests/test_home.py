@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,6 +33,7 @@ def fleet(n: int, start: int = 0) -> None:
             status="failed" if i % 2 else "completed",
             failed_phase="connection" if i % 2 else "",
             error_message="unreachable: connection refused" if i % 2 else "",
+            started_at=timezone.now(),
             finished_at=timezone.now(),
         )
         acc = Account.objects.create(instance=inst, identity=f"u{i}", username=f"u{i}")
@@ -86,6 +90,86 @@ def test_the_home_costs_the_same_queries_for_any_fleet(
     with CaptureQueriesContext(connection) as large:
         admin_client.get(reverse("admin:index"))
     assert len(large) == len(small)
+
+
+def panel(page: str, key: str) -> str:
+    """The HTML of one home panel."""
+    found = re.search(rf'<section[^>]* id="panel-{key}">(.*?)</section>', page, re.S)
+    assert found, f"no panel {key}"
+    return found.group(1)
+
+
+def links(html: str) -> list[str]:
+    return [unescape(href) for href in re.findall(r'href="([^"]+)"', html)]
+
+
+def ran(instance: Any, category: str, status: str, error: str = "", minutes_ago: int = 5) -> None:
+    """One record of `instance` in a session of its own that ended as the records say."""
+    ended = timezone.now() - timedelta(minutes=minutes_ago)
+    session = SyncSessionFactory(category=category, status="partial", finished_at=ended)
+    SyncInstanceRecord.objects.create(
+        session=session,
+        instance=instance,
+        instance_name=instance.name,
+        status=status,
+        started_at=ended - timedelta(seconds=20),
+        finished_at=ended,
+        failed_phase="connection" if error else "",
+        error_message=error,
+    )
+
+
+def test_failing_now_counts_what_the_instance_board_calls_failing_and_links_to_it(admin_client: Any) -> None:
+    """An instance failing inside a multi-instance run leaves the session *partial*: the figure
+    must count it and its link must open the instance board filtered to the failing instances."""
+    broken = InstanceFactory(name="broken-maria")
+    ran(broken, "account", "failed", "attempt 1 (connection): unreachable: connection refused")
+    ran(InstanceFactory(name="fine-pg"), "account", "completed")
+    InstanceFactory(
+        name="check-denied",
+        last_check_ok=False,
+        last_check_at=timezone.now(),
+        last_check_message="authentication: access denied",
+    )
+    ran(InstanceFactory(name="cut-off"), "capacity", "interrupted")
+    recovered = InstanceFactory(name="recovered")
+    ran(recovered, "account", "failed", "unreachable: timed out", minutes_ago=60)
+    ran(recovered, "account", "completed")
+    ran(InstanceFactory(name="retired", is_active=False), "account", "failed", "unreachable: gone")
+
+    html = panel(admin_client.get(reverse("admin:index")).content.decode(), "failing")
+    assert "3 failing now" in html
+    for name in ("broken-maria", "check-denied", "cut-off"):
+        assert name in html
+    for name in ("fine-pg", "recovered", "retired"):
+        assert name not in html
+    assert "unreachable" in html and "authentication" in html and "interrupted" in html
+
+    board = reverse("admin:whalefall_instance_changelist")
+    summary = links(html.split("<table>")[0])
+    assert len(summary) == 1 and summary[0].startswith(board + "?")
+    listed = admin_client.get(summary[0]).context["cl"]
+    assert sorted(i.name for i in listed.result_list) == ["broken-maria", "check-denied", "cut-off"]
+    assert listed.result_count == 3
+
+
+def test_failing_now_shows_the_first_ten_and_links_the_rest_to_the_board(
+    admin_client: Any, admin_user: Any, django_assert_max_num_queries: Any
+) -> None:
+    from whalefall.panels import failing_instances
+
+    for i in range(12):
+        ran(InstanceFactory(name=f"down-{i:02d}"), "account", "failed", "unreachable: refused")
+    ran(InstanceFactory(name="up"), "account", "completed")
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    with django_assert_max_num_queries(3):
+        data = failing_instances(request)
+    assert data is not None
+    assert [row[0].text for row in data.rows] == [f"down-{i:02d}" for i in range(10)]
+    assert data.summary[0].text == "12 failing now"
+    assert data.more_url == data.summary[0].url
+    assert admin_client.get(data.more_url).context["cl"].result_count == 12
 
 
 def test_an_empty_fleet_gets_first_steps(admin_client: Any) -> None:
