@@ -67,7 +67,7 @@ def _row(db: InstanceDatabase, outlook: str, css: str, size: int | None, growth:
     history = reverse("admin:capacity_instancedatabase_history", args=[db.pk])
     return [
         Cell(f"{db.instance.name} / {db.name}", history),
-        Cell(outlook, css=css),
+        Cell(outlook, history, css=css),
         Cell(human_bytes(size)),
         Cell(signed_bytes(growth)),
     ]

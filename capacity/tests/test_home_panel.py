@@ -130,3 +130,23 @@ def test_the_top_growers_page_ranks_every_database_without_a_list_of_them(admin_
     for query in queries:
         for values in re.findall(r"\bIN \(([^()]*)\)", query["sql"]):
             assert values.count(",") < LONGEST_IN_LIST, query["sql"][:300]
+
+
+def test_full_in_n_days_links_to_that_databases_capacity_page(admin_client: Any) -> None:
+    instance = InstanceFactory(name="sales-pg")
+    db = InstanceDatabase.objects.create(instance=instance, name="orders", capacity_limit_bytes=10_000)
+    today = timezone.localdate()
+    for d in range(3):
+        DatabaseSizeStat.objects.create(
+            database=db,
+            instance=instance,
+            collected_date=today - timedelta(days=2 - d),
+            size_bytes=9000 + 300 * d,
+        )
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    section = re.search(r'id="panel-capacity">(.*?)</section>', page, re.S)
+    assert section
+    history = reverse("admin:capacity_instancedatabase_history", args=[db.pk])
+    cell = re.search(r'<a href="([^"]+)"[^>]*><bdi>full in 2 days</bdi>', section.group(1))
+    assert cell and cell.group(1) == history
+    assert admin_client.get(history).status_code == 200
