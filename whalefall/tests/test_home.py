@@ -110,7 +110,29 @@ def test_the_home_shows_what_needs_attention(admin_client: Any) -> None:
     )  # 2 superusers (critical) + 4 new logins that can write (high)
     assert "Disks filling up" in page and "full in" in page
     assert "Scheduled tasks" in page
-    assert page.index("WhaleFall core") < page.index("Accounts") < page.index("Scheduling")
+
+
+def test_the_apps_are_ordered_by_the_work_with_sessions_last(admin_client: Any) -> None:
+    """Instances first (what a DBA sets up), then accounts, capacity and scheduling, and the run
+    records last; every model the site registers is listed once."""
+    from django.contrib import admin
+
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    blocks = re.findall(
+        r'<caption>\s*<a href="[^"]*" class="section"[^>]*>([^<]+)</a>(.*?)</table>', page, re.S
+    )
+    names = [name for name, _models in blocks]
+    assert names[:4] == ["Instances", "Accounts", "Capacity", "Scheduling"]
+    work = [n for n in names if n != "Authentication and Authorization"]
+    assert work[-1] == "Sessions"
+    models = {
+        name: re.findall(r'<th scope="row" id="[^"]*"[^>]*>\s*(?:<a [^>]*>)?([^<]+)<', html)
+        for name, html in blocks
+    }
+    assert models["Instances"][:3] == ["Instances", "Credentials", "Tags"]
+    assert {"Sync sessions", "Sync locks"} <= set(models["Sessions"])
+    listed = [m for ms in models.values() for m in ms]
+    assert len(listed) == len(set(listed)) == len(admin.site._registry)
 
 
 @contextmanager
