@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Case, CharField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from scheduling.admin.jobs import RUN_COLOURS, badge, local
-from scheduling.models import JobRunSession, SchedulerCommand
-from whalefall.admin.display import human_duration
+from scheduling.admin.jobs import EXECUTION_OUTCOMES, badge, local
+from scheduling.models import JobConfig, JobRunSession, SchedulerCommand
+from whalefall.admin.display import OUTCOME_LABELS, human_duration, outcome_badge
+from whalefall.choices import SessionStatus
 from whalefall.models import TaskRequest, TaskRequestStatus
 
 REQUEST_COLOURS = {
@@ -45,18 +47,60 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def execution_outcome() -> Any:
+    """An execution's outcome as a word of OUTCOME_LABELS, in SQL (so the list filters on it):
+    its session's status when the run recorded one, else APScheduler's word mapped as the jobs
+    list maps it ("Error!": the job raised, failed)."""
+    link = JobRunSession.objects.filter(job_id=OuterRef("job_id"), run_time=OuterRef("run_time"))
+    words = Case(
+        *(When(status=word, then=Value(outcome)) for word, outcome in EXECUTION_OUTCOMES.items()),
+        default=Value("failed"),
+    )
+    return Coalesce(Subquery(link.values("session__status")[:1]), words, output_field=CharField())
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    title = gettext_lazy("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        shown = dict.fromkeys([*EXECUTION_OUTCOMES.values(), *SessionStatus.values])
+        return [(word, OUTCOME_LABELS.get(word, word)) for word in shown]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
+
+
+class JobFilter(admin.SimpleListFilter):
+    """The jobs by name (the parameter keeps the name the job page's "Run history" link uses)."""
+
+    title = gettext_lazy("job")
+    parameter_name = "job__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [(pk, name or pk) for pk, name in JobConfig.objects.order_by("name").values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(job_id=self.value()) if self.value() else queryset
+
+
 @admin.register(DjangoJobExecution)
 class JobExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "job_id", "status_badge", "run_at", "duration_s", "session_link", "exception_short"]
-    list_filter = ["status", "job__id"]
+    """What each scheduled run came to: the job by name, the outcome word (its session's when
+    there is one, linked to it), the time rounded; APScheduler's own words on the detail page."""
+
+    list_display = ["run_at", "job_title", "outcome", "duration_s", "exception_short"]
+    list_display_links = ["run_at"]
+    list_filter = [OutcomeFilter, JobFilter]
     search_fields = ["job__id", "exception"]
     date_hierarchy = "run_time"
     fields = readonly_fields = (
+        "job_title",
         "job",
+        "outcome",
         "status",
         "run_at",
         "duration_s",
-        "session_link",
         "exception",
         "traceback_pre",
     )
@@ -68,20 +112,27 @@ class JobExecutionAdmin(ReadOnlyAdmin):
             .get_queryset(request)
             .annotate(
                 session_pk=Subquery(link.values("session_id")[:1]),
-                session_status=Subquery(link.values("session__status")[:1]),
+                outcome=execution_outcome(),
+                job_name=Subquery(JobConfig.objects.filter(pk=OuterRef("job_id")).values("name")[:1]),
             )
         )
 
-    @admin.display(description=gettext_lazy("session"))
-    def session_link(self, obj: DjangoJobExecution) -> str:
-        if not getattr(obj, "session_pk", None):
-            return "-"
-        url = reverse("admin:whalefall_syncsession_change", args=[obj.session_pk])
-        return format_html('<a href="{}">{}</a>', url, obj.session_status)
+    @admin.display(description=gettext_lazy("job"), ordering="job_name")
+    def job_title(self, obj: DjangoJobExecution) -> str:
+        """The job's name, linked to its page (the id alone when the job is no longer configured)."""
+        name = getattr(obj, "job_name", None)
+        if name is None:
+            return obj.job_id
+        url = reverse("admin:scheduling_jobconfig_change", args=[obj.job_id])
+        return format_html('<a href="{}">{}</a>', url, name or obj.job_id)
 
-    @admin.display(description=gettext_lazy("status"), ordering="status")
-    def status_badge(self, obj: DjangoJobExecution) -> str:
-        return badge(obj.status, RUN_COLOURS.get(obj.status, "#ef6c00"))
+    @admin.display(description=gettext_lazy("outcome"), ordering="outcome")
+    def outcome(self, obj: DjangoJobExecution) -> str:
+        pill = outcome_badge(obj.outcome, (obj.exception or "")[:300])
+        if not getattr(obj, "session_pk", None):
+            return pill
+        url = reverse("admin:whalefall_syncsession_change", args=[obj.session_pk])
+        return format_html('<a href="{}" class="wf-session-link">{}</a>', url, pill)
 
     @admin.display(description=gettext_lazy("run time"), ordering="run_time")
     def run_at(self, obj: DjangoJobExecution) -> str:
@@ -147,4 +198,5 @@ class TaskRequestAdmin(ReadOnlyAdmin):
         if not obj.session_id:
             return "-"
         url = reverse("admin:whalefall_syncsession_change", args=[obj.session_id])
-        return format_html('<a href="{}">{}</a>', url, obj.session.status if obj.session else "-")
+        pill = outcome_badge(obj.session.status) if obj.session else "-"
+        return format_html('<a href="{}" class="wf-session-link">{}</a>', url, pill)
