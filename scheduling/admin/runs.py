@@ -10,12 +10,13 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling.admin.jobs import EXECUTION_OUTCOMES, badge, local
 from scheduling.models import JobConfig, JobRunSession, SchedulerCommand
-from whalefall.admin.display import OUTCOME_LABELS, human_duration, outcome_badge
+from whalefall.admin.display import OUTCOME_LABELS, datetime_cell, human_duration, outcome_badge
 from whalefall.choices import SessionStatus
 from whalefall.models import TaskRequest, TaskRequestStatus
 
@@ -94,6 +95,10 @@ class JobExecutionAdmin(ReadOnlyAdmin):
     list_filter = [OutcomeFilter, JobFilter]
     search_fields = ["job__id", "exception"]
     date_hierarchy = "run_time"
+
+    class Media:
+        css = {"all": ["scheduling/jobs.css"]}
+
     fields = readonly_fields = (
         "job_title",
         "job",
@@ -171,21 +176,41 @@ class SchedulerCommandAdmin(ReadOnlyAdmin):
 class TaskRequestAdmin(ReadOnlyAdmin):
     """Run requests handed to the scheduler (run now, reruns): who asked, and what came of it."""
 
-    list_display = [
-        "requested_at",
-        "task",
-        "job_id",
-        "requested_by",
-        "state",
-        "expires_at",
-        "claimed_by",
-        "finished_at",
-        "session_link",
-        "error",
-    ]
+    list_display = ["requested", "what", "requested_by", "state", "finished", "session_link", "error_short"]
+    list_display_links = ["requested"]
     list_filter = ["status", "task"]
     search_fields = ["task", "job_id", "requested_by"]
     list_select_related = ["session"]
+
+    class Media:
+        css = {"all": ["scheduling/jobs.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TaskRequest]:
+        name = JobConfig.objects.filter(pk=OuterRef("job_id")).values("name")[:1]
+        return super().get_queryset(request).annotate(job_name=Subquery(name))
+
+    @admin.display(description=gettext_lazy("requested at"), ordering="requested_at")
+    def requested(self, obj: TaskRequest) -> SafeString | str:
+        return datetime_cell(obj.requested_at)
+
+    @admin.display(description=gettext_lazy("task"), ordering="task")
+    def what(self, obj: TaskRequest) -> SafeString:
+        """The job's name when the request is for a job, else the task's function name; the
+        dotted path (and the job id) on hover, in full on the detail page."""
+        name = getattr(obj, "job_name", None) or obj.task.rsplit(".", 1)[-1]
+        return format_html(
+            '<span title="{}">{}</span>', " · ".join(filter(None, [obj.task, obj.job_id])), name
+        )
+
+    @admin.display(description=gettext_lazy("finished at"), ordering="finished_at")
+    def finished(self, obj: TaskRequest) -> SafeString | str:
+        return datetime_cell(obj.finished_at) if obj.finished_at else "-"
+
+    @admin.display(description=gettext_lazy("error"))
+    def error_short(self, obj: TaskRequest) -> SafeString | str:
+        if not obj.error:
+            return ""
+        return format_html('<span title="{}">{}</span>', obj.error[:1000], obj.error[:120])
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def state(self, obj: TaskRequest) -> str:
