@@ -42,8 +42,16 @@ from whalefall.models import Instance
 from whalefall.sync.admission import refusal
 
 
+class CapacityMedia:
+    """The capacity lists' and pages' stylesheet."""
+
+    css = {"all": ["capacity/capacity.css"]}
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History is written by the sync only."""
+
+    Media = CapacityMedia
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -102,6 +110,7 @@ class InstanceDatabaseAdmin(CapacityViews, admin.ModelAdmin):  # type: ignore[mi
     readonly_fields = ["instance", "name", "is_active", "first_seen_at", "last_seen_at", "deactivated_at"]
     fields = [*readonly_fields, "capacity_limit_bytes"]
     change_list_template = "admin/capacity/instancedatabase/change_list.html"
+    Media = CapacityMedia
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InstanceDatabase]:
         return with_latest_size(super().get_queryset(request).select_related("instance"))

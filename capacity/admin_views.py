@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from capacity.charts import RANGE_PARAM, RANGES, ChartRange, chart_range, size_chart
 from capacity.models import DatabaseSizeStat, InstanceCapacity, InstanceDatabase, InstanceSizeStat
 from capacity.queries import database_periods, instance_periods, largest_first, with_latest_size
-from capacity.services.forecast import database_forecasts, instance_forecasts
+from capacity.services.forecast import database_forecasts, fastest_growing, instance_forecasts
 from whalefall.models import Instance
 
 TOP_GROWERS = 25
@@ -110,7 +110,9 @@ class CapacityViews:
 
     def top_growers_view(self, request: HttpRequest) -> HttpResponse:
         self._context(request, "")
-        databases = {d.pk: d for d in InstanceDatabase.objects.active().select_related("instance")}
+        # Picked by the database's own fit (a few spare for its rounding), then forecast here.
+        ids = fastest_growing(InstanceDatabase.objects.active(), TOP_GROWERS + 10)
+        databases = InstanceDatabase.objects.select_related("instance").in_bulk(ids)
         forecasts = database_forecasts({pk: d.capacity_limit_bytes for pk, d in databases.items()})
         ranked = sorted(forecasts.items(), key=lambda item: item[1].growth_per_day, reverse=True)
         rows = [(databases[pk], f) for pk, f in ranked if f.growth_per_day > 0][:TOP_GROWERS]

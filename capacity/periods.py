@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Func, IntegerField
 
 from capacity.models import PeriodType
 
@@ -50,6 +53,26 @@ def last_complete_period(kind: str, today: date) -> date:
 def date_literal(vendor: str, day: date) -> str:
     """A SQL date constant (from a `date`, never from user text): typed on PostgreSQL, ISO text on SQLite."""
     return f"DATE '{day.isoformat()}'" if vendor == "postgresql" else f"'{day.isoformat()}'"
+
+
+class DaysSince(Func):
+    """Whole days from `start` to a DATE column, as an integer (the x of a size-per-day fit)."""
+
+    output_field = IntegerField()
+
+    def __init__(self, column: str, start: date, **extra: Any) -> None:
+        super().__init__(column, **extra)
+        self.start = start
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
+        start = date_literal(connection.vendor, self.start)
+        if connection.vendor == "postgresql":
+            template = f"(%(expressions)s - {start})"
+        elif connection.vendor == "sqlite":
+            template = f"CAST(ROUND(julianday(%(expressions)s) - julianday({start})) AS INTEGER)"
+        else:
+            raise NotImplementedError(f"capacity supports SQLite and PostgreSQL, not {connection.vendor}")
+        return super().as_sql(compiler, connection, template=template, **extra)
 
 
 def known_periods_sql(vendor: str, starts: list[date], col: str) -> str:

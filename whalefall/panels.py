@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -10,12 +13,14 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from whalefall.choices import SyncCategory, SyncPhase
 from whalefall.home import Cell, PanelData, register_panel
-from whalefall.models import Instance, SyncInstanceRecord
-from whalefall.textsafe import safe_text
+from whalefall.instance_health import RUN_TITLES, attach_health, badges, with_health_rank
+from whalefall.models import Instance
 
 SHOWN = 10
+# The instance board's filters that list what this panel counts (see HealthFilter).
+FAILING_FILTER = {"health": "failing", "is_active__exact": "1"}
+EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def ago(moment: object) -> str:
@@ -26,66 +31,61 @@ def ago(moment: object) -> str:
 
 
 def failing_instances(request: HttpRequest) -> PanelData | None:
-    """Active instances whose latest finished run (any kind) failed; two queries."""
-    if not Instance.objects.exists():
+    """Active instances failing now, as the instance board defines it (`with_health_rank`: the
+    last connection check failed, or the latest account sync or capacity collection failed or was
+    interrupted), whether or not the rest of that run's session succeeded. Three queries whatever
+    the fleet: the counts, the first page (ordered and cut in the database) and its details."""
+    counts = with_health_rank(Instance.objects.all()).aggregate(
+        instances=Count("pk"), failing=Count("pk", filter=Q(is_active=True, health_rank=0))
+    )
+    if not counts["instances"]:
         return None  # the first-steps panel speaks instead
-    latest = SyncInstanceRecord.objects.filter(instance=OuterRef("pk"), finished_at__isnull=False).order_by(
-        "-finished_at", "-id"
-    )
-    instances = Instance.objects.filter(is_active=True).annotate(
-        last_status=Subquery(latest.values("status")[:1]),
-        last_phase=Subquery(latest.values("failed_phase")[:1]),
-        last_error=Subquery(latest.values("error_message")[:1]),
-        last_at=Subquery(latest.values("finished_at")[:1]),
-        last_session=Subquery(latest.values("session_id")[:1]),
-        last_category=Subquery(latest.values("session__category")[:1]),
-    )
-    failing = [i for i in instances.order_by("name") if i.last_status == "failed"]
+    total = counts["failing"]
+    shown = list(failing_now(Instance.objects.all()).order_by("name", "pk")[:SHOWN])
+    attach_health(shown)
+    can_see_sessions = request.user.has_perm("whalefall.view_syncsession")
     rows = []
-    for inst in failing[:SHOWN]:
-        error = safe_text(inst.last_error or "")
+    for inst in shown:
+        failed = [(RUN_TITLES[key], badge) for key, badge in badges(inst).items() if badge.state == "failed"]
+        newest = max((badge for _title, badge in failed), key=lambda b: b.at or EPOCH, default=None)
         rows.append(
             [
                 Cell(inst.name, reverse("admin:whalefall_instance_change", args=[inst.pk])),
-                Cell(f"{_label(SyncCategory, inst.last_category)} · {_label(SyncPhase, inst.last_phase)}"),
+                Cell(", ".join(str(title) for title, _badge in failed)),
                 Cell(
-                    error.split(":")[0] or gettext("failed"),
-                    reverse("admin:whalefall_syncsession_change", args=[inst.last_session]),
+                    newest.kind if newest and newest.kind else gettext("failed"),
+                    newest.url if newest and can_see_sessions else "",
                     "wf-badge wf-bad",
-                    title=error[:500],
+                    title=newest.hover()[:500] if newest else "",
                 ),
-                Cell(ago(inst.last_at)),
+                Cell(newest.age() if newest and newest.at else ""),
             ]
         )
-    total = len(failing)
-    sessions = reverse("admin:whalefall_syncsession_changelist") + "?status__exact=failed"
+    board = reverse("admin:whalefall_instance_changelist") + "?" + urlencode(FAILING_FILTER)
     return PanelData(
-        headers=[gettext("instance"), gettext("run · phase"), gettext("error"), gettext("when")],
+        headers=[gettext("instance"), gettext("what failed"), gettext("error"), gettext("when")],
         rows=rows,
-        empty=gettext("Every active instance's last run succeeded."),
+        empty=gettext("No active instance is failing."),
         summary=[
             Cell(
                 gettext("%(count)d failing now") % {"count": total},
-                sessions,
+                board,
                 "wf-critical" if total else "",
             )
         ],
-        more_url=sessions if total > SHOWN else "",
+        more_url=board if total > SHOWN else "",
         more_text=ngettext(
-            "the sessions of the %(count)d failing instance",
-            "the sessions of all %(count)d failing instances",
+            "the %(count)d failing instance on the instance list",
+            "all %(count)d failing instances on the instance list",
             total,
         )
         % {"count": total},
     )
 
 
-def _label(choices: type[SyncCategory] | type[SyncPhase], value: str | None) -> str:
-    """A stored choice as its label in the active language ('?' when unknown or empty)."""
-    try:
-        return str(choices(value or "").label)
-    except ValueError:
-        return value or "?"
+def failing_now(instances: QuerySet[Instance]) -> QuerySet[Instance]:
+    """The active ones among `instances` that the instance board's health filter calls failing."""
+    return with_health_rank(instances.filter(is_active=True)).filter(health_rank=0)  # type: ignore[misc]  # an alias
 
 
 def first_steps(request: HttpRequest) -> PanelData | None:
@@ -114,4 +114,4 @@ def first_steps(request: HttpRequest) -> PanelData | None:
 
 def register_core_panels() -> None:
     register_panel("first-steps", _("First steps"), 0, "whalefall.view_instance", first_steps)
-    register_panel("failing", _("Instances failing now"), 10, "whalefall.view_syncsession", failing_instances)
+    register_panel("failing", _("Instances failing now"), 10, "whalefall.view_instance", failing_instances)

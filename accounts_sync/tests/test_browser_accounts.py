@@ -13,7 +13,7 @@ from accounts_sync.adapters.mysql import mariadb_bits
 from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType, PermissionSnapshot
 from accounts_sync.privileges import Scope
 from whalefall.connections.base import parse_version
-from whalefall.tests.browser import csp_violations, log_in, page_says, shot
+from whalefall.tests.browser import csp_violations, log_in, page_says, shot, sideways
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -157,22 +157,6 @@ def fleet() -> dict[str, Any]:
     )  # fmt: skip
     change(crm_app, ChangeType.MODIFY_OTHER, {"changes": {"can_login": {"before": False, "after": True}}}, "changed can_login", 50)  # fmt: skip
     return {"app": app}
-
-
-def sideways(browser: Any) -> list[str]:
-    """What scrolls sideways at 1400 px: the page itself, or a box inside it (a change list's
-    result table scrolls within its own box when it is too wide). Empty when everything fits."""
-    return browser.execute_script(
-        """const out = [];
-        const page = document.documentElement;
-        if (page.scrollWidth > page.clientWidth) out.push('page ' + page.scrollWidth);
-        for (const e of document.querySelectorAll('#content *')) {
-            const x = getComputedStyle(e).overflowX;
-            if ((x === 'auto' || x === 'scroll') && e.scrollWidth > e.clientWidth + 1)
-                out.push(e.tagName + '.' + e.className + ' ' + e.scrollWidth + '>' + e.clientWidth);
-        }
-        return out;"""
-    )
 
 
 def test_accounts_risky_changes_and_versions_in_the_browser(

@@ -7,7 +7,14 @@ from datetime import date, timedelta
 import pytest
 
 from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
-from capacity.services.forecast import NEVER, database_forecasts, forecast, instance_forecasts, slope_per_day
+from capacity.services.forecast import (
+    NEVER,
+    database_forecasts,
+    forecast,
+    growth_in_sql,
+    instance_forecasts,
+    slope_per_day,
+)
 from whalefall.tests.factories import InstanceFactory
 
 DAY0 = date(2024, 1, 1)
@@ -60,3 +67,31 @@ def test_it_forecasts_databases_and_instances_in_one_query_each(django_assert_nu
     with django_assert_num_queries(1):
         inst = instance_forecasts({instance.pk: None}, today=today)[instance.pk]
     assert (inst.current_bytes, inst.projected_30_bytes) == (2150, 3650)
+
+
+@pytest.mark.django_db
+def test_the_database_fits_the_same_growth_and_latest_size_as_python() -> None:
+    """growth_in_sql's sums give the slope `forecast` fits (gaps, days outside the window, one
+    day only) and the size of the latest day, computed in the database."""
+    instance = InstanceFactory()
+    today = date(2024, 6, 30)
+    shapes = {
+        "steady": [(d, 10**12 - 7_000 * d) for d in range(0, 90, 3)],  # d days ago
+        "gappy": [(0, 500), (1, 900), (40, 300), (89, 8_000), (95, 10**9)],  # day 95: before the window
+        "one-day": [(5, 1234)],
+        "shrinking": [(d, 10**6 - 100 * d) for d in range(10)],
+    }
+    expected = {}
+    for name, points in shapes.items():
+        db = InstanceDatabase.objects.create(instance=instance, name=name)
+        for ago, size in points:
+            DatabaseSizeStat.objects.create(
+                database=db, instance=instance, collected_date=today - timedelta(days=ago), size_bytes=size
+            )
+        expected[db.pk] = database_forecasts({db.pk: None}, today=today)[db.pk]
+    rows = {r["database_id"]: r for r in growth_in_sql(InstanceDatabase.objects.all(), today=today)}
+    for pk, f in expected.items():
+        assert rows[pk]["current"] == f.current_bytes
+        assert round(rows[pk]["growth"] or 0.0, 2) == pytest.approx(f.growth_per_day, abs=0.01)
+    assert rows[min(expected)]["growth"] == pytest.approx(7_000.0)  # steady: 7,000 bytes a day
+    assert rows[min(expected) + 2]["growth"] is None  # one day: no slope

@@ -45,17 +45,8 @@ STATE_COLOURS = {
     JobState.DISABLED: "#757575",
     JobState.UNAVAILABLE: "#c62828",
 }
-RUN_COLOURS = {
-    "Executed": "#2e7d32",
-    "Partial": "#b26a00",
-    "Error!": "#c62828",
-    "Started execution": "#1565c0",
-    "Skipped": "#757575",
-    "Cancelled": "#757575",
-    "Interrupted": "#6a1b9a",
-}
 # An execution row's status (APScheduler's words, or the session outcome the job store wrote
-# over "Executed") as the outcome the jobs list shows.
+# over "Executed") as the outcome the jobs and executions lists show.
 EXECUTION_OUTCOMES = {
     "Executed": "completed",
     "Partial": "partial",

@@ -327,7 +327,7 @@ def test_it_lists_executions_without_a_query_per_row(viewer: Client) -> None:
     add(1)
     with CaptureQueriesContext(connection) as few:
         page = viewer.get(url, {"job__id__exact": "record_session_hourly"}).content.decode()
-    assert "Error!" in page and "1.5 s" in page
+    assert "wf-status-failed" in page and "1.5 s" in page
     add(10)
     with CaptureQueriesContext(connection) as many:
         viewer.get(url, {"job__id__exact": "record_session_hourly"})

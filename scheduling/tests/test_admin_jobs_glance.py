@@ -226,3 +226,38 @@ def test_the_jobs_list_shows_iso_times_in_every_language(
     )
     words = "在 01:00, 每天" if language == "zh-hans" else "At 01:00, every day"
     assert words in _cells(page, "trigger_in_words")
+
+
+EXECUTIONS = "admin:django_apscheduler_djangojobexecution_changelist"
+
+
+def test_the_executions_list_says_the_outcome_the_job_name_and_a_rounded_duration(viewer: Client) -> None:
+    """APScheduler's words ("Executed" for a run whose session was partial, "Error!") and the
+    job's id are not what a DBA reads: the session's outcome, the job's name, the time rounded."""
+    partial = _run("record_session_hourly", "Executed", 14.04177, "partial")
+    _run("wait_for_file_daily", "Executed", 123, "skipped", ago=120)
+    _run("boom_daily", "Error!", 0.2, None, ago=180)
+    page = viewer.get(reverse(EXECUTIONS)).content.decode()
+    assert _cells(page, "job_title") == ["Record a session", "Wait for a file", "Fail"]  # newest first
+    assert _cells(page, "outcome") == ["partial", "skipped", "failed"]
+    assert _cells(page, "duration_s") == ["14.0 s", "2 min 3 s", "0.2 s"]
+    assert "Executed" not in page and "Error!" not in page  # neither in the rows nor the filters
+    assert 'class="field-id' not in page and ">record_session_hourly<" not in page
+    outcome = re.search(r'<td class="field-outcome">(.*?)</td>', page, re.S)
+    assert outcome and reverse("admin:whalefall_syncsession_change", args=[partial.pk]) in outcome.group(1)
+    assert reverse("admin:scheduling_jobconfig_change", args=["record_session_hourly"]) in page
+
+    failed = viewer.get(reverse(EXECUTIONS), {"outcome": "failed"})
+    assert [e.job_id for e in failed.context["cl"].result_list] == ["boom_daily"]
+    mine = viewer.get(reverse(EXECUTIONS), {"job__id__exact": "wait_for_file_daily"})
+    assert [e.job_id for e in mine.context["cl"].result_list] == ["wait_for_file_daily"]
+
+
+def test_a_run_request_shows_its_sessions_outcome_word(viewer: Client) -> None:
+    from whalefall.models import TaskRequest
+
+    session = SyncSessionFactory(status="partial")
+    TaskRequest.objects.create(task=SPECS[0].function, requested_by="otto", status="done", session=session)
+    page = viewer.get(reverse("admin:whalefall_taskrequest_changelist")).content.decode()
+    cell = re.search(r'<td class="field-session_link">(.*?)</td>', page, re.S)
+    assert cell and "wf-status-partial" in cell.group(1) and ">partial<" in cell.group(1)

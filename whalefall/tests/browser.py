@@ -91,6 +91,22 @@ def shot(browser: Any, name: str) -> Path:
     return path
 
 
+def sideways(browser: Any) -> list[str]:
+    """What scrolls sideways at 1400 px: the page itself, or a box inside it (a change list's
+    result table scrolls within its own box when it is too wide). Empty when everything fits."""
+    return browser.execute_script(
+        """const out = [];
+        const page = document.documentElement;
+        if (page.scrollWidth > page.clientWidth) out.push('page ' + page.scrollWidth);
+        for (const e of document.querySelectorAll('#content *')) {
+            const x = getComputedStyle(e).overflowX;
+            if ((x === 'auto' || x === 'scroll') && e.scrollWidth > e.clientWidth + 1)
+                out.push(e.tagName + '.' + e.className + ' ' + e.scrollWidth + '>' + e.clientWidth);
+        }
+        return out;"""
+    )
+
+
 def csp_violations(browser: Any) -> list[str]:
     """Console messages of the pages seen so far that report a Content-Security-Policy block."""
     return [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]

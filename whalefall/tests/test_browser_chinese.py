@@ -41,6 +41,7 @@ def a_small_fleet() -> None:
             status="failed" if failed else "completed",
             failed_phase="connection" if failed else "",
             error_message="authentication: Access denied for user 'monitor'" if failed else "",
+            started_at=session.finished_at - timedelta(seconds=20),
             finished_at=session.finished_at,
         )
 
@@ -61,13 +62,14 @@ def test_the_admin_speaks_chinese_to_a_chinese_browser(
     assert browser.title == "实例总览 | WhaleFall"
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-hans"
     failing = browser.find_element(By.ID, "panel-failing").text
-    assert "当前 1 个失败" in failing and "erp-mysql" in failing and "账户同步 · 连接" in failing
+    assert "当前 1 个失败" in failing and "erp-mysql" in failing and "最近账户同步" in failing
     apps = browser.find_element(By.ID, "content-main").text.upper()  # app captions are upper-cased
-    for name in ("WHALEFALL 核心", "实例", "凭据", "同步会话", "告警规则", "账户变更", "定时作业"):
+    for name in ("实例", "凭据", "告警", "同步会话", "告警规则", "账户变更", "定时作业"):
         assert name in apps, name
     shot(browser, "chinese-home")
 
-    browser.find_element(By.LINK_TEXT, "实例").click()
+    # The model's link (the block above it is also named 实例).
+    browser.find_element(By.CSS_SELECTOR, "#content-main th a[href$='/whalefall/instance/']").click()
     page_says(browser, "选择 实例 来修改")
     headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#result_list thead th")]
     assert "名称" in headers and "服务器" in headers, headers
