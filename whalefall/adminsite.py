@@ -4,30 +4,21 @@ A DBA sets up instances first, then reads accounts and capacity, then looks at s
 at the run records last; Django's alphabetical order put instances last. The core app holds
 both ends of that order (instances, and the sync sessions every app writes), so its models are
 shown as blocks of their own, placed in the order like apps. Apps not listed keep their order
-after ours.
+after ours. The order itself is the project's (settings.WHALEFALL_ADMIN_ORDER), which lists
+its installed apps: the core names none of them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# The order of the home's blocks: app labels, and the core's blocks (CORE_BLOCKS) by key.
-APP_ORDER = [
-    "instances",
-    "accounts_sync",
-    "capacity",
-    "scheduling",
-    "django_apscheduler",
-    "alerts",
-    "sessions",
-    "auth",
-]
 CORE = "whalefall"
 # The core app's models by block, each block in the order a newcomer needs them. A core model
 # not named here stays in the first block.
@@ -49,14 +40,14 @@ class WhaleFallAdminSite(admin.AdminSite):
         if app_label is not None:  # one app's own page: its models as Django lists them
             return apps
         blocks = [block for app in apps for block in split_core(app)]
-        rank = {key: i for i, key in enumerate(APP_ORDER)}
+        rank = {key: i for i, key in enumerate(settings.WHALEFALL_ADMIN_ORDER)}
         blocks.sort(key=lambda b: (rank.get(b["block"], len(rank)), str(b["name"])))
         return blocks
 
 
 def split_core(app: dict[str, Any]) -> list[dict[str, Any]]:
     """The core app as its blocks (each an app entry linking to the core's page), any other app
-    as it is; every entry gets `block`, the key APP_ORDER ranks it by."""
+    as it is; every entry gets `block`, the key settings.WHALEFALL_ADMIN_ORDER ranks it by."""
     if app["app_label"] != CORE:
         return [{**app, "block": app["app_label"]}]
     first = next(iter(CORE_BLOCKS))

@@ -32,6 +32,18 @@ INSTALLED_APPS = [
     "capacity.apps.CapacityConfig",
     "scheduling.apps.SchedulingConfig",
 ]
+# The admin home's blocks in the order of the work: app labels, and the core's own blocks
+# (instances, alerts, sessions; see whalefall.adminsite). Apps not listed follow, by name.
+WHALEFALL_ADMIN_ORDER = [
+    "instances",
+    "accounts_sync",
+    "capacity",
+    "scheduling",
+    "django_apscheduler",
+    "alerts",
+    "sessions",
+    "auth",
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
