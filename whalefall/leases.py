@@ -33,6 +33,12 @@ from whalefall.sync.process import hostname, my_start_time
 M = TypeVar("M", bound=models.Model)
 
 
+def renewal_interval(ttl: float) -> float:
+    """How often a held lease is renewed: three times per TTL, so that two renewals can fail (a
+    slow metadata database) before it expires; never more often than once a second."""
+    return max(ttl / 3, 1)
+
+
 @dataclass(frozen=True)
 class Holder:
     """Who claims a lease: this process (host, pid, start time) and a token of its own."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scheduling.models import SchedulerLease
-from whalefall.leases import Holder
+from whalefall.leases import Holder, renewal_interval
 from whalefall.structured_logging import get_logger
 
 logger = get_logger(__name__)
@@ -48,7 +48,7 @@ class LeaseKeeper:
 
     def renew(self) -> bool:
         """Renew every third of the lease; False once the lease was lost (taken by another process)."""
-        if time.monotonic() - self.renewed_at < self.seconds / 3:
+        if time.monotonic() - self.renewed_at < renewal_interval(self.seconds):
             return True
         if SchedulerLease.renew(token=self.holder.token, seconds=self.seconds):
             self.renewed_at = time.monotonic()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
-from whalefall.leases import Holder, Lease
+from whalefall.leases import Holder, Lease, renewal_interval
 from whalefall.models import SyncLock, SyncSession
 from whalefall.structured_logging import get_logger
 from whalefall.sync.process import holder_gone, hostname
@@ -159,12 +159,6 @@ def cleanup_expired_locks() -> int:
     if taken:
         logger.warning("sync_lock_expired_cleaned", count=taken)
     return taken
-
-
-def renewal_interval(ttl: float) -> float:
-    """How often a held lock is renewed: three times per TTL, so that two renewals can fail (a
-    slow metadata database) before it expires; never more often than once a second."""
-    return max(ttl / 3, 1)
 
 
 @contextmanager

@@ -237,7 +237,7 @@ def test_a_record_keeps_every_attempt_and_times_them_all(settings) -> None:  # t
 
 
 def test_a_lock_is_renewed_three_times_per_ttl_but_at_most_once_a_second() -> None:
-    from whalefall.sync.locks import renewal_interval
+    from whalefall.leases import renewal_interval
 
     assert renewal_interval(30) == 10
     assert renewal_interval(4.5) == 1.5
