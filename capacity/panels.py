@@ -17,6 +17,8 @@ SHOWN = 5
 # Picks taken from the database's own fit, forecast again in Python: enough spare for its
 # rounding to reorder a few near ties.
 CANDIDATES = 2 * SHOWN
+# "Full in N days" further than this is not news: such a database is listed as growing, if at all.
+HORIZON_DAYS = 365
 
 
 def filling_up(request: HttpRequest) -> PanelData | None:
@@ -33,7 +35,9 @@ def filling_up(request: HttpRequest) -> PanelData | None:
     limited = [
         (pk, forecasts[pk])
         for pk in nearest_ids
-        if pk in forecasts and isinstance(forecasts[pk].days_until_full, int)
+        if pk in forecasts
+        and isinstance(forecasts[pk].days_until_full, int)
+        and forecasts[pk].days_until_full <= HORIZON_DAYS  # type: ignore[operator]
     ]
     nearest = sorted(limited, key=lambda item: item[1].days_until_full)[:SHOWN]  # type: ignore[arg-type, return-value]
     growing = sorted(

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from capacity.models import DatabaseSizeStat, InstanceDatabase
-from capacity.panels import SHOWN, filling_up
+from capacity.panels import HORIZON_DAYS, SHOWN, filling_up
 from capacity.services.forecast import NEVER, database_forecasts
 from whalefall.tests.factories import InstanceFactory
 
@@ -69,7 +69,11 @@ def reference(dbs: list[InstanceDatabase]) -> tuple[list[int], list[int]]:
     forecasts = {}
     for i in range(0, len(active), 200):
         forecasts.update(database_forecasts({d.pk: d.capacity_limit_bytes for d in active[i : i + 200]}))
-    days = sorted(f.days_until_full for f in forecasts.values() if isinstance(f.days_until_full, int))
+    days = sorted(
+        f.days_until_full
+        for f in forecasts.values()
+        if isinstance(f.days_until_full, int) and f.days_until_full <= HORIZON_DAYS
+    )
     growth = sorted((f.growth_per_day for f in forecasts.values() if f.growth_per_day > 0), reverse=True)
     return days[:SHOWN], growth[:SHOWN]
 
@@ -150,3 +154,24 @@ def test_full_in_n_days_links_to_that_databases_capacity_page(admin_client: Any)
     cell = re.search(r'<a href="([^"]+)"[^>]*><bdi>full in 2 days</bdi>', section.group(1))
     assert cell and cell.group(1) == history
     assert admin_client.get(history).status_code == 200
+
+
+def test_a_disk_full_only_in_years_is_not_news(admin_user: Any) -> None:
+    instance = InstanceFactory(name="slow")
+    db = InstanceDatabase.objects.create(instance=instance, name="archive", capacity_limit_bytes=10**12)
+    today = timezone.localdate()
+    DatabaseSizeStat.objects.bulk_create(  # +1 MB a day, 1 TB away: thousands of days
+        DatabaseSizeStat(
+            database=db,
+            instance=instance,
+            collected_date=today - timedelta(days=d),
+            size_bytes=10**9 - d * 10**6,
+        )
+        for d in range(30)
+    )
+    assert database_forecasts({db.pk: db.capacity_limit_bytes})[db.pk].days_until_full > HORIZON_DAYS
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    data = filling_up(request)
+    assert data is not None
+    assert [(row[0].text, row[1].text) for row in data.rows] == [("slow / archive", "growing")]
