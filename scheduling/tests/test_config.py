@@ -340,3 +340,32 @@ def test_runscheduler_shows_the_default_jobs_and_where_each_comes_from(
     assert lines.keys() == {s.id for s in builtin_defaults()}
     assert lines["sync_accounts_every_30min"] == f"Every 15 minutes (disabled) [{path}]"
     assert lines["collect_database_sizes_daily"] == "At 03:00, every day [declared]"
+
+
+@pytest.mark.parametrize("missing", ["id", "trigger_type", "trigger_params"])
+def test_an_entry_of_no_declared_task_must_spell_out_its_job(missing: str) -> None:
+    """Only a declared task gives its id and trigger: a dotted-function entry without one is an
+    error naming the field, not a crash on the missing key."""
+    entry = {k: v for k, v in GOOD.items() if k != missing}
+    with pytest.raises(ConfigError) as err:
+        parse(_text(entry), "tasks.yaml")
+    assert (err.value.field, err.value.message) == (missing, "is required")
+
+
+def test_an_override_may_change_the_trigger_type() -> None:
+    (spec,) = parse(
+        _text({"task": "sync_accounts", "trigger_type": "cron", "trigger_params": {"minute": "*/20"}}),
+        "tasks.yaml",
+    )
+    assert (spec.id, spec.trigger_type, spec.trigger_params) == (
+        "sync_accounts_every_30min",
+        "cron",
+        {"minute": "*/20"},
+    )
+
+
+def test_the_files_name_and_description_win_over_the_declarations() -> None:
+    (spec,) = parse(
+        _text({"task": "sync_accounts", "name": "Accounts, hourly", "description": "Hourly."}), "tasks.yaml"
+    )
+    assert (spec.name, spec.description) == ("Accounts, hourly", "Hourly.")
