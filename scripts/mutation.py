@@ -123,26 +123,133 @@ def cosmic_ray(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Modules with code that only runs on a PostgreSQL metadata database: their mutants that survive
+# the SQLite run get a second one on PostgreSQL (killed if either fails).
+ON_POSTGRESQL = {"capacity/services/aggregation.py", "capacity/periods.py"}
+PG_ADMIN_DSN = "dbname=postgres user=postgres host=127.0.0.1 port=5432"
+
+
+def _runs(module: str, work: Path, name: str) -> list[dict[str, object]]:
+    """The metadata databases a mutant's tests run on, each with how to restore its baseline."""
+    sqlite_db = str(work / TEST_DB)
+    runs: list[dict[str, object]] = [
+        {
+            "database": "sqlite",
+            "env": {"DATABASE_URL": ""},
+            "path": sqlite_db,
+            "template": str(work / f".mutation/{name}.template.sqlite3"),
+        }
+    ]
+    if module in ON_POSTGRESQL:
+        test_name = f"test_wf_mutation_{name}"[:60]
+        runs.append(
+            {
+                "database": "postgresql",
+                "env": {
+                    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/whalefall",
+                    "TEST_DATABASE_NAME": test_name,
+                },
+                "admin_dsn": PG_ADMIN_DSN,
+                "name": test_name,
+                "template": f"{test_name}_base"[:63],
+            }
+        )
+    return runs
+
+
+def _save_baseline(run: dict[str, object]) -> None:
+    """Keep the database the baseline left, for every mutant's run to start from."""
+    if run["database"] == "sqlite":
+        shutil.copyfile(str(run["path"]), str(run["template"]))
+        return
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{run["template"]}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{run["template"]}" TEMPLATE "{run["name"]}"')
+    conn.close()
+
+
+def coverage_map(data_file: Path, module_path: Path, order: list[str]) -> dict[str, list[int]]:
+    """Line -> indexes (in `order`) of the tests that executed it, from pytest-cov's per-test
+    contexts ("file.py::test|run"). Lines run outside any test (collection) get no test."""
+    from coverage import CoverageData
+
+    index = {nodeid: i for i, nodeid in enumerate(order)}
+    lines: dict[str, set[int]] = {}
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    for measured in data.measured_files():
+        if Path(measured).resolve() != module_path.resolve():
+            continue
+        for line, contexts in data.contexts_by_lineno(measured).items():
+            for context in contexts:
+                nodeid = context.rsplit("|", 1)[0]
+                if nodeid in index:
+                    lines.setdefault(str(line), set()).add(index[nodeid])
+    return {line: sorted(ids) for line, ids in lines.items()}
+
+
 def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dict[str, object]:
-    tests = MODULES[module]
     name = module.replace("/", "_").removesuffix(".py")
     session, config = work / f".mutation/{name}.sqlite", work / f".mutation/{name}.toml"
     session.parent.mkdir(exist_ok=True)
     session.unlink(missing_ok=True)
+    files = [t for t in MODULES[module] if (work / t).exists()]
     # -x: the first failing test kills the mutant; file order, and the test DB kept between runs.
     pytest = [
-        ".venv/bin/python", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-        "--reuse-db", *[t for t in tests if (work / t).exists()],
+        ".venv/bin/python", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:faker",
+        "--reuse-db",
     ]  # fmt: skip
-    # Every mutant's run starts from the test database the baseline left (as migrations made it):
-    # a mutant's run that is cut by the timeout or breaks a cleanup must not leave rows behind
-    # for the next mutants, whose tests would then fail for the wrong reason and count as kills.
-    database, template = work / TEST_DB, session.with_suffix(".template.sqlite3")
-    restore = (
-        f"cp -f {shlex.quote(str(template))} {shlex.quote(str(database))}"
-        f" && rm -f {shlex.quote(str(database))}-wal {shlex.quote(str(database))}-shm"
+    locked = ["flock", lock] if lock else []
+    collected = subprocess.run(
+        [*pytest, "--collect-only", *files], cwd=work, capture_output=True, text=True, check=False
     )
-    test_command = shlex.join(["bash", "-c", f"{restore} && exec {shlex.join(pytest)}"])
+    order = [line for line in collected.stdout.splitlines() if "::" in line]
+    if not order:
+        raise SystemExit(f"{module}: no test collected from {', '.join(files)}:\n{collected.stdout[-2000:]}")
+    # The baseline, per metadata database: the tests must pass unmutated, and coverage records
+    # which test runs which line, so that each mutant runs only the tests that can see it.
+    runs = _runs(module, work, name)
+    lines: dict[str, set[int]] = {}
+    for run in runs:
+        data_file = work / f".mutation/{name}.{run['database']}.coverage"
+        data_file.unlink(missing_ok=True)
+        cov = [f"--cov={Path(module).parent}", "--cov-context=test", "--cov-report="]
+        baseline = subprocess.run(
+            [*locked, *pytest, "--create-db", *cov, *files],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **run["env"], "COVERAGE_FILE": str(data_file)},  # type: ignore[dict-item]
+        )
+        if baseline.returncode != 0:
+            raise SystemExit(
+                f"{module}: the tests fail without any mutation ({run['database']}):\n{baseline.stdout[-3000:]}"
+            )
+        _save_baseline(run)
+        for line, ids in coverage_map(data_file, work / module, order).items():
+            lines.setdefault(line, set()).update(ids)
+    original = work / f".mutation/{name}.original.py"
+    shutil.copyfile(work / module, original)
+    plan = work / f".mutation/{name}.plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "module": str(work / module),
+                "original": str(original),
+                "order": order,
+                "lines": {line: sorted(ids) for line, ids in lines.items()},
+                "files": files,
+                "pytest": pytest,
+                "runs": runs,
+            }
+        )
+    )
+    test_command = shlex.join([".venv/bin/python", str(ROOT / "scripts/mutation_select.py"), str(plan)])
     config.write_text(
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(module)}\n"
@@ -151,13 +258,6 @@ def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dic
         f"test-command = {json.dumps(test_command)}\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
-    locked = ["flock", lock] if lock else []
-    baseline = subprocess.run(
-        [*locked, *pytest, "--create-db"], cwd=work, capture_output=True, text=True, check=False
-    )
-    if baseline.returncode != 0:
-        raise SystemExit(f"{module}: the tests fail without any mutation:\n{baseline.stdout[-3000:]}")
-    shutil.copyfile(database, template)
     init = cosmic_ray("init", str(config), str(session), cwd=work)
     if init.returncode != 0:
         raise SystemExit(f"cosmic-ray init failed: {init.stderr[-2000:]}")

@@ -1,0 +1,125 @@
+"""One mutant's test run for scripts/mutation: only the tests that execute the mutated code.
+
+cosmic-ray writes a mutant into the module, then runs this. It compares the module with the
+original to find the mutated lines, looks up in the baseline's coverage (recorded per test) which
+tests executed them, restores each metadata database to the state the baseline left, and runs just
+those tests there, stopping at the first failure. Exit status 0 means the mutant survived.
+
+Code that runs when the module is imported (module and class level: constants, `def` lines with
+their defaults and decorators) is shared by every test whatever coverage says, so a mutant there,
+or in a line no test was seen to execute, gets every test of the module: the selection only ever
+skips tests that cannot see the mutant.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+EVERY_TEST = None  # `select` result: run the module's whole test files
+
+
+def changed_lines(original: list[str], mutated: list[str]) -> set[int]:
+    """Line numbers (1-based, in the original) that the mutant changed."""
+    lines: set[int] = set()
+    matcher = difflib.SequenceMatcher(a=original, b=mutated, autojunk=False)
+    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
+        if tag != "equal":
+            lines.update(range(i1 + 1, max(i2, i1 + 1) + 1))
+    return lines
+
+
+def _header(node: ast.stmt | ast.excepthandler) -> tuple[int, int]:
+    """The lines a statement runs itself: all of a simple one, the head of a compound one."""
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    body = getattr(node, "body", None)
+    if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+        return start, max(start, body[0].lineno - 1)
+    return start, node.end_lineno or node.lineno
+
+
+def execution_span(tree: ast.Module, line: int) -> tuple[int, int] | None:
+    """The lines executed together with `line` at call time, or None when `line` runs at import
+    (outside every function body)."""
+    best: ast.stmt | ast.excepthandler | None = None
+    inside_function = False
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        nonlocal best, inside_function
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.stmt | ast.excepthandler):
+                continue
+            start, end = _header(child)
+            full_end = child.end_lineno or child.lineno
+            if not start <= line <= full_end:
+                continue
+            if start <= line <= end:
+                best, inside_function = child, in_function
+            is_function = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            visit(child, in_function or (is_function and line > end))
+
+    visit(tree, False)
+    if best is None or not inside_function:
+        return None
+    return _header(best)
+
+
+def select(plan: dict, module_text: str, original_text: str) -> list[str] | None:
+    """The tests (node ids, in file order) that can see this mutant; EVERY_TEST when that is all."""
+    coverage: dict[str, list[int]] = plan["lines"]
+    order: list[str] = plan["order"]
+    tree = ast.parse(original_text)
+    chosen: set[int] = set()
+    for line in changed_lines(original_text.splitlines(), module_text.splitlines()):
+        span = execution_span(tree, line)
+        if span is None:
+            return EVERY_TEST
+        hit = [i for n in range(span[0], span[1] + 1) for i in coverage.get(str(n), [])]
+        if not hit:  # never seen executed: no reason to trust the map, so no skipping
+            return EVERY_TEST
+        chosen.update(hit)
+    return [order[i] for i in sorted(chosen)]
+
+
+def restore(run: dict) -> None:
+    """Put the metadata database back as the baseline left it (a cut-short run or a broken
+    cleanup must not leave rows that make the next mutant's tests fail for the wrong reason)."""
+    if run["database"] == "sqlite":
+        shutil.copyfile(run["template"], run["path"])
+        for suffix in ("-wal", "-shm"):
+            Path(run["path"] + suffix).unlink(missing_ok=True)
+        return
+    import psycopg2
+
+    conn = psycopg2.connect(run["admin_dsn"])
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{run["name"]}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{run["name"]}" TEMPLATE "{run["template"]}"')
+    conn.close()
+
+
+def main() -> int:
+    plan = json.loads(Path(sys.argv[1]).read_text())
+    module_text = Path(plan["module"]).read_text()
+    tests = select(plan, module_text, Path(plan["original"]).read_text())
+    if tests == []:
+        return 0  # no test runs the mutated code: it survives
+    for run in plan["runs"]:
+        restore(run)
+        env = {**os.environ, **run["env"]}
+        argv = [*plan["pytest"], *(plan["files"] if tests is EVERY_TEST else tests)]
+        code = subprocess.run(argv, env=env, check=False).returncode
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
