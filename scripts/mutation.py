@@ -34,6 +34,7 @@ MODULES: dict[str, list[str]] = {
     "accounts_sync/adapters/mysql.py": [
         "accounts_sync/tests/test_mysql_live.py",
         "accounts_sync/tests/test_mysql_variants.py",
+        "accounts_sync/tests/test_mysql_truth.py",
         "accounts_sync/tests/test_regressions_live.py",
     ],
     "accounts_sync/adapters/postgresql.py": [
@@ -103,9 +104,12 @@ def load_excuses() -> list[Excuse]:
 
 
 def scratch_copy(dest: Path) -> None:
-    """The project's files (tracked and new, not ignored) in `dest`, sharing the virtualenv."""
+    """The project's files (tracked and new, not ignored) in `dest`, sharing the virtualenv; the
+    sessions of earlier runs (`.mutation/`) are kept for `--again`."""
     if dest.exists():
-        shutil.rmtree(dest)
+        for child in dest.iterdir():
+            if child.name != ".mutation":
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
     ).stdout.split(b"\0")
@@ -192,11 +196,19 @@ def coverage_map(data_file: Path, module_path: Path, order: list[str]) -> dict[s
     return {line: sorted(ids) for line, ids in lines.items()}
 
 
-def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dict[str, object]:
+def run_module(
+    module: str, work: Path, lock: str | None, timeout: float, *, again: bool = False
+) -> dict[str, object]:
     name = module.replace("/", "_").removesuffix(".py")
     session, config = work / f".mutation/{name}.sqlite", work / f".mutation/{name}.toml"
     session.parent.mkdir(exist_ok=True)
-    session.unlink(missing_ok=True)
+    original = work / f".mutation/{name}.original.py"
+    if again and not (session.exists() and original.exists()):
+        raise SystemExit(f"{module}: --again needs an earlier run's session in {session.parent}")
+    if again and original.read_text() != (work / module).read_text():
+        raise SystemExit(f"{module} changed since the earlier run: its mutants are not the same; run it anew")
+    if not again:
+        session.unlink(missing_ok=True)
     files = [t for t in MODULES[module] if (work / t).exists()]
     # -x: the first failing test kills the mutant; file order, and the test DB kept between runs.
     pytest = [
@@ -233,7 +245,6 @@ def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dic
         _save_baseline(run)
         for line, ids in coverage_map(data_file, work / module, order).items():
             lines.setdefault(line, set()).update(ids)
-    original = work / f".mutation/{name}.original.py"
     shutil.copyfile(work / module, original)
     plan = work / f".mutation/{name}.plan.json"
     plan.write_text(
@@ -258,14 +269,26 @@ def run_module(module: str, work: Path, lock: str | None, timeout: float) -> dic
         f"test-command = {json.dumps(test_command)}\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
-    init = cosmic_ray("init", str(config), str(session), cwd=work)
-    if init.returncode != 0:
-        raise SystemExit(f"cosmic-ray init failed: {init.stderr[-2000:]}")
+    if again:
+        forget_survivors(session)
+    else:
+        init = cosmic_ray("init", str(config), str(session), cwd=work)
+        if init.returncode != 0:
+            raise SystemExit(f"cosmic-ray init failed: {init.stderr[-2000:]}")
     excused = excuse(session, module, work)
     started = time.monotonic()
     command = [*locked, str(ROOT / ".venv/bin/cosmic-ray"), "exec", str(config), str(session)]
     subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
     return summarize(module, session, work, excused, time.monotonic() - started)
+
+
+def forget_survivors(session: Path) -> int:
+    """Make the surviving mutants of an earlier run pending again (the killed stay killed: the
+    module is unchanged and tests were only added), so that `exec` runs just those."""
+    import sqlite3
+
+    with sqlite3.connect(session) as db:
+        return db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
 
 
 def _source_line(work: Path, module: str, line_no: int) -> str:
@@ -390,6 +413,11 @@ def main() -> int:
     parser.add_argument(
         "--workdir", default=os.environ.get("WHALEFALL_MUTATION_DIR", "/tmp/whalefall-mutation")
     )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="re-run only the mutants that survived the last run of each module (after adding tests)",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
@@ -398,7 +426,7 @@ def main() -> int:
     scratch_copy(work)
     reports = []
     for module in args.modules or list(MODULES):
-        report = run_module(module, work, args.lock, args.timeout)
+        report = run_module(module, work, args.lock, args.timeout, again=args.again)
         reports.append(report)
         print(
             f"{module}: {report['score']:.0%} killed ({report['killed']} killed, {report['survived']} survived, "

@@ -279,3 +279,48 @@ def test_the_mysql_user_reader_agrees_with_global_priv_where_the_view_can_tell(
         same = {k: j.attributes[k] for k in v.attributes if k not in ("account_locked",)}
         assert {k: v.attributes[k] for k in same} == same, ident  # the view has no lock column
     assert from_view[f"{prefix}_ops@%"].attributes["x509_issuer"] == "/CN=ca"
+
+
+def test_every_global_privilege_alone_reads_as_show_grants_names_it(mysql_instance: Any, prefix: str) -> None:
+    """One account per global privilege the server knows (SHOW PRIVILEGES), each granted that one
+    privilege alone: the adapter decodes exactly it from `global_priv`'s bitmask, as SHOW GRANTS
+    names it. (ALL PRIVILEGES cannot tell one bit from another: every bit is set.) One more holds
+    only the grant option."""
+    with live.mysql_root() as root:
+        with root.cursor() as cur:
+            cur.execute("SHOW PRIVILEGES")
+            known = sorted(row[0].upper() for row in cur.fetchall())
+        privileges = [p for p in known if p not in ("USAGE", "GRANT OPTION", "PROXY")]
+        accounts = {p: f"{prefix}_g{i}" for i, p in enumerate(privileges)}
+        live.run(
+            root,
+            *(f"CREATE USER '{u}'@'%'" for u in accounts.values()),
+            *(f"GRANT {p} ON *.* TO '{u}'@'%'" for p, u in accounts.items()),
+            f"CREATE USER '{prefix}_gopt'@'%'",
+            f"GRANT USAGE ON *.* TO '{prefix}_gopt'@'%' WITH GRANT OPTION",
+        )
+    try:
+        with live.mysql_root() as root:
+            reader = server_reader(root)
+            said = {
+                u: reader.facts(show(root, f"SHOW GRANTS FOR '{u}'@'%'"))[f"{u}@%"]
+                for u in [*accounts.values(), f"{prefix}_gopt"]
+            }
+        with open_connection(mysql_instance) as conn:  # the monitor's own, least-privilege view
+            adapter = mysql.Adapter(conn)
+            listed = [a for a in adapter.list_accounts() if a.identity.startswith(f"{prefix}_g")]
+            structured = adapter.collect_permissions(listed).structured
+        read = {
+            ident.removesuffix("@%"): {Fact(g.scope.render(), g.token()) for g in facts.grants}
+            for ident, facts in structured.items()
+        }
+        assert len(privileges) >= 38  # MariaDB 10.5.8+: the bits up to SLAVE MONITOR
+        for privilege, user in accounts.items():
+            assert said[user] == {Fact("global", privilege)}, privilege  # the server's own word
+            assert read[user] == said[user], privilege
+        assert said[f"{prefix}_gopt"] == read[f"{prefix}_gopt"] == {Fact("global", "USAGE WITH GRANT OPTION")}
+    finally:
+        with live.mysql_root() as root:
+            live.run(
+                root, *(f"DROP USER IF EXISTS '{u}'@'%'" for u in [*accounts.values(), f"{prefix}_gopt"])
+            )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
+
 from accounts_sync.adapters import mysql
 from accounts_sync.privileges import effective
 from accounts_sync.tests.fakes import FakeConnection
@@ -264,6 +266,52 @@ def test_mariadb_access_bits_are_named_per_server_version() -> None:
         "SELECT" + option,
         "SLAVE MONITOR" + option,
     ]
+
+
+# When MariaDB named each renamed or added global privilege bit (its SHOW PRIVILEGES / SHOW GRANTS
+# names; release notes and MDEV-20382, MDEV-21743, MDEV-23610): bit -> [(name, first version)].
+MARIADB_NAMES_BY_VERSION = {
+    20: [("REPLICATION CLIENT", (10, 4, 0)), ("BINLOG MONITOR", (10, 5, 2))],
+    29: [("DELETE VERSIONING ROWS", (10, 4, 0)), ("DELETE HISTORY", (10, 4, 13))],
+    **{
+        bit: [(name, (10, 5, 2))]
+        for bit, name in enumerate(
+            [
+                "SET USER",
+                "FEDERATED ADMIN",
+                "CONNECTION ADMIN",
+                "READ_ONLY ADMIN",
+                "REPLICATION SLAVE ADMIN",
+                "REPLICATION MASTER ADMIN",
+                "BINLOG ADMIN",
+                "BINLOG REPLAY",
+            ],
+            start=30,
+        )
+    },
+    38: [("SLAVE MONITOR", (10, 5, 8))],
+}
+
+
+def _before(version: tuple[int, ...]) -> tuple[int, ...]:
+    """The release just before: 10.5.2 -> 10.5.1, 10.5.0 -> 10.4.99."""
+    major, minor, patch = version
+    return (major, minor, patch - 1) if patch else (major, minor - 1, 99)
+
+
+@pytest.mark.parametrize("bit", sorted(MARIADB_NAMES_BY_VERSION))
+def test_each_renamed_or_added_bit_gets_its_name_from_the_release_that_introduced_it(bit: int) -> None:
+    """Each bit alone, read on the first release of each of its names and on the one before."""
+    rows = [global_priv("ops", "%", access=1 << bit, plugin="mysql_native_password")]
+    names = MARIADB_NAMES_BY_VERSION[bit]
+
+    def read(version: tuple[int, ...]) -> list[str]:
+        return mariadb(version, rows).list_accounts()[0].preloaded.get("global", [])
+
+    for i, (name, since) in enumerate(names):
+        assert read(since) == [name], (bit, since)
+        if since > (10, 4, 0):  # the first release with `global_priv`
+            assert read(_before(since)) == ([names[i - 1][0]] if i else []), (bit, since)
 
 
 def test_mariadb_global_priv_attributes_roles_and_proxy() -> None:
