@@ -111,11 +111,16 @@ def main() -> int:
     tests = select(plan, module_text, Path(plan["original"]).read_text())
     if tests == []:
         return 0  # no test runs the mutated code: it survives
+    server = plan.get("server")
     for run in plan["runs"]:
         restore(run)
-        env = {**os.environ, **run["env"]}
         argv = [*plan["pytest"], *(plan["files"] if tests is EVERY_TEST else tests)]
-        code = subprocess.run(argv, env=env, check=False).returncode
+        if server and Path(server).exists():
+            from mutation_forkserver import ask
+
+            code = ask(server, argv[3:], run["env"], os.getcwd())  # argv[:3]: python -m pytest
+        else:
+            code = subprocess.run(argv, env={**os.environ, **run["env"]}, check=False).returncode
         if code != 0:
             return code
     return 0
