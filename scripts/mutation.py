@@ -61,6 +61,11 @@ MODULES: dict[str, list[str]] = {
         "accounts_sync/tests/test_postgresql_live.py",
         "accounts_sync/tests/test_regressions_live.py",
         "accounts_sync/tests/test_tasks.py",
+        "accounts_sync/tests/test_store.py",
+        "accounts_sync/tests/test_baseline_live.py",
+        "accounts_sync/tests/test_unreadable_live.py",
+        "accounts_sync/tests/test_postgresql_carry_over.py",
+        "accounts_sync/tests/test_privileges.py",
     ],
     "whalefall/sync/session_runner.py": [
         "whalefall/tests/test_ledger.py",
