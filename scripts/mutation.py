@@ -368,7 +368,14 @@ def excuse(session: Path, module: str, work: Path) -> dict[str, str]:
                 continue
             line = _source_line(work, module, mutation.start_pos[0])
             for e in wanted:
-                if e.operator in ("*", mutation.operator_name) and e.line == line:
+                # `operator@column`: only the mutant at that column of the line (the line's text
+                # is matched exactly, so its columns are stable).
+                operator, _, column = e.operator.partition("@")
+                if (
+                    operator in ("*", mutation.operator_name)
+                    and e.line == line
+                    and (not column or int(column) == mutation.start_pos[1])
+                ):
                     excused[item.job_id] = e.reason
                     used.add(e)
                     db.set_result(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -401,3 +402,21 @@ def test_queries_do_not_grow_with_the_number_of_accounts() -> None:
         return len(adapter.connection.executed)
 
     assert run(1) == run(200)
+
+
+def test_a_password_lifetime_ends_exactly_lifetime_days_after_the_last_change(monkeypatch: Any) -> None:
+    """MariaDB: `password_last_changed` in epoch seconds, `password_lifetime` in days; expired once
+    their sum is past. 1,000 days apart, a day of 86,399 or 86,401 seconds would be 1,000 s off."""
+    now = 1_900_000_000.0
+    monkeypatch.setattr(mysql.time, "time", lambda: now)
+    lifetime = 1000 * 86400
+
+    def expired(**doc: object) -> bool:
+        rows = [global_priv("u", "%", access=0, plugin="mysql_native_password", **doc)]
+        return mariadb((10, 11, 6), rows).list_accounts()[0].is_expired
+
+    assert expired(password_last_changed=int(now) - lifetime - 500, password_lifetime=1000)
+    assert not expired(password_last_changed=int(now) - lifetime + 500, password_lifetime=1000)
+    # No last change on record (an account made before the column existed): not expired, no error.
+    assert not expired(password_lifetime=1000)
+    assert not expired(password_last_changed="never", password_lifetime=1000)
