@@ -70,3 +70,16 @@ def test_it_uses_the_same_number_of_queries_whatever_the_accounts(
     writes = [q["sql"] for q in again.captured_queries if not q["sql"].startswith("SELECT")]
     tables = [re.search(r'(?:INTO|UPDATE) "(\w+)"', w).group(1) for w in writes]  # type: ignore[union-attr]
     assert tables == ["whalefall_syncsession", "accounts_sync_account"]  # the session; last_seen_at
+
+
+def test_exactly_half_gone_is_not_suspicious(mysql_instance: Any, prefix: str, sync_scoped: Any) -> None:
+    """The guard is for *more* than half: two of four dropped are deactivated without `force`."""
+    users = make_users(prefix, 4)
+    try:
+        sync_scoped(mysql_instance, f"{prefix}\\_%")
+        drop_users(users[:2])
+        result, _ = sync_scoped(mysql_instance, f"{prefix}\\_%")
+        assert result.status == "completed" and result.items_deleted == 2
+        assert Account.objects.filter(instance=mysql_instance, is_active=True).count() == 2
+    finally:
+        drop_users(users)

@@ -342,3 +342,19 @@ def test_account_pages_keep_room_for_last_seen_updates_on_postgresql() -> None:
             " AND indexdef LIKE '%%last_seen_at%%'"
         )
         assert cursor.fetchall() == []  # an index on it would rule out the in-place update
+
+
+def test_the_inventory_counts_the_accounts_left_out_by_exclusion_rules(scripted: Any) -> None:
+    from accounts_sync.models import ExclusionRule
+
+    world, instance, sync = scripted
+    world.add("alice", "bob", "carol", "monitor_a", "monitor_b")
+    ExclusionRule.objects.create(db_type="postgresql", pattern="monitor\\_%")
+    result, _ = sync()
+    assert result.sync_details["inventory"]["excluded"] == 2
+    assert result.sync_details["inventory"]["processed_records"] == 3
+    assert set(Account.objects.filter(instance=instance).values_list("identity", flat=True)) == {
+        "alice",
+        "bob",
+        "carol",
+    }
