@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import fnmatch
 import json
 import os
 import shlex
@@ -372,7 +373,7 @@ def excuse(session: Path, module: str, work: Path) -> dict[str, str]:
                 # is matched exactly, so its columns are stable).
                 operator, _, column = e.operator.partition("@")
                 if (
-                    operator in ("*", mutation.operator_name)
+                    fnmatch.fnmatchcase(mutation.operator_name, operator)
                     and e.line == line
                     and (not column or int(column) == mutation.start_pos[1])
                 ):

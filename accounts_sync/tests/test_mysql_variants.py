@@ -420,3 +420,45 @@ def test_a_password_lifetime_ends_exactly_lifetime_days_after_the_last_change(mo
     # No last change on record (an account made before the column existed): not expired, no error.
     assert not expired(password_lifetime=1000)
     assert not expired(password_last_changed="never", password_lifetime=1000)
+
+
+def test_set_columns_read_the_same_whether_the_driver_gives_text_or_sets() -> None:
+    """`tables_priv.Table_priv` is a SET: PyMySQL gives 'Select,Grant', drivers that convert SET
+    columns give {'Select', 'Grant'}. Two accounts with different sets on one table keep their own."""
+
+    def read(as_sets: bool) -> dict[str, dict[str, list[str]]]:
+        def privs(text: str) -> object:
+            return set(text.split(",")) if as_sets and text else text
+
+        tables = [
+            {"host": "%", "db": "d", "user": u, "table_name": "t", "table_priv": privs(p), "column_priv": ""}
+            for u, p in (("alice", "Select,Grant"), ("bob", "Insert"), ("carol", "Insert,Select"))
+        ]
+        conn = fake(
+            ["user", "db", "tables_priv", "columns_priv", "procs_priv", "proxies_priv"],
+            [user(n, plugin="mysql_native_password") for n in ("alice", "bob", "carol")],
+            server=ServerInfo("mysql", "MySQL", (5, 7, 44), "5.7.44"),
+            tables=tables,
+        )
+        adapter = mysql.Adapter(conn, ServerInfo("mysql", "MySQL", (5, 7, 44), "5.7.44"))  # type: ignore[arg-type]
+        return dict(adapter.collect_permissions(adapter.list_accounts()))
+
+    expected = {
+        "alice@%": {"table d.t": ["SELECT WITH GRANT OPTION"]},
+        "bob@%": {"table d.t": ["INSERT"]},
+        "carol@%": {"table d.t": ["INSERT", "SELECT"]},
+    }
+    assert read(as_sets=False) == expected
+    assert read(as_sets=True) == expected
+
+
+def test_json_documents_as_bytes_decode_like_text() -> None:
+    """A binary JSON column comes back as bytes: the one-array fast path cannot join those, and
+    each document is then decoded alone, giving the same objects."""
+    texts = [b'{"access": 1}', None, '{"plugin": "ed25519"}']
+    assert mysql.json_documents(texts) == [{"access": 1}, {}, {"plugin": "ed25519"}]
+    assert mysql.json_documents([t.decode() if isinstance(t, bytes) else t for t in texts]) == [
+        {"access": 1},
+        {},
+        {"plugin": "ed25519"},
+    ]
