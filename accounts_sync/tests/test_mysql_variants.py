@@ -462,3 +462,59 @@ def test_json_documents_as_bytes_decode_like_text() -> None:
         {},
         {"plugin": "ed25519"},
     ]
+
+
+# MariaDB 10.11's privilege bits (`privilege_t` in the server's sql/privilege.h), as SHOW GRANTS
+# names them; bit 10 is the grant option. The live truth test checks the same names against the
+# server itself; this one says which bit carries which, without a server.
+MARIADB_10_11_BITS = {
+    0: "SELECT",
+    1: "INSERT",
+    2: "UPDATE",
+    3: "DELETE",
+    4: "CREATE",
+    5: "DROP",
+    6: "RELOAD",
+    7: "SHUTDOWN",
+    8: "PROCESS",
+    9: "FILE",
+    11: "REFERENCES",
+    12: "INDEX",
+    13: "ALTER",
+    14: "SHOW DATABASES",
+    15: "SUPER",
+    16: "CREATE TEMPORARY TABLES",
+    17: "LOCK TABLES",
+    18: "EXECUTE",
+    19: "REPLICATION SLAVE",
+    20: "BINLOG MONITOR",
+    21: "CREATE VIEW",
+    22: "SHOW VIEW",
+    23: "CREATE ROUTINE",
+    24: "ALTER ROUTINE",
+    25: "CREATE USER",
+    26: "EVENT",
+    27: "TRIGGER",
+    28: "CREATE TABLESPACE",
+    29: "DELETE HISTORY",
+    30: "SET USER",
+    31: "FEDERATED ADMIN",
+    32: "CONNECTION ADMIN",
+    33: "READ_ONLY ADMIN",
+    34: "REPLICATION SLAVE ADMIN",
+    35: "REPLICATION MASTER ADMIN",
+    36: "BINLOG ADMIN",
+    37: "BINLOG REPLAY",
+    38: "SLAVE MONITOR",
+}
+
+
+def test_each_mariadb_10_11_bit_alone_reads_as_its_privilege() -> None:
+    rows = [global_priv(f"u{bit}", "%", access=1 << bit, plugin="mysql_native_password") for bit in range(40)]
+    read = {a.identity: a.preloaded.get("global", []) for a in mariadb((10, 11, 6), rows).list_accounts()}
+    for bit in range(40):
+        if bit == 10:
+            expected = ["USAGE WITH GRANT OPTION"]
+        else:
+            expected = [MARIADB_10_11_BITS[bit]] if bit in MARIADB_10_11_BITS else []
+        assert read[f"u{bit}@%"] == expected, bit
