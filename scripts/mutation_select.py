@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 EVERY_TEST = None  # `select` result: run the module's whole test files
@@ -110,6 +111,21 @@ def main() -> int:
     if tests == []:
         return 0  # no test runs the mutated code: it survives
     server = plan.get("server")
+    started = time.monotonic()
+    code = 0
+    try:
+        code = _run_tests(plan, tests, server)
+    finally:  # how long each mutant took, and with how many tests: where a module's time goes
+        with open(Path(sys.argv[1]).with_suffix(".times.log"), "a") as log:
+            changed = sorted(
+                changed_lines(Path(plan["original"]).read_text().splitlines(), module_text.splitlines())
+            )
+            count = "all" if tests is EVERY_TEST else len(tests)
+            log.write(f"{changed} tests={count} code={code} {time.monotonic() - started:.1f}s\n")
+    return code
+
+
+def _run_tests(plan: dict, tests: list[str] | None, server: str | None) -> int:
     for run in plan["runs"]:
         restore(run)
         argv = [*plan["pytest"], *(plan["files"] if tests is EVERY_TEST else tests)]
