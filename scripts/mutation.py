@@ -70,6 +70,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "scheduling/config.py": ["scheduling/tests/test_config.py", "scheduling/tests/test_yaml_enabled.py"],
     "scheduling/service/loop.py": [
+        "scheduling/tests/test_loop_clock.py",
         "scheduling/tests/test_service.py",
         "scheduling/tests/test_yaml_enabled.py",
     ],
@@ -78,6 +79,7 @@ MODULES: dict[str, list[str]] = {
         "scheduling/tests/test_service.py",
     ],
     "scheduling/service/commands.py": [
+        "scheduling/tests/test_commands_claims.py",
         "scheduling/tests/test_commands_unit.py",
         "scheduling/tests/test_service.py",
         "scheduling/tests/test_job_configs.py",
