@@ -140,6 +140,22 @@ def test_the_claim_label_is_the_owner_and_the_tokens_first_eight_characters(
     assert owner == service.owner and short == service.token[:8] and len(short) == 8
 
 
+def test_the_service_is_who_the_lease_it_claims_names(service: SchedulerService) -> None:
+    import os
+
+    from whalefall.sync.process import hostname
+
+    assert service.lease.claim()
+    lease = _lease()
+    assert (lease.host, lease.pid, lease.owner, lease.token) == (
+        service.host,
+        service.pid,
+        service.owner,
+        service.token,
+    )
+    assert (service.host, service.pid) == (hostname(), os.getpid())
+
+
 @pytest.mark.parametrize(
     ("lease_seconds", "expected"),
     [(1, 1.0), (3, 1.0), (10, 10 / 3), (15, 5.0), (29, 29 / 3), (60, 10.0), (300, 10.0)],
