@@ -96,12 +96,13 @@ class Excuse:
 
 
 def load_excuses() -> list[Excuse]:
-    """`module | operator | source line | why it is equivalent`, one mutant (or line) per entry."""
+    """`module | operator | source line | why it is equivalent`, one mutant (or line) per entry;
+    a `|` inside the source line is written `\\|`."""
     excuses = []
     for raw in EXCUSES.read_text().splitlines() if EXCUSES.exists() else []:
         if raw.strip() and not raw.lstrip().startswith("#"):
             module, operator, line, reason = (part.strip() for part in raw.split(" | ", 3))
-            excuses.append(Excuse(module, operator, line, reason))
+            excuses.append(Excuse(module, operator, line.replace("\\|", "|"), reason))
     return excuses
 
 
