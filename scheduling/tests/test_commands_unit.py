@@ -36,6 +36,11 @@ def reconciled(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         ("reload", "sync_accounts_every_30min", ("all", None)),  # a reload is of everything
         ("modify", "", ("all", None)),  # no job named: everything
         ("modify", "sync_accounts_every_30min", ("job", "sync_accounts_every_30min")),
+        *[  # every other action on a job reconciles that job only
+            (action, "sync_accounts_every_30min", ("job", "sync_accounts_every_30min"))
+            for action in SchedulerCommand.ACTIONS
+            if action not in ("reload", "modify")
+        ],
     ],
 )
 def test_a_command_reconciles_its_job_or_everything(
