@@ -358,3 +358,51 @@ def test_the_inventory_counts_the_accounts_left_out_by_exclusion_rules(scripted:
         "bob",
         "carol",
     }
+
+
+@pytest.mark.parametrize("case", ["two new with its fingerprint", "two gone with one fingerprint"])
+def test_two_candidates_for_one_fingerprint_prove_no_rename(scripted: Any, case: str) -> None:
+    world, _instance, sync = scripted
+    world.add("carol", "dave", "erin", fingerprint="fp-shared" if case.startswith("two gone") else "fp-carol")
+    world.accounts["dave"] = {"fingerprint": "fp-dave"}
+    if case.startswith("two gone"):
+        world.accounts["dave"] = {"fingerprint": "fp-shared"}
+    world.add("frank", "gina")  # stay: two gone of five is no suspicious listing
+    world.grants |= {(i, ORDERS, "SELECT") for i in ("carol", "dave", "erin")}
+    sync()
+    if case.startswith("two new"):
+        del world.accounts["carol"]
+        world.add("caroline", "carla", fingerprint="fp-carol")
+        world.grants = {(i, ORDERS, "SELECT") for i in ("caroline", "carla", "dave", "erin")}
+        expected = {("carol", "deactivate"), ("caroline", "add"), ("carla", "add")}
+    else:
+        del world.accounts["carol"], world.accounts["dave"]
+        world.add("caroline", fingerprint="fp-shared")
+        world.grants = {(i, ORDERS, "SELECT") for i in ("caroline", "erin")}
+        expected = {("carol", "deactivate"), ("dave", "deactivate"), ("caroline", "add")}
+    result, session = sync()
+    assert {(i, str(kind)) for i, kind in changes(session)} == expected
+    assert result.sync_details["collection"]["renamed"] == 0
+
+
+def test_the_collection_counts_each_updated_account_once(scripted: Any) -> None:
+    world, _instance, sync = scripted
+    world.add("alice", "bob", "carol")
+    world.grants |= {("alice", ORDERS, "SELECT"), ("bob", ORDERS, "SELECT")}
+    sync()
+    world.grants |= {("alice", ORDERS, "INSERT"), ("alice", ORDERS, "DELETE")}
+    result, session = sync()
+    collection = result.sync_details["collection"]
+    assert (collection["updated"], collection["unchanged"], collection["renamed"]) == (1, 2, 0)
+    assert list(changes(session)) == [("alice", ChangeType.MODIFY_PRIVILEGE)]
+
+
+def test_without_exclusion_rules_for_the_engine_every_account_is_kept(scripted: Any) -> None:
+    from accounts_sync.models import ExclusionRule
+
+    world, instance, sync = scripted
+    ExclusionRule.objects.filter(db_type="postgresql").delete()
+    world.add("alice", "postgres", "pg_monitor")
+    result, _ = sync()
+    assert result.sync_details["inventory"]["excluded"] == 0
+    assert Account.objects.filter(instance=instance).count() == 3
