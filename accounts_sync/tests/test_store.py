@@ -406,3 +406,18 @@ def test_without_exclusion_rules_for_the_engine_every_account_is_kept(scripted: 
     result, _ = sync()
     assert result.sync_details["inventory"]["excluded"] == 0
     assert Account.objects.filter(instance=instance).count() == 3
+
+
+def test_an_attribute_change_is_seen_whichever_way_its_text_sorts(scripted: Any) -> None:
+    """The stored attributes are compared as text first (one string comparison): a new value
+    that sorts after the old one, then one that sorts before it, are both changes."""
+    world, instance, sync = scripted
+    world.add("alice", attributes={"valid_until": "2026-01-01"})
+    sync()
+    for value in ("2027-01-01", "2025-01-01"):
+        world.accounts["alice"] = {"attributes": {"valid_until": value}}
+        result, _ = sync()
+        assert result.sync_details["inventory"]["attributes_changed"] == 1, value
+        assert Account.objects.get(instance=instance, identity="alice").attributes == {"valid_until": value}
+    result, _ = sync()
+    assert result.sync_details["inventory"]["attributes_changed"] == 0
