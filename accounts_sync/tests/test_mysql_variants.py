@@ -291,6 +291,7 @@ MARIADB_NAMES_BY_VERSION = {
         )
     },
     38: [("SLAVE MONITOR", (10, 5, 8))],
+    39: [("IGNORE DENIES", (13, 1, 0))],  # the bit that comes with DENY
 }
 
 
@@ -518,3 +519,15 @@ def test_each_mariadb_10_11_bit_alone_reads_as_its_privilege() -> None:
         else:
             expected = [MARIADB_10_11_BITS[bit]] if bit in MARIADB_10_11_BITS else []
         assert read[f"u{bit}@%"] == expected, bit
+
+
+def test_connection_limits_stored_as_zero_or_null_read_as_zero() -> None:
+    """`max_*` limits: 0 and JSON null both mean "no limit", read as the view's 0."""
+    rows = [
+        global_priv(
+            "u", "%", access=0, plugin="mysql_native_password", max_connections=0, max_user_connections=None,
+            max_questions=5,
+        )
+    ]  # fmt: skip
+    attrs = mariadb((10, 11, 6), rows).list_accounts()[0].attributes
+    assert (attrs["max_connections"], attrs["max_user_connections"], attrs["max_questions"]) == (0, 0, 5)
