@@ -421,3 +421,15 @@ def test_an_attribute_change_is_seen_whichever_way_its_text_sorts(scripted: Any)
         assert Account.objects.get(instance=instance, identity="alice").attributes == {"valid_until": value}
     result, _ = sync()
     assert result.sync_details["inventory"]["attributes_changed"] == 0
+
+
+def test_a_changed_account_fact_is_stored(scripted: Any) -> None:
+    """Facts beside the attributes (locked, can log in, superuser) are compared one by one."""
+    world, instance, sync = scripted
+    world.add("alice", "bob")
+    sync()
+    world.accounts["alice"] = {"is_locked": True, "can_login": False}
+    sync()
+    alice = Account.objects.get(instance=instance, identity="alice")
+    assert (alice.is_locked, alice.can_login) == (True, False)
+    assert Account.objects.get(instance=instance, identity="bob").is_locked is False
