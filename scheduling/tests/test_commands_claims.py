@@ -248,6 +248,13 @@ def test_a_run_now_job_is_its_stored_jobs_namesake_and_runs_however_late(paused:
     }
 
 
+def _first_run_now(paused: BackgroundScheduler) -> tuple[RunRequests, JobConfig, Any]:
+    """The default jobs stored, and alice's run-now of the hourly job waiting to be processed."""
+    job_configs.sync_defaults(SPECS)
+    config = JobConfig.objects.get(pk="record_session_hourly")
+    return RunRequests(paused, "host-1/abc", 0.01), config, config.request_run(by="alice")
+
+
 def test_an_ad_hoc_run_now_job_is_named_after_its_task(paused: BackgroundScheduler) -> None:
     request = _request(1, kwargs={"trigger": "scheduled"})
     RunRequests(paused, "host-1/abc", 0.01).process()
@@ -259,10 +266,7 @@ def test_an_ad_hoc_run_now_job_is_named_after_its_task(paused: BackgroundSchedul
 def test_a_second_run_now_of_a_job_still_waiting_for_the_executor_is_refused(
     paused: BackgroundScheduler,
 ) -> None:
-    job_configs.sync_defaults(SPECS)
-    config = JobConfig.objects.get(pk="record_session_hourly")
-    requests = RunRequests(paused, "host-1/abc", 0.01)
-    first = config.request_run(by="alice")
+    requests, config, first = _first_run_now(paused)
     requests.process()  # handed to the scheduler, which has not got to it yet
     second = config.request_run(by="bob")
     requests.process()
@@ -292,10 +296,7 @@ def test_a_request_the_scheduler_fails_to_add_is_failed_and_forgotten(
 def test_hand_overs_of_one_job_are_answered_in_order_and_other_stores_ignored(
     paused: BackgroundScheduler,
 ) -> None:
-    job_configs.sync_defaults(SPECS)
-    config = JobConfig.objects.get(pk="record_session_hourly")
-    requests = RunRequests(paused, "host-1/abc", 0.01)
-    first = config.request_run(by="alice")
+    requests, config, first = _first_run_now(paused)
     requests.process()
     paused.remove_job("record_session_hourly", jobstore=RUN_NOW_STORE)  # taken, not yet answered
     second = config.request_run(by="bob")
