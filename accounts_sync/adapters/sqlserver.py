@@ -93,8 +93,9 @@ LEFT JOIN {db}.sys.database_principals AS tp ON p.class = 4 AND tp.principal_id 
 LEFT JOIN {db}.sys.certificates AS cert ON p.class = 25 AND cert.certificate_id = p.major_id
 """
 
-# What the fixed roles may do without a row in sys.*_permissions, as Microsoft Learn's
-# "Server-level roles" and "Database-level roles" pages chart them: (privilege, grantable, denied).
+# What the fixed roles may do without a row in sys.*_permissions, as Microsoft Learn charts them
+# ("Permissions of Fixed Server Roles", "Permissions of Fixed Database Roles"):
+# (privilege, grantable, denied). A member of db_ddladmin holds every DDL permission listed.
 FIXED_SERVER_ROLES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
     "sysadmin": (("CONTROL SERVER", True, False),),
     "securityadmin": (("ALTER ANY LOGIN", False, False),),
@@ -117,13 +118,58 @@ FIXED_SERVER_ROLES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
 }
 FIXED_DATABASE_ROLES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
     "db_owner": (("CONTROL", True, False),),
+    "db_accessadmin": (
+        ("ALTER ANY USER", False, False),
+        ("CREATE SCHEMA", False, False),
+        ("CONNECT", True, False),
+    ),
+    "db_backupoperator": (
+        ("BACKUP DATABASE", False, False),
+        ("BACKUP LOG", False, False),
+        ("CHECKPOINT", False, False),
+    ),
     "db_datareader": (("SELECT", False, False),),
     "db_datawriter": (("DELETE", False, False), ("INSERT", False, False), ("UPDATE", False, False)),
+    "db_ddladmin": tuple(
+        (p, False, False)
+        for p in (
+            "ALTER ANY ASSEMBLY",
+            "ALTER ANY ASYMMETRIC KEY",
+            "ALTER ANY CERTIFICATE",
+            "ALTER ANY CONTRACT",
+            "ALTER ANY DATABASE DDL TRIGGER",
+            "ALTER ANY DATABASE EVENT NOTIFICATION",
+            "ALTER ANY DATASPACE",
+            "ALTER ANY FULLTEXT CATALOG",
+            "ALTER ANY MESSAGE TYPE",
+            "ALTER ANY REMOTE SERVICE BINDING",
+            "ALTER ANY ROUTE",
+            "ALTER ANY SCHEMA",
+            "ALTER ANY SERVICE",
+            "ALTER ANY SYMMETRIC KEY",
+            "CHECKPOINT",
+            "CREATE AGGREGATE",
+            "CREATE DEFAULT",
+            "CREATE FUNCTION",
+            "CREATE PROCEDURE",
+            "CREATE QUEUE",
+            "CREATE RULE",
+            "CREATE SYNONYM",
+            "CREATE TABLE",
+            "CREATE TYPE",
+            "CREATE VIEW",
+            "CREATE XML SCHEMA COLLECTION",
+            "REFERENCES",
+        )
+    ),
     "db_denydatareader": (("SELECT", False, True),),
     "db_denydatawriter": (("DELETE", False, True), ("INSERT", False, True), ("UPDATE", False, True)),
-    "db_backupoperator": (("BACKUP DATABASE", False, False), ("BACKUP LOG", False, False)),
-    "db_accessadmin": (("ALTER ANY USER", False, False), ("CREATE SCHEMA", False, False)),
-    "db_securityadmin": (("ALTER ANY ROLE", False, False), ("ALTER ANY APPLICATION ROLE", False, False)),
+    "db_securityadmin": (
+        ("ALTER ANY APPLICATION ROLE", False, False),
+        ("ALTER ANY ROLE", False, False),
+        ("CREATE SCHEMA", False, False),
+        ("VIEW DEFINITION", False, False),
+    ),
 }
 PUBLIC = "public"
 CONTAINED = "contained database user: logs in to this database directly, without a server login"

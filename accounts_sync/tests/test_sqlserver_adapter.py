@@ -343,9 +343,95 @@ def test_database_role_permissions_reach_members_through_nested_roles() -> None:
     assert ("schema Sales.rpt", "EXECUTE", False, ("[Sales].[reporting]", "[Sales].[analysts]")) in held
 
 
-def test_fixed_database_roles_carry_their_documented_permissions() -> None:
-    """Database-level roles (Learn): db_datareader may SELECT all data; db_owner may do anything
-    in the database (CONTROL); db_denydatareader is denied SELECT."""
+# Microsoft Learn, "Permissions of Fixed Server Roles" and "Permissions of Fixed Database Roles",
+# as the charts word them; the rows below carry none of these (they are built into the roles).
+SERVER_ROLE_CHART = {
+    "bulkadmin": "Granted: ADMINISTER BULK OPERATIONS",
+    "dbcreator": "Granted: CREATE ANY DATABASE",
+    "diskadmin": "Granted: ALTER RESOURCES",
+    "processadmin": "Granted: ALTER ANY CONNECTION, ALTER SERVER STATE",
+    "securityadmin": "Granted: ALTER ANY LOGIN",
+    "serveradmin": "Granted: ALTER ANY ENDPOINT, ALTER RESOURCES, ALTER SERVER STATE, ALTER SETTINGS, "
+    "SHUTDOWN, VIEW SERVER STATE",
+    "setupadmin": "Granted: ALTER ANY LINKED SERVER",
+    "sysadmin": "Granted with GRANT option: CONTROL SERVER",
+}
+DATABASE_ROLE_CHART = {
+    "db_accessadmin": "Granted: ALTER ANY USER, CREATE SCHEMA; Granted with GRANT option: CONNECT",
+    "db_backupoperator": "Granted: BACKUP DATABASE, BACKUP LOG, CHECKPOINT",
+    "db_datareader": "Granted: SELECT",
+    "db_datawriter": "Granted: DELETE, INSERT, UPDATE",
+    "db_ddladmin": "Granted: ALTER ANY ASSEMBLY, ALTER ANY ASYMMETRIC KEY, ALTER ANY CERTIFICATE, "
+    "ALTER ANY CONTRACT, ALTER ANY DATABASE DDL TRIGGER, ALTER ANY DATABASE EVENT NOTIFICATION, "
+    "ALTER ANY DATASPACE, ALTER ANY FULLTEXT CATALOG, ALTER ANY MESSAGE TYPE, "
+    "ALTER ANY REMOTE SERVICE BINDING, ALTER ANY ROUTE, ALTER ANY SCHEMA, ALTER ANY SERVICE, "
+    "ALTER ANY SYMMETRIC KEY, CHECKPOINT, CREATE AGGREGATE, CREATE DEFAULT, CREATE FUNCTION, "
+    "CREATE PROCEDURE, CREATE QUEUE, CREATE RULE, CREATE SYNONYM, CREATE TABLE, CREATE TYPE, "
+    "CREATE VIEW, CREATE XML SCHEMA COLLECTION, REFERENCES",
+    "db_denydatareader": "Denied: SELECT",
+    "db_denydatawriter": "Denied: DELETE, INSERT, UPDATE",
+    "db_owner": "Granted with GRANT option: CONTROL",
+    "db_securityadmin": "Granted: ALTER ANY APPLICATION ROLE, ALTER ANY ROLE, CREATE SCHEMA, VIEW DEFINITION",
+}
+
+
+def charted(text: str) -> set[tuple[str, bool, bool]]:
+    """A chart cell as (privilege, grantable, denied) facts."""
+    out = set()
+    for part in text.split("; "):
+        kind, _, names = part.partition(": ")
+        for name in names.split(", "):
+            out.add((name, kind == "Granted with GRANT option", kind == "Denied"))
+    return out
+
+
+def held_facts(perms: Any, identity: str, scope: str) -> set[tuple[str, bool, bool]]:
+    """(privilege, grantable, denied) held in one scope, superusers not collapsed to ALL."""
+    return {
+        (e.privilege, e.grantable, e.denied)
+        for e in effective(perms.structured)[identity]
+        if e.scope.render() == scope
+    }
+
+
+def test_fixed_server_roles_carry_their_charted_permissions() -> None:
+    """Each member of a fixed server role holds exactly what the chart gives the role, grant
+    option and all, through that role; a login in no role holds none of it."""
+    logins = [
+        *LOGINS,
+        *(role(300 + i, r) for i, r in enumerate(SERVER_ROLE_CHART) if r not in ("sysadmin", "dbcreator")),
+    ]
+    logins += [login(400 + i, f"in_{r}", "S", "SQL_LOGIN") for i, r in enumerate(SERVER_ROLE_CHART)]
+    edges = [{"role_name": r, "member_name": f"in_{r}"} for r in SERVER_ROLE_CHART]
+    accounts, perms, _ = run(fake(logins=logins, server_roles=edges, server_perms=[]))
+    for name, chart in SERVER_ROLE_CHART.items():
+        member = f"in_{name}"
+        held = held_facts(perms, member, "server")
+        assert held == charted(chart), name
+        assert {e.via for e in effective(perms.structured)[member] if e.scope.render() == "server"} == {
+            (name,)
+        }
+    assert accounts["in_sysadmin"].is_superuser and not accounts["in_securityadmin"].is_superuser
+    assert held_facts(perms, "app", "server") == set()
+
+
+def test_fixed_database_roles_carry_their_charted_permissions() -> None:
+    """Each member of a fixed database role holds exactly what the chart gives the role in that
+    database (db_denydatareader's SELECT is a DENY), and nothing of it in another database."""
+    principals = [dbp(0, "public", "R")]
+    members = []
+    for i, name in enumerate(DATABASE_ROLE_CHART):
+        principals += [dbp(16384 + i, name, "R"), dbp(10 + i, f"u_{name}", "S", auth="DATABASE")]
+        members.append({"role_principal_id": 16384 + i, "member_principal_id": 10 + i})
+    _, perms, _ = run(fake(sales_principals=principals, sales_members=members, sales_perms=[]))
+    for name, chart in DATABASE_ROLE_CHART.items():
+        member = f"[Sales].[u_{name}]"
+        assert held_facts(perms, member, "database Sales") == charted(chart), name
+        assert held_facts(perms, f"[Sales].[{name}]", "database Sales") == charted(chart), name
+        assert held_facts(perms, member, "database master") == set()
+
+
+def test_fixed_database_roles_reach_a_login_through_its_user() -> None:
     accounts, perms, _ = run(fake())
     assert ("database Sales", "SELECT", False, ("[Sales].[db_datareader]",)) in effective_of(
         perms, accounts, "app"
