@@ -151,6 +151,7 @@ ATTRIBUTES: dict[str, tuple[str, Callable[[Any], str]]] = {
     "expiration_checked": (N_("password expiration enforced"), yes_no),
     "must_change": (N_("must change password"), yes_no),
     "connect_sql_denied": (N_("CONNECT SQL denied"), yes_no),
+    "connect_sql_not_granted": (N_("CONNECT SQL not granted"), yes_no),
     "database": (N_("database"), str),
     "name": (N_("name in the database"), str),
     "application_role": (N_("application role"), yes_no),

@@ -172,6 +172,8 @@ FIXED_DATABASE_ROLES: dict[str, tuple[tuple[str, bool, bool], ...]] = {
     ),
 }
 PUBLIC = "public"
+# Logins that connect only on their own CONNECT SQL (SQL logins, certificate- and key-mapped).
+OWN_CONNECT_TYPES = ("S", "C", "K")
 CONTAINED = "contained database user: logs in to this database directly, without a server login"
 ORPHANED = "orphaned user: no server login has its SID, so no one can log in as it"
 NO_OWN_LOGIN = "Windows user without a login of its own: reaches the database only through a group login"
@@ -278,7 +280,14 @@ class Adapter(AccountAdapter):
         control = server_state(states, holders, "CONTROL SERVER")
         locked, expired = bool(row["is_locked"]), bool(row["is_expired"])
         must_change, disabled = bool(row["is_must_change"]), bool(row["is_disabled"])
-        connect_denied = not sysadmin and server_state(states, holders, "CONNECT SQL") == "D"
+        connect = server_state(states, holders, "CONNECT SQL")
+        connect_denied = not sysadmin and connect == "D"
+        # CREATE LOGIN grants CONNECT SQL; once revoked, the login fails (error 18456) unless a
+        # role, CONTROL SERVER or sysadmin gives it. A Windows or Entra login may still hold it
+        # through a group login its token carries, which the catalog cannot tell.
+        connect_missing = (
+            row["type"] in OWN_CONNECT_TYPES and not sysadmin and control != "G" and connect != "G"
+        )
         attrs = {
             "type": row["type_desc"],
             "disabled": disabled,
@@ -288,13 +297,15 @@ class Adapter(AccountAdapter):
             "must_change": must_change,
             "connect_sql_denied": connect_denied,
         }
+        if connect_missing:  # only then: the logins that have it keep the facts they had
+            attrs["connect_sql_not_granted"] = True
         return RemoteAccount(
             identity=name,
             username=name,
             attributes=attrs,
             is_superuser=sysadmin or control == "G",
             is_locked=locked or disabled,
-            can_login=not (locked or disabled or expired or must_change or connect_denied),
+            can_login=not (locked or disabled or expired or must_change or connect_denied or connect_missing),
             is_expired=expired,
         )
 
@@ -425,7 +436,7 @@ def server_state(index: dict[tuple[str, str], set[str]], holders: set[str], perm
     return "G" if states & {"G", "W"} else ""
 
 
-def user_finding(row: dict[str, Any], containment: int, azure: bool = False) -> str:
+def user_finding(row: dict[str, Any], containment: int, azure: bool) -> str:
     """Why a database user with no login is an account of its own ('' when it is not one)."""
     if row["login_name"]:
         return ""
