@@ -2,7 +2,7 @@
 
 Rows are shaped like the real catalog views' output as the drivers return them (lower-cased
 column names, bit columns as bool, tinyint/int as int, char(1) codes as str, dates as datetime).
-An answer may be an exception instead of rows: the query then fails with it (a database that went
+Strings are returned as new objects, as a driver returns them. An answer may be an exception instead of rows: the query then fails with it (a database that went
 offline between two queries).
 """
 
@@ -11,6 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from whalefall.connections.base import ServerInfo
+
+
+def fresh(value: Any) -> Any:
+    """A driver builds each string it returns: a new object, never the interned literal of the
+    test's source, so that code comparing strings with `is` fails here as it would in production."""
+    return value.encode().decode() if isinstance(value, str) else value
 
 
 class FakeConnection:
@@ -25,7 +31,7 @@ class FakeConnection:
             if fragment in normalized:
                 if isinstance(rows, Exception):
                     raise rows
-                return [dict(r) for r in rows]
+                return [{k: fresh(v) for k, v in r.items()} for r in rows]
         raise AssertionError(f"unexpected SQL: {normalized[:200]}")
 
     def server_info(self) -> ServerInfo:

@@ -218,6 +218,31 @@ def test_it_collects_server_and_database_permissions() -> None:
     assert not any("[HR]" in sql for sql in conn.executed)
 
 
+@pytest.mark.parametrize(
+    ("identity", "first"),
+    [
+        ("[Sales].[app_user]", "Sales"),
+        ("[a]]b].[c]", "a]b"),  # ']' doubled inside brackets
+        ("[]]].[x]", "]"),
+        ("[x]]].[y]]]", "x]"),
+        ("[a.b].[c]", "a.b"),
+        ("[ab]", None),  # one part only
+        ("[a].b", None),
+        ("[a]]", None),  # never closed
+        ("[a]]b", None),
+        ("sa", None),  # a login
+        ("CORP\\x", None),
+    ],
+)
+def test_the_database_of_a_qualified_principal_is_read_back_exactly(identity: str, first: str | None) -> None:
+    assert sqlserver.unquote_first(identity) == first
+
+
+@pytest.mark.parametrize("database", ["Sales", "a]b", "]]", "x.[y]", "Sa]].[les", "[", ""])
+def test_any_database_name_round_trips_through_a_qualified_identity(database: str) -> None:
+    assert sqlserver.unquote_first(sqlserver.qualified(database, "u].[v")) == database
+
+
 def test_it_quotes_database_names() -> None:
     assert sqlserver.quote("a]b") == "[a]]b]"
     assert sqlserver.qualified("Sa]les", "r") == "[Sa]]les].[r]"
@@ -284,6 +309,38 @@ def test_deny_connect_sql_blocks_the_login() -> None:
     assert not accounts["app"].can_login and accounts["app"].attributes["connect_sql_denied"]
 
 
+def test_a_sql_login_without_connect_sql_cannot_log_in() -> None:
+    """CREATE LOGIN grants CONNECT SQL; a SQL login it was revoked from fails with error 18456,
+    unless a server role, CONTROL SERVER or sysadmin gives it. A Windows login may hold it through
+    a Windows group login, which the catalog cannot tell: only a DENY blocks it."""
+    logins = [
+        *LOGINS,
+        login(290, "revoked", "S", "SQL_LOGIN"),
+        login(291, "via_role", "S", "SQL_LOGIN"),
+        login(292, "controller", "S", "SQL_LOGIN"),
+        login(293, "CORP\\someone", "U", "WINDOWS_LOGIN"),
+        role(294, "connectors", fixed=False),
+        login(295, "##MS_AgentSigningCertificate##", "C", "CERTIFICATE_MAPPED_LOGIN"),
+        login(296, "CORP\\DBAs", "G", "WINDOWS_GROUP"),
+    ]
+    edges = [*SERVER_ROLES, {"role_name": "connectors", "member_name": "via_role"}]
+    rows = [
+        *SERVER_PERMS,
+        sperm(100, "CONNECT SQL", "G", "connectors"),
+        sperm(100, "CONTROL SERVER", "G", "controller"),
+    ]
+    accounts, _, _ = run(fake(logins=logins, server_roles=edges, server_perms=rows))
+    signer, group = accounts["##MS_AgentSigningCertificate##"], accounts["CORP\\DBAs"]
+    assert not signer.is_role and not signer.can_login  # signs modules; never connects
+    assert not group.is_role and group.can_login
+    revoked = accounts["revoked"]
+    assert not revoked.can_login and revoked.attributes["connect_sql_not_granted"]
+    assert not revoked.attributes["connect_sql_denied"] and not revoked.is_locked
+    for name in ("via_role", "controller", "app", "CORP\\someone", "CORP\\dba"):
+        assert accounts[name].can_login, name
+        assert "connect_sql_not_granted" not in accounts[name].attributes, name
+
+
 # --- permission rows ----------------------------------------------------------------------------------
 def test_a_revoke_row_grants_nothing() -> None:
     """sys.server_permissions / sys.database_permissions: state R = Revoke, not a grant."""
@@ -322,6 +379,21 @@ def test_principal_and_certificate_permissions_keep_their_target() -> None:
     assert perms["app"]["user Sales.etl"] == ["IMPERSONATE"]
     assert perms["app"]["role Sales.db_datareader"] == ["ALTER"]
     assert perms["app"]["certificate Sales.SigningCert"] == ["CONTROL"]
+
+
+def test_other_securable_classes_are_named_by_their_class() -> None:
+    """sys.database_permissions classes without a name join (5 Assembly, 24 Symmetric key,
+    26 Asymmetric key) keep their class and id, and none is mistaken for a certificate (25)."""
+    db_rows = [
+        perm(5, "ASSEMBLY", 5, "REFERENCES", "G", major=65536),
+        perm(24, "SYMMETRIC_KEYS", 5, "VIEW DEFINITION", "G", major=256),
+        perm(26, "ASYMMETRIC_KEY", 5, "CONTROL", "G", major=257),
+    ]
+    _, perms, _ = run(fake(sales_perms=db_rows))
+    assert perms["app"]["assembly Sales.65536"] == ["REFERENCES"]
+    assert perms["app"]["symmetric_keys Sales.256"] == ["VIEW DEFINITION"]
+    assert perms["app"]["asymmetric_key Sales.257"] == ["CONTROL"]
+    assert not any(scope.startswith(("certificate", "user", "role")) for scope in perms["app"])
 
 
 # --- roles reach their members -----------------------------------------------------------------------
@@ -499,6 +571,90 @@ def test_an_orphaned_user_is_an_account_that_cannot_log_in() -> None:
     assert "[Sales].[guest]" not in accounts  # guest / users without login are not accounts
 
 
+def test_users_without_a_login_of_their_own_by_kind_and_containment() -> None:
+    """sys.database_principals.authentication_type_desc: DATABASE (contained, password) and
+    EXTERNAL (Entra ID) users log in to the database; a WINDOWS user logs in by itself only in a
+    contained database (elsewhere it needs a group login); NONE (WITHOUT LOGIN) never logs in."""
+    databases = [
+        *DATABASES,
+        {"name": "Cont", "database_id": 9, "state_desc": "ONLINE", "containment": 1, "has_access": 1},
+    ]
+    users = [
+        dbp(0, "public", "R"),
+        dbp(20, "CORP\\win", "U", auth="WINDOWS"),
+        dbp(21, "pwd_user", "S", auth="DATABASE"),
+        dbp(22, "entra@contoso.com", "E", auth="EXTERNAL"),
+        dbp(23, "no_login", "S", auth="NONE"),
+    ]
+    databases[1] = {**databases[1], "containment": None}  # no containment column: not contained
+    conn = fake(databases=databases, sales_principals=[*SALES_PRINCIPALS, *users[1:]])
+    conn.answers[:0] = [
+        ("FROM [Cont].sys.database_principals", users),
+        ("FROM [Cont].sys.database_role_members", []),
+        ("FROM [Cont].sys.database_permissions", [perm(0, "DATABASE", 20, "CONNECT", "G")]),
+    ]
+    accounts, perms, _ = run(conn)
+    finding = {i: a.attributes["finding"] for i, a in accounts.items() if "finding" in a.attributes}
+    assert finding["[Cont].[CORP\\win]"] == sqlserver.CONTAINED
+    assert finding["[Sales].[CORP\\win]"] == sqlserver.NO_OWN_LOGIN
+    for db in ("Cont", "Sales"):
+        assert finding[f"[{db}].[pwd_user]"] == finding[f"[{db}].[entra@contoso.com]"] == sqlserver.CONTAINED
+        assert f"[{db}].[no_login]" not in accounts
+    assert accounts["[Cont].[CORP\\win]"].can_login and accounts["[Sales].[CORP\\win]"].can_login
+    assert perms["[Cont].[CORP\\win]"] == {"database Cont": ["CONNECT"]}
+
+
+def test_an_application_role_is_a_role_that_cannot_log_in() -> None:
+    """sys.database_principals type A: an application role, activated with sp_setapprole."""
+    principals = [*SALES_PRINCIPALS, dbp(30, "billing_app", "A")]
+    db_rows = [*SALES_PERMS, perm(3, "SCHEMA", 30, "EXECUTE", "G", schema="billing")]
+    accounts, perms, _ = run(fake(sales_principals=principals, sales_perms=db_rows))
+    app_role, reader = accounts["[Sales].[billing_app]"], accounts["[Sales].[db_datareader]"]
+    assert app_role.is_role and not app_role.can_login and app_role.attributes["application_role"]
+    assert reader.is_role and not reader.can_login and not reader.attributes["application_role"]
+    assert perms["[Sales].[billing_app]"] == {"schema Sales.billing": ["EXECUTE"]}
+
+
+def test_roles_are_not_members_of_public() -> None:
+    """Every login is in the public server role and every user in the public database role;
+    roles are not, so public's grants reach a role's members, not the role itself."""
+    principals = [*SALES_PRINCIPALS, dbp(16400, "reporting", "R")]
+    db_rows = [*SALES_PERMS, perm(1, "OBJECT_OR_COLUMN", 0, "SELECT", "G", obj="prices", obj_schema="s")]
+    accounts, perms, _ = run(fake(sales_principals=principals, sales_perms=db_rows))
+    for role_identity in ("[Sales].[reporting]", "[Sales].[db_datareader]", "sysadmin"):
+        held = effective_of(perms, accounts, role_identity)
+        assert not any(via and via[-1] in ("public", "[Sales].[public]") for *_, via in held), role_identity
+    assert ("object Sales.s.prices", "SELECT", False, ("[Sales].[public]",)) in effective_of(
+        perms, accounts, "app"
+    )
+
+
+def test_a_membership_row_naming_a_principal_not_read_is_skipped() -> None:
+    """A role or user created between the principals read and the memberships read appears only in
+    sys.database_role_members: that row is left for the next sync, the others are kept."""
+    members = [
+        *SALES_MEMBERS,
+        {"role_principal_id": 16390, "member_principal_id": 999},  # a user created meanwhile
+        {"role_principal_id": 998, "member_principal_id": 5},  # a role created meanwhile
+    ]
+    accounts, perms, _ = run(fake(sales_members=members))
+    assert perms["app"]["database Sales role"] == ["db_datareader"]
+    assert not any("999" in identity or "998" in identity for identity in accounts)
+
+
+def test_collecting_lists_first_when_needed_and_only_once() -> None:
+    conn = fake()
+    adapter = sqlserver.Adapter(conn, SERVER)  # type: ignore[arg-type]
+    perms = adapter.collect_permissions([])  # the coordinator may call it on a fresh adapter
+    assert perms["[Sales].[db_owner]"] == {"database Sales": ["CONTROL WITH GRANT OPTION"]}
+    listed = len(conn.executed)
+    accounts = adapter.list_accounts()
+    conn.executed.clear()
+    adapter.collect_permissions(accounts)
+    assert listed and not any("sys.server_principals AS sp" in sql for sql in conn.executed)
+    assert not any("FROM [Sales].sys.database_principals" in " ".join(sql.split()) for sql in conn.executed)
+
+
 # --- failures isolated per database ---------------------------------------------------------------------
 def test_a_database_failing_between_listing_and_reading_is_reported_not_fatal() -> None:
     """An availability-group secondary not readable for queries fails with error 976 once read;
@@ -519,6 +675,27 @@ def test_a_database_failing_between_listing_and_reading_is_reported_not_fatal() 
     assert adapter.notes["databases_unreadable"]["Old"] == "database is OFFLINE"
     assert adapter.notes["databases_skipped"] == ["AGDb", "HR", "Old"]
     assert perms["app"]["database Sales"] == ["CONNECT"]
+
+
+def test_a_database_failing_while_listing_leaves_the_next_one_read() -> None:
+    conn = fake()
+    conn.answers.insert(
+        0, ("FROM [master].sys.database_principals", ConnectorError(ErrorKind.OTHER, "[4060]"))
+    )
+    accounts, perms, adapter = run(conn)
+    assert sorted(adapter.notes["databases_unreadable"]) == ["HR", "Old", "master"]
+    assert "[Sales].[db_owner]" in accounts and perms["app"]["database Sales"] == ["CONNECT"]
+
+
+@pytest.mark.parametrize("state", ["RESTORING", "RECOVERING", "RECOVERY_PENDING", "SUSPECT", "EMERGENCY"])
+def test_a_database_not_online_is_reported_not_read(state: str) -> None:
+    """sys.databases.state_desc: only an ONLINE database can be queried."""
+    databases = [DATABASES[0], {**DATABASES[1], "state_desc": state}]
+    conn = fake(databases=databases)
+    _, perms, adapter = run(conn)
+    assert adapter.notes["databases_unreadable"] == {"Sales": f"database is {state}"}
+    assert not any("[Sales]" in sql for sql in conn.executed)
+    assert "database Sales" not in perms["app"]
 
 
 def test_a_database_failing_while_listing_is_reported_not_fatal() -> None:
