@@ -230,6 +230,7 @@ def test_it_collects_server_and_database_permissions() -> None:
         ("[a].b", None),
         ("[a]]", None),  # never closed
         ("[a]]b", None),
+        ("[a]_].[c]", None),  # a ']' not doubled ends the name: '_' is no escape
         ("sa", None),  # a login
         ("CORP\\x", None),
     ],
@@ -290,16 +291,30 @@ def test_control_server_through_a_role_is_superuser_unless_denied() -> None:
 
 
 # --- can_login -------------------------------------------------------------------------------------
-def test_an_expired_sql_login_cannot_log_in() -> None:
-    """LOGINPROPERTY (Learn): IsExpired = 1 when the login's password has expired."""
-    accounts, _, _ = run(fake(logins=[login(280, "exp", "S", "SQL_LOGIN", expired=1)]))
-    assert accounts["exp"].is_expired and not accounts["exp"].can_login and not accounts["exp"].is_locked
-
-
-def test_a_must_change_sql_login_cannot_log_in() -> None:
-    """LOGINPROPERTY (Learn): IsMustChange = 1 when the password must be changed at next login."""
-    accounts, _, _ = run(fake(logins=[login(281, "mc", "S", "SQL_LOGIN", must_change=1)]))
-    assert accounts["mc"].attributes["must_change"] and not accounts["mc"].can_login
+@pytest.mark.parametrize(
+    ("cause", "over", "rows"),
+    [
+        # LOGINPROPERTY (Learn): IsLocked, IsExpired, IsMustChange; sys.server_principals.is_disabled
+        ("locked", {"locked": 1}, []),
+        ("disabled", {"disabled": True}, []),
+        ("expired", {"expired": 1}, []),
+        ("must change", {"must_change": 1}, []),
+        ("CONNECT SQL denied", {}, [sperm(100, "CONNECT SQL", "D", "one")]),
+        ("CONNECT SQL revoked", {}, None),  # its grant row gone
+    ],
+)
+def test_each_reason_alone_keeps_a_sql_login_out(cause: str, over: dict[str, Any], rows: Any) -> None:
+    """One reason at a time, on a login that has CONNECT SQL otherwise; its twin without the
+    reason logs in."""
+    granted = [sperm(100, "CONNECT SQL", "G", name) for name in ("one", "twin")]
+    logins = [login(280, "one", "S", "SQL_LOGIN", **over), login(281, "twin", "S", "SQL_LOGIN")]
+    perms = granted[1:] if rows is None else [*granted, *rows]
+    accounts, _, _ = run(fake(logins=logins, server_perms=perms))
+    assert not accounts["one"].can_login, cause
+    assert accounts["twin"].can_login
+    assert accounts["one"].is_locked == (cause in ("locked", "disabled"))
+    assert accounts["one"].is_expired == (cause == "expired")
+    assert accounts["one"].attributes["must_change"] == (cause == "must change")
 
 
 def test_deny_connect_sql_blocks_the_login() -> None:
