@@ -219,7 +219,13 @@ def coverage_map(data_file: Path, module_path: Path, order: list[str]) -> dict[s
 
 
 def run_module(
-    module: str, work: Path, lock: str | None, timeout: float, *, again: bool = False, resume: bool = False
+    module: str,
+    work: Path,
+    lock: str | None,
+    timeout: float | None,
+    *,
+    again: bool = False,
+    resume: bool = False,
 ) -> dict[str, object]:
     """Mutate `module` and run its tests against each mutant. `again`: an earlier run's survivors
     only; `resume`: the mutants an interrupted run did not get to."""
@@ -251,10 +257,12 @@ def run_module(
     # which test runs which line, so that each mutant runs only the tests that can see it.
     runs = _runs(module, work, name)
     lines: dict[str, set[int]] = {}
+    baseline_seconds = 0.0
     for run in runs:
         data_file = work / f".mutation/{name}.{run['database']}.coverage"
         data_file.unlink(missing_ok=True)
         cov = [f"--cov={Path(module).parent}", "--cov-context=test", "--cov-report="]
+        began = time.monotonic()
         baseline = subprocess.run(
             [*locked, *pytest, "--create-db", *cov, *files],
             cwd=work,
@@ -267,6 +275,7 @@ def run_module(
             raise SystemExit(
                 f"{module}: the tests fail without any mutation ({run['database']}):\n{baseline.stdout[-3000:]}"
             )
+        baseline_seconds = max(baseline_seconds, time.monotonic() - began)
         _save_baseline(run)
         for line, ids in coverage_map(data_file, work / module, order).items():
             lines.setdefault(line, set()).update(ids)
@@ -287,6 +296,10 @@ def run_module(
             }
         )
     )
+    # A mutant that loops forever is killed by the timeout: ten times what the whole unmutated
+    # run took (with coverage, so slower than any mutant's run) or 30 s, unless given.
+    if timeout is None:
+        timeout = max(30.0, round(10 * baseline_seconds))
     test_command = shlex.join([".venv/bin/python", str(ROOT / "scripts/mutation_select.py"), str(plan)])
     config.write_text(
         "[cosmic-ray]\n"
@@ -451,7 +464,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(MODULES)}")
     parser.add_argument("--lock", help="run each module's mutants under `flock LOCK`")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant's test run")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds per mutant's test run (default: 10x the unmutated run, at least 30 s)",
+    )
     parser.add_argument(
         "--workdir", default=os.environ.get("WHALEFALL_MUTATION_DIR", "/tmp/whalefall-mutation")
     )
