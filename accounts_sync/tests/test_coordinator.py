@@ -83,3 +83,25 @@ def test_exactly_half_gone_is_not_suspicious(mysql_instance: Any, prefix: str, s
         assert Account.objects.filter(instance=mysql_instance, is_active=True).count() == 2
     finally:
         drop_users(users)
+
+
+def test_each_change_of_privileges_is_a_new_snapshot_version(
+    mysql_instance: Any, prefix: str, sync_scoped: Any
+) -> None:
+    """A snapshot's version counts the changes recorded for the account: the first sync is 1, each
+    sync that finds different privileges adds one, a sync that finds the same leaves it."""
+    from accounts_sync.models import PermissionSnapshot
+
+    (user,) = make_users(prefix, 1)
+    pattern = f"{prefix}\\_%"
+    try:
+        versions = []
+        for grant in (None, None, "GRANT INSERT ON mysql.db TO {}", "GRANT UPDATE ON mysql.db TO {}"):
+            if grant:
+                with live.mysql_root() as root:
+                    live.run(root, grant.format(user))
+            sync_scoped(mysql_instance, pattern)
+            versions.append(PermissionSnapshot.objects.get(account__instance=mysql_instance).version)
+    finally:
+        drop_users([user])
+    assert versions == [1, 1, 2, 3]
