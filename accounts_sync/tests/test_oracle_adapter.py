@@ -312,3 +312,102 @@ def unqualified(executed: list[str]) -> list[str]:
 
     names = (n for sql in executed for n in re.findall(r"(?:FROM|JOIN)\s+([\w.$]+)", sql))
     return [n for n in names if not n.upper().startswith("SYS.")]
+
+
+# --- found by mutation testing ---------------------------------------------------------------------
+@pytest.mark.parametrize("auth", ["PASSWORD", "EXTERNAL", "GLOBAL"])
+def test_password_os_and_directory_users_log_in(auth: str) -> None:
+    """AUTHENTICATION_TYPE: PASSWORD, EXTERNAL (by the OS or Kerberos: OPS$ users) and GLOBAL
+    (enterprise users of a directory) all log in; only NONE is schema-only."""
+    accounts, _, _ = run(fake(dba_users=[user("U1", "OPEN", auth=auth)]))
+    assert accounts["U1"].can_login and not accounts["U1"].attributes["schema_only"]
+
+
+def test_connected_inside_a_pdb_reads_the_dba_views_of_that_pdb() -> None:
+    """SYS_CONTEXT('USERENV', 'CON_ID') is the PDB's id (3 and up) when connected to a PDB: not the
+    root, so the DBA_* views are read and names stay plain."""
+    conn = fake(**{"SYS_CONTEXT('USERENV', 'CON_ID')": [{"con_id": "3", "con_name": "ORCLPDB1"}]})
+    accounts, _, adapter = run(conn)
+    assert adapter.notes["container"] == "ORCLPDB1" and not adapter.cdb_root
+    assert "APP" in accounts and "container" not in accounts["APP"].attributes
+    assert any("FROM SYS.DBA_users" in " ".join(sql.split()) for sql in conn.executed)
+
+
+def test_a_container_without_a_name_is_noted_empty() -> None:
+    conn = fake(**{"SYS_CONTEXT('USERENV', 'CON_ID')": [{"con_id": "0", "con_name": None}]})
+    _, _, adapter = run(conn)
+    assert adapter.notes["container"] == ""
+
+
+def test_collecting_detects_and_lists_first_when_needed_and_only_once() -> None:
+    conn = fake()
+    adapter = oracle.Adapter(conn, ORACLE_19)  # type: ignore[arg-type]
+    perms = adapter.collect_permissions([])  # on a fresh adapter: it detects and lists itself
+    assert perms["PUBLIC"] == {"object SYS.DUAL": ["SELECT"]}
+    accounts = adapter.list_accounts()
+    conn.executed.clear()
+    adapter.collect_permissions(accounts)
+    said = [" ".join(sql.split()) for sql in conn.executed]
+    assert not any("SYS_CONTEXT" in s or "FROM SYS.DBA_users" in s or "DBA_role_privs" in s for s in said)
+
+
+def test_roles_and_public_never_log_in() -> None:
+    accounts, _, _ = run(fake())
+    for identity in ("CONNECT", "DBA", "APP_RO", "PUBLIC"):
+        assert accounts[identity].is_role and not accounts[identity].can_login, identity
+    assert accounts["PUBLIC"].attributes == {"pseudo_role": True}
+
+
+def test_a_common_user_takes_its_facts_from_the_root() -> None:
+    """CDB_USERS has a row per container for a common user; the root's is the account (a PDB's
+    row may say LOCKED where only that PDB locked it), whatever order the rows come in."""
+    users = [
+        user("C##OPS", "LOCKED", common="YES", con="SALESPDB"),
+        user("C##OPS", "OPEN", common="YES", con="CDB$ROOT"),
+        user("SCOTT", "OPEN", con="SALESPDB"),
+    ]
+    conn = fake(
+        **{"SYS_CONTEXT('USERENV', 'CON_ID')": [{"con_id": "1", "con_name": "CDB$ROOT"}]},
+        cdb_users=users,
+        cdb_roles=[],
+        cdb_role_privs=[rp("PUBLIC", "CONNECT", default="NO", con="SALESPDB")],
+        cdb_sys_privs=[],
+        cdb_tab_privs=[tab("PUBLIC", "SYS", "DUAL", "SELECT", con="SALESPDB")],
+        cdb_col_privs=[],
+        cdb_ts_quotas=[],
+    )
+    accounts, perms, _ = run(conn)
+    ops = accounts["C##OPS"]
+    assert not ops.is_locked and ops.attributes["container"] == "CDB$ROOT"
+    assert "SCOTT@SALESPDB" in accounts and "SCOTT" not in accounts  # a local user: NAME@PDB
+    assert perms["PUBLIC"]["object SALESPDB.SYS.DUAL"] == ["SELECT"]  # PUBLIC stays PUBLIC
+    assert not any(identity.startswith("PUBLIC@") for identity in accounts)
+
+
+@pytest.mark.parametrize(
+    ("grantee", "default", "enabled"),
+    [
+        ("SCOTT", "YES", True),  # a user's default role is enabled at login
+        ("SCOTT", "NO", False),  # any other role needs SET ROLE
+        ("APP", "NO", False),
+        ("APP_RO", "NO", True),  # a role granted to a role comes with it
+        ("PUBLIC", "NO", True),  # a role granted to PUBLIC is every session's
+    ],
+)
+def test_which_granted_roles_are_enabled_without_set_role(grantee: str, default: str, enabled: bool) -> None:
+    users = [*USERS, user("SCOTT", "OPEN")]
+    privs = [rp(grantee, "HR_READ", default=default)]
+    tabs = [tab("HR_READ", "HR", "JOBS", "SELECT")]
+    roles = [*ROLES, role("HR_READ")]
+    _, perms, _ = run(fake(dba_users=users, dba_roles=roles, dba_role_privs=privs, dba_tab_privs=tabs))
+    held = {(e.scope.render(), e.needs_set_role) for e in effective(perms.structured)[grantee]}
+    assert {h for h in held if h[0] == "object HR.JOBS"} == {("object HR.JOBS", not enabled)}
+    # Only a user's own default roles are listed as such (ALTER USER ... DEFAULT ROLE).
+    assert ("default role" in perms[grantee]) == (default == "YES" and grantee not in ("APP_RO", "PUBLIC"))
+
+
+def test_public_default_roles_are_not_listed_as_a_users_default_roles() -> None:
+    privs = [rp("PUBLIC", "HR_READ", default="YES"), rp("APP", "CONNECT", default="YES")]
+    roles = [*ROLES, role("HR_READ")]
+    _, perms, _ = run(fake(dba_roles=roles, dba_role_privs=privs))
+    assert "default role" not in perms["PUBLIC"] and perms["APP"]["default role"] == ["CONNECT"]
