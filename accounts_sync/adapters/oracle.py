@@ -109,7 +109,7 @@ class Adapter(AccountAdapter):
         """CDB root or not (CON_ID 1), and whether the schema-privilege view exists (23ai)."""
         if self.detected:
             return
-        row = (self.fetch(CONTAINER_SQL) or [{}])[0]
+        row = next(iter(self.fetch(CONTAINER_SQL)), {})
         self.cdb_root = str(row.get("con_id") or "") == "1"
         views = {str(r["table_name"]).upper() for r in self.fetch(DICTIONARY_SQL)}
         self.schema_privs = ("CDB_SCHEMA_PRIVS" if self.cdb_root else "DBA_SCHEMA_PRIVS") in views

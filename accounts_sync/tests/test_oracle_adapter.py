@@ -344,7 +344,9 @@ def test_collecting_detects_and_lists_first_when_needed_and_only_once() -> None:
     adapter = oracle.Adapter(conn, ORACLE_19)  # type: ignore[arg-type]
     perms = adapter.collect_permissions([])  # on a fresh adapter: it detects and lists itself
     assert perms["PUBLIC"] == {"object SYS.DUAL": ["SELECT"]}
-    accounts = adapter.list_accounts()
+    conn.executed.clear()
+    accounts = adapter.list_accounts()  # lists again (a new read), but detects once
+    assert not any("SYS_CONTEXT" in sql for sql in conn.executed)
     conn.executed.clear()
     adapter.collect_permissions(accounts)
     said = [" ".join(sql.split()) for sql in conn.executed]
@@ -411,3 +413,21 @@ def test_public_default_roles_are_not_listed_as_a_users_default_roles() -> None:
     roles = [*ROLES, role("HR_READ")]
     _, perms, _ = run(fake(dba_roles=roles, dba_role_privs=privs))
     assert "default role" not in perms["PUBLIC"] and perms["APP"]["default role"] == ["CONNECT"]
+
+
+def test_names_in_a_cdb_root_without_a_container_or_for_public_stay_plain() -> None:
+    """A row whose container the V$CONTAINERS join did not find (dropped meanwhile) keeps its plain
+    name, and so does PUBLIC wherever the dictionary lists it."""
+    conn = fake(
+        **{"SYS_CONTEXT('USERENV', 'CON_ID')": [{"con_id": "1", "con_name": "CDB$ROOT"}]},
+        cdb_users=[user("GONE", "OPEN", con=None), user("APP", "OPEN", con="SALESPDB")],
+        cdb_roles=[role("PUBLIC", con="SALESPDB"), role("R1", con="SALESPDB")],
+        cdb_role_privs=[],
+        cdb_sys_privs=[],
+        cdb_tab_privs=[],
+        cdb_col_privs=[],
+        cdb_ts_quotas=[],
+    )
+    accounts, _, _ = run(conn)
+    assert {"GONE", "APP@SALESPDB", "R1@SALESPDB", "PUBLIC"} <= set(accounts)
+    assert "PUBLIC@SALESPDB" not in accounts
