@@ -34,6 +34,7 @@ from accounts_sync.privileges import (
     VIA_SEPARATOR,
     AccountPrivileges,
     EffectiveGrant,
+    GrantSet,
     Scope,
     belongs_to,
     effective,
@@ -358,22 +359,31 @@ class AccountSyncCoordinator(InstanceCoordinator):
         if unreadable != last:
             self.pending.unreadable = unreadable
         structured: dict[str, AccountPrivileges] = getattr(permissions, "structured", {})
+        shapes: dict[str, tuple[GrantSet, ...]] = getattr(permissions, "shapes", {})
         supers = {a.identity for a in self.active if a.is_superuser}
         expanded = effective(structured, superusers=supers)
         changed: dict[str, tuple[dict[str, list[str]], str, Held]] = {}
         digests: dict[str, str] = {}
+        # Accounts of one shape (the same prepared grant sets, nothing else) read the same: their
+        # snapshot, rows and hash are worked out once and shared (nothing below changes them).
+        by_shape: dict[tuple[GrantSet, ...], tuple[bool, Held, dict[str, list[str]], str]] = {}
         for remote in self.active:
             identity = remote.identity
-            direct = canonical.canonical(permissions.get(identity, {}))
-            self._refresh_can_grant(identity, direct)
-            held = held_privileges(identity, structured, expanded, supers)
-            perms = canonical.with_effective(direct, (g for g, _ in held))
+            shape = shapes.get(identity) if identity not in supers and identity not in carried else None
+            known = by_shape.get(shape) if shape is not None else None
+            if known is None:
+                known = self._read_one(identity, permissions, structured, expanded, supers)
+                if shape is not None:
+                    by_shape[shape] = known
+            can_grant, held, perms, digest = known
+            self._refresh_can_grant(identity, can_grant)
             stale = False
             if identity in carried:
                 perms, held, stale = carry_over(
                     perms, held, carried[identity], carried_snapshots.get(identity)
                 )
-            digest = digests[identity] = canonical.digest(perms)
+                digest = canonical.digest(perms)
+            digests[identity] = digest
             old = stored.get(identity)
             if old is None:
                 self._new_snapshot(identity, perms, digest, held, back, stats)
@@ -453,9 +463,24 @@ class AccountSyncCoordinator(InstanceCoordinator):
             if a in identities and path and path[0] in databases
         }
 
-    def _refresh_can_grant(self, identity: str, perms: dict[str, list[str]]) -> None:
+    def _read_one(
+        self,
+        identity: str,
+        permissions: dict[str, dict[str, list[str]]],
+        structured: dict[str, AccountPrivileges],
+        expanded: dict[str, set[EffectiveGrant]],
+        supers: set[str],
+    ) -> tuple[bool, Held, dict[str, list[str]], str]:
+        """What the read says of one account: may it grant (from its own grants), the rows it
+        holds, its snapshot and the snapshot's hash."""
+        direct = canonical.canonical(permissions.get(identity, {}))
+        held = held_privileges(identity, structured, expanded, supers)
+        perms = canonical.with_effective(direct, (g for g, _ in held))
+        return canonical.has_grant_option(direct), held, perms, canonical.digest(perms)
+
+    def _refresh_can_grant(self, identity: str, grant_option: bool) -> None:
         """From direct grants: what the account may pass on itself, as before format 2."""
-        can_grant = self._fact(identity, "is_superuser") or canonical.has_grant_option(perms)
+        can_grant = self._fact(identity, "is_superuser") or grant_option
         if self._fact(identity, "can_grant") == can_grant:
             return
         if identity in self.pending.creates:

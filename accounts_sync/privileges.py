@@ -165,9 +165,15 @@ def belongs_to(scope: Scope, databases: Iterable[str], read_anyway: Iterable[str
 
 
 class Collected(dict[str, Permissions]):
-    """`identity -> canonical text snapshot`, plus the structured facts behind it."""
+    """`identity -> canonical text snapshot`, plus the structured facts behind it.
+
+    `shapes`: for accounts whose facts are only prepared grant sets (no role, no free-form fact),
+    the sets in the order recorded. Accounts of one shape have the same snapshot, so work that
+    depends on the facts alone is done once per shape.
+    """
 
     structured: dict[str, AccountPrivileges]
+    shapes: dict[str, tuple[GrantSet, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +209,8 @@ class Grants:
         self.wanted: dict[str, None] = dict.fromkeys(identities)  # in the order given
         self.data: dict[str, dict[str, set[str]]] = {}
         self.facts: dict[str, AccountPrivileges] = {}
+        self.sets: dict[str, list[GrantSet]] = {}  # the prepared sets each identity holds
+        self.mixed: set[str] = set()  # identities with facts other than prepared sets
 
     def _of(self, identity: str) -> tuple[dict[str, set[str]], AccountPrivileges] | None:
         """The containers of a wanted identity (made on first use); None for the others."""
@@ -212,6 +220,7 @@ class Grants:
                 return None
             facts = self.facts[identity] = AccountPrivileges()
             self.data[identity] = defaultdict(set)
+        self.mixed.add(identity)
         return self.data[identity], facts
 
     def add(self, identity: str, scope: str | Scope, *privileges: str) -> None:
@@ -253,15 +262,18 @@ class Grants:
     def grant_sets(self, pairs: Iterable[tuple[str, GrantSet]]) -> None:
         """`grant_set()` for many (identity, prepared grants) pairs: one catalog's rows in a loop
         that does no more than two set merges per row."""
-        wanted, facts, data = self.wanted, self.facts, self.data
+        wanted, facts, data, sets = self.wanted, self.facts, self.data, self.sets
         for identity, granted in pairs:
             held = facts.get(identity)
             if held is not None:
                 held.grants |= granted.grants
                 data[identity][granted.text] |= granted.tokens
+                if identity in sets:
+                    sets[identity].append(granted)
             elif identity in wanted and granted.grants:
                 facts[identity] = AccountPrivileges(set(granted.grants))
                 data[identity] = defaultdict(set, {granted.text: set(granted.tokens)})
+                sets[identity] = [granted]
 
     def member(self, identity: str, role: str, *, scope: str = "role", **options: bool | str) -> None:
         """Record (or add options to) a membership; repeated calls for one role merge."""
@@ -295,6 +307,8 @@ class Grants:
             out[identity] = {s: sorted(p) for s, p in scopes.items() if p}
             structured[identity] = facts[identity]
         out.structured = structured
+        mixed = self.mixed
+        out.shapes = {i: tuple(held) for i, held in self.sets.items() if i not in mixed}
         return out
 
 

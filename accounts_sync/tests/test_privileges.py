@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts_sync.privileges import ALL, EffectiveGrant, Grants, Scope, effective, parse_token
+from accounts_sync.privileges import ALL, EffectiveGrant, Grants, GrantSet, Scope, effective, parse_token
 
 
 def test_structured_facts_render_the_same_text_snapshot() -> None:
@@ -100,3 +100,18 @@ def test_effective_tokens_name_their_cause() -> None:
         "DENY UPDATE (via r, after SET ROLE)"
     )
     assert EffectiveGrant(Scope("server"), ALL, True, via=("superuser",)).token() == "ALL (as superuser)"
+
+
+def test_accounts_holding_only_prepared_sets_have_a_shape_others_do_not() -> None:
+    """`shapes` names the prepared sets of the accounts that hold nothing else: accounts of one
+    shape read the same, so the sync works their snapshot out once."""
+    db = GrantSet.of(Scope.of("database", "shop"), [("SELECT", False)])
+    table = GrantSet.of(Scope.of("table", "shop", "t"), [("INSERT", True)])
+    grants = Grants(["a", "b", "c", "d", "e"])
+    grants.grant_sets([("a", db), ("b", db), ("a", table), ("b", table), ("c", db), ("d", db)])
+    grants.member("c", "reporting")  # a role: the path makes it differ
+    grants.grant_set("e", GrantSet.of(Scope("global"), []))  # nothing granted: no shape
+    grants.add("d", "default role", "x")  # a free-form fact
+    out = grants.result()
+    assert out.shapes == {"a": (db, table), "b": (db, table)}
+    assert out["a"] == out["b"] == {"database shop": ["SELECT"], "table shop.t": ["INSERT WITH GRANT OPTION"]}
