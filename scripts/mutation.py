@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,6 +331,18 @@ def run_module(
     return summarize(module, session, work, excused, time.monotonic() - started)
 
 
+def rescore(module: str, work: Path) -> dict[str, object] | None:
+    """The last run's score counted again, without running anything (None when there is none)."""
+    name = module.replace("/", "_").removesuffix(".py")
+    session, original = work / f".mutation/{name}.sqlite", work / f".mutation/{name}.original.py"
+    if not (session.exists() and original.exists()):
+        print(f"{module}: no earlier run in {session.parent}", file=sys.stderr)
+        return None
+    if original.read_text() != (work / module).read_text():
+        shutil.copyfile(original, work / module)  # score against the source the mutants came from
+    return summarize(module, session, work, excuse(session, module, work), 0.0)
+
+
 def forget_survivors(session: Path) -> int:
     """Make the surviving mutants of an earlier run pending again (the killed stay killed: the
     module is unchanged and tests were only added), so that `exec` runs just those."""
@@ -408,6 +421,26 @@ def excuse(session: Path, module: str, work: Path) -> dict[str, str]:
     return excused
 
 
+def not_python(source: str, row: int, diff: str) -> bool:
+    """A mutant that is not valid Python (`*,` of a keyword-only marker made `+,`, `**row` in a
+    dict display made `-row`): every test fails on import, which says nothing of the tests, so it
+    is incompetent rather than killed. Checked by compiling the module with the one changed line."""
+    body = [d for d in diff.splitlines() if d[:3] not in ("---", "+++", "@@ ")]
+    removed = [d[1:] for d in body if d.startswith("-")]
+    added = [d[1:] for d in body if d.startswith("+")]
+    lines = source.splitlines()
+    if len(removed) != 1 or len(added) != 1 or not 0 < row <= len(lines) or lines[row - 1] != removed[0]:
+        return False
+    lines[row - 1] = added[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # `is` with a literal: valid, only warned about
+        try:
+            compile("\n".join(lines), "<mutant>", "exec")
+        except SyntaxError:
+            return True
+    return False
+
+
 def summarize(
     module: str, session: Path, work: Path, excused: dict[str, str], seconds: float
 ) -> dict[str, object]:
@@ -416,6 +449,7 @@ def summarize(
 
     killed = survived = incompetent = pending = 0
     survivors: list[str] = []
+    source = (work / module).read_text()
     with use_db(str(session), WorkDB.Mode.open) as db:
         results = dict(db.results)
         for item in db.work_items:
@@ -427,6 +461,7 @@ def summarize(
             elif (
                 result.worker_outcome != WorkerOutcome.NORMAL
                 or result.test_outcome == TestOutcome.INCOMPETENT
+                or not_python(source, item.mutations[0].start_pos[0], result.diff or "")
             ):
                 incompetent += 1
             elif result.test_outcome == TestOutcome.SURVIVED:
@@ -480,15 +515,26 @@ def main() -> int:
     parser.add_argument(
         "--resume", action="store_true", help="go on with the mutants an interrupted run did not get to"
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="run nothing: score the last run of each module again (today's excuses and rules)",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"not a core module: {', '.join(unknown)}")
     work = Path(args.workdir)
-    scratch_copy(work)
+    if not args.report:
+        scratch_copy(work)
     reports = []
     for module in args.modules or list(MODULES):
-        report = run_module(module, work, args.lock, args.timeout, again=args.again, resume=args.resume)
+        if args.report:
+            report = rescore(module, work)
+            if report is None:
+                continue
+        else:
+            report = run_module(module, work, args.lock, args.timeout, again=args.again, resume=args.resume)
         reports.append(report)
         print(
             f"{module}: {report['score']:.0%} killed ({report['killed']} killed, {report['survived']} survived, "
