@@ -101,7 +101,6 @@ CHANGE_COLUMNS = (
     "session_uuid",
     "created_at",
 )
-BOOLEAN_FIELDS = ("is_role", *Account.FACTS, "is_active")
 NOT_READABLE = "not readable"
 Held = list[tuple[EffectiveGrant, bool]]  # (privilege, verified in this sync)
 
@@ -225,9 +224,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         rows: dict[str, dict[str, Any]] = {}
         for values in fetched:
             row = dict(zip(ROW_FIELDS, values, strict=True))
-            if self._in_scope(row["identity"]):
-                for name in BOOLEAN_FIELDS:  # SQLite returns 0/1
-                    row[name] = bool(row[name])
+            if self._in_scope(row["identity"]):  # booleans arrive as bool (Django's SQLite converter too)
                 rows[row["identity"]] = row
         return rows
 
@@ -366,15 +363,16 @@ class AccountSyncCoordinator(InstanceCoordinator):
         digests: dict[str, str] = {}
         # Accounts of one shape (the same prepared grant sets, nothing else) read the same: their
         # snapshot, rows and hash are worked out once and shared (nothing below changes them).
-        by_shape: dict[tuple[GrantSet, ...], tuple[bool, Held, dict[str, list[str]], str]] = {}
+        # A superuser holds ALL besides its grants: its status is part of the shape.
+        by_shape: dict[tuple[tuple[GrantSet, ...], bool], tuple[bool, Held, dict[str, list[str]], str]] = {}
         for remote in self.active:
             identity = remote.identity
-            shape = shapes.get(identity) if identity not in supers and identity not in carried else None
-            known = by_shape.get(shape) if shape is not None else None
+            key = (shapes[identity], identity in supers) if identity in shapes else None
+            known = by_shape.get(key) if key else None
             if known is None:
                 known = self._read_one(identity, permissions, structured, expanded, supers)
-                if shape is not None:
-                    by_shape[shape] = known
+                if key:
+                    by_shape[key] = known
             can_grant, held, perms, digest = known
             self._refresh_can_grant(identity, can_grant)
             stale = False
@@ -555,10 +553,11 @@ class AccountSyncCoordinator(InstanceCoordinator):
         for fingerprint, news in new.items():
             olds = gone.get(fingerprint, [])
             if len(news) == 1 and len(olds) == 1:
-                old, was = olds[0], stored.get(olds[0])
+                (new_identity,), (old,) = news, olds
+                was = stored.get(old)
                 current = PermissionSnapshot.FORMAT
-                if was is not None and was.format == current and was.hash == digests.get(news[0]):
-                    links[news[0]] = old
+                if was is not None and was.format == current and was.hash == digests.get(new_identity):
+                    links[new_identity] = old
         if not links:
             return 0
         replaced = {(n, ChangeType.ADD) for n in links} | {(o, ChangeType.DEACTIVATE) for o in links.values()}
@@ -584,9 +583,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         (delete + one insert); nothing is written for an unchanged account.
         """
         p = self.pending
-        if not (
-            p.creates or p.updates or p.snapshots or p.privileges or p.changes or p.unreadable is not None
-        ):
+        if not any((p.creates, p.updates, p.snapshots, p.privileges, p.changes)) and p.unreadable is None:
             self._touch_last_seen(p.refreshed_pks)
             return
         with transaction.atomic():
