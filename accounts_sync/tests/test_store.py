@@ -4,6 +4,7 @@ changes caused by roles, format upgrades, unreadable databases carried over, ren
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,13 +12,13 @@ from typing import Any
 import pytest
 from django.utils import translation
 
-from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, RemoteAccount, Scope
+from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, GrantSet, RemoteAccount, Scope
 from accounts_sync.coordinator import AccountSyncCoordinator
 from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType, PermissionSnapshot
 from accounts_sync.tests.fakes import FakeConnection
 from whalefall.connections.base import ServerInfo
 from whalefall.models import Instance, SyncSession
-from whalefall.sync.phases import InstanceResult
+from whalefall.sync.phases import InstanceResult, PhaseError
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 from whalefall.tests.test_translations import compiled_catalogue  # noqa: F401 - the fixture
 
@@ -34,6 +35,7 @@ class World:
     grants: set[tuple[str, Scope, str]] = field(default_factory=set)
     members: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    prepared: bool = False  # grants as shared prepared sets (as the MySQL adapter records them)
 
     def add(self, *identities: str, **kwargs: Any) -> None:
         for identity in identities:
@@ -58,20 +60,39 @@ class Scripted(AccountAdapter):
 
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         grants = Grants(a.identity for a in accounts)
-        for identity, scope, privilege in sorted(self.world.grants):
-            grants.grant(identity, scope, privilege)
+        if self.world.prepared:
+            grants.grant_sets(self.prepared_sets())
+        else:
+            for identity, scope, privilege in sorted(self.world.grants):
+                grants.grant(identity, scope, privilege)
         for (identity, role), options in sorted(self.world.members.items()):
             grants.member(identity, role, scope="member of", **options)
         self.notes = {k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in self.world.notes.items()}
         return grants.result()
 
+    def prepared_sets(self) -> list[tuple[str, GrantSet]]:
+        """One set per (scope, privileges), shared by every identity that holds exactly those."""
+        held: dict[tuple[str, Scope], list[str]] = defaultdict(list)
+        for identity, scope, privilege in sorted(self.world.grants):
+            held[identity, scope].append(privilege)
+        made: dict[tuple[Scope, tuple[str, ...]], GrantSet] = {}
+        pairs = []
+        for (identity, scope), privileges in sorted(held.items()):
+            key = (scope, tuple(privileges))
+            if key not in made:
+                made[key] = GrantSet.of(scope, [(p, False) for p in privileges])
+            pairs.append((identity, made[key]))
+        return pairs
+
 
 Sync = Callable[[], tuple[InstanceResult, SyncSession]]
 
 
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> tuple[World, Instance, Sync]:
-    world = World()
+@pytest.fixture(params=[False, True], ids=["grants", "prepared sets"])
+def scripted(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[World, Instance, Sync]:
+    """The coordinator on a scripted adapter; every test runs with grants recorded one by one and
+    as shared prepared sets (accounts of one shape are worked out once)."""
+    world = World(prepared=request.param)
     monkeypatch.setattr("whalefall.sync.coordinator.open_connection", lambda i: FakeConnection([], SERVER))
     monkeypatch.setattr(
         AccountSyncCoordinator, "make_adapter", lambda self, conn: Scripted(conn, SERVER, world)
@@ -433,3 +454,235 @@ def test_a_changed_account_fact_is_stored(scripted: Any) -> None:
     alice = Account.objects.get(instance=instance, identity="alice")
     assert (alice.is_locked, alice.can_login) == (True, False)
     assert Account.objects.get(instance=instance, identity="bob").is_locked is False
+
+
+# --- rules the mutation run found untested ------------------------------------------------------
+def test_accounts_of_one_shape_read_alike_but_a_superuser_keeps_all(scripted: Any) -> None:
+    world, instance, sync = scripted
+    world.add("app1", "app2", "app3")
+    world.add("owner", is_superuser=True)
+    for identity in ("app1", "app2", "app3", "owner"):
+        world.grants.add((identity, ORDERS, "SELECT"))
+    world.grants.add(("app3", ORDERS, "INSERT"))
+    sync()
+    snapshot = {a.identity: a.snapshot.permissions for a in Account.objects.filter(instance=instance)}
+    assert snapshot["app1"] == snapshot["app2"] == {"table shop.orders": ["SELECT"]}
+    assert snapshot["app3"] == {"table shop.orders": ["INSERT", "SELECT"]}
+    assert snapshot["owner"] == {"server": ["ALL (as superuser)"], "table shop.orders": ["SELECT"]}
+    assert ("server", "", "ALL", "superuser", True) not in rows(instance, "app1")
+
+
+def test_a_coordinator_made_without_force_refuses_to_deactivate_more_than_half(scripted: Any) -> None:
+    """One of one gone is more than half: refused and recorded as a suspicious listing."""
+    world, instance, sync = scripted
+    world.add("only")
+    sync()
+    world.accounts.clear()
+    with pytest.raises(PhaseError) as refused:
+        sync()
+    assert "1 of 1" in refused.value.message
+    assert refused.value.sync_details["inventory"] == {
+        "status": "failed",
+        "suspicious": True,
+        "would_deactivate": 1,
+        "active": 1,
+    }
+    assert Account.objects.get(instance=instance, identity="only").is_active
+
+
+@pytest.mark.parametrize("change", ["lock", "unlock"])
+def test_a_changed_fact_is_logged_with_its_values_as_booleans(scripted: Any, change: str) -> None:
+    world, instance, sync = scripted
+    world.add("alice", is_locked=change == "unlock")
+    sync()
+    world.add("alice", is_locked=change == "lock")
+    _, session = sync()
+    entry = changes(session)[("alice", ChangeType.MODIFY_OTHER)]
+    locked = entry.details["changes"]["is_locked"]
+    assert locked["before"] is (change == "unlock") and locked["after"] is (change == "lock")
+    assert Account.objects.get(instance=instance, identity="alice").is_locked is (change == "lock")
+
+
+@pytest.mark.parametrize(("first", "second"), [("fp-a", "fp-b"), ("fp-b", "fp-a")])
+def test_a_new_fingerprint_is_kept_silently_and_an_unchanged_one_writes_nothing(
+    scripted: Any, first: str, second: str
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world, instance, sync = scripted
+    world.add("alice", fingerprint=first)
+    sync()
+    with CaptureQueriesContext(connection) as same:
+        sync()  # the same fingerprint: nothing of the account written
+    assert not [q for q in same.captured_queries if "fingerprint" in q["sql"] and "UPDATE" in q["sql"]]
+    world.add("alice", fingerprint=second)
+    _, session = sync()
+    assert Account.objects.get(instance=instance, identity="alice").fingerprint == second
+    assert not AccountChange.objects.filter(session=session).exists()
+
+
+def test_a_collection_with_no_active_account_is_skipped_with_zero_counts(scripted: Any) -> None:
+    _world, _instance, sync = scripted
+    result, _ = sync()
+    collection = result.sync_details["collection"]
+    assert (collection["status"], collection["updated"], collection["unchanged"]) == ("skipped", 0, 0)
+
+
+def test_only_databases_readable_again_are_a_baseline(scripted: Any) -> None:
+    """shop stays unreadable and crm becomes unreadable: neither is read again, so no baseline."""
+    world, _instance, sync = scripted
+    roles_world(world)
+    world.grants.add(("bob", Scope.of("table", "crm", "leads"), "SELECT"))
+    world.notes = {"databases_unreadable": {"shop": "offline"}}
+    sync()
+    world.notes = {"databases_unreadable": {"shop": "offline", "crm": "offline"}}
+    result, _ = sync()
+    assert "baseline" not in result.sync_details["collection"]
+    assert result.sync_details["collection"]["unverified"] == {"crm": "offline", "shop": "offline"}
+
+
+def test_an_unchanged_unreadable_database_writes_nothing_the_second_time(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    sync()
+    shop = {g for g in world.grants if g[1].path[0] == "shop"}
+    world.grants -= shop
+    world.notes = {"databases_unreadable": {"shop": "offline"}}
+    sync()  # carried over: the rows become unverified
+    before = sorted(AccountPrivilege.objects.filter(instance=instance).values_list("id", "verified"))
+    _, session = sync()
+    assert sorted(AccountPrivilege.objects.filter(instance=instance).values_list("id", "verified")) == before
+    assert not AccountChange.objects.filter(session=session).exists()
+
+
+def test_grants_still_reported_from_an_unreadable_database_keep_the_others_carried(scripted: Any) -> None:
+    """Some of a database's grants may still be reported while it is unreadable (a role's, read
+    elsewhere): every stored row not reported is carried, whichever comes first."""
+    world, instance, sync = scripted
+    world.add("alice")
+    tables = [Scope.of("table", "shop", name) for name in ("a", "b", "c", "d")]
+    world.grants |= {("alice", t, "SELECT") for t in tables}
+    sync()
+    world.grants = {("alice", tables[1], "SELECT")}  # only b still reported
+    world.notes = {"databases_unreadable": {"shop": "offline"}}
+    _, session = sync()
+    assert not AccountChange.objects.filter(session=session).exists()
+    assert {(t, v) for _k, t, _p, _via, v in rows(instance, "alice")} == {
+        ("shop.a", False),
+        ("shop.b", True),
+        ("shop.c", False),
+        ("shop.d", False),
+    }
+
+
+def test_server_catalog_kinds_are_read_even_in_an_unreadable_database(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads a database's own ACL from pg_database, not from inside it: a CONNECT
+    revoked while the database cannot be entered is a real revoke, not carried over."""
+    monkeypatch.setattr(Scripted, "server_catalog_kinds", frozenset({"database"}))
+    world, instance, sync = scripted
+    world.add("alice")
+    world.grants |= {("alice", Scope.of("database", "shop"), "CONNECT"), ("alice", ORDERS, "SELECT")}
+    sync()
+    world.grants = set()  # CONNECT revoked (read from the catalog); the table grant unread
+    world.notes = {"databases_unreadable": {"shop": "permission denied"}}
+    _, session = sync()
+    entry = changes(session)[("alice", ChangeType.MODIFY_PRIVILEGE)]
+    assert entry.details["entries"] == [
+        {"action": "REVOKE", "scope": "database shop", "privileges": ["CONNECT"]}
+    ]
+    assert rows(instance, "alice") == {("table", "shop.orders", "SELECT", "", False)}
+
+
+def test_a_revoke_seen_when_a_database_is_readable_again_is_logged(scripted: Any) -> None:
+    """Back from unreadable, the database's grants are a baseline (when they appeared is unknown),
+    but one that disappeared meanwhile is a revoke: it is logged."""
+    world, _instance, sync = scripted
+    roles_world(world)
+    sync()
+    world.notes = {"databases_unreadable": {"shop": "offline"}}
+    shop = {g for g in world.grants if g[1].path[0] == "shop"}
+    world.grants -= shop
+    sync()
+    world.notes = {}
+    world.grants |= shop - {("alice", ORDERS, "INSERT")}
+    _, session = sync()
+    entry = changes(session)[("alice", ChangeType.MODIFY_PRIVILEGE)]
+    assert entry.details["entries"] == [
+        {"action": "REVOKE", "scope": "table shop.orders", "privileges": ["INSERT"]}
+    ]
+
+
+def test_a_stored_account_without_a_snapshot_logs_what_it_holds(scripted: Any) -> None:
+    world, instance, sync = scripted
+    world.add("alice", "bob")
+    world.grants.add(("alice", ORDERS, "SELECT"))
+    sync()
+    PermissionSnapshot.objects.filter(account__instance=instance).delete()
+    _, session = sync()
+    assert list(changes(session)) == [("alice", ChangeType.MODIFY_PRIVILEGE)]
+    assert changes(session)[("alice", ChangeType.MODIFY_PRIVILEGE)].details["entries"] == [
+        {"action": "GRANT", "scope": "table shop.orders", "privileges": ["SELECT"]}
+    ]
+
+
+def test_an_account_losing_its_grant_option_can_no_longer_grant(scripted: Any) -> None:
+    world, instance, sync = scripted
+    world.add("alice")
+    world.grants.add(("alice", ORDERS, "SELECT WITH GRANT OPTION"))
+    sync()
+    assert Account.objects.get(instance=instance, identity="alice").can_grant
+    world.grants = {("alice", ORDERS, "SELECT")}
+    sync()
+    assert not Account.objects.get(instance=instance, identity="alice").can_grant
+
+
+def test_a_long_change_summary_is_cut_to_the_column(scripted: Any) -> None:
+    world, _instance, sync = scripted
+    world.add("alice", attributes={f"attribute_number_{i:03d}": "a" for i in range(60)})
+    sync()
+    world.add("alice", attributes={f"attribute_number_{i:03d}": "b" for i in range(60)})
+    _, session = sync()
+    summary = changes(session)[("alice", ChangeType.MODIFY_OTHER)].summary
+    assert len(summary) == AccountChange._meta.get_field("summary").max_length == 500
+
+
+def test_a_database_whose_name_starts_like_an_unreadable_one_is_not_carried(scripted: Any) -> None:
+    """Database names may hold dots: `shop.v2` is not inside `shop`. A revoke in `shop.v2`, read
+    while `shop` is not, is logged."""
+    world, instance, sync = scripted
+    world.add("alice")
+    v2 = Scope.of("table", "shop.v2", "orders")
+    world.grants |= {("alice", ORDERS, "SELECT"), ("alice", v2, "SELECT")}
+    sync()
+    world.grants = set()  # shop unread; shop.v2 read, its grant revoked
+    world.notes = {"databases_unreadable": {"shop": "offline"}}
+    _, session = sync()
+    entry = changes(session)[("alice", ChangeType.MODIFY_PRIVILEGE)]
+    assert entry.details["entries"] == [
+        {"action": "REVOKE", "scope": "table shop.v2.orders", "privileges": ["SELECT"]}
+    ]
+    assert rows(instance, "alice") == {("table", "shop.orders", "SELECT", "", False)}
+
+
+def test_only_rows_of_a_database_read_again_are_verified_again(scripted: Any) -> None:
+    world, instance, sync = scripted
+    roles_world(world)
+    crm = Scope.of("table", "crm", "leads")
+    world.grants.add(("bob", crm, "SELECT"))
+    sync()
+    unread = {g for g in world.grants if g[1].path[0] in ("shop", "crm")}
+    world.grants -= unread
+    world.notes = {"databases_unreadable": {"shop": "offline", "crm": "offline"}}
+    sync()
+    alice_rows = sorted(
+        AccountPrivilege.objects.filter(account__identity="alice").values_list("id", "verified")
+    )
+    world.grants |= {("bob", crm, "SELECT")}
+    world.notes = {"databases_unreadable": {"shop": "offline"}}  # crm is back
+    sync()
+    assert ("table", "crm.leads", "SELECT", "", True) in rows(instance, "bob")
+    after = sorted(AccountPrivilege.objects.filter(account__identity="alice").values_list("id", "verified"))
+    assert after == alice_rows  # alice holds nothing in crm: her shop rows are left as they were
