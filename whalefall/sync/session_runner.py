@@ -110,7 +110,7 @@ def _run_session(
     logger.info(f"{module}_session_started", instances=len(instances), trigger=session.trigger)
     try:
         records = ledger.add_instance_records(session, instances)
-        workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records) or 1))
+        workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records)))
 
         # A progress display may also show the instances being worked on (a bar each on a terminal).
         started = getattr(progress, "instance_started", None)
@@ -215,7 +215,8 @@ def _history_text(record: SyncInstanceRecord) -> str:
     if not history:
         return ""
     if len(history) == 1:
-        return history[0]["error"]
+        (only,) = history
+        return only["error"]
     return "; ".join(
         _("attempt %(attempt)s (%(phase)s): %(error)s")
         % {"attempt": h["attempt"], "phase": phase_word(h["phase"]), "error": h["error"]}
