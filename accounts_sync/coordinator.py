@@ -445,10 +445,11 @@ class AccountSyncCoordinator(InstanceCoordinator):
             .values_list("account_id", *AccountPrivilege.FACT_FIELDS)
         )
         out: dict[str, list[tuple[Any, ...]]] = {}
-        for account_id, *rest in rows:
-            identity = identities.get(account_id)
-            if identity is not None and rest[1] and rest[1][0] in databases:
-                out.setdefault(identity, []).append(tuple(rest))
+        for account_id, *facts in rows:
+            identity, path = identities.get(account_id), facts[1]
+            # `shop.v2` matches `shop.%` above but is a database of its own: the path says which.
+            if identity is not None and path and path[0] in databases:
+                out.setdefault(identity, []).append(tuple(facts))
         return out
 
     def _unverified_in(self, databases: set[str]) -> set[str]:
