@@ -214,7 +214,11 @@ def _save_baseline(run: dict[str, object]) -> None:
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{run["template"]}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{run["template"]}" TEMPLATE "{run["name"]}"')
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [run["name"]])
+        if cur.fetchone() is None:  # no test used the database: nothing to put back
+            run["template"] = ""
+        else:
+            cur.execute(f'CREATE DATABASE "{run["template"]}" TEMPLATE "{run["name"]}"')
     conn.close()
 
 

@@ -89,6 +89,8 @@ def select(plan: dict, module_text: str, original_text: str) -> list[str] | None
 def restore(run: dict) -> None:
     """Put the metadata database back as the baseline left it (a cut-short run or a broken
     cleanup must not leave rows that make the next mutant's tests fail for the wrong reason)."""
+    if not run["template"]:  # the baseline made no database: nothing to put back
+        return
     if run["database"] == "sqlite":
         shutil.copyfile(run["template"], run["path"])
         for suffix in ("-wal", "-shm"):
