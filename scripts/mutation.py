@@ -206,7 +206,10 @@ def _runs(module: str, work: Path, name: str) -> list[dict[str, object]]:
 def _save_baseline(run: dict[str, object]) -> None:
     """Keep the database the baseline left, for every mutant's run to start from."""
     if run["database"] == "sqlite":
-        shutil.copyfile(str(run["path"]), str(run["template"]))
+        if Path(str(run["path"])).exists():
+            shutil.copyfile(str(run["path"]), str(run["template"]))
+        else:  # no test used the database: nothing to put back
+            run["template"] = ""
         return
     import psycopg2
 
