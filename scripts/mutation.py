@@ -82,8 +82,13 @@ MODULES: dict[str, list[str]] = {
         "whalefall/tests/test_ledger.py",
     ],
     "whalefall/sync/retry.py": ["whalefall/tests/test_retry_schedule.py", "whalefall/tests/test_ledger.py"],
-    # test_aggregation.py checks periods too, through the database; this one is faster and stricter.
-    "capacity/periods.py": ["capacity/tests/test_periods.py"],
+    # test_periods.py is quick and strict on the arithmetic; the SQL each database is given for a
+    # period, and the days-since expression of the forecast, are run only by their own tests.
+    "capacity/periods.py": [
+        "capacity/tests/test_periods.py",
+        "capacity/tests/test_aggregation.py",
+        "capacity/tests/test_forecast.py",
+    ],
     "capacity/services/aggregation.py": [
         "capacity/tests/test_aggregation.py",
         "capacity/tests/test_incremental.py",
