@@ -576,22 +576,32 @@ def test_grants_still_reported_from_an_unreadable_database_keep_the_others_carri
     }
 
 
-def test_server_catalog_kinds_are_read_even_in_an_unreadable_database(
-    scripted: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("other", "privilege"),
+    [
+        # PostgreSQL reads a database's own ACL from pg_database, not from inside it.
+        (Scope.of("database", "shop"), "CONNECT"),
+        # Database names may hold dots: `shop.v2` is not inside `shop`.
+        (Scope.of("table", "shop.v2", "orders"), "SELECT"),
+    ],
+    ids=["server catalog", "dotted name"],
+)
+def test_a_revoke_read_while_a_database_is_unreadable_is_logged_not_carried(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch, other: Scope, privilege: str
 ) -> None:
-    """PostgreSQL reads a database's own ACL from pg_database, not from inside it: a CONNECT
-    revoked while the database cannot be entered is a real revoke, not carried over."""
+    """A grant read from elsewhere than the unreadable database (its catalog row, another database
+    whose name starts alike) is a real revoke when it goes; the unread table grant is carried."""
     monkeypatch.setattr(Scripted, "server_catalog_kinds", frozenset({"database"}))
     world, instance, sync = scripted
     world.add("alice")
-    world.grants |= {("alice", Scope.of("database", "shop"), "CONNECT"), ("alice", ORDERS, "SELECT")}
+    world.grants |= {("alice", other, privilege), ("alice", ORDERS, "SELECT")}
     sync()
-    world.grants = set()  # CONNECT revoked (read from the catalog); the table grant unread
-    world.notes = {"databases_unreadable": {"shop": "permission denied"}}
+    world.grants = set()
+    world.notes = {"databases_unreadable": {"shop": "offline"}}
     _, session = sync()
     entry = changes(session)[("alice", ChangeType.MODIFY_PRIVILEGE)]
     assert entry.details["entries"] == [
-        {"action": "REVOKE", "scope": "database shop", "privileges": ["CONNECT"]}
+        {"action": "REVOKE", "scope": other.render(), "privileges": [privilege]}
     ]
     assert rows(instance, "alice") == {("table", "shop.orders", "SELECT", "", False)}
 
@@ -647,24 +657,6 @@ def test_a_long_change_summary_is_cut_to_the_column(scripted: Any) -> None:
     _, session = sync()
     summary = changes(session)[("alice", ChangeType.MODIFY_OTHER)].summary
     assert len(summary) == AccountChange._meta.get_field("summary").max_length == 500
-
-
-def test_a_database_whose_name_starts_like_an_unreadable_one_is_not_carried(scripted: Any) -> None:
-    """Database names may hold dots: `shop.v2` is not inside `shop`. A revoke in `shop.v2`, read
-    while `shop` is not, is logged."""
-    world, instance, sync = scripted
-    world.add("alice")
-    v2 = Scope.of("table", "shop.v2", "orders")
-    world.grants |= {("alice", ORDERS, "SELECT"), ("alice", v2, "SELECT")}
-    sync()
-    world.grants = set()  # shop unread; shop.v2 read, its grant revoked
-    world.notes = {"databases_unreadable": {"shop": "offline"}}
-    _, session = sync()
-    entry = changes(session)[("alice", ChangeType.MODIFY_PRIVILEGE)]
-    assert entry.details["entries"] == [
-        {"action": "REVOKE", "scope": "table shop.v2.orders", "privileges": ["SELECT"]}
-    ]
-    assert rows(instance, "alice") == {("table", "shop.orders", "SELECT", "", False)}
 
 
 def test_only_rows_of_a_database_read_again_are_verified_again(scripted: Any) -> None:
