@@ -41,6 +41,12 @@ class World:
         for identity in identities:
             self.accounts[identity] = kwargs
 
+    def hide(self, *databases: str) -> set[tuple[str, Scope, str]]:
+        """Stop reporting the grants inside `databases` (as when they cannot be read); returns them."""
+        hidden = {g for g in self.grants if g[1].path[:1] and g[1].path[0] in databases}
+        self.grants -= hidden
+        return hidden
+
 
 class Scripted(AccountAdapter):
     db_type = "postgresql"
@@ -245,8 +251,7 @@ def test_an_unreadable_database_is_carried_over_unverified_never_revoked(scripte
     world.grants.add(("alice", other, "UPDATE"))
     sync()
     # The monitoring login cannot read `shop` any more: its objects' grants are not reported.
-    shop = {g for g in world.grants if g[1].path[0] == "shop"}
-    world.grants -= shop
+    shop = world.hide("shop")
     world.grants.discard(("alice", other, "UPDATE"))  # a real revoke in a readable database
     world.notes = {"databases_unreadable": {"shop": "permission denied for database shop"}}
     result, session = sync()
@@ -276,8 +281,7 @@ def test_an_unreadable_database_is_carried_over_unverified_never_revoked(scripte
 def test_a_database_first_read_after_being_unreadable_is_a_baseline(scripted: Any) -> None:
     world, instance, sync = scripted
     roles_world(world)
-    shop = {g for g in world.grants if g[1].path[0] == "shop"}
-    world.grants -= shop
+    shop = world.hide("shop")
     world.notes = {"databases_skipped": ["shop"]}  # what today's adapters report
     first, _ = sync()
     assert first.sync_details["collection"]["unverified"] == {"shop": "not readable"}
@@ -546,8 +550,7 @@ def test_an_unchanged_unreadable_database_writes_nothing_the_second_time(scripte
     world, instance, sync = scripted
     roles_world(world)
     sync()
-    shop = {g for g in world.grants if g[1].path[0] == "shop"}
-    world.grants -= shop
+    world.hide("shop")
     world.notes = {"databases_unreadable": {"shop": "offline"}}
     sync()  # carried over: the rows become unverified
     before = sorted(AccountPrivilege.objects.filter(instance=instance).values_list("id", "verified"))
@@ -613,8 +616,7 @@ def test_a_revoke_seen_when_a_database_is_readable_again_is_logged(scripted: Any
     roles_world(world)
     sync()
     world.notes = {"databases_unreadable": {"shop": "offline"}}
-    shop = {g for g in world.grants if g[1].path[0] == "shop"}
-    world.grants -= shop
+    shop = world.hide("shop")
     sync()
     world.notes = {}
     world.grants |= shop - {("alice", ORDERS, "INSERT")}
@@ -665,8 +667,7 @@ def test_only_rows_of_a_database_read_again_are_verified_again(scripted: Any) ->
     crm = Scope.of("table", "crm", "leads")
     world.grants.add(("bob", crm, "SELECT"))
     sync()
-    unread = {g for g in world.grants if g[1].path[0] in ("shop", "crm")}
-    world.grants -= unread
+    world.hide("shop", "crm")
     world.notes = {"databases_unreadable": {"shop": "offline", "crm": "offline"}}
     sync()
     alice_rows = sorted(
