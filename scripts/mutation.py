@@ -113,16 +113,16 @@ MODULES: dict[str, list[str]] = {
 }
 
 
-# Modules whose tests make and sync accounts on the live servers, or make databases there that an
-# account sync reads: two of their runs at once would see each other's. They share one scratch
-# copy ("servers"); the others another ("local"), and `--jobs 2` runs the two lanes side by side.
+# Modules whose tests make and sync accounts on the live servers: two of their runs at once would
+# see each other's. They share one scratch copy ("servers"); the others another ("local"), and
+# `--jobs 2` runs the two lanes side by side. The capacity modules' live use is a PostgreSQL
+# metadata database, dropped and made again for every mutant: an account sync of the other lane
+# would meet it half made, so in the local lane it lives on a PostgreSQL server of its own.
 SHARED_SERVERS = frozenset(
     {
         "accounts_sync/adapters/mysql.py",
         "accounts_sync/adapters/postgresql.py",
         "accounts_sync/coordinator.py",
-        "capacity/services/aggregation.py",
-        "capacity/periods.py",
     }
 )
 
@@ -177,10 +177,14 @@ def cosmic_ray(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 # Modules with code that only runs on a PostgreSQL metadata database: their mutants that survive
 # the SQLite run get a second one on PostgreSQL (killed if either fails).
 ON_POSTGRESQL = {"capacity/services/aggregation.py", "capacity/periods.py"}
-PG_ADMIN_DSN = "dbname=postgres user=postgres host=127.0.0.1 port=5432"
+SYSTEM_PG_PORT = 5432
 
 
-def _runs(module: str, work: Path, name: str) -> list[dict[str, object]]:
+def admin_dsn(port: int) -> str:
+    return f"dbname=postgres user=postgres host=127.0.0.1 port={port}"
+
+
+def _runs(module: str, work: Path, name: str, pg_port: int = SYSTEM_PG_PORT) -> list[dict[str, object]]:
     """The metadata databases a mutant's tests run on, each with how to restore its baseline."""
     sqlite_db = str(work / TEST_DB)
     runs: list[dict[str, object]] = [
@@ -197,10 +201,10 @@ def _runs(module: str, work: Path, name: str) -> list[dict[str, object]]:
             {
                 "database": "postgresql",
                 "env": {
-                    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/whalefall",
+                    "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port}/whalefall",
                     "TEST_DATABASE_NAME": test_name,
                 },
-                "admin_dsn": PG_ADMIN_DSN,
+                "admin_dsn": admin_dsn(pg_port),
                 "name": test_name,
                 "template": f"{test_name}_base"[:63],
             }
@@ -218,7 +222,7 @@ def _save_baseline(run: dict[str, object]) -> None:
         return
     import psycopg2
 
-    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn = psycopg2.connect(str(run["admin_dsn"]))
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{run["template"]}" WITH (FORCE)')
@@ -258,6 +262,7 @@ def run_module(
     *,
     again: bool = False,
     resume: bool = False,
+    pg_port: int = SYSTEM_PG_PORT,
 ) -> dict[str, object]:
     """Mutate `module` and run its tests against each mutant. `again`: an earlier run's survivors
     only; `resume`: the mutants an interrupted run did not get to."""
@@ -287,7 +292,7 @@ def run_module(
         raise SystemExit(f"{module}: no test collected from {', '.join(files)}:\n{collected.stdout[-2000:]}")
     # The baseline, per metadata database: the tests must pass unmutated, and coverage records
     # which test runs which line, so that each mutant runs only the tests that can see it.
-    runs = _runs(module, work, name)
+    runs = _runs(module, work, name, pg_port)
     lines: dict[str, set[int]] = {}
     baseline_seconds = 0.0
     for run in runs:
@@ -585,6 +590,16 @@ def main() -> int:
     reports: list[dict[str, object]] = []
     printing = threading.Lock()
     started = time.monotonic()
+    own_server = None
+    pg_ports = {lane: SYSTEM_PG_PORT for lane in lanes}
+    if not args.report and any(m in ON_POSTGRESQL for m in lanes.get("local", [])):
+        from accounts_sync.tests.pgservers import start_wheel_server
+
+        own_server = start_wheel_server(16)
+        pg_ports["local"] = own_server.port
+        print(
+            f"local lane: PostgreSQL metadata databases on PostgreSQL 16, port {own_server.port}", flush=True
+        )
 
     def run_lane(lane: str, modules: list[str]) -> None:
         for module in modules:
@@ -592,32 +607,42 @@ def main() -> int:
                 report = rescore(module, work / lane)
             else:
                 report = run_module(
-                    module, work / lane, args.lock, args.timeout, again=args.again, resume=args.resume
+                    module,
+                    work / lane,
+                    args.lock,
+                    args.timeout,
+                    again=args.again,
+                    resume=args.resume,
+                    pg_port=pg_ports[lane],
                 )
             if report is not None:
                 with printing:
                     reports.append(report)
                     print_report(report)
 
-    if args.jobs == 1:
-        for lane, modules in lanes.items():
-            run_lane(lane, modules)
-    else:
-        failures: list[BaseException] = []
-
-        def guarded(lane: str, modules: list[str]) -> None:
-            try:
+    try:
+        if args.jobs == 1:
+            for lane, modules in lanes.items():
                 run_lane(lane, modules)
-            except BaseException as exc:  # noqa: BLE001 - raised again once the other lane ends
-                failures.append(exc)
+        else:
+            failures: list[BaseException] = []
 
-        threads = [threading.Thread(target=guarded, args=item) for item in lanes.items()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
+            def guarded(lane: str, modules: list[str]) -> None:
+                try:
+                    run_lane(lane, modules)
+                except BaseException as exc:  # noqa: BLE001 - raised again once the other lane ends
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=guarded, args=item) for item in lanes.items()]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failures:
+                raise failures[0]
+    finally:
+        if own_server is not None:
+            own_server.stop()
     if not args.report:
         print(f"{len(reports)} modules in {round(time.monotonic() - started)} s", flush=True)
     below = [r["module"] for r in reports if float(r["score"]) < TARGET]  # type: ignore[arg-type]
