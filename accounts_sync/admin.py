@@ -189,7 +189,7 @@ def account_context(account: Account) -> dict[str, Any]:
         "first_seen": display.when(account.first_seen_at),
         "first_session": first_session,
         "first_session_uuid": uuid,
-        "last_seen": display.when(account.last_seen_at),
+        "last_seen": display.when(account.last_seen()),
         "deactivated": display.when(account.deactivated_at, str(_("no"))),
         "statement_groups": statements.grouped(rendered, found[:SHOWN_STATEMENTS]),
         "statements_hidden": max(0, len(found) - SHOWN_STATEMENTS),

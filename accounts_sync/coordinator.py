@@ -6,10 +6,11 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -115,13 +116,22 @@ class Stored:
 
 
 @dataclass
+class State:
+    """The instance's account-sync state as the last sync left it."""
+
+    exists: bool = False
+    unreadable: dict[str, str] = field(default_factory=dict)  # database -> why not readable
+    listed_at: datetime | None = None  # the last complete listing
+
+
+@dataclass
 class Pending:
     """Everything the two phases decided to write, applied at once by `save()`."""
 
     creates: dict[str, dict[str, Any]] = field(default_factory=dict)  # identity -> new columns
     updates: dict[int, Account] = field(default_factory=dict)
     update_fields: set[str] = field(default_factory=set)
-    refreshed_pks: list[int] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)  # stored accounts this listing shows
     snapshots: dict[str, tuple[dict[str, list[str]], str, int]] = field(default_factory=dict)
     privileges: dict[str, Held] = field(default_factory=dict)  # identity -> its rows, rewritten
     # (identity, kind, details, summary); identity None: the instance's baseline entry
@@ -172,6 +182,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
         self.active: list[RemoteAccount] = []
         self.accounts: dict[str, Account] = {}  # stored accounts that change, as models
         self.rows: dict[str, dict[str, Any]] = {}  # stored accounts as plain rows
+        self.pinned: set[str] = set()  # stored accounts with a `last_seen_at` of their own
+        self.state = State()  # the instance's account-sync state as the last sync left it
+        self.kept: list[str] = []  # active, unlisted, from a database that could not be read
         self.gone: list[str] = []  # identities deactivated by this listing
         self.now = timezone.now()
         self.baseline_skipped = 0  # GRANTs not logged because their database is a baseline
@@ -196,6 +209,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         stats = PhaseStats()
         listed = self.adapter.list_accounts()
         excluded = like_any(ExclusionRule.objects.patterns(self.instance.db_type))
+        self.state = self._read_state()
         found = {a.identity: a for a in listed if self._in_scope(a.identity)}
         included = {i: a for i, a in found.items() if not excluded(i)}
         self.rows = self._read_rows()
@@ -212,20 +226,31 @@ class AccountSyncCoordinator(InstanceCoordinator):
         logger.info("account_sync_inventory_completed", phase=SyncPhase.INVENTORY, **stats.as_dict())
         return stats
 
+    def _read_state(self) -> State:
+        rows = AccountSyncState.objects.filter(instance=self.instance).values_list(
+            "databases_unreadable", "listed_at"
+        )
+        for unreadable, listed_at in rows:
+            return State(True, dict(unreadable or {}), listed_at)
+        return State()
+
     def _read_rows(self) -> dict[str, dict[str, Any]]:
         """Stored accounts as plain rows through one cursor: no model and no per-cell converter
         (a model is built only for accounts that change; `attributes` stays JSON text until a
-        comparison needs it decoded)."""
-        query = Account.objects.for_instance(self.instance.pk).values_list(*ROW_FIELDS).query
-        sql, params = query.sql_with_params()
+        comparison needs it decoded). Whether `last_seen_at` is set is read, never its value."""
+        pinned = ExpressionWrapper(Q(last_seen_at__isnull=False), output_field=BooleanField())
+        accounts = Account.objects.for_instance(self.instance.pk).annotate(pinned=pinned)
+        sql, params = accounts.values_list(*ROW_FIELDS, "pinned").query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
         rows: dict[str, dict[str, Any]] = {}
-        for values in fetched:
+        for *values, has_own_time in fetched:
             row = dict(zip(ROW_FIELDS, values, strict=True))
             if self._in_scope(row["identity"]):  # booleans arrive as bool (Django's SQLite converter too)
                 rows[row["identity"]] = row
+                if has_own_time:  # 0/1 on SQLite
+                    self.pinned.add(row["identity"])
         return rows
 
     def _in_scope(self, identity: str) -> bool:
@@ -255,7 +280,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 "is_active": True,
                 "first_seen_at": self.now,
                 "first_seen_session_uuid": None,  # written as this session's
-                "last_seen_at": self.now,
+                "last_seen_at": None,  # written by `save()`
                 "fingerprint": fingerprint,
             }
             details = {"attributes": values["attributes"], **remote.facts()}
@@ -267,13 +292,13 @@ class AccountSyncCoordinator(InstanceCoordinator):
         changed = {k: v for k, v in values.items() if k != "attributes" and row[k] != v}
         if not same_attributes(row, values["attributes"]):
             changed["attributes"] = values["attributes"]
+        self.pending.seen.append(remote.identity)
         if row["is_active"]:
-            self.pending.refreshed_pks.append(row["id"])
             stats.refreshed += 1
         else:
             account = self._account(remote.identity)
-            account.is_active, account.deactivated_at, account.last_seen_at = True, None, self.now
-            self.pending.touch(account, "is_active", "deactivated_at", "last_seen_at")
+            account.is_active, account.deactivated_at = True, None
+            self.pending.touch(account, "is_active", "deactivated_at")
             self._log(remote.identity, ChangeType.REACTIVATE, {}, pgettext("account change", "reactivated"))
             stats.reactivated += 1
         if row["fingerprint"] != fingerprint:  # kept silently: it is evidence, not a fact to log
@@ -348,7 +373,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         notes = dict(self.adapter.notes)
         unreadable = unreadable_databases(notes)
         stored = self._stored_snapshots()
-        last = self._last_unreadable()
+        last = self.state.unreadable
         back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
         carried = self._stored_rows_in(unreadable) if unreadable else {}
         reverify = self._unverified_in(back) if back else set()
@@ -425,12 +450,6 @@ class AccountSyncCoordinator(InstanceCoordinator):
             "account__identity", "hash", "format", "version"
         )
         return {identity: Stored(h, f, v) for identity, h, f, v in rows if identity in self.rows}
-
-    def _last_unreadable(self) -> dict[str, str]:
-        state = AccountSyncState.objects.filter(instance=self.instance).values_list(
-            "databases_unreadable", flat=True
-        )
-        return dict(state.first() or {})
 
     def _stored_rows_in(self, databases: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
         """Stored privilege rows of the accounts in scope that belong to `databases` (one query)."""
@@ -584,8 +603,10 @@ class AccountSyncCoordinator(InstanceCoordinator):
         (delete + one insert); nothing is written for an unchanged account.
         """
         p = self.pending
-        if not any((p.creates, p.updates, p.snapshots, p.privileges, p.changes)) and p.unreadable is None:
-            self._touch_last_seen(p.refreshed_pks)
+        seen = self._last_seen_writes()
+        if not any((p.creates, p.updates, p.snapshots, p.privileges, p.changes)) and len(seen) <= 1:
+            for write in seen:  # usually the one row of the instance's state
+                write()
             return
         with transaction.atomic():
             ids: dict[str | None, int | None] = {i: r["id"] for i, r in self.rows.items()}
@@ -593,20 +614,20 @@ class AccountSyncCoordinator(InstanceCoordinator):
             now = bulk.db_value(Account, "last_seen_at", self.now)  # one conversion for all rows
             session = bulk.db_value(Account, "first_seen_session_uuid", self.session.session_id)
             if p.creates:
-                stamped = {"first_seen_at": now, "last_seen_at": now, "first_seen_session_uuid": session}
+                stamped = {
+                    "first_seen_at": now,
+                    "last_seen_at": None if self.only_like is None else now,
+                    "first_seen_session_uuid": session,
+                }
                 rows = [tuple(stamped.get(c, v.get(c)) for c in ACCOUNT_COLUMNS) for v in p.creates.values()]
                 ids.update(bulk.insert(Account, ACCOUNT_COLUMNS, rows, returning=("identity", "id")))
             if p.updates:
                 Account.objects.bulk_update(list(p.updates.values()), sorted(p.update_fields))
-            self._touch_last_seen(p.refreshed_pks)
+            for write in seen:
+                write()
             self._write_snapshots(ids, now)
             self._write_privileges(ids)
             self._write_changes(ids, now)
-            if p.unreadable is not None:
-                AccountSyncState.objects.update_or_create(
-                    instance=self.instance,
-                    defaults={"databases_unreadable": p.unreadable, "updated_at": self.now},
-                )
 
     def _write_snapshots(self, ids: dict[Any, Any], now: Any) -> None:
         p = self.pending
@@ -665,13 +686,40 @@ class AccountSyncCoordinator(InstanceCoordinator):
         ]
         bulk.insert(AccountChange, CHANGE_COLUMNS, rows)
 
-    def _touch_last_seen(self, pks: list[int]) -> None:
-        accounts = Account.objects.for_instance(self.instance.pk)
-        if self.only_like is None:
-            kept = getattr(self, "kept", [])
-            accounts.filter(is_active=True).exclude(identity__in=kept).update(last_seen_at=self.now)
+    def _last_seen_writes(self) -> list[Callable[[], Any]]:
+        """The statements that record who was seen, and the instance's state (one row).
+
+        A complete listing is stamped once, in the state's `listed_at`: the accounts it shows
+        follow it (`last_seen_at` empty), so an unchanged instance costs no write per account.
+        An account that drops out of the listings (gone, or kept because its database could not
+        be read) gets the last listing that showed it as a time of its own. A sync limited to
+        some accounts stamps the accounts it listed, never the instance.
+        """
+        complete = self.only_like is None
+        listed_before = self.state.listed_at
+        ids = {i: self.rows[i]["id"] for i in (*self.pending.seen, *self.gone, *self.kept)}
+        unseen = [ids[i] for i in (*self.gone, *self.kept) if i not in self.pinned]
+        if complete:
+            seen = [ids[i] for i in self.pending.seen if i in self.pinned]
+            seen_at = None
         else:
-            bulk.update_where_in(Account, pks, last_seen_at=self.now)
+            seen, seen_at = [ids[i] for i in self.pending.seen], self.now
+        writes: list[Callable[[], Any]] = []
+        if unseen and listed_before is not None:
+            writes.append(lambda: bulk.update_where_in(Account, unseen, last_seen_at=listed_before))
+        if seen:
+            writes.append(lambda: bulk.update_where_in(Account, seen, last_seen_at=seen_at))
+        state: dict[str, Any] = {"listed_at": self.now} if complete else {}
+        if self.pending.unreadable is not None:
+            state["databases_unreadable"] = self.pending.unreadable
+        if state:
+            state["updated_at"] = self.now
+            rows = AccountSyncState.objects.filter(instance=self.instance)
+            if self.state.exists:
+                writes.append(lambda: rows.update(**state))
+            else:
+                writes.append(lambda: AccountSyncState.objects.create(instance=self.instance, **state))
+        return writes
 
     def _log(self, identity: str | None, change_type: str, details: dict[str, Any], summary: str) -> None:
         self.pending.changes.append((identity, change_type, details, summary))

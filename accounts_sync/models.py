@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -96,6 +97,10 @@ class AccountQuerySet(models.QuerySet["Account"]):
     def for_instance(self, instance_id: int) -> AccountQuerySet:
         return self.filter(instance_id=instance_id)
 
+    def with_last_seen(self) -> AccountQuerySet:
+        """`seen_at`: when a listing last showed the account (see `Account.last_seen_at`)."""
+        return self.annotate(seen_at=Coalesce("last_seen_at", "instance__account_sync_state__listed_at"))
+
 
 class Account(models.Model):
     """One account (or role) of one instance; `identity` is its engine-specific unique name."""
@@ -140,7 +145,17 @@ class Account(models.Model):
         blank=True,
         help_text=_("The sync session that first listed the account."),
     )
-    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+    # Empty while the account follows its instance's listings: then it was last seen by the last
+    # complete one (`AccountSyncState.listed_at`), so that a sync which finds nothing new writes
+    # one row, not one per account. Set when the account drops out of them (deactivated, or
+    # listed from a database that could not be read), and by syncs limited to some accounts.
+    last_seen_at = models.DateTimeField(
+        _("last seen at"),
+        null=True,
+        blank=True,
+        default=timezone.now,
+        help_text=_("Empty: seen by the instance's last complete listing."),
+    )
     deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
 
     objects = AccountQuerySet.as_manager()
@@ -157,6 +172,14 @@ class Account(models.Model):
 
     def facts(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in self.FACTS}
+
+    def last_seen(self) -> datetime | None:
+        """When a listing last showed the account (its instance's last complete listing while
+        `last_seen_at` is empty)."""
+        if self.last_seen_at is not None:
+            return self.last_seen_at
+        state = AccountSyncState.objects.filter(instance_id=self.instance_id)
+        return state.values_list("listed_at", flat=True).first()
 
 
 class PermissionSnapshot(models.Model):
@@ -292,6 +315,12 @@ class AccountSyncState(models.Model):
         default=dict,
         blank=True,
         help_text=_("Database name -> why it could not be read."),
+    )
+    listed_at = models.DateTimeField(
+        _("listed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the last complete listing was read: the last-seen time of the accounts it showed."),
     )
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 

@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from accounts_sync import display
 from accounts_sync.adapters.mysql import mariadb_bits
-from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType, PermissionSnapshot
+from accounts_sync.models import (
+    Account,
+    AccountChange,
+    AccountPrivilege,
+    AccountSyncState,
+    ChangeType,
+    PermissionSnapshot,
+)
 from accounts_sync.privileges import Scope
 from whalefall.connections.base import parse_version
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
@@ -328,3 +335,12 @@ def test_risky_changes_of_the_last_day_and_week(
         log(acc, ChangeType.ADD, {"is_superuser": True}, f"added {i}", now, session)
     with django_assert_max_num_queries(len(few)):
         admin_client.get(url, {"risk": "risky"})
+
+
+def test_the_account_page_says_the_last_listing_that_showed_it(admin_client: Any) -> None:
+    instance = InstanceFactory(name="listed", db_type="mysql", version=VERSION)
+    listed = timezone.now() - timedelta(hours=5)
+    AccountSyncState.objects.create(instance=instance, listed_at=listed)
+    acc = Account.objects.create(instance=instance, identity="app@%", username="app", last_seen_at=None)
+    page = admin_client.get(reverse("admin:accounts_sync_account_change", args=[acc.pk])).content.decode()
+    assert f'<th scope="row">Last seen</th><td>{display.when(listed)}</td>' in page

@@ -80,7 +80,9 @@ def test_a_denied_listing_changes_no_stored_account(
     try:
         sync_scoped(instance, f"{prefix}\\_%")
         stored = set(
-            Account.objects.filter(instance=instance).values_list("identity", "is_active", "last_seen_at")
+            Account.objects.filter(instance=instance)
+            .with_last_seen()
+            .values_list("identity", "is_active", "seen_at")
         )
         changes = AccountChange.objects.filter(instance=instance).count()
         assert len(stored) == 3 and changes == 1  # the first sync's baseline entry
@@ -90,7 +92,9 @@ def test_a_denied_listing_changes_no_stored_account(
         assert failed.value.phase == "inventory"
         assert "denied" in failed.value.message.lower() and "more than half" not in failed.value.message
         after = set(
-            Account.objects.filter(instance=instance).values_list("identity", "is_active", "last_seen_at")
+            Account.objects.filter(instance=instance)
+            .with_last_seen()
+            .values_list("identity", "is_active", "seen_at")
         )
         assert after == stored
         assert AccountChange.objects.filter(instance=instance).count() == changes
@@ -165,8 +169,8 @@ def test_an_unscoped_sync_leaves_last_seen_at_of_deactivated_accounts_alone(
     stays = Account.objects.get(instance=mysql_instance, identity=f"{prefix}_stays@%")
     goes = Account.objects.get(instance=mysql_instance, identity=f"{prefix}_goes@%")
     assert second.now > first.now
-    assert (stays.is_active, stays.last_seen_at) == (True, second.now)
-    assert (goes.is_active, goes.deactivated_at, goes.last_seen_at) == (False, second.now, first.now)
+    assert (stays.is_active, stays.last_seen()) == (True, second.now)
+    assert (goes.is_active, goes.deactivated_at, goes.last_seen()) == (False, second.now, first.now)
 
 
 # --- MariaDB password lifetime ----------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType
+from accounts_sync.models import Account, AccountChange, AccountPrivilege, AccountSyncState, ChangeType
 from whalefall.tests.factories import InstanceFactory, SyncSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +119,24 @@ def test_the_title_sheet_lists_instance_names_as_text_not_formulas(tmp_path: Pat
     call_command("access_report", "--format", "xlsx", "--output", str(target), stderr=io.StringIO())
     rows = {row[0]: row[1] for row in load_workbook(target)["Report"].iter_rows(values_only=True)}
     assert rows["instances"] == "'=cmd|' /C calc'!A0"
+
+
+def test_the_accounts_sheet_says_when_each_account_was_last_seen(tmp_path: Path) -> None:
+    """An account that follows its instance's listings was last seen by the last one."""
+    from openpyxl import load_workbook
+
+    instance = InstanceFactory(name="listed-db", db_type="mysql")
+    listed = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    own = listed - timedelta(days=9)
+    AccountSyncState.objects.create(instance=instance, listed_at=listed)
+    Account.objects.create(instance=instance, identity="follows@%", username="follows", last_seen_at=None)
+    Account.objects.create(instance=instance, identity="own@%", username="own", last_seen_at=own)
+    target = tmp_path / "review.xlsx"
+    call_command("access_report", "--format", "xlsx", "--output", str(target), stderr=io.StringIO())
+    sheet = load_workbook(target)["Accounts"]
+    header = next(sheet.iter_rows(max_row=1, values_only=True))
+    column = header.index("last_seen")
+    got = {row[2]: row[column] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    local = {name: timezone.localtime(t) for name, t in (("follows@%", listed), ("own@%", own))}
+    expected = {name: t.strftime("%Y-%m-%d %H:%M:%S") for name, t in local.items()}
+    assert got == expected

@@ -7,14 +7,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.utils import translation
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from accounts_sync.adapters.base import AccountAdapter, Collected, Grants, GrantSet, RemoteAccount, Scope
 from accounts_sync.coordinator import AccountSyncCoordinator
-from accounts_sync.models import Account, AccountChange, AccountPrivilege, ChangeType, PermissionSnapshot
+from accounts_sync.models import (
+    Account,
+    AccountChange,
+    AccountPrivilege,
+    AccountSyncState,
+    ChangeType,
+    PermissionSnapshot,
+)
 from accounts_sync.tests.fakes import FakeConnection
 from whalefall.connections.base import ServerInfo
 from whalefall.models import Instance, SyncSession
@@ -334,12 +344,13 @@ def test_an_account_listed_from_an_unreadable_database_is_kept_not_deactivated(
     world, instance, sync = scripted
     world.add("app", "[Sa]]les].[svc]", "[Hr].[gone]")
     sync()
-    before = Account.objects.get(instance=instance, identity="[Sa]]les].[svc]").last_seen_at
+    before = Account.objects.get(instance=instance, identity="[Sa]]les].[svc]").last_seen()
     del world.accounts["[Sa]]les].[svc]"], world.accounts["[Hr].[gone]"]
     world.notes = {"databases_unreadable": {"Sa]les": "database is OFFLINE"}}
     result, session = sync()
     kept = Account.objects.get(instance=instance, identity="[Sa]]les].[svc]")
-    assert kept.is_active and kept.last_seen_at == before
+    assert before is not None and listed_at(instance) > before
+    assert kept.is_active and kept.last_seen_at == before  # the listing no longer speaks for it
     assert result.sync_details["inventory"]["kept_unlisted"] == 1
     changes = AccountChange.objects.filter(session=session)
     assert [(c.account.identity, c.change_type) for c in changes] == [("[Hr].[gone]", ChangeType.DEACTIVATE)]
@@ -353,8 +364,9 @@ def test_unquote_first_reads_the_database_of_a_bracketed_identity() -> None:
 
 
 def test_account_pages_keep_room_for_last_seen_updates_on_postgresql() -> None:
-    """Every sync rewrites every listed account's `last_seen_at`: with room in the page the
-    update stays in place (no new entry in the table's indexes)."""
+    """Syncs update accounts in place where they can (a fact changed, `last_seen_at` set or
+    emptied for many accounts at once): with room in the page the update stays in place (no new
+    entry in the table's indexes)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -679,3 +691,100 @@ def test_only_rows_of_a_database_read_again_are_verified_again(scripted: Any) ->
     assert ("table", "crm.leads", "SELECT", "", True) in rows(instance, "bob")
     after = sorted(AccountPrivilege.objects.filter(account__identity="alice").values_list("id", "verified"))
     assert after == alice_rows  # alice holds nothing in crm: her shop rows are left as they were
+
+
+# --- last seen: the instance's listing, not a write per account ------------------------------
+def listed_at(instance: Instance) -> datetime:
+    stamp = AccountSyncState.objects.get(instance=instance).listed_at
+    assert stamp is not None
+    return stamp
+
+
+def seen(instance: Instance) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """identity -> (its own `last_seen_at`, when it was last seen all told)."""
+    rows = Account.objects.filter(instance=instance).with_last_seen()
+    return {a.identity: (a.last_seen_at, a.seen_at) for a in rows}  # type: ignore[attr-defined]
+
+
+def test_a_sync_that_finds_nothing_new_writes_the_instance_state_and_no_account(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    world, instance, sync = scripted
+    world.add("alice", "bob", "carol")
+    world.grants = {("alice", ORDERS, "SELECT")}
+    sync()
+    first = listed_at(instance)
+    assert seen(instance) == {i: (None, first) for i in ("alice", "bob", "carol")}
+    with CaptureQueriesContext(connection) as again:
+        result, _ = sync()
+    assert result.sync_details["collection"]["unchanged"] == 3
+    writes = [q["sql"] for q in again.captured_queries if not q["sql"].lstrip().startswith("SELECT")]
+    assert not [w for w in writes if 'accounts_sync_account"' in w or "accounts_sync_account " in w]
+    assert [w for w in writes if "accounts_sync_accountsyncstate" in w]
+    second = listed_at(instance)
+    assert second > first
+    assert seen(instance) == {i: (None, second) for i in ("alice", "bob", "carol")}
+
+
+def test_an_account_that_drops_out_keeps_the_last_listing_that_showed_it(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    world, instance, sync = scripted
+    world.add("alice", "bob")
+    sync()
+    first = listed_at(instance)
+    del world.accounts["bob"]
+    sync()
+    second = listed_at(instance)
+    assert seen(instance) == {"alice": (None, second), "bob": (first, first)}
+    assert not Account.objects.get(identity="bob", instance=instance).is_active
+    world.add("bob")  # back: reactivated, follows the listings again
+    sync()
+    third = listed_at(instance)
+    assert seen(instance) == {"alice": (None, third), "bob": (None, third)}
+    assert Account.objects.get(identity="bob", instance=instance).last_seen() == third
+
+
+def test_accounts_with_a_time_of_their_own_follow_the_listing_again(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    """Rows written before listings were stamped once (or by a limited sync) carry their own
+    `last_seen_at`; the next complete sync that lists them empties it."""
+    world, instance, sync = scripted
+    world.add("alice", "bob")
+    sync()
+    old = timezone.now() - timedelta(days=3)
+    Account.objects.filter(instance=instance).update(last_seen_at=old)
+    assert {own for own, _ in seen(instance).values()} == {old}
+    sync()
+    now = listed_at(instance)
+    assert seen(instance) == {"alice": (None, now), "bob": (None, now)}
+
+
+def test_a_sync_limited_to_some_accounts_stamps_them_not_the_instance(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    world, instance, sync = scripted
+    world.add("app_a", "app_b", "other")
+    sync()
+    complete = listed_at(instance)
+    del world.accounts["app_b"]
+    session = SyncSessionFactory()
+    with AccountSyncCoordinator(instance, session=session, only_like="app\\_%") as coordinator:
+        coordinator.run()
+    assert listed_at(instance) == complete  # "other" was not looked at: the instance is not stamped
+    assert seen(instance) == {
+        "app_a": (coordinator.now, coordinator.now),
+        "app_b": (complete, complete),
+        "other": (None, complete),
+    }
+
+
+def test_the_first_sync_of_an_instance_stamps_its_state(scripted: tuple[World, Instance, Sync]) -> None:
+    world, instance, sync = scripted
+    assert not AccountSyncState.objects.filter(instance=instance).exists()
+    world.add("alice")
+    sync()
+    state = AccountSyncState.objects.get(instance=instance)
+    assert state.listed_at is not None and state.databases_unreadable == {}
+    assert Account.objects.get(instance=instance).last_seen() == state.listed_at
