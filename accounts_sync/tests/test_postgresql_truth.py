@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.live]
 
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 SEQUENCE_PRIVILEGES = ("USAGE", "SELECT", "UPDATE")
+COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
 
 
 @dataclass
@@ -388,6 +389,15 @@ def test_effective_privileges_equal_has_privilege(scenario: Scenario) -> None:
             (scope, "EXECUTE", f"pg_catalog.has_function_privilege(%s, '{regproc}'::regprocedure, %s)")
         )
     db, p = scenario.db, scenario.prefix
+    for column in ("a", "b"):  # one with a column grant of its own per role, both under the table's
+        checks += [
+            (
+                Scope.of("column", db, "s", "t", column),
+                priv,
+                f"pg_catalog.has_column_privilege(%s, 's.t'::regclass, '{column}', %s)",
+            )
+            for priv in COLUMN_PRIVILEGES
+        ]
     for scope, privileges, sql in [
         (Scope.of("database", db), ("CONNECT", "CREATE", "TEMPORARY"), f"has_database_privilege(%s, '{db}', %s)"),
         (Scope.of("schema", db, "s"), ("USAGE", "CREATE"), "has_schema_privilege(%s, 's', %s)"),
@@ -411,9 +421,13 @@ def test_effective_privileges_equal_has_privilege(scenario: Scenario) -> None:
             (plain, with_option) = scenario.query(
                 scenario.db, f"SELECT {sql}, {sql}", (who, priv, who, f"{priv} WITH GRANT OPTION")
             )[0]
-            has = (scope, priv, False) in mine or (scope, priv, True) in mine
+            # a column is covered by its own grant and by the table's (as has_column_privilege says)
+            covering = [scope, Scope.of("table", *scope.path[:3])] if scope.kind == "column" else [scope]
+            has = any((c, priv, g) in mine for c in covering for g in (False, True))
             # the owner (and whoever inherits the owner role) may always grant what it holds
-            grantable = (scope, priv, True) in mine or (has and scope in owned)
+            grantable = any((c, priv, True) in mine for c in covering) or (
+                has and any(c in owned for c in covering)
+            )
             if (has, grantable) != (plain, with_option):
                 mismatches.append((account, scope.render(), priv, (has, grantable), (plain, with_option)))
     assert not mismatches
