@@ -666,9 +666,14 @@ class SQLServer(Engine):
     def attributes(self) -> list[Statement]:
         if self.database or self.account.is_role:
             return []
+        out = []
         if self.account.attributes.get("disabled"):
-            return [Statement(f"ALTER LOGIN {self.who()} DISABLE")]
-        return []
+            out.append(Statement(f"ALTER LOGIN {self.who()} DISABLE"))
+        attrs = self.account.attributes
+        # A new login has CONNECT SQL: without it, it was taken away (a DENY is stated as a grant).
+        if attrs.get("connect_sql_not_granted") and not attrs.get("connect_sql_denied"):
+            out.append(Statement(f"REVOKE CONNECT SQL FROM {self.who()}"))
+        return out
 
 
 ORACLE_RESERVED = frozenset(

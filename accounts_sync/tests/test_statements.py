@@ -48,6 +48,17 @@ def test_sql_server_logins_roles_users_and_brackets() -> None:
     ]
 
 
+def test_a_sql_server_login_without_connect_sql_says_it_was_revoked() -> None:
+    """CREATE LOGIN grants CONNECT SQL: a login without it had it revoked (a DENY is a grant row)."""
+    login = Account("sqlserver", "app", "app", attributes={"connect_sql_not_granted": True, "disabled": True})
+    assert sql(login, []) == ["ALTER LOGIN [app] DISABLE", "REVOKE CONNECT SQL FROM [app]"]
+    assert sql(Account("sqlserver", "ok", "ok", attributes={"connect_sql_not_granted": False}), []) == []
+    denied = Account(
+        "sqlserver", "d", "d", attributes={"connect_sql_not_granted": True, "connect_sql_denied": True}
+    )
+    assert sql(denied, [Privilege("server", (), "CONNECT SQL", denied=True)]) == ["DENY CONNECT SQL TO [d]"]
+
+
 def test_sql_server_fixed_roles_hold_their_permissions_by_definition() -> None:
     sysadmin = Account("sqlserver", "sysadmin", "sysadmin", is_role=True)
     reader = Account(
