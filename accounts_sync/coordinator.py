@@ -714,12 +714,14 @@ class AccountSyncCoordinator(InstanceCoordinator):
             state["databases_unreadable"] = self.pending.unreadable
         if state:
             state["updated_at"] = self.now
-            rows = AccountSyncState.objects.filter(instance=self.instance)
-            if self.state.exists:
-                writes.append(lambda: rows.update(**state))
-            else:
-                writes.append(lambda: AccountSyncState.objects.create(instance=self.instance, **state))
+            writes.append(lambda: self._write_state(state))
         return writes
+
+    def _write_state(self, values: dict[str, Any]) -> None:
+        """One statement: an UPDATE of the row the inventory read, or an INSERT of the first."""
+        rows = AccountSyncState.objects.filter(instance=self.instance)
+        if not (self.state.exists and rows.update(**values)):  # gone meanwhile: made again
+            AccountSyncState.objects.update_or_create(instance=self.instance, defaults=values)
 
     def _log(self, identity: str | None, change_type: str, details: dict[str, Any], summary: str) -> None:
         self.pending.changes.append((identity, change_type, details, summary))

@@ -333,9 +333,10 @@ def bench(
         # A no-change sync is repeatable: best of three, like the catalog read, so that one
         # stall of the shared servers does not decide the figure.
         again, again_q, r2 = min((timed(sync) for _ in range(3)), key=lambda t: t[0])
-        # The server's own accounts (and any a test left) are synced too, as in production.
+        # The server's own accounts (and any a test left) are synced too, as in production; the
+        # N stay unchanged whatever else happens on the shared server meanwhile.
         created, unchanged = r1.items_created, r2.sync_details["collection"]["unchanged"]
-        assert created >= n and unchanged == created, (r1, r2)
+        assert created >= n and unchanged >= n, (r1, r2)
     finally:
         if not keep:
             world.drop()

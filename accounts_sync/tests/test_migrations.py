@@ -1,8 +1,10 @@
-"""The migration that brings severities and first-seen sessions assesses what is already stored."""
+"""Migrations that rewrite what is already stored: severities and first-seen sessions, and the
+last-seen time when going back from last-seen-by-listing."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -29,6 +31,15 @@ def migrate(targets: list[tuple[str, str]]) -> Any:
     executor.loader.build_graph()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def latest_schema_after() -> Any:
+    """Every later test expects the schema of the newest migrations: put it back."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_stored_changes_get_their_severity_and_accounts_their_first_session() -> None:
@@ -68,3 +79,34 @@ def test_stored_changes_get_their_severity_and_accounts_their_first_session() ->
         "high",  # an unlock
     ]
     assert set(Account.objects.values_list("first_seen_session_uuid", flat=True)) == {added_in}
+
+
+def test_going_back_from_last_seen_by_listing_writes_the_time_each_empty_one_stands_for() -> None:
+    before, after = around("_account_last_seen_by_listing")
+    new = migrate(after)
+    Account = new.get_model("accounts_sync", "Account")
+    AccountSyncState = new.get_model("accounts_sync", "AccountSyncState")
+    listed, other = InstanceFactory(), InstanceFactory()
+    stamp = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
+    own = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    first = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+    AccountSyncState.objects.create(instance_id=listed.pk, listed_at=stamp)
+    for instance, identity, last_seen in (
+        (listed, "follows", None),
+        (listed, "own", own),
+        (other, "unstamped", None),  # no listing recorded: its first sighting is all that is known
+    ):
+        Account.objects.create(
+            instance_id=instance.pk,
+            identity=identity,
+            username=identity,
+            first_seen_at=first,
+            last_seen_at=last_seen,
+        )
+    old = migrate(before)
+    Account = old.get_model("accounts_sync", "Account")
+    assert dict(Account.objects.values_list("identity", "last_seen_at")) == {
+        "follows": stamp,
+        "own": own,
+        "unstamped": first,
+    }

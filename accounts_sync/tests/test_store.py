@@ -787,4 +787,34 @@ def test_the_first_sync_of_an_instance_stamps_its_state(scripted: tuple[World, I
     sync()
     state = AccountSyncState.objects.get(instance=instance)
     assert state.listed_at is not None and state.databases_unreadable == {}
-    assert Account.objects.get(instance=instance).last_seen() == state.listed_at
+    account = Account.objects.get(instance=instance)
+    assert account.last_seen_at is None and account.last_seen() == state.listed_at
+
+
+def test_an_account_unlisted_twice_keeps_the_last_listing_that_showed_it(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    world, instance, sync = scripted
+    world.add("app", "[Sa]]les].[svc]")
+    sync()
+    shown = listed_at(instance)
+    del world.accounts["[Sa]]les].[svc]"]
+    world.notes = {"databases_unreadable": {"Sa]les": "database is OFFLINE"}}
+    sync()
+    sync()  # still unreadable: the listings that did not show it do not count
+    assert listed_at(instance) > shown
+    assert seen(instance)["[Sa]]les].[svc]"] == (shown, shown)
+
+
+def test_an_account_stamped_by_a_limited_sync_keeps_that_time_when_it_goes(
+    scripted: tuple[World, Instance, Sync],
+) -> None:
+    world, instance, sync = scripted
+    world.add("app_a", "other")
+    sync()
+    with AccountSyncCoordinator(instance, session=SyncSessionFactory(), only_like="app\\_%") as limited:
+        limited.run()
+    assert limited.now > listed_at(instance)
+    del world.accounts["app_a"]
+    sync()
+    assert seen(instance)["app_a"] == (limited.now, limited.now)
