@@ -55,6 +55,20 @@ def preload() -> None:
             importlib.import_module(name)
 
 
+class FirstFailure:
+    """A pytest plugin that writes the node id of the first failing test to a file: the tests
+    that kill mutants are run first for the module's next mutants."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.seen = False
+
+    def pytest_runtest_logreport(self, report: object) -> None:
+        if getattr(report, "failed", False) and not self.seen:
+            self.seen = True
+            Path(self.path).write_text(str(getattr(report, "nodeid", "")))
+
+
 def run_child(request: dict[str, object]) -> None:
     """In the forked child: become the pytest run asked for, and exit with its status."""
     os.chdir(str(request["cwd"]))
@@ -65,7 +79,8 @@ def run_child(request: dict[str, object]) -> None:
     os.dup2(devnull, 2)
     import pytest
 
-    code = pytest.main([str(a) for a in request["args"]])  # type: ignore[attr-defined]
+    plugins = [FirstFailure(str(request["record"]))] if request.get("record") else []
+    code = pytest.main([str(a) for a in request["args"]], plugins=plugins)  # type: ignore[attr-defined]
     os._exit(int(code))
 
 
@@ -104,11 +119,13 @@ def serve(path: str) -> None:
             handle(conn)
 
 
-def ask(path: str, args: list[str], env: dict[str, str], cwd: str) -> int:
-    """Client side: one pytest run through the server; its exit status."""
+def ask(path: str, args: list[str], env: dict[str, str], cwd: str, record: str = "") -> int:
+    """Client side: one pytest run through the server; its exit status (`record`: a file for
+    the node id of the first failing test)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.connect(path)
-        conn.sendall(json.dumps({"args": args, "env": env, "cwd": cwd}).encode() + b"\n")
+        request = {"args": args, "env": env, "cwd": cwd, "record": record}
+        conn.sendall(json.dumps(request).encode() + b"\n")
         answer = conn.makefile("rb").readline()
     return int(answer) if answer.strip() else 70
 

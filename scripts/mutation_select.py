@@ -106,38 +106,67 @@ def restore(run: dict) -> None:
     conn.close()
 
 
+def killers_first(tests: list[str], killers: dict[str, int]) -> list[str]:
+    """The tests that killed the module's earlier mutants first, the most often first; then the
+    others in file order. Most mutants fall to a few tests, and a run stops at its first failure."""
+    rank = {nodeid: i for i, nodeid in enumerate(tests)}
+    return sorted(tests, key=lambda t: (-killers.get(t, 0), rank[t]))
+
+
+def load_killers(path: Path) -> dict[str, int]:
+    try:
+        return {str(k): int(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def main() -> int:
-    plan = json.loads(Path(sys.argv[1]).read_text())
+    plan_path = Path(sys.argv[1])
+    plan = json.loads(plan_path.read_text())
     module_text = Path(plan["module"]).read_text()
     tests = select(plan, module_text, Path(plan["original"]).read_text())
     if tests == []:
         return 0  # no test runs the mutated code: it survives
+    killers_path = plan_path.with_suffix(".killers.json")
+    if tests is EVERY_TEST:
+        tests = list(plan["order"])
+        count = "all"
+    else:
+        count = str(len(tests))
+    tests = killers_first(tests, load_killers(killers_path))
     server = plan.get("server")
     started = time.monotonic()
     code = 0
     try:
-        code = _run_tests(plan, tests, server)
+        code = _run_tests(plan, tests, server, killers_path)
     finally:  # how long each mutant took, and with how many tests: where a module's time goes
         with open(Path(sys.argv[1]).with_suffix(".times.log"), "a") as log:
             changed = sorted(
                 changed_lines(Path(plan["original"]).read_text().splitlines(), module_text.splitlines())
             )
-            count = "all" if tests is EVERY_TEST else len(tests)
             log.write(f"{changed} tests={count} code={code} {time.monotonic() - started:.1f}s\n")
     return code
 
 
-def _run_tests(plan: dict, tests: list[str] | None, server: str | None) -> int:
+def _run_tests(plan: dict, tests: list[str], server: str | None, killers_path: Path) -> int:
+    record = killers_path.with_suffix(".last")
     for run in plan["runs"]:
         restore(run)
-        argv = [*plan["pytest"], *(plan["files"] if tests is EVERY_TEST else tests)]
+        argv = [*plan["pytest"], *tests]
+        record.unlink(missing_ok=True)
         if server and Path(server).exists():
             from mutation_forkserver import ask
 
-            code = ask(server, argv[3:], run["env"], os.getcwd())  # argv[:3]: python -m pytest
+            # argv[:3]: python -m pytest
+            code = ask(server, argv[3:], run["env"], os.getcwd(), record=str(record))
         else:
             code = subprocess.run(argv, env={**os.environ, **run["env"]}, check=False).returncode
         if code != 0:
+            if record.exists():
+                killers = load_killers(killers_path)
+                nodeid = record.read_text()
+                killers[nodeid] = killers.get(nodeid, 0) + 1
+                killers_path.write_text(json.dumps(killers))
             return code
     return 0
 
