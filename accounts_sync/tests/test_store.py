@@ -4,6 +4,8 @@ changes caused by roles, format upgrades, unreadable databases carried over, ren
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -784,7 +786,10 @@ def test_the_first_sync_of_an_instance_stamps_its_state(scripted: tuple[World, I
     world, instance, sync = scripted
     assert not AccountSyncState.objects.filter(instance=instance).exists()
     world.add("alice")
-    sync()
+    with CaptureQueriesContext(connection) as first:
+        sync()
+    state_queries = [q["sql"] for q in first.captured_queries if "accounts_sync_accountsyncstate" in q["sql"]]
+    assert len(state_queries) == 2 and state_queries[1].startswith("INSERT")  # read, then one INSERT
     state = AccountSyncState.objects.get(instance=instance)
     assert state.listed_at is not None and state.databases_unreadable == {}
     account = Account.objects.get(instance=instance)
@@ -818,3 +823,38 @@ def test_an_account_stamped_by_a_limited_sync_keeps_that_time_when_it_goes(
     del world.accounts["app_a"]
     sync()
     assert seen(instance)["app_a"] == (limited.now, limited.now)
+
+
+def test_the_collector_resumes_only_once_the_coordinator_and_its_objects_are_gone(
+    scripted: tuple[World, Instance, Sync], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resumed while a sync's objects still live, the collector's first pass would scan them all."""
+    world, instance, _ = scripted
+    world.add("alice", "bob")
+    assert gc.isenabled()
+    made: list[weakref.ref[AccountSyncCoordinator]] = []
+    at_resume: list[bool] = []  # was the coordinator gone when the collector was resumed?
+    at_exit: list[bool] = []  # was the collector paused while the connection closed?
+    for_session = AccountSyncCoordinator.for_session.__func__  # type: ignore[attr-defined]
+    exit_, enable = AccountSyncCoordinator.__exit__, gc.enable
+
+    def tracked(cls: type[AccountSyncCoordinator], *args: Any) -> AccountSyncCoordinator:
+        coordinator = for_session(cls, *args)
+        made.append(weakref.ref(coordinator))
+        return coordinator
+
+    def closing(self: AccountSyncCoordinator, *exc: Any) -> None:
+        at_exit.append(gc.isenabled())
+        exit_(self, *exc)
+
+    def resumed() -> None:
+        at_resume.append(all(ref() is None for ref in made))
+        enable()
+
+    monkeypatch.setattr(AccountSyncCoordinator, "for_session", classmethod(tracked))
+    monkeypatch.setattr(AccountSyncCoordinator, "__exit__", closing)
+    monkeypatch.setattr(gc, "enable", resumed)
+    result = AccountSyncCoordinator.sync(instance, SyncSessionFactory())
+    assert result.items_created == 2
+    assert len(made) == 1 and at_exit == [False] and at_resume == [True]
+    assert gc.isenabled()
