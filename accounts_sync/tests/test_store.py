@@ -758,9 +758,13 @@ def test_accounts_with_a_time_of_their_own_follow_the_listing_again(
     old = timezone.now() - timedelta(days=3)
     Account.objects.filter(instance=instance).update(last_seen_at=old)
     assert {own for own, _ in seen(instance).values()} == {old}
-    sync()
+    with CaptureQueriesContext(connection) as again:
+        sync()
     now = listed_at(instance)
     assert seen(instance) == {"alice": (None, now), "bob": (None, now)}
+    # Two writes (the accounts, the instance's state): together or not at all.
+    writes = [q["sql"] for q in again.captured_queries if not q["sql"].startswith("SELECT")]
+    assert [w.split()[0] for w in writes] == ["INSERT", "SAVEPOINT", "UPDATE", "UPDATE", "RELEASE"]
 
 
 def test_a_sync_limited_to_some_accounts_stamps_them_not_the_instance(
