@@ -30,6 +30,8 @@ SEEDING_MIGRATIONS: tuple[tuple[str, str], ...] = (
 CONVERTING_MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("whalefall", "0007_instance_tags"),
     ("accounts_sync", "0006_baseline_entry_and_change_severity"),
+    # Its code runs only going back (forward is a no-op).
+    ("accounts_sync", "0008_account_last_seen_by_listing"),
 )
 
 
