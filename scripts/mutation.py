@@ -234,6 +234,19 @@ def _save_baseline(run: dict[str, object]) -> None:
     conn.close()
 
 
+def test_durations(output: str) -> dict[str, float]:
+    """Seconds per test (setup, call and teardown) from pytest's `--durations=0` report."""
+    seconds: dict[str, float] = {}
+    for line in output.splitlines():
+        parts = line.split(maxsplit=2)
+        if len(parts) == 3 and parts[0].endswith("s") and parts[1] in ("setup", "call", "teardown"):
+            try:
+                seconds[parts[2]] = seconds.get(parts[2], 0.0) + float(parts[0][:-1])
+            except ValueError:
+                continue
+    return seconds
+
+
 def coverage_map(data_file: Path, module_path: Path, order: list[str]) -> dict[str, list[int]]:
     """Line -> indexes (in `order`) of the tests that executed it, from pytest-cov's per-test
     contexts ("file.py::test|run"). Lines run outside any test (collection) get no test."""
@@ -294,14 +307,17 @@ def run_module(
     # which test runs which line, so that each mutant runs only the tests that can see it.
     runs = _runs(module, work, name, pg_port)
     lines: dict[str, set[int]] = {}
+    index = {nodeid: i for i, nodeid in enumerate(order)}
+    durations: dict[int, float] = {}  # test -> its seconds in the baseline (the slower database)
     baseline_seconds = 0.0
     for run in runs:
         data_file = work / f".mutation/{name}.{run['database']}.coverage"
         data_file.unlink(missing_ok=True)
         cov = [f"--cov={Path(module).parent}", "--cov-context=test", "--cov-report="]
+        timing = ["--durations=0", "--durations-min=0"]
         began = time.monotonic()
         baseline = subprocess.run(
-            [*locked, *pytest, "--create-db", *cov, *files],
+            [*locked, *pytest, "--create-db", *cov, *timing, *files],
             cwd=work,
             capture_output=True,
             text=True,
@@ -313,20 +329,26 @@ def run_module(
                 f"{module}: the tests fail without any mutation ({run['database']}):\n{baseline.stdout[-3000:]}"
             )
         baseline_seconds = max(baseline_seconds, time.monotonic() - began)
+        for nodeid, seconds in test_durations(baseline.stdout).items():
+            if nodeid in index:
+                durations[index[nodeid]] = max(durations.get(index[nodeid], 0.0), seconds)
         _save_baseline(run)
         for line, ids in coverage_map(data_file, work / module, order).items():
             lines.setdefault(line, set()).update(ids)
     shutil.copyfile(work / module, original)
     plan = work / f".mutation/{name}.plan.json"
     socket_path = work / f".mutation/{name}.sock"
+    warm_path = work / f".mutation/{name}.warm.sock"
     plan.write_text(
         json.dumps(
             {
                 "server": str(socket_path),
+                "warm_server": str(warm_path),
                 "module": str(work / module),
                 "original": str(original),
                 "order": order,
                 "lines": {line: sorted(ids) for line, ids in lines.items()},
+                "durations": {str(i): round(seconds, 3) for i, seconds in durations.items()},
                 "files": files,
                 "pytest": pytest,
                 "runs": runs,
@@ -355,16 +377,44 @@ def run_module(
     excused = excuse(session, module, work)
     started = time.monotonic()
     command = [*locked, str(ROOT / ".venv/bin/cosmic-ray"), "exec", str(config), str(session)]
-    server = subprocess.Popen(
-        [".venv/bin/python", str(ROOT / "scripts/mutation_forkserver.py"), str(socket_path)], cwd=work
-    )
+    servers = [
+        start_server(socket_path, work, work / f".mutation/{name}.cold.log"),
+        start_server(warm_path, work, work / f".mutation/{name}.warm.log", plan=plan, env=runs[0]["env"]),
+    ]
     try:
         subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
     finally:
-        server.kill()
-        server.wait()
+        for server in servers:
+            server.kill()
+            server.wait()
         socket_path.unlink(missing_ok=True)
+        warm_path.unlink(missing_ok=True)
     return summarize(module, session, work, excused, time.monotonic() - started)
+
+
+def start_server(
+    socket_path: Path, work: Path, log: Path, *, plan: Path | None = None, env: object = None
+) -> subprocess.Popen[bytes]:
+    """A fork server (scripts/mutation_forkserver.py), ready when this returns: a warm one loads the
+    unmutated module, so cosmic-ray must not write a mutant before it has. One that fails to start
+    is left out (its mutants go to the cold server, or to processes of their own)."""
+    socket_path.unlink(missing_ok=True)
+    args = [str(socket_path), *(["--warm", str(plan)] if plan else [])]
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [".venv/bin/python", str(ROOT / "scripts/mutation_forkserver.py"), *args],
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **dict(env or {})},  # type: ignore[call-overload]
+        )
+    deadline = time.monotonic() + 300
+    while not socket_path.exists() and server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not socket_path.exists():
+        server.kill()
+        print(f"warning: {socket_path.name}: the fork server did not start (see {log})", file=sys.stderr)
+    return server
 
 
 def rescore(module: str, work: Path) -> dict[str, object] | None:
@@ -483,7 +533,7 @@ def summarize(
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
-    killed = survived = incompetent = pending = 0
+    killed = survived = incompetent = pending = timeouts = 0
     survivors: list[str] = []
     source = (work / module).read_text()
     with use_db(str(session), WorkDB.Mode.open) as db:
@@ -514,6 +564,7 @@ def summarize(
                 )
             else:
                 killed += 1
+                timeouts += (result.output or "").startswith("timeout")
     scored = killed + survived
     annotations = sum(1 for reason in excused.values() if reason == ANNOTATION)
     return {
@@ -522,6 +573,7 @@ def summarize(
         "mutants": killed + survived + incompetent + pending + len(excused),
         "excused": len(excused) - annotations,
         "killed": killed,
+        "timeouts": timeouts,
         "survived": survived,
         "incompetent": incompetent,
         "not_run": pending,
@@ -534,6 +586,7 @@ def summarize(
 def print_report(report: dict[str, object]) -> None:
     print(
         f"{report['module']}: {report['score']:.0%} killed ({report['killed']} killed, "
+        f"{report.get('timeouts', 0)} of them by a timeout, "
         f"{report['survived']} survived, {report['excused']} excused as equivalent, "
         f"{report['annotations']} in annotations, {report['incompetent']} incompetent, "
         f"{report['not_run']} not run; {report['mutants']} mutants, {report['seconds']} s)",

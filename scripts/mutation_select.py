@@ -23,7 +23,16 @@ import sys
 import time
 from pathlib import Path
 
+from mutation_forkserver import PATCH_REFUSED, TIMED_OUT, ask
+
 EVERY_TEST = None  # `select` result: run the module's whole test files
+
+# A mutant's run may take this many times what its tests took in the baseline (measured there
+# with coverage on, so slower than here), plus the start-up, before it counts as killed by a
+# timeout: a mutant that makes a loop or a retry wait forever costs seconds, not the minutes of
+# cosmic-ray's own timeout (which stays, for a run that is never answered at all).
+SLOWER = 5.0
+START_UP = 15.0
 
 
 def changed_lines(original: list[str], mutated: list[str]) -> set[int]:
@@ -121,6 +130,7 @@ def load_killers(path: Path) -> dict[str, int]:
 
 
 def main() -> int:
+    began = time.time()
     plan_path = Path(sys.argv[1])
     plan = json.loads(plan_path.read_text())
     module_text = Path(plan["module"]).read_text()
@@ -134,33 +144,41 @@ def main() -> int:
     else:
         count = str(len(tests))
     tests = killers_first(tests, load_killers(killers_path))
-    server = plan.get("server")
     started = time.monotonic()
     code = 0
     try:
-        code = _run_tests(plan, tests, server, killers_path)
+        # Code that runs at import needs the mutant imported: only a cold run has that.
+        code = _run_tests(plan, tests, count != "all", killers_path)
     finally:  # how long each mutant took, and with how many tests: where a module's time goes
         with open(Path(sys.argv[1]).with_suffix(".times.log"), "a") as log:
             changed = sorted(
                 changed_lines(Path(plan["original"]).read_text().splitlines(), module_text.splitlines())
             )
-            log.write(f"{changed} tests={count} code={code} {time.monotonic() - started:.1f}s\n")
+            log.write(
+                f"{began:.1f} {changed} tests={count} code={code} on={'+'.join(RAN_ON)} "
+                f"{time.monotonic() - started:.1f}s (all {time.time() - began:.1f}s)\n"
+            )
     return code
 
 
-def _run_tests(plan: dict, tests: list[str], server: str | None, killers_path: Path) -> int:
+def deadline(plan: dict, tests: list[str]) -> float:
+    """Seconds a run of `tests` is given (see SLOWER)."""
+    index = {nodeid: i for i, nodeid in enumerate(plan["order"])}
+    durations: dict[str, float] = plan.get("durations", {})
+    return START_UP + SLOWER * sum(durations.get(str(index.get(t)), 0.0) for t in tests)
+
+
+def _run_tests(plan: dict, tests: list[str], warm: bool, killers_path: Path) -> int:
     record = killers_path.with_suffix(".last")
-    for run in plan["runs"]:
+    timeout = deadline(plan, tests)
+    for i, run in enumerate(plan["runs"]):
         restore(run)
         argv = [*plan["pytest"], *tests]
         record.unlink(missing_ok=True)
-        if server and Path(server).exists():
-            from mutation_forkserver import ask
-
-            # argv[:3]: python -m pytest
-            code = ask(server, argv[3:], run["env"], os.getcwd(), record=str(record))
-        else:
-            code = subprocess.run(argv, env={**os.environ, **run["env"]}, check=False).returncode
+        # Only the first run's environment is the warm server's.
+        code = _one_run(plan, run, argv, str(record), warm=warm and i == 0, timeout=timeout)
+        if code == TIMED_OUT:
+            print(f"timeout: the tests ran longer than {timeout:.0f} s", flush=True)
         if code != 0:
             if record.exists():
                 killers = load_killers(killers_path)
@@ -169,6 +187,27 @@ def _run_tests(plan: dict, tests: list[str], server: str | None, killers_path: P
                 killers_path.write_text(json.dumps(killers))
             return code
     return 0
+
+
+RAN_ON: list[str] = []  # where each run went (warm, cold, own), for the times log
+
+
+def _one_run(plan: dict, run: dict, argv: list[str], record: str, *, warm: bool, timeout: float) -> int:
+    """One pytest run: a warm server's child if it can take the mutant, else a cold one's, else a
+    process of its own (no server: run by hand)."""
+    servers = [("warm", plan.get("warm_server"))] if warm else []
+    for kind, server in [*servers, ("cold", plan.get("server"))]:
+        if server and Path(server).exists():
+            # argv[:3]: python -m pytest
+            code = ask(server, argv[3:], run["env"], os.getcwd(), record=record, timeout=timeout)
+            if kind == "cold" or code != PATCH_REFUSED:
+                RAN_ON.append(kind)
+                return code
+    RAN_ON.append("own")
+    try:
+        return subprocess.run(argv, env={**os.environ, **run["env"]}, check=False, timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        return TIMED_OUT
 
 
 if __name__ == "__main__":
