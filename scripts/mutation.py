@@ -384,9 +384,13 @@ def run_module(
     try:
         subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
     finally:
-        for server in servers:
-            server.kill()
-            server.wait()
+        for server in servers:  # a server ends the run under way, if any, before it goes
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         socket_path.unlink(missing_ok=True)
         warm_path.unlink(missing_ok=True)
     return summarize(module, session, work, excused, time.monotonic() - started)
@@ -564,7 +568,8 @@ def summarize(
                 )
             else:
                 killed += 1
-                timeouts += (result.output or "").startswith("timeout")
+                output = result.output or ""
+                timeouts += output == "timeout" or "timeout: the tests ran longer" in output
     scored = killed + survived
     annotations = sum(1 for reason in excused.values() if reason == ANNOTATION)
     return {

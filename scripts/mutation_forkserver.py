@@ -29,6 +29,7 @@ import select
 import signal
 import socket
 import sys
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,12 @@ PRELOAD = (
 
 # A warm child's exit status when it cannot swap the mutant in: the client asks a cold server.
 PATCH_REFUSED = 75
+# ...when the mutated function ran while the module loaded: what it made then is used by tests
+# that coverage (recorded per test) does not link to it, so the cold run gets every test.
+RAN_AT_LOAD = 76
+# Seconds a run cut short by its client has to end itself (pytest's teardown: session fixtures
+# stop the servers they started, live accounts are dropped) before its processes are killed.
+GRACE = 10.0
 
 
 def preload() -> None:
@@ -104,10 +111,13 @@ def warm_up(plan: dict) -> Warm | None:
             called.add((frame.f_code.co_qualname, frame.f_code.co_firstlineno))
 
     import pytest
+    from django.db.migrations.loader import MigrationLoader
 
     sys.setprofile(profile)
     try:
         code = pytest.main([*plan["pytest"][3:], "--collect-only", *plan["files"]])
+        if code == 0:
+            MigrationLoader(None, ignore_no_migrations=True)  # each child's test database setup loads them
     finally:
         sys.setprofile(None)
     module = sys.modules.get(name)
@@ -116,9 +126,7 @@ def warm_up(plan: dict) -> Warm | None:
     if Path(path).read_text() != source:  # a mutant was written while we loaded: not the original
         return None
     from django.db import connections
-    from django.db.migrations.loader import MigrationLoader
 
-    MigrationLoader(None, ignore_no_migrations=True)  # each child's test database setup loads them
     connections.close_all()
     Path(importlib.util.cache_from_source(path)).unlink(missing_ok=True)
     return Warm(name, path, source, frozenset(called))
@@ -163,32 +171,34 @@ def live_function(module: types.ModuleType, key: CodeKey) -> types.FunctionType 
     return None
 
 
-def swap_in(warm: Warm) -> bool:
-    """Give the loaded functions that the mutant changed their mutated code. False when that
-    cannot stand for importing the mutant (the caller then runs it cold)."""
+def swap_in(warm: Warm) -> int:
+    """Give the loaded functions that the mutant changed their mutated code: 0, or why that cannot
+    stand for importing the mutant (PATCH_REFUSED, RAN_AT_LOAD; the caller then runs it cold)."""
     mutated = Path(warm.path).read_text()
     try:
         before = functions(compile(warm.source, warm.path, "exec"))
         after = functions(compile(mutated, warm.path, "exec"))
     except SyntaxError:
-        return False
+        return PATCH_REFUSED
     if before.keys() != after.keys():
-        return False
+        return PATCH_REFUSED
     changed = [k for k in before if before[k] != after[k] and "<locals>" not in k[0]]
     if not changed:
-        return False
+        return PATCH_REFUSED
+    if any(key in warm.called for key in changed):
+        return RAN_AT_LOAD
     module = sys.modules[warm.name]
     swaps = []
     for key in changed:
         func, code = live_function(module, key), after[key]
-        if key in warm.called or func is None or code is None or before[key] is None:
-            return False
+        if func is None or code is None or before[key] is None:
+            return PATCH_REFUSED
         if len(code.co_freevars) != len(func.__closure__ or ()):
-            return False
+            return PATCH_REFUSED
         swaps.append((func, code))
     for func, code in swaps:
         func.__code__ = code
-    return True
+    return 0
 
 
 class FirstFailure:
@@ -207,8 +217,12 @@ class FirstFailure:
 
 def run_child(request: dict[str, object], warm: Warm | None) -> None:
     """In the forked child: become the pytest run asked for, and exit with its status."""
+    os.setpgid(0, 0)  # a group of its own, so that what it starts can be stopped with it
     os.chdir(str(request["cwd"]))
     os.environ.update({str(k): str(v) for k, v in dict(request["env"]).items()})  # type: ignore[call-overload]
+    # Processes the tests start (runscheduler, management commands) import the project fresh,
+    # mutant included: no bytecode of theirs may outlive this mutant.
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -217,8 +231,8 @@ def run_child(request: dict[str, object], warm: Warm | None) -> None:
         # The mutant is imported from its source: bytecode written for it could be taken for the
         # next mutant's (same size, same second).
         sys.dont_write_bytecode = True
-    elif not swap_in(warm):
-        os._exit(PATCH_REFUSED)
+    elif refused := swap_in(warm):
+        os._exit(refused)
     import pytest
 
     plugins = [FirstFailure(str(request["record"]))] if request.get("record") else []
@@ -226,8 +240,33 @@ def run_child(request: dict[str, object], warm: Warm | None) -> None:
     os._exit(int(code))
 
 
+CHILD: list[int] = []  # the run under way, for `stop`
+
+
+def stop(pid: int) -> None:
+    """End a run cut short: an interrupt first, so that pytest tears its fixtures down, then, past
+    GRACE, a kill of its whole process group (a loop in C never sees the interrupt)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGINT)
+    deadline = time.monotonic() + GRACE
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            break
+        time.sleep(0.05)
+    else:
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(ProcessLookupError):
+                kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    with contextlib.suppress(ProcessLookupError):  # what the run started and left behind
+        os.killpg(pid, signal.SIGKILL)
+
+
 def handle(conn: socket.socket, warm: Warm | None) -> None:
-    request = json.loads(conn.makefile("rb").readline())
+    line = conn.makefile("rb").readline()
+    if not line.strip():  # the client went away before it asked
+        return
+    request = json.loads(line)
     pid = os.fork()
     if pid == 0:
         try:
@@ -235,18 +274,30 @@ def handle(conn: socket.socket, warm: Warm | None) -> None:
             run_child(request, warm)
         finally:
             os._exit(70)
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            code = os.waitstatus_to_exitcode(status)
-            with contextlib.suppress(OSError):
-                conn.sendall(f"{code}\n".encode())
-            return
-        readable, _, _ = select.select([conn], [], [], 0.05)
-        if readable and not conn.recv(1, socket.MSG_PEEK):  # the client is gone
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return
+    with contextlib.suppress(OSError):  # the child does it too: whichever runs first
+        os.setpgid(pid, pid)
+    CHILD[:] = [pid]
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"{code}\n".encode())
+                return
+            readable, _, _ = select.select([conn], [], [], 0.05)
+            if readable and not conn.recv(1, socket.MSG_PEEK):  # the client is gone
+                stop(pid)
+                return
+    finally:
+        CHILD.clear()
+
+
+def on_terminate(_signum: int, _frame: object) -> None:
+    """The script is done with this server (or was interrupted): the run under way goes too."""
+    for pid in CHILD:
+        stop(pid)
+    os._exit(0)
 
 
 def serve(path: str, plan_path: str | None = None) -> None:
@@ -262,10 +313,14 @@ def serve(path: str, plan_path: str | None = None) -> None:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(1)
+    signal.signal(signal.SIGTERM, on_terminate)
     while True:
         conn, _ = server.accept()
         with conn:
-            handle(conn, warm)
+            try:
+                handle(conn, warm)
+            except Exception as exc:  # noqa: BLE001 - one bad request must not end the server
+                print(f"request failed: {exc!r}", file=sys.stderr, flush=True)
 
 
 TIMED_OUT = 124  # `ask`'s answer when the run took longer than it was given (its child is killed)

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from mutation_forkserver import PATCH_REFUSED, TIMED_OUT, ask
+from mutation_forkserver import PATCH_REFUSED, RAN_AT_LOAD, TIMED_OUT, ask
 
 EVERY_TEST = None  # `select` result: run the module's whole test files
 
@@ -170,15 +170,28 @@ def deadline(plan: dict, tests: list[str]) -> float:
 
 def _run_tests(plan: dict, tests: list[str], warm: bool, killers_path: Path) -> int:
     record = killers_path.with_suffix(".last")
-    timeout = deadline(plan, tests)
     for i, run in enumerate(plan["runs"]):
         restore(run)
-        argv = [*plan["pytest"], *tests]
         record.unlink(missing_ok=True)
-        # Only the first run's environment is the warm server's.
-        code = _one_run(plan, run, argv, str(record), warm=warm and i == 0, timeout=timeout)
+        code = None
+        if warm and i == 0:  # only the first run's environment is the warm server's
+            code = _ask("warm", plan, run, tests, record)
+            if code == RAN_AT_LOAD:  # what it made while loading is used by tests coverage missed
+                tests = killers_first(list(plan["order"]), load_killers(killers_path))
+            if code in (PATCH_REFUSED, RAN_AT_LOAD):
+                code = None
+        if code is None:
+            code = _ask("cold", plan, run, tests, record)
+        if code is None:  # no server (run by hand, or it died): a process of its own
+            RAN_ON.append("own")
+            try:
+                argv = [*plan["pytest"], *tests]
+                env = {**os.environ, **run["env"]}
+                code = subprocess.run(argv, env=env, check=False, timeout=deadline(plan, tests)).returncode
+            except subprocess.TimeoutExpired:
+                code = TIMED_OUT
         if code == TIMED_OUT:
-            print(f"timeout: the tests ran longer than {timeout:.0f} s", flush=True)
+            print(f"timeout: the tests ran longer than {deadline(plan, tests):.0f} s", flush=True)
         if code != 0:
             if record.exists():
                 killers = load_killers(killers_path)
@@ -192,22 +205,20 @@ def _run_tests(plan: dict, tests: list[str], warm: bool, killers_path: Path) -> 
 RAN_ON: list[str] = []  # where each run went (warm, cold, own), for the times log
 
 
-def _one_run(plan: dict, run: dict, argv: list[str], record: str, *, warm: bool, timeout: float) -> int:
-    """One pytest run: a warm server's child if it can take the mutant, else a cold one's, else a
-    process of its own (no server: run by hand)."""
-    servers = [("warm", plan.get("warm_server"))] if warm else []
-    for kind, server in [*servers, ("cold", plan.get("server"))]:
-        if server and Path(server).exists():
-            # argv[:3]: python -m pytest
-            code = ask(server, argv[3:], run["env"], os.getcwd(), record=record, timeout=timeout)
-            if kind == "cold" or code != PATCH_REFUSED:
-                RAN_ON.append(kind)
-                return code
-    RAN_ON.append("own")
+def _ask(kind: str, plan: dict, run: dict, tests: list[str], record: Path) -> int | None:
+    """One pytest run in a child of the warm or cold fork server; None when there is none to ask."""
+    server = plan.get("warm_server" if kind == "warm" else "server")
+    if not server or not Path(server).exists():
+        return None
     try:
-        return subprocess.run(argv, env={**os.environ, **run["env"]}, check=False, timeout=timeout).returncode
-    except subprocess.TimeoutExpired:
-        return TIMED_OUT
+        # plan["pytest"][:3]: python -m pytest
+        args = [*plan["pytest"][3:], *tests]
+        code = ask(server, args, run["env"], os.getcwd(), record=str(record), timeout=deadline(plan, tests))
+    except OSError:  # the server is gone (its socket file stayed)
+        return None
+    if code not in (PATCH_REFUSED, RAN_AT_LOAD):
+        RAN_ON.append(kind)
+    return code
 
 
 if __name__ == "__main__":

@@ -5,8 +5,12 @@ it swaps must behave as the mutant imported fresh would, and what it cannot swap
 from __future__ import annotations
 
 import importlib
+import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from mutation_forkserver import Warm, swap_in
+import mutation_forkserver as forkserver
+from mutation_forkserver import PATCH_REFUSED, RAN_AT_LOAD, Warm, swap_in
 
 SOURCE = textwrap.dedent(
     """
@@ -83,7 +88,8 @@ def loaded(tmp_path: Path) -> Iterator[tuple[object, Path]]:
         sys.modules.pop("wf_swap_sample", None)
 
 
-def mutate(path: Path, old: str, new: str, called: frozenset[tuple[str, int]] = frozenset()) -> bool:
+def mutate(path: Path, old: str, new: str, called: frozenset[tuple[str, int]] = frozenset()) -> int:
+    """0 when swapped in, else why not."""
     assert SOURCE.count(old) == 1
     path.write_text(SOURCE.replace(old, new))
     return swap_in(Warm("wf_swap_sample", str(path), SOURCE, called))
@@ -91,7 +97,7 @@ def mutate(path: Path, old: str, new: str, called: frozenset[tuple[str, int]] = 
 
 def test_a_mutated_function_is_seen_through_every_reference(loaded: tuple[object, Path]) -> None:
     module, path = loaded
-    assert mutate(path, "return a + b", "return a - b")
+    assert mutate(path, "return a + b", "return a - b") == 0
     assert module.plain(5, 3) == 2  # type: ignore[attr-defined]
     assert module.ALIAS(5, 3) == 2  # type: ignore[attr-defined]
 
@@ -112,7 +118,7 @@ def test_methods_and_wrapped_functions_are_swapped(
     loaded: tuple[object, Path], old: str, new: str, check: Callable[[Any], bool]
 ) -> None:
     module, path = loaded
-    assert mutate(path, old, new)
+    assert mutate(path, old, new) == 0
     assert check(module)
 
 
@@ -126,12 +132,67 @@ def test_it_refuses_a_function_that_ran_while_the_module_loaded(loaded: tuple[ob
     """`LIMIT` was computed by the unmutated function: swapping its code would not change it."""
     module, path = loaded
     line = SOURCE.splitlines().index("def at_import():") + 1
-    assert not mutate(path, "return 3", "return 4", called=frozenset({("at_import", line)}))
+    assert mutate(path, "return 3", "return 4", called=frozenset({("at_import", line)})) == RAN_AT_LOAD
     assert module.at_import() == 3  # type: ignore[attr-defined]
 
 
 def test_it_refuses_code_that_runs_at_import_and_text_that_is_no_python(loaded: tuple[object, Path]) -> None:
     module, path = loaded
-    assert not mutate(path, "LIMIT = at_import()", "LIMIT = at_import() + 1")
-    assert not mutate(path, "return a + b", "return a +* b")
+    assert mutate(path, "LIMIT = at_import()", "LIMIT = at_import() + 1") == PATCH_REFUSED
+    assert mutate(path, "return a + b", "return a +* b") == PATCH_REFUSED
     assert module.plain(5, 3) == 8  # type: ignore[attr-defined]
+
+
+def _child(body: Callable[[], None]) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the forked child
+        try:
+            os.setpgid(0, 0)
+            body()
+        finally:
+            os._exit(0)
+    os.setpgid(pid, pid)
+    return pid
+
+
+def test_a_run_cut_short_is_interrupted_first_so_that_it_tears_down(tmp_path: Path) -> None:
+    marker = tmp_path / "torn-down"
+
+    def body() -> None:
+        try:
+            time.sleep(60)
+        except KeyboardInterrupt:
+            marker.write_text("yes")
+
+    pid = _child(body)
+    time.sleep(0.2)
+    started = time.monotonic()
+    forkserver.stop(pid)
+    assert marker.read_text() == "yes"
+    assert time.monotonic() - started < forkserver.GRACE
+
+
+def test_a_run_that_ignores_the_interrupt_is_killed_with_what_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forkserver, "GRACE", 0.5)
+    grandchild = tmp_path / "grandchild"
+
+    def body() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        process = subprocess.Popen(["sleep", "60"])  # in the run's process group
+        grandchild.write_text(str(process.pid))
+        time.sleep(60)
+
+    pid = _child(body)
+    while not grandchild.exists():
+        time.sleep(0.05)
+    forkserver.stop(pid)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    time.sleep(0.1)
+    assert not Path(f"/proc/{grandchild.read_text()}").exists() or "Z" in _state(int(grandchild.read_text()))
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
