@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from mutation_select import TIMEOUT_NOTE  # beside this script, on its path
+
 ROOT = Path(__file__).resolve().parents[1]
 EXCUSES = Path(__file__).with_name("mutation_excuses.txt")
 TARGET = 0.90
@@ -307,8 +309,7 @@ def run_module(
     # which test runs which line, so that each mutant runs only the tests that can see it.
     runs = _runs(module, work, name, pg_port)
     lines: dict[str, set[int]] = {}
-    index = {nodeid: i for i, nodeid in enumerate(order)}
-    durations: dict[int, float] = {}  # test -> its seconds in the baseline (the slower database)
+    durations: dict[str, float] = {}  # test -> its seconds in the baseline (the slower database)
     baseline_seconds = 0.0
     for run in runs:
         data_file = work / f".mutation/{name}.{run['database']}.coverage"
@@ -330,8 +331,7 @@ def run_module(
             )
         baseline_seconds = max(baseline_seconds, time.monotonic() - began)
         for nodeid, seconds in test_durations(baseline.stdout).items():
-            if nodeid in index:
-                durations[index[nodeid]] = max(durations.get(index[nodeid], 0.0), seconds)
+            durations[nodeid] = round(max(durations.get(nodeid, 0.0), seconds), 3)
         _save_baseline(run)
         for line, ids in coverage_map(data_file, work / module, order).items():
             lines.setdefault(line, set()).update(ids)
@@ -348,7 +348,7 @@ def run_module(
                 "original": str(original),
                 "order": order,
                 "lines": {line: sorted(ids) for line, ids in lines.items()},
-                "durations": {str(i): round(seconds, 3) for i, seconds in durations.items()},
+                "durations": durations,
                 "files": files,
                 "pytest": pytest,
                 "runs": runs,
@@ -569,7 +569,7 @@ def summarize(
             else:
                 killed += 1
                 output = result.output or ""
-                timeouts += output == "timeout" or "timeout: the tests ran longer" in output
+                timeouts += output == "timeout" or TIMEOUT_NOTE in output  # cosmic-ray's, or ours
     scored = killed + survived
     annotations = sum(1 for reason in excused.values() if reason == ANNOTATION)
     return {

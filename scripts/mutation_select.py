@@ -33,6 +33,7 @@ EVERY_TEST = None  # `select` result: run the module's whole test files
 # cosmic-ray's own timeout (which stays, for a run that is never answered at all).
 SLOWER = 5.0
 START_UP = 15.0
+TIMEOUT_NOTE = "timeout: the tests ran longer than"  # what the output of such a run says
 
 
 def changed_lines(original: list[str], mutated: list[str]) -> set[int]:
@@ -163,9 +164,8 @@ def main() -> int:
 
 def deadline(plan: dict, tests: list[str]) -> float:
     """Seconds a run of `tests` is given (see SLOWER)."""
-    index = {nodeid: i for i, nodeid in enumerate(plan["order"])}
     durations: dict[str, float] = plan.get("durations", {})
-    return START_UP + SLOWER * sum(durations.get(str(index.get(t)), 0.0) for t in tests)
+    return START_UP + SLOWER * sum(durations.get(t, 0.0) for t in tests)
 
 
 def _run_tests(plan: dict, tests: list[str], warm: bool, killers_path: Path) -> int:
@@ -191,7 +191,7 @@ def _run_tests(plan: dict, tests: list[str], warm: bool, killers_path: Path) -> 
             except subprocess.TimeoutExpired:
                 code = TIMED_OUT
         if code == TIMED_OUT:
-            print(f"timeout: the tests ran longer than {deadline(plan, tests):.0f} s", flush=True)
+            print(f"{TIMEOUT_NOTE} {deadline(plan, tests):.0f} s", flush=True)
         if code != 0:
             if record.exists():
                 killers = load_killers(killers_path)
