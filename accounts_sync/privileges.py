@@ -202,15 +202,21 @@ class Grants:
     `add()` takes free-form facts (a quota, a default role name) or privilege tokens on a `Scope`;
     `grant()`, `grant_set()` and `member()` take structured facts. Identities outside the wanted
     set (accounts excluded by rules, or not in scope) are ignored, so adapters may feed every
-    catalog row. An identity's containers are made when it is first granted something.
+    catalog row.
+
+    Prepared grant sets are only listed per identity while the catalogs are read (one append per
+    row); they are merged into facts and snapshot text once per distinct combination, in
+    `result()`, because thousands of accounts hold the same few. An identity's own containers
+    are made when it gets any other fact, from the sets it holds by then.
     """
 
     def __init__(self, identities: Iterable[str]) -> None:
         self.wanted: dict[str, None] = dict.fromkeys(identities)  # in the order given
+        # Identities with facts other than prepared sets: their snapshot text and facts.
         self.data: dict[str, dict[str, set[str]]] = {}
         self.facts: dict[str, AccountPrivileges] = {}
-        self.sets: dict[str, list[GrantSet]] = {}  # the prepared sets each identity holds
-        self.mixed: set[str] = set()  # identities with facts other than prepared sets
+        # The prepared sets each other identity holds, in the order recorded.
+        self.sets: dict[str, list[GrantSet]] = {}
 
     def _of(self, identity: str) -> tuple[dict[str, set[str]], AccountPrivileges] | None:
         """The containers of a wanted identity (made on first use); None for the others."""
@@ -219,8 +225,10 @@ class Grants:
             if identity not in self.wanted:
                 return None
             facts = self.facts[identity] = AccountPrivileges()
-            self.data[identity] = defaultdict(set)
-        self.mixed.add(identity)
+            data = self.data[identity] = defaultdict(set)
+            for granted in self.sets.pop(identity, ()):
+                facts.grants |= granted.grants
+                data[granted.text] |= granted.tokens
         return self.data[identity], facts
 
     def add(self, identity: str, scope: str | Scope, *privileges: str) -> None:
@@ -261,18 +269,16 @@ class Grants:
 
     def grant_sets(self, pairs: Iterable[tuple[str, GrantSet]]) -> None:
         """`grant_set()` for many (identity, prepared grants) pairs: one catalog's rows in a loop
-        that does no more than two set merges per row."""
+        that does no more than a lookup and an append per row."""
         wanted, facts, data, sets = self.wanted, self.facts, self.data, self.sets
         for identity, granted in pairs:
-            held = facts.get(identity)
+            held = sets.get(identity)
             if held is not None:
-                held.grants |= granted.grants
+                held.append(granted)
+            elif identity in facts:
+                facts[identity].grants |= granted.grants
                 data[identity][granted.text] |= granted.tokens
-                if identity in sets:
-                    sets[identity].append(granted)
             elif identity in wanted and granted.grants:
-                facts[identity] = AccountPrivileges(set(granted.grants))
-                data[identity] = defaultdict(set, {granted.text: set(granted.tokens)})
                 sets[identity] = [granted]
 
     def member(self, identity: str, role: str, *, scope: str = "role", **options: bool | str) -> None:
@@ -294,11 +300,27 @@ class Grants:
             tokens.add(new.token())
 
     def result(self) -> Collected:
-        """Every wanted identity's snapshot (sorted tokens per scope) and facts."""
-        data, facts = self.data, self.facts
+        """Every wanted identity's snapshot (sorted tokens per scope) and facts.
+
+        Identities holding the same prepared sets share one snapshot and one facts object,
+        worked out once: what reads a `Collected` never changes it.
+        """
+        data, facts, sets = self.data, self.facts, self.sets
         out = Collected()
         structured: dict[str, AccountPrivileges] = {}
+        shapes: dict[str, tuple[GrantSet, ...]] = {}
+        # The same sets recorded in the same order: keyed by the objects (adapters reuse them).
+        by_shape: dict[tuple[int, ...], tuple[Permissions, AccountPrivileges]] = {}
         for identity in self.wanted:
+            held = sets.get(identity)
+            if held is not None:
+                key = tuple(map(id, held))
+                known = by_shape.get(key)
+                if known is None:
+                    known = by_shape[key] = _merged(held)
+                out[identity], structured[identity] = known
+                shapes[identity] = tuple(held)
+                continue
             scopes = data.get(identity)
             if scopes is None:
                 out[identity] = {}
@@ -307,9 +329,18 @@ class Grants:
             out[identity] = {s: sorted(p) for s, p in scopes.items() if p}
             structured[identity] = facts[identity]
         out.structured = structured
-        mixed = self.mixed
-        out.shapes = {i: tuple(held) for i, held in self.sets.items() if i not in mixed}
+        out.shapes = shapes
         return out
+
+
+def _merged(held: Iterable[GrantSet]) -> tuple[Permissions, AccountPrivileges]:
+    """The snapshot and the facts of an identity that holds only these prepared sets."""
+    scopes: dict[str, set[str]] = defaultdict(set)
+    grants: set[Grant] = set()
+    for granted in held:
+        grants |= granted.grants
+        scopes[granted.text] |= granted.tokens
+    return {s: sorted(p) for s, p in scopes.items() if p}, AccountPrivileges(grants)
 
 
 def parse_token(token: str) -> tuple[str, bool, bool, str]:

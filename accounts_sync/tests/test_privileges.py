@@ -115,3 +115,24 @@ def test_accounts_holding_only_prepared_sets_have_a_shape_others_do_not() -> Non
     out = grants.result()
     assert out.shapes == {"a": (db, table), "b": (db, table)}
     assert out["a"] == out["b"] == {"database shop": ["SELECT"], "table shop.t": ["INSERT WITH GRANT OPTION"]}
+    assert out["c"] == {"database shop": ["SELECT"], "role": ["reporting"]}
+    assert out["d"] == {"database shop": ["SELECT"], "default role": ["x"]}
+    assert out["e"] == {}
+
+
+def test_a_fact_after_prepared_sets_keeps_the_sets_and_gets_containers_of_its_own() -> None:
+    """Sets are merged once per combination and shared; an account that then gets another fact
+    (a role, a single grant) keeps what its sets granted, and changes no other account."""
+    db = GrantSet.of(Scope.of("database", "shop"), [("SELECT", False), ("INSERT", False)])
+    grants = Grants(["a", "b", "c"])
+    grants.grant_sets([("a", db), ("b", db), ("c", db)])
+    grants.grant("c", Scope.of("database", "shop"), "DELETE")
+    grants.grant_sets([("c", GrantSet.of(Scope.of("table", "shop", "t"), [("UPDATE", False)]))])
+    grants.grant_sets([("nobody", db)])  # not wanted: ignored
+    out = grants.result()
+    assert out["a"] is out["b"] and out.structured["a"] is out.structured["b"]
+    assert out["a"] == {"database shop": ["INSERT", "SELECT"]}
+    assert out["c"] == {"database shop": ["DELETE", "INSERT", "SELECT"], "table shop.t": ["UPDATE"]}
+    assert {g.privilege for g in out.structured["c"].grants} == {"DELETE", "INSERT", "SELECT", "UPDATE"}
+    assert {g.privilege for g in out.structured["a"].grants} == {"INSERT", "SELECT"}
+    assert set(out) == {"a", "b", "c"} and set(out.shapes) == {"a", "b"}
