@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -278,8 +279,11 @@ class AccountSyncCoordinator(InstanceCoordinator):
         return getattr(account, name) if account is not None else self.rows[identity][name]
 
     def _inventory_one(self, remote: RemoteAccount, row: dict[str, Any] | None, stats: PhaseStats) -> None:
-        values = listed_values(remote)
         fingerprint = remote.fingerprint or ""
+        if row is not None and same_listing(row, remote):
+            values: dict[str, Any] = {}  # the usual case: nothing listed changed
+        else:
+            values = listed_values(remote)
         if row is None:
             self.pending.creates[remote.identity] = {
                 **values,
@@ -297,8 +301,8 @@ class AccountSyncCoordinator(InstanceCoordinator):
                 self._log(remote.identity, ChangeType.ADD, details, pgettext("account change", "added"))
             stats.created += 1
             return
-        changed = {k: v for k, v in values.items() if k != "attributes" and row[k] != v}
-        if not same_attributes(row, values["attributes"]):
+        changed = {k: v for k, v in values.items() if k not in ("identity", "attributes") and row[k] != v}
+        if values and not same_attributes(row, values["attributes"]):
             changed["attributes"] = values["attributes"]
         self.pending.seen.append(remote.identity)
         if row["is_active"]:
@@ -812,6 +816,20 @@ def carry_over(
         if text in previous:
             merged[text] = [*merged.get(text, []), *previous[text]]
     return canonical.canonical(merged), out, stale
+
+
+# The listed columns compared on every sync besides identity and attributes: named alike on the
+# stored row and on the listed account.
+LISTED = ("username", "host", "is_role", *FACTS)
+_stored_listing = itemgetter(*LISTED)
+_listing = attrgetter(*LISTED)
+
+
+def same_listing(row: dict[str, Any], remote: RemoteAccount) -> bool:
+    """Whether the stored row already says what the listing says, without building the listed
+    values (the usual answer, for every account of every sync): a False may still turn out to be
+    no change once the values are made canonical."""
+    return _stored_listing(row) == _listing(remote) and same_attributes(row, remote.attributes)
 
 
 def listed_values(remote: RemoteAccount) -> dict[str, Any]:

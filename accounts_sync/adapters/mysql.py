@@ -198,8 +198,10 @@ class Adapter(AccountAdapter):
         self.columns: dict[str, list[str]] = {}
         self.privs: dict[str, list[str]] = {}  # privilege columns of `user` and `db`, in order
         self._decoded: dict[Any, tuple[str, ...]] = {}  # privilege pattern -> tokens
+        self._access: dict[int, tuple[str, ...]] = {}  # `global_priv` access bitmask -> tokens
         self._edges: list[dict[str, Any]] | None = None
         self._sets: dict[tuple[Any, ...], GrantSet] = {}  # (tokens, kind, *path) -> prepared grants
+        self._superuser: dict[tuple[str, ...], bool] = {}  # global tokens -> whether SUPER is among them
 
     # --- detection ----------------------------------------------------------------------------
     def detect(self) -> None:
@@ -259,11 +261,10 @@ class Adapter(AccountAdapter):
 
     def _access_tokens(self, access: int) -> tuple[str, ...]:
         """A MariaDB `access` bitmask -> tokens for this server version (unknown bits ignored)."""
-        key = ("access", access)
-        tokens = self._decoded.get(key)
+        tokens = self._access.get(access)
         if tokens is None:
             names = sorted(name for mask, name in mariadb_bits(self._version()) if access & mask)
-            tokens = self._decoded[key] = with_option(names, bool(access & GRANT_BIT))
+            tokens = self._access[access] = with_option(names, bool(access & GRANT_BIT))
         return tokens
 
     def _granted(self, tokens: tuple[str, ...], kind: str, *path: str) -> GrantSet:
@@ -355,23 +356,28 @@ class Adapter(AccountAdapter):
     def _remote(
         self, user: str, host: str, attrs: dict[str, Any], tokens: tuple[str, ...], print_: str | None
     ) -> RemoteAccount:
+        """Runs once per account: what depends on the privileges alone is worked out once per
+        set of them, and the account is built positionally (half the cost of keywords)."""
         is_role = attrs.get("is_role") == "Y"
-        locked = yes(attrs.get("account_locked", "N"))
+        locked = "account_locked" in attrs and yes(attrs["account_locked"])
         if not is_role and print_ is None:
             attrs["empty_authentication_string"] = True  # only when so: absent means set
+        superuser = self._superuser.get(tokens)
+        if superuser is None:
+            superuser = self._superuser[tokens] = "SUPER" in tokens or "SUPER" + GRANT_OPTION in tokens
         return RemoteAccount(
-            identity=f"{user}@{host}",
-            username=user,
-            host=host,
-            is_role=is_role,
-            attributes=attrs,
-            preloaded={"global": list(tokens)} if tokens else {},
-            is_superuser="SUPER" in tokens or "SUPER" + GRANT_OPTION in tokens,
-            is_locked=locked,
-            can_login=not is_role and not locked and attrs.get("plugin") != "mysql_no_login",
-            is_expired=attrs.get("password_expired") == "Y"
+            f"{user}@{host}",  # identity
+            user,  # username
+            host,
+            is_role,
+            attrs,  # attributes
+            superuser,  # is_superuser
+            locked,  # is_locked
+            not is_role and not locked and attrs.get("plugin") != "mysql_no_login",  # can_login
+            attrs.get("password_expired") == "Y"  # is_expired
             or ("password_lifetime" in attrs and self._lifetime_over(attrs)),
-            fingerprint=print_,
+            {"global": list(tokens)} if tokens else {},  # preloaded
+            print_,  # fingerprint
         )
 
     @staticmethod
@@ -389,9 +395,12 @@ class Adapter(AccountAdapter):
     def collect_permissions(self, accounts: Sequence[RemoteAccount]) -> Collected:
         self.detect()
         grants = Grants(a.identity for a in accounts)
-        for acc in accounts:
-            for scope, tokens in acc.preloaded.items():
-                grants.grant_set(acc.identity, self._granted(tuple(tokens), scope))
+        granted = self._granted
+        grants.grant_sets(
+            (acc.identity, granted(tuple(tokens), scope))
+            for acc in accounts
+            for scope, tokens in acc.preloaded.items()
+        )
         self._database_privileges(grants)
         table_option = self._table_privileges(grants)
         self._column_privileges(grants, table_option)

@@ -281,14 +281,17 @@ class Adapter(AccountAdapter):
             "connection_limit": connection_limit,
             "valid_until": valid_until,  # text: 'infinity' stays 'infinity'
         }
+        # Positionally: it runs once per role, and keywords cost twice as much.
         return RemoteAccount(
-            identity=name,
-            username=name,
-            is_role=not login,
-            attributes=attrs,
-            is_superuser=bool(superuser),
-            can_login=bool(login),
-            is_expired=bool(expired),
+            name,  # identity
+            name,  # username
+            "",  # host
+            not login,  # is_role
+            attrs,  # attributes
+            bool(superuser),  # is_superuser
+            False,  # is_locked
+            bool(login),  # can_login
+            bool(expired),  # is_expired
         )
 
     # --- collection ---------------------------------------------------------------------------
