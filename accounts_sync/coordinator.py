@@ -401,10 +401,13 @@ class AccountSyncCoordinator(InstanceCoordinator):
         # Accounts of one shape (the same prepared grant sets, nothing else) read the same: their
         # snapshot, rows and hash are worked out once and shared (nothing below changes them).
         # A superuser holds ALL besides its grants: its status is part of the shape.
-        by_shape: dict[tuple[tuple[GrantSet, ...], bool], tuple[bool, Held, dict[str, list[str]], str]] = {}
+        # Keyed by the shape's own tuple object (shared by the accounts of one shape, and alive
+        # as long as `shapes`): no hashing of its sets per account.
+        by_shape: dict[tuple[int, bool], tuple[bool, Held, dict[str, list[str]], str]] = {}
         for remote in self.active:
             identity = remote.identity
-            key = (shapes[identity], identity in supers) if identity in shapes else None
+            shape = shapes.get(identity)
+            key = (id(shape), identity in supers) if shape is not None else None
             known = by_shape.get(key) if key else None
             if known is None:
                 known = self._read_one(identity, permissions, structured, expanded, supers)
@@ -510,6 +513,10 @@ class AccountSyncCoordinator(InstanceCoordinator):
 
     def _refresh_can_grant(self, identity: str, grant_option: bool) -> None:
         """From direct grants: what the account may pass on itself, as before format 2."""
+        row = self.rows.get(identity)
+        if row is not None and identity not in self.accounts and identity not in self.pending.creates:
+            if row["can_grant"] == (row["is_superuser"] or grant_option):
+                return  # the usual case, read off the stored row
         can_grant = self._fact(identity, "is_superuser") or grant_option
         if self._fact(identity, "can_grant") == can_grant:
             return

@@ -302,24 +302,23 @@ class Grants:
     def result(self) -> Collected:
         """Every wanted identity's snapshot (sorted tokens per scope) and facts.
 
-        Identities holding the same prepared sets share one snapshot and one facts object,
-        worked out once: what reads a `Collected` never changes it.
+        Identities holding the same prepared sets share one snapshot, one facts object and one
+        `shapes` tuple, worked out once: what reads a `Collected` never changes it.
         """
         data, facts, sets = self.data, self.facts, self.sets
         out = Collected()
         structured: dict[str, AccountPrivileges] = {}
         shapes: dict[str, tuple[GrantSet, ...]] = {}
         # The same sets recorded in the same order: keyed by the objects (adapters reuse them).
-        by_shape: dict[tuple[int, ...], tuple[Permissions, AccountPrivileges]] = {}
+        by_shape: dict[tuple[int, ...], tuple[tuple[GrantSet, ...], Permissions, AccountPrivileges]] = {}
         for identity in self.wanted:
             held = sets.get(identity)
             if held is not None:
                 key = tuple(map(id, held))
                 known = by_shape.get(key)
                 if known is None:
-                    known = by_shape[key] = _merged(held)
-                out[identity], structured[identity] = known
-                shapes[identity] = tuple(held)
+                    known = by_shape[key] = (tuple(held), *_merged(held))
+                shapes[identity], out[identity], structured[identity] = known
                 continue
             scopes = data.get(identity)
             if scopes is None:
