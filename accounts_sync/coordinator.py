@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from accounts_sync import bulk, canonical, risk
+from accounts_sync import canonical, risk
 from accounts_sync.adapters import AccountAdapter, RemoteAccount, adapter_class
 from accounts_sync.adapters.base import paused_gc
 from accounts_sync.models import (
@@ -41,6 +41,7 @@ from accounts_sync.privileges import (
     belongs_to,
     effective,
 )
+from whalefall import bulk
 from whalefall.choices import SyncPhase
 from whalefall.connections import DatabaseConnection
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession

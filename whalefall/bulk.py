@@ -1,4 +1,4 @@
-"""Set-based writes for the account sync: one statement per table whatever the number of rows.
+"""Set-based writes: one statement per table whatever the number of rows.
 
 Django's `bulk_create` compiles every field of every object (`prepare_value`, JSON encoding,
 `Model.__init__` on the way in) and, on SQLite, splits the rows into batches of 999 parameters,
