@@ -248,16 +248,24 @@ class SyncInstanceRecord(models.Model):
             "sync_details": self.sync_details,
         }
 
+    # Each outcome sets its fields and names them: `whalefall.sync.ledger` writes the same
+    # outcome for many records in one statement.
     def start(self) -> None:
         """One attempt begins; the start time is the first attempt's, so durations include retries."""
+        self.save(update_fields=self.mark_started())
+
+    def mark_started(self) -> list[str]:
         self.status = RecordStatus.RUNNING
         if self.started_at is None or self.attempts == 0:
             self.started_at = timezone.now()
         self.attempts += 1
-        self.save(update_fields=["status", "started_at", "attempts"])
+        return ["status", "started_at", "attempts"]
 
     def note_attempt_failed(self, *, phase: str, error: str, transient: bool) -> None:
         """Keep this attempt's phase and error: the record's last error alone hides the first cause."""
+        self.save(update_fields=self.mark_attempt_failed(phase=phase, error=error, transient=transient))
+
+    def mark_attempt_failed(self, *, phase: str, error: str, transient: bool) -> list[str]:
         self.attempt_history = [
             *self.attempt_history,
             {
@@ -268,17 +276,23 @@ class SyncInstanceRecord(models.Model):
                 "at": timezone.now().isoformat(),
             },
         ]
-        self.save(update_fields=["attempt_history"])
+        return ["attempt_history"]
 
     def cancel(self, reason: str) -> None:
         """Not run (or not retried) because the run was stopped."""
+        self.save(update_fields=self.mark_cancelled(reason))
+
+    def mark_cancelled(self, reason: str) -> list[str]:
         self.status = RecordStatus.CANCELLED
         self.finished_at = timezone.now()
         self.error_message = reason[:2000]
-        self.save(update_fields=["status", "finished_at", "error_message"])
+        return ["status", "finished_at", "error_message"]
 
     def complete(self, result: InstanceResult) -> None:
         """Store the counters and details the instance's phases gathered (skipped: nothing to collect)."""
+        self.save(update_fields=self.mark_completed(result))
+
+    def mark_completed(self, result: InstanceResult) -> list[str]:
         self.status = RecordStatus.SKIPPED if result.status == "skipped" else RecordStatus.COMPLETED
         self.finished_at = timezone.now()
         self.items_synced = result.items_synced
@@ -288,25 +302,28 @@ class SyncInstanceRecord(models.Model):
         self.sync_details = result.sync_details or {}
         self.error_message = ""
         self.failed_phase = ""
-        self.save(
-            update_fields=[
-                "status",
-                "finished_at",
-                "items_synced",
-                "items_created",
-                "items_updated",
-                "items_deleted",
-                "sync_details",
-                "error_message",
-                "failed_phase",
-            ]
-        )
+        return [
+            "status",
+            "finished_at",
+            "items_synced",
+            "items_created",
+            "items_updated",
+            "items_deleted",
+            "sync_details",
+            "error_message",
+            "failed_phase",
+        ]
 
     def fail(self, message: str, *, phase: str = "", sync_details: dict[str, Any] | None = None) -> None:
+        self.save(update_fields=self.mark_failed(message, phase=phase, sync_details=sync_details))
+
+    def mark_failed(
+        self, message: str, *, phase: str = "", sync_details: dict[str, Any] | None = None
+    ) -> list[str]:
         self.status = RecordStatus.FAILED
         self.finished_at = timezone.now()
         self.error_message = message[:2000]
         self.failed_phase = phase
         if sync_details is not None:
             self.sync_details = sync_details
-        self.save(update_fields=["status", "finished_at", "error_message", "failed_phase", "sync_details"])
+        return ["status", "finished_at", "error_message", "failed_phase", "sync_details"]
