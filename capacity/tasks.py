@@ -15,7 +15,7 @@ from django.utils.translation import gettext_noop
 from capacity.coordinator import MODULE, sync_instance
 from capacity.services.aggregation import plan_periods
 from capacity.services.shared_aggregation import MODULE as AGGREGATION_MODULE
-from capacity.services.shared_aggregation import aggregate_instance, aggregation_parameters
+from capacity.services.shared_aggregation import aggregate_instance, aggregate_session, aggregation_parameters
 from whalefall.choices import SyncCategory, SyncTrigger
 from whalefall.models import Instance
 from whalefall.structured_logging import get_logger
@@ -72,6 +72,7 @@ def calculate_database_size_aggregations(
         module=AGGREGATION_MODULE,
         instances=Instance.objects.for_sync(instance_ids),
         unit=aggregate_instance,
+        together=aggregate_session,
         trigger=trigger,
         created_by=created_by,
         parameters=aggregation_parameters(mode=mode, periods=periods, instance_ids=instance_ids, today=today),

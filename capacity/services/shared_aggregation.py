@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -93,7 +94,11 @@ def _share(instance: Instance, session: SyncSession) -> InstanceResult:
             shared.done = True
     if shared.error:
         raise PhaseError(SyncPhase.COLLECTION, shared.error)
-    per_kind = shared.result.get(instance.pk, {})
+    return _instance_result(shared.result.get(instance.pk, {}))
+
+
+def _instance_result(per_kind: dict[str, dict]) -> InstanceResult:
+    """One instance's share of a pass: per kind of period, the rows written."""
     stats = PhaseStats(processed_records=len(per_kind))
     stats.saved_count = sum(v["databases"] + v["instance"] for v in per_kind.values())
     stats.extra.update(per_kind)
@@ -107,3 +112,14 @@ def _share(instance: Instance, session: SyncSession) -> InstanceResult:
 def aggregate_instance(session_id: int, instance_id: int) -> SyncInstanceRecord:
     """The aggregation's unit of work for one instance of a session."""
     return run_instance(session_id, instance_id, module=MODULE, work=_share)
+
+
+def aggregate_session(session: SyncSession, instances: Sequence[Instance]) -> dict[int, InstanceResult]:
+    """The pass of a whole session, in the caller's thread, with its records written in bulk
+    (`run_sync(together=...)`): a nightly run then costs a few statements, not a connection
+    and two record writes per instance. A failure is every instance's."""
+    try:
+        shared = _run_pass(session)
+    except Exception as exc:
+        raise PhaseError(SyncPhase.COLLECTION, scrub(f"{exc.__class__.__name__}: {exc}")) from exc
+    return {i.pk: _instance_result(shared.get(i.pk, {})) for i in instances}

@@ -43,6 +43,9 @@ InstanceWork = Callable[[Instance, SyncSession], InstanceResult]
 # The unit of work of one instance, as an executor runs it: ids in, the finished record out.
 InstanceUnit = Callable[[int, int], SyncInstanceRecord]
 ProgressCallback = Callable[[SyncInstanceRecord], None]
+# The work of a whole session done at once (a set-based pass over every instance): the session
+# and its instances in, each instance's result out (by instance id). An exception fails them all.
+SessionWork = Callable[[SyncSession, Sequence[Instance]], dict[int, InstanceResult]]
 
 # Set by the scheduler while it runs a request: a lock conflict then leaves a `skipped` session
 # naming the holder (the person who asked sees why), instead of an exception nobody reads.
@@ -69,9 +72,14 @@ def run_sync(
     parameters: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     max_workers: int | None = None,
+    together: SessionWork | None = None,
 ) -> SyncSession:
     """Run `unit(session_id, instance_id)` for every instance inside one session; returns the
     finalised session. `parameters` are kept on the session, where the units read their options.
+
+    `together`: the same work done for every instance at once, in this thread, with the records
+    written in bulk (a few statements, whatever the number of instances), for work that is one
+    set-based pass anyway. `unit` stays the way to run one instance alone.
 
     A lock conflict raises LockConflict for manual runs; a scheduled run records a session with
     status `skipped` instead, so the admin sees that the run was due and why it did not happen.
@@ -83,7 +91,10 @@ def run_sync(
                     category, trigger, created_by=created_by, parameters=parameters
                 )
                 with bind_context(module=module, session_id=str(session.session_id)):
-                    _run_session(session, module, instances, unit, progress, max_workers)
+                    if together is not None:
+                        _run_together(session, module, instances, together, progress)
+                    else:
+                        _run_session(session, module, instances, unit, progress, max_workers)
                 return session
         except LockConflict as conflict:
             if trigger != SyncTrigger.SCHEDULED and not _conflict_records_skip.get():
@@ -136,6 +147,94 @@ def _run_session(
         succeeded=session.successful_instances,
         failed=session.failed_instances,
     )
+
+
+def _run_together(
+    session: SyncSession,
+    module: str,
+    instances: Sequence[Instance],
+    work: SessionWork,
+    progress: ProgressCallback | None,
+) -> None:
+    """`_run_session` for work done for every instance at once: the same records, counters,
+    retries and log events, each written for all the records in one statement."""
+    logger.info(f"{module}_session_started", instances=len(instances), trigger=session.trigger)
+    try:
+        records = ledger.add_instance_records(session, instances)
+        by_instance = {r.instance_id: r for r in records}
+        started = getattr(progress, "instance_started", None)
+        for instance in instances:
+            if started is not None:
+                started(instance.name)
+        if cancel.cancelled():  # safe point: nothing has started
+            ledger.cancel_records(records, cancel.reason())
+        else:
+            _together_attempts(session, module, instances, work, records)
+        for record in records:
+            if progress:
+                progress(by_instance.get(record.instance_id, record))
+        session.finalize()
+    except Exception as exc:
+        logger.exception(f"{module}_session_failed")
+        session.fail(scrub(f"{exc.__class__.__name__}: {exc}"))
+        return
+    logger.info(
+        f"{module}_session_finished",
+        status=session.status,
+        succeeded=session.successful_instances,
+        failed=session.failed_instances,
+    )
+
+
+def _together_attempts(
+    session: SyncSession,
+    module: str,
+    instances: Sequence[Instance],
+    work: SessionWork,
+    records: list[SyncInstanceRecord],
+) -> None:
+    """The attempts of work done for all instances at once, and every record's outcome."""
+
+    def attempt(n: int) -> dict[int, InstanceResult]:
+        ledger.start_records(records)
+        try:
+            return work(session, instances)
+        except Exception as exc:
+            ledger.note_attempts_failed(
+                records,
+                phase=getattr(exc, "phase", SyncPhase.COLLECTION),
+                error=_message(exc),
+                transient=is_transient(exc),
+            )
+            raise
+
+    def on_retry(n: int, exc: BaseException, delay: float) -> None:
+        logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=_message(exc))
+
+    def wait(delay: float) -> None:
+        if cancel.wait(delay):  # safe point: between attempts
+            raise cancel.RunCancelled(cancel.reason())
+
+    try:
+        results = retry_transient(attempt, on_retry=on_retry, sleep=wait)
+    except cancel.RunCancelled as exc:
+        logger.warning(f"{module}_instances_cancelled", instances=len(records))
+        ledger.cancel_records(records, f"{exc}; {_history_text(records[0])}" if records else str(exc))
+    except PhaseError as exc:
+        logger.error(f"{module}_{exc.phase}_failed", phase=exc.phase, error=exc.message)
+        details, why = full_sync_details(exc.sync_details, exc.phase), exc.message
+        ledger.fail_records(records, lambda r: _history_text(r) or why, exc.phase, details)
+    except Exception as exc:
+        logger.exception(f"{module}_instances_failed")
+        details = full_sync_details(None, SyncPhase.COLLECTION)
+        message = _message(exc)
+        ledger.fail_records(records, lambda r: _history_text(r) or message, SyncPhase.COLLECTION, details)
+    else:
+        ledger.complete_records(records, results)
+        for record in records:
+            with bind_context(instance_id=record.instance_id, instance=record.instance_name):
+                result = ledger.result_of(record, results)
+                logger.info(f"{module}_instance_completed", status=record.status, **_counters(result))
 
 
 def run_instance(session_id: int, instance_id: int, *, module: str, work: InstanceWork) -> SyncInstanceRecord:
