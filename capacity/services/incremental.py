@@ -126,15 +126,20 @@ class _Run:
             ids = None if self.everyone and len(group) == len(self.ids) else group
             self._count(kind, aggregate(kind, first, last, instance_ids=ids))
         vendor = connection.vendor
+        # A changed day makes its period dirty and the next (its change is measured against it),
+        # where complete; worked out once per distinct day (a night's rows share one or two).
+        by_day: dict[date, tuple[date, ...]] = {}
         for target in TARGETS:
-            dirty = sorted(
-                {
-                    (key, start)
-                    for key, pk, day, _ in self.changed[target.name]
-                    for start in (start_of(kind, day), add_periods(kind, start_of(kind, day), 1))
-                    if start <= last and start < first_new[pk]
-                }
-            )
+            dirty_set: set[tuple[int, date]] = set()
+            for key, pk, day, _ in self.changed[target.name]:
+                starts = by_day.get(day)
+                if starts is None:
+                    own = start_of(kind, day)
+                    starts = by_day[day] = tuple(s for s in (own, add_periods(kind, own, 1)) if s <= last)
+                for start in starts:
+                    if start < first_new[pk]:
+                        dirty_set.add((key, start))
+            dirty = sorted(dirty_set)
             self.dirty_count += len(dirty)
             for n in range(0, len(dirty), DIRTY_CHUNK):
                 self._write_dirty(vendor, kind, target, dirty[n : n + DIRTY_CHUNK])
