@@ -11,6 +11,9 @@ session's parameters (`mode`, `periods`, `instance_ids`, `today`). Sharing the p
 optimisation of the process, not a requirement: an executor that runs the units in several
 processes runs the pass once per process, and a second pass over the same periods rewrites
 nothing (the aggregates are upserts of the same values).
+
+The tasks run it as `aggregate_session`, for the whole session at once in their own thread: no
+worker per instance opening a connection only to read its share, and the records written in bulk.
 """
 
 from __future__ import annotations
