@@ -16,7 +16,6 @@ each privilege of its scope (MySQL keeps it per scope), never a privilege named 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -31,6 +30,7 @@ from accounts_sync.adapters.base import (
     paused_gc,
     yes,
 )
+from accounts_sync.canonical import json_documents
 from accounts_sync.privileges import GRANT_OPTION, parse_token
 
 Version = tuple[int, ...]
@@ -159,22 +159,6 @@ def mariadb_bits(version: Version) -> tuple[tuple[int, str], ...]:
         for bit, name, since, until in MARIADB_BITS
         if version >= since and (until is None or version < until)
     )
-
-
-def json_documents(texts: Sequence[str | bytes | None]) -> list[dict[str, Any]]:
-    """Many small JSON objects decoded by one `json.loads` of an array of them: the fixed cost
-    of each call is most of decoding a small document. MariaDB checks every `Priv` with
-    `json_valid()`; should the array still not hold one object per text, each is decoded alone
-    (and an invalid one fails as it would have)."""
-    if not texts:
-        return []
-    try:
-        docs = json.loads("[" + ",".join(t or "{}" for t in texts) + "]")  # type: ignore[misc]
-    except (TypeError, ValueError):
-        docs = None
-    if docs is not None and len(docs) == len(texts) and all(type(d) is dict for d in docs):
-        return docs
-    return [json.loads(t) if t else {} for t in texts]
 
 
 def fingerprint(methods: Iterable[tuple[Any, Any]]) -> str | None:

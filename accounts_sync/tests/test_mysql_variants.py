@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from accounts_sync import canonical
 from accounts_sync.adapters import mysql
 from accounts_sync.privileges import effective
 from accounts_sync.tests.fakes import FakeConnection
@@ -457,8 +458,8 @@ def test_json_documents_as_bytes_decode_like_text() -> None:
     """A binary JSON column comes back as bytes: the one-array fast path cannot join those, and
     each document is then decoded alone, giving the same objects."""
     texts = [b'{"access": 1}', None, '{"plugin": "ed25519"}']
-    assert mysql.json_documents(texts) == [{"access": 1}, {}, {"plugin": "ed25519"}]
-    assert mysql.json_documents([t.decode() if isinstance(t, bytes) else t for t in texts]) == [
+    assert canonical.json_documents(texts) == [{"access": 1}, {}, {"plugin": "ed25519"}]
+    assert canonical.json_documents([t.decode() if isinstance(t, bytes) else t for t in texts]) == [
         {"access": 1},
         {},
         {"plugin": "ed25519"},
