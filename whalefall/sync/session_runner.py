@@ -92,9 +92,10 @@ def run_sync(
                 )
                 with bind_context(module=module, session_id=str(session.session_id)):
                     if together is not None:
-                        _run_together(session, module, instances, together, progress)
+                        drive = partial(_together, session, module, instances, together, progress)
                     else:
-                        _run_session(session, module, instances, unit, progress, max_workers)
+                        drive = partial(_in_pool, session, module, instances, unit, progress, max_workers)
+                    _run_session(session, module, instances, drive)
                 return session
         except LockConflict as conflict:
             if trigger != SyncTrigger.SCHEDULED and not _conflict_records_skip.get():
@@ -114,28 +115,12 @@ def _run_session(
     session: SyncSession,
     module: str,
     instances: Sequence[Instance],
-    unit: InstanceUnit,
-    progress: ProgressCallback | None,
-    max_workers: int | None,
+    drive: Callable[[list[SyncInstanceRecord]], None],
 ) -> None:
+    """The frame of every session: its records, `drive(records)` to run them, the outcome."""
     logger.info(f"{module}_session_started", instances=len(instances), trigger=session.trigger)
     try:
-        records = ledger.add_instance_records(session, instances)
-        workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records)))
-
-        # A progress display may also show the instances being worked on (a bar each on a terminal).
-        started = getattr(progress, "instance_started", None)
-
-        def one(instance: Instance) -> SyncInstanceRecord:
-            if started is not None:
-                started(instance.name)
-            record = unit(session.pk, instance.pk)
-            if progress:
-                progress(record)
-            return record
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{module}-worker") as pool:
-            list(pool.map(one, instances))
+        drive(ledger.add_instance_records(session, instances))
         session.finalize()
     except Exception as exc:
         logger.exception(f"{module}_session_failed")
@@ -149,41 +134,53 @@ def _run_session(
     )
 
 
-def _run_together(
+def _in_pool(
+    session: SyncSession,
+    module: str,
+    instances: Sequence[Instance],
+    unit: InstanceUnit,
+    progress: ProgressCallback | None,
+    max_workers: int | None,
+    records: list[SyncInstanceRecord],
+) -> None:
+    """One unit per instance, in a bounded pool; each writes its own record."""
+    workers = max(1, min(max_workers or settings.WHALEFALL_SYNC_POOL_SIZE, len(records)))
+    # A progress display may also show the instances being worked on (a bar each on a terminal).
+    started = getattr(progress, "instance_started", None)
+
+    def one(instance: Instance) -> SyncInstanceRecord:
+        if started is not None:
+            started(instance.name)
+        record = unit(session.pk, instance.pk)
+        if progress:
+            progress(record)
+        return record
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{module}-worker") as pool:
+        list(pool.map(one, instances))
+
+
+def _together(
     session: SyncSession,
     module: str,
     instances: Sequence[Instance],
     work: SessionWork,
     progress: ProgressCallback | None,
+    records: list[SyncInstanceRecord],
 ) -> None:
-    """`_run_session` for work done for every instance at once: the same records, counters,
-    retries and log events, each written for all the records in one statement."""
-    logger.info(f"{module}_session_started", instances=len(instances), trigger=session.trigger)
-    try:
-        records = ledger.add_instance_records(session, instances)
-        by_instance = {r.instance_id: r for r in records}
-        started = getattr(progress, "instance_started", None)
+    """Work done for every instance at once: the same records, counters, retries and log events
+    as `_in_pool`, each outcome written for all the records in one statement."""
+    started = getattr(progress, "instance_started", None)
+    if started is not None:
         for instance in instances:
-            if started is not None:
-                started(instance.name)
-        if cancel.cancelled():  # safe point: nothing has started
-            ledger.cancel_records(records, cancel.reason())
-        else:
-            _together_attempts(session, module, instances, work, records)
+            started(instance.name)
+    if cancel.cancelled():  # safe point: nothing has started
+        ledger.cancel_records(records, cancel.reason())
+    else:
+        _together_attempts(session, module, instances, work, records)
+    if progress:
         for record in records:
-            if progress:
-                progress(by_instance.get(record.instance_id, record))
-        session.finalize()
-    except Exception as exc:
-        logger.exception(f"{module}_session_failed")
-        session.fail(scrub(f"{exc.__class__.__name__}: {exc}"))
-        return
-    logger.info(
-        f"{module}_session_finished",
-        status=session.status,
-        succeeded=session.successful_instances,
-        failed=session.failed_instances,
-    )
+            progress(record)
 
 
 def _together_attempts(
