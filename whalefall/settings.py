@@ -87,12 +87,19 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions + a busy timeout: the parallel sync workers (one connection
-    # each) then wait for each other instead of failing with "database is locked".
+    # each) then wait for each other instead of failing with "database is locked". Pages are
+    # read through a 256 MB memory map (the OS page cache, shared by every connection, instead
+    # of a read() and a copy per page) with a 16 MB cache per connection: the nightly
+    # aggregation walks 10^5 size rows and thousands of index pages of a history that SQLite's
+    # default 2 MB cache cannot hold (a third of its time).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                " PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456;"
+            ),
         }
     )
     # A file, not :memory:, so worker threads in tests share the database like in production.
