@@ -6,8 +6,9 @@ period: avg / max / min size, sample count, change of the average against the pr
 is read from the raw daily rows in the same statement, so a period can be (re)computed alone, in
 any order. Three shapes of the same computation:
 
-- one period (the nightly run): the period and its predecessor, each a plain GROUP BY over a
-  date range, joined: as cheap as a raw GROUP BY over those rows can be;
+- one period: the period and its predecessor, each a plain GROUP BY over a date range,
+  joined: as cheap as a raw GROUP BY over those rows can be. The incremental nightly run, which
+  knows the predecessor's aggregate is current, reads that stored row instead of its days;
 - a range of periods (backfills, `--full`): days are the rows themselves, each with the previous
   day's row (on PostgreSQL the previous row of a LAG() over the (key, day) index order, on
   SQLite a lookup through that index); weeks, months and quarters are rows
@@ -113,6 +114,20 @@ WITH cur AS (
         CASE WHEN prev.avg_b IS NULL OR prev.avg_b = 0 THEN 0
              ELSE ROUND((cur.avg_b - prev.avg_b) * 100.0 / prev.avg_b, 2) END AS change_p
     FROM cur LEFT JOIN prev ON prev.{partition} = cur.{partition}
+)"""
+# The nightly run's variant: the previous period's average is its stored aggregate (one index
+# probe per key) instead of a second GROUP BY over its rows, which for a quarter doubled the read.
+# Only for a caller that knows the previous period's aggregates are current (see `aggregate`).
+ONE_PERIOD_STORED_PREVIOUS = """
+WITH cur AS (
+    SELECT {grouped_keys}, {stats} FROM {source} WHERE {range} GROUP BY {partition}
+), final AS (
+    SELECT cur.*, {period_start} AS period_start,
+        CASE WHEN prev.avg_size_bytes IS NULL THEN 0 ELSE cur.avg_b - prev.avg_size_bytes END AS change_b,
+        CASE WHEN prev.avg_size_bytes IS NULL OR prev.avg_size_bytes = 0 THEN 0
+             ELSE ROUND((cur.avg_b - prev.avg_size_bytes) * 100.0 / prev.avg_size_bytes, 2) END AS change_p
+    FROM cur LEFT JOIN {target} prev ON prev.{partition} = cur.{partition}
+        AND prev.period_type = %s AND prev.period_start = %s
 )"""
 MANY_PERIODS = """
 WITH per AS ({per}), chained AS (
@@ -229,21 +244,30 @@ def _upsert(vendor: str, kind: str, target: Target, body: str, *, fresh: bool = 
 
 
 def one_period_sql(
-    vendor: str, kind: str, target: Target, start: date, ids: list[int], *, fresh: bool = False
+    vendor: str,
+    kind: str,
+    target: Target,
+    start: date,
+    ids: list[int],
+    *,
+    fresh: bool = False,
+    stored_previous: bool = False,
 ) -> tuple[str, list[Any]]:
     ops, prev = connection.ops, add_periods(kind, start, -1)
-    rng = RANGE.format(instance_filter=_filter(ids))
-    body = ONE_PERIOD.format(
+    body = (ONE_PERIOD_STORED_PREVIOUS if stored_previous else ONE_PERIOD).format(
         grouped_keys=target.grouped_keys,
         stats=STATS,
         source=target.source,
-        range=rng,
+        range=RANGE.format(instance_filter=_filter(ids)),
         partition=target.partition,
         period_start=date_literal(vendor, start),
+        target=target.target,
     )
     dates = [
         ops.adapt_datefield_value(d) for d in (start, period_end(kind, start), prev, period_end(kind, prev))
     ]
+    if stored_previous:
+        return _upsert(vendor, kind, target, body, fresh=fresh), [*dates[:2], *ids, str(kind), dates[2]]
     return _upsert(vendor, kind, target, body, fresh=fresh), [*dates[:2], *ids, *dates[2:], *ids]
 
 
@@ -347,11 +371,20 @@ def _is_empty(cursor: Any, kind: str, target: Target, first: date, last: date, i
 
 
 def aggregate(
-    kind: str, first: date, last: date | None = None, *, instance_ids: list[int] | None = None
+    kind: str,
+    first: date,
+    last: date | None = None,
+    *,
+    instance_ids: list[int] | None = None,
+    stored_previous: bool = False,
 ) -> dict[str, Counter[int]]:
     """(Re)compute the periods of `kind` from the one containing `first` to the one containing
     `last`, for all (or the given) instances and their databases; returns, per table, how many
-    rows were written for each instance."""
+    rows were written for each instance.
+
+    `stored_previous`: a single period's change is measured against the stored aggregate of the
+    period before, not its rows. Only for a caller that knows that aggregate is current (the
+    incremental run, whose watermark says so and which rewrites late periods first)."""
     first, last = start_of(kind, first), start_of(kind, last or first)
     vendor, ids = connection.vendor, list(instance_ids or [])
     written: dict[str, Counter[int]] = {}
@@ -360,7 +393,9 @@ def aggregate(
 
             def statement(fresh: bool, target: Target = target) -> tuple[str, list[Any]]:
                 if first == last:
-                    sql, params = one_period_sql(vendor, kind, target, first, ids, fresh=fresh)
+                    sql, params = one_period_sql(
+                        vendor, kind, target, first, ids, fresh=fresh, stored_previous=stored_previous
+                    )
                 else:
                     sql, params = many_periods_sql(vendor, kind, target, first, last, ids, fresh=fresh)
                 return sql, params + _tail(kind, fresh=fresh)

@@ -4,12 +4,13 @@ Per instance, `AggregationWatermark` says which size rows the aggregation has re
 `collected_at`) and through which day the periods were complete. A run then computes, for each
 kind of period:
 
-- the periods that have ended since (`complete_through`): the last complete period of each kind
-  on the night it completes, and every one a missed night left behind; all of an instance's
-  history the first time it is seen;
 - the complete periods holding a size row written since `collected_until` (a late or corrected
   day), and the period after each (its change is measured against it) — for that database or
-  instance only.
+  instance only;
+- then the periods that have ended since (`complete_through`): the last complete period of each
+  kind on the night it completes, and every one a missed night left behind; all of an
+  instance's history the first time it is seen. A single new period measures its change
+  against the stored aggregate of the one before, current by then.
 
 Periods still in progress are left for the night they complete (the scheduled run aggregates
 complete periods only), so a run with nothing new reads a few index entries and writes nothing.
@@ -115,16 +116,25 @@ class _Run:
         return changed
 
     def kind(self, kind: str) -> None:
-        """Periods of `kind` that ended since the last run, then those with changed rows."""
+        """Periods of `kind` with changed rows, then those that ended since the last run.
+
+        In that order: a period that ended tonight measures its change against the stored
+        aggregate of the one before, which a late row may have just made stale."""
         last = last_complete_period(kind, self.today)
         first_new = {pk: start_of(kind, through + timedelta(days=1)) for pk, through in self.through.items()}
+        self._dirty(kind, last, first_new)
         groups: dict[date, list[int]] = defaultdict(list)
         for pk, first in first_new.items():
             if first <= last:
                 groups[first].append(pk)
         for first, group in sorted(groups.items()):
             ids = None if self.everyone and len(group) == len(self.ids) else group
-            self._count(kind, aggregate(kind, first, last, instance_ids=ids))
+            # One new period: its predecessor was complete at the last run, so aggregated then
+            # (or just now, if a late row changed it) and its stored average is current.
+            self._count(kind, aggregate(kind, first, last, instance_ids=ids, stored_previous=first == last))
+
+    def _dirty(self, kind: str, last: date, first_new: dict[int, date]) -> None:
+        """Rewrite the complete periods (before `first_new`) that hold a changed row."""
         vendor = connection.vendor
         # A changed day makes its period dirty and the next (its change is measured against it),
         # where complete; worked out once per distinct day (a night's rows share one or two).

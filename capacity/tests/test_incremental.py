@@ -77,10 +77,10 @@ def totals(result: dict) -> int:
     return sum(v["databases"] + v["instance"] for per_kind in result.values() for v in per_kind.values())
 
 
-def recomputed_from_scratch() -> dict[tuple, tuple]:
+def recomputed_from_scratch(last: date = TODAY - timedelta(days=1)) -> dict[tuple, tuple]:
     DatabaseSizeAggregation.objects.all().delete()
     InstanceSizeAggregation.objects.all().delete()
-    run_all("2023-10-01", str(TODAY - timedelta(days=1)))
+    run_all("2023-10-01", str(last))
     return stored()
 
 
@@ -209,6 +209,37 @@ def test_periods_are_computed_the_night_after_they_end_and_missed_nights_are_cau
         ("2025-04-02", 2001),
         ("2025-04-03", 2002),
     ]
+
+
+def test_a_period_ending_tonight_is_measured_against_its_predecessor_as_corrected_tonight(
+    dbs: dict,
+) -> None:
+    night = D("2025-07-01")  # June 30 ended a day, a month and a quarter
+    b = dbs["b"]
+    days = [D("2025-03-20") + timedelta(days=n) for n in range(102)]  # through June 29
+    DatabaseSizeStat.objects.bulk_create(
+        DatabaseSizeStat(database=b, instance=b.instance, collected_date=d, size_bytes=5000 + 10 * n)
+        for n, d in enumerate(days)
+    )
+    aggregate_changes(night - timedelta(days=1))
+    # tonight's collection, and late corrections of the day, the month and the quarter before
+    DatabaseSizeStat.objects.create(
+        database=b, instance=b.instance, collected_date=D("2025-06-30"), size_bytes=9000
+    )
+    for day, size in (("2025-06-29", 8000), ("2025-05-15", 1), ("2025-03-28", 90000)):
+        DatabaseSizeStat.objects.filter(database=b, collected_date=D(day)).update(
+            size_bytes=size, collected_at=timezone.now()
+        )
+
+    aggregate_changes(night)
+
+    june_30 = DatabaseSizeAggregation.objects.get(
+        database=b, period_type="daily", period_start=D("2025-06-30")
+    )
+    assert june_30.change_bytes == 9000 - 8000
+    nightly = stored()
+    complete = {k: v for k, v in recomputed_from_scratch(night - timedelta(days=1)).items() if v[0] < night}
+    assert nightly == complete  # (the range also holds the week still in progress)
 
 
 def test_the_watermark_survives_a_failed_run_and_the_next_run_reads_the_same_rows(
