@@ -211,8 +211,9 @@ def test_periods_are_computed_the_night_after_they_end_and_missed_nights_are_cau
     ]
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["every instance", "named instance"])
 def test_a_period_ending_tonight_is_measured_against_its_predecessor_as_corrected_tonight(
-    dbs: dict,
+    dbs: dict, named: bool
 ) -> None:
     night = D("2025-07-01")  # June 30 ended a day, a month and a quarter
     b = dbs["b"]
@@ -231,7 +232,7 @@ def test_a_period_ending_tonight_is_measured_against_its_predecessor_as_correcte
             size_bytes=size, collected_at=timezone.now()
         )
 
-    aggregate_changes(night)
+    aggregate_changes(night, [b.instance_id] if named else None)
 
     june_30 = DatabaseSizeAggregation.objects.get(
         database=b, period_type="daily", period_start=D("2025-06-30")
