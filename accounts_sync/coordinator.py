@@ -184,6 +184,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         self.active: list[RemoteAccount] = []
         self.accounts: dict[str, Account] = {}  # stored accounts that change, as models
         self.rows: dict[str, dict[str, Any]] = {}  # stored accounts as plain rows
+        self.snapshots: dict[str, Stored] = {}  # their stored snapshots, read with them
         self.pinned: set[str] = set()  # stored accounts with a `last_seen_at` of their own
         self.state = State()  # the instance's account-sync state as the last sync left it
         self.kept: list[str] = []  # active, unlisted, from a database that could not be read
@@ -247,20 +248,29 @@ class AccountSyncCoordinator(InstanceCoordinator):
     def _read_rows(self) -> dict[str, dict[str, Any]]:
         """Stored accounts as plain rows through one cursor: no model and no per-cell converter
         (a model is built only for accounts that change; every row's `attributes` are decoded in
-        one go). Whether `last_seen_at` is set is read, never its value."""
+        one go). Whether `last_seen_at` is set is read, never its value. Each account's stored
+        snapshot (hash, format, version) comes along by the same query, into `self.snapshots`:
+        the sync writes snapshots only when it saves, so they are the same at collection."""
         pinned = ExpressionWrapper(Q(last_seen_at__isnull=False), output_field=BooleanField())
         accounts = Account.objects.for_instance(self.instance.pk).annotate(pinned=pinned)
-        sql, params = accounts.values_list(*ROW_FIELDS, "pinned").query.sql_with_params()
+        snapshot = ("snapshot__hash", "snapshot__format", "snapshot__version")
+        sql, params = accounts.values_list(*ROW_FIELDS, "pinned", *snapshot).query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
         rows: dict[str, dict[str, Any]] = {}
-        for *values, has_own_time in fetched:
-            row = dict(zip(ROW_FIELDS, values, strict=True))
-            if self._in_scope(row["identity"]):  # booleans arrive as bool (Django's SQLite converter too)
-                rows[row["identity"]] = row
+        self.snapshots = {}
+        width = len(ROW_FIELDS)
+        for values in fetched:
+            row = dict(zip(ROW_FIELDS, values[:width], strict=True))
+            identity = row["identity"]
+            if self._in_scope(identity):  # booleans arrive as bool (Django's SQLite converter too)
+                rows[identity] = row
+                has_own_time, digest, format_, version = values[width:]
                 if has_own_time:  # 0/1 on SQLite
-                    self.pinned.add(row["identity"])
+                    self.pinned.add(identity)
+                if digest is not None:  # LEFT JOIN: no snapshot yet
+                    self.snapshots[identity] = Stored(digest, format_, version)
         # Every account's attributes are compared with the listing: decoded all at once (one
         # json.loads of them all costs a third of one per account, and PostgreSQL's jsonb text
         # could never be compared as text anyway).
@@ -392,7 +402,7 @@ class AccountSyncCoordinator(InstanceCoordinator):
         permissions = self.adapter.collect_permissions(self.active)
         notes = dict(self.adapter.notes)
         unreadable = unreadable_databases(notes)
-        stored = self._stored_snapshots()
+        stored = self.snapshots
         last = self.state.unreadable
         back = set(last) - set(unreadable)  # unreadable last time, read now: a baseline
         carried = self._stored_rows_in(unreadable) if unreadable else {}
@@ -467,12 +477,6 @@ class AccountSyncCoordinator(InstanceCoordinator):
             stats.extra["baseline"] = {"databases": sorted(back), "grants_not_logged": self.baseline_skipped}
         logger.info("account_sync_collection_completed", phase=SyncPhase.COLLECTION, **stats.as_dict())
         return stats
-
-    def _stored_snapshots(self) -> dict[str, Stored]:
-        rows = PermissionSnapshot.objects.filter(account__instance=self.instance).values_list(
-            "account__identity", "hash", "format", "version"
-        )
-        return {identity: Stored(h, f, v) for identity, h, f, v in rows if identity in self.rows}
 
     def _stored_rows_in(self, databases: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
         """Stored privilege rows of the accounts in scope that belong to `databases` (one query)."""

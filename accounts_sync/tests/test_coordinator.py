@@ -62,11 +62,11 @@ def test_it_uses_the_same_number_of_queries_whatever_the_accounts(
         drop_users(users)
     assert Account.objects.filter(instance=mysql_instance).count() == n
     assert AccountPrivilege.objects.filter(instance=mysql_instance).count() == n  # SELECT ON mysql.db
-    # session + version + rules + accounts + snapshots + state, then savepoint, one INSERT per
-    # table (accounts, snapshots, privileges, changes), release: fixed, not per account.
-    assert len(first.captured_queries) == 12
-    # session + rules + accounts + snapshot hashes + state + the last_seen touch: nothing written.
-    assert len(again.captured_queries) == 6
+    # session + version + rules + accounts (with their snapshots) + state, then savepoint, one
+    # INSERT per table (accounts, snapshots, privileges, changes), release: fixed, not per account.
+    assert len(first.captured_queries) == 11
+    # session + rules + accounts with their snapshot hashes + state + the last_seen touch.
+    assert len(again.captured_queries) == 5
     writes = [q["sql"] for q in again.captured_queries if not q["sql"].startswith("SELECT")]
     tables = [re.search(r'(?:INTO|UPDATE) "(\w+)"', w).group(1) for w in writes]  # type: ignore[union-attr]
     assert tables == ["whalefall_syncsession", "accounts_sync_account"]  # the session; last_seen_at
