@@ -252,7 +252,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
         snapshot (hash, format, version) comes along by the same query, into `self.snapshots`:
         the sync writes snapshots only when it saves, so they are the same at collection."""
         pinned = ExpressionWrapper(Q(last_seen_at__isnull=False), output_field=BooleanField())
-        accounts = Account.objects.for_instance(self.instance.pk).annotate(pinned=pinned)
+        # In identity order (the unique index's), not the model's: that one joins the instance
+        # for its name and sorts every row.
+        accounts = Account.objects.for_instance(self.instance.pk).annotate(pinned=pinned).order_by("identity")
         snapshot = ("snapshot__hash", "snapshot__format", "snapshot__version")
         sql, params = accounts.values_list(*ROW_FIELDS, "pinned", *snapshot).query.sql_with_params()
         with connection.cursor() as cursor:
