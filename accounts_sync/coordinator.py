@@ -261,18 +261,20 @@ class AccountSyncCoordinator(InstanceCoordinator):
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
         rows: dict[str, dict[str, Any]] = {}
-        self.snapshots = {}
-        width = len(ROW_FIELDS)
-        for values in fetched:
-            row = dict(zip(ROW_FIELDS, values[:width], strict=True))
-            identity = row["identity"]
-            if self._in_scope(identity):  # booleans arrive as bool (Django's SQLite converter too)
-                rows[identity] = row
-                has_own_time, digest, format_, version = values[width:]
-                if has_own_time:  # 0/1 on SQLite
-                    self.pinned.add(identity)
-                if digest is not None:  # LEFT JOIN: no snapshot yet
-                    self.snapshots[identity] = Stored(digest, format_, version)
+        snapshots: dict[str, Stored] = {}
+        pinned_ids, scoped = self.pinned, self.only_like is not None
+        at, width = ROW_FIELDS.index("identity"), len(ROW_FIELDS)
+        for values in fetched:  # once per stored account: kept lean
+            identity = values[at]
+            if scoped and not self._in_scope(identity):
+                continue
+            # zip stops at the row's fields: the pinned flag and the snapshot follow them.
+            rows[identity] = dict(zip(ROW_FIELDS, values, strict=False))  # booleans arrive as bool
+            if values[width]:  # has a `last_seen_at` of its own (0/1 on SQLite)
+                pinned_ids.add(identity)
+            if values[width + 1] is not None:  # LEFT JOIN: no snapshot yet
+                snapshots[identity] = Stored(*values[width + 1 :])
+        self.snapshots = snapshots
         # Every account's attributes are compared with the listing: decoded all at once (one
         # json.loads of them all costs a third of one per account, and PostgreSQL's jsonb text
         # could never be compared as text anyway).
