@@ -4,7 +4,8 @@ For each database (from `DatabaseSizeStat`) and each instance (from `InstanceSiz
 period: avg / max / min size, sample count, change of the average against the previous period
 (bytes and percent; 0 when the previous period has no samples) and a trend. The previous period
 is read from the raw daily rows in the same statement, so a period can be (re)computed alone, in
-any order. Three shapes of the same computation:
+any order; the one exception, on request only, is the nightly run's single period (below).
+Three shapes of the same computation:
 
 - one period: the period and its predecessor, each a plain GROUP BY over a date range,
   joined: as cheap as a raw GROUP BY over those rows can be. The incremental nightly run, which

@@ -10,11 +10,13 @@ kind of period:
 - then the periods that have ended since (`complete_through`): the last complete period of each
   kind on the night it completes, and every one a missed night left behind; all of an
   instance's history the first time it is seen. A single new period measures its change
-  against the stored aggregate of the one before, current by then.
+  against the stored aggregate of the one before, current by then (for an instance an earlier
+  run aggregated; the first time and under `full`, against the days of the one before).
 
 Periods still in progress are left for the night they complete (the scheduled run aggregates
 complete periods only), so a run with nothing new reads a few index entries and writes nothing.
-`full` ignores the watermarks and recomputes every period from the first row: the repair path.
+`full` ignores the watermarks and recomputes every period from the first row, reading only raw
+rows (no stored aggregate): the repair path.
 The aggregates and the watermarks are written in one transaction: a failed run leaves both as
 they were, and the next run reads the same rows again.
 """
@@ -76,6 +78,7 @@ class _Run:
         )
         marks = {} if full else AggregationWatermark.objects.in_bulk(self.ids)
         known = {pk: m for pk, m in marks.items() if m.collected_until is not None}
+        self.known = set(known)  # aggregated by an earlier run (never under `full`)
         self.until: dict[int, datetime | None] = {pk: m.collected_until for pk, m in known.items()}
         self.through = {pk: m.complete_through for pk, m in known.items()}
         fresh = [pk for pk in self.ids if pk not in known]
@@ -129,9 +132,12 @@ class _Run:
                 groups[first].append(pk)
         for first, group in sorted(groups.items()):
             ids = None if self.everyone and len(group) == len(self.ids) else group
-            # One new period: its predecessor was complete at the last run, so aggregated then
-            # (or just now, if a late row changed it) and its stored average is current.
-            self._count(kind, aggregate(kind, first, last, instance_ids=ids, stored_previous=first == last))
+            # One new period of instances an earlier run aggregated: its predecessor was complete
+            # at that run, so aggregated then (or just now, if a late row changed it), and its
+            # stored average is current. An instance seen for the first time, or a full repair,
+            # has no such run behind it: the days of the period before are read.
+            stored = first == last and all(pk in self.known for pk in group)
+            self._count(kind, aggregate(kind, first, last, instance_ids=ids, stored_previous=stored))
 
     def _dirty(self, kind: str, last: date, first_new: dict[int, date]) -> None:
         """Rewrite the complete periods (before `first_new`) that hold a changed row."""

@@ -243,6 +243,32 @@ def test_a_period_ending_tonight_is_measured_against_its_predecessor_as_correcte
     assert nightly == complete  # (the range also holds the week still in progress)
 
 
+@pytest.mark.parametrize("full", [False, True], ids=["first run", "full repair"])
+def test_without_an_earlier_run_the_period_before_is_read_from_its_days_never_a_stored_row(
+    full: bool,
+) -> None:
+    instance = InstanceFactory()
+    db = fill(instance, "q1", {"2025-01-02": 30, "2025-02-03": 40, "2025-03-03": 50})  # Q1 only
+    # An aggregate of the quarter before whose days are gone (deleted, or their dates corrected):
+    # what a repair, or an instance seen for the first time, must not measure against.
+    DatabaseSizeAggregation.objects.create(
+        database=db,
+        instance=instance,
+        period_type="quarterly",
+        period_start=D("2024-10-01"),
+        period_end=D("2024-12-31"),
+        avg_size_bytes=10,
+        max_size_bytes=10,
+        min_size_bytes=10,
+        sample_count=1,
+    )
+    aggregate_changes(TODAY, full=full)  # the history starts inside the last complete quarter
+    q1 = DatabaseSizeAggregation.objects.get(
+        database=db, period_type="quarterly", period_start=D("2025-01-01")
+    )
+    assert (q1.avg_size_bytes, q1.change_bytes, q1.change_percent, q1.trend) == (40, 0, 0, "stable")
+
+
 def test_the_watermark_survives_a_failed_run_and_the_next_run_reads_the_same_rows(
     dbs: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
