@@ -250,16 +250,22 @@ class AccountSyncCoordinator(InstanceCoordinator):
         (a model is built only for accounts that change; every row's `attributes` are decoded in
         one go). Whether `last_seen_at` is set is read, never its value. Each account's stored
         snapshot (hash, format, version) comes along by the same query, into `self.snapshots`:
-        the sync writes snapshots only when it saves, so they are the same at collection."""
+        the sync writes snapshots only when it saves, and holds its category's lock meanwhile, so
+        they are the same at collection."""
         pinned = ExpressionWrapper(Q(last_seen_at__isnull=False), output_field=BooleanField())
         # In identity order (the unique index's), not the model's: that one joins the instance
         # for its name and sorts every row.
         accounts = Account.objects.for_instance(self.instance.pk).annotate(pinned=pinned).order_by("identity")
         snapshot = ("snapshot__hash", "snapshot__format", "snapshot__version")
-        sql, params = accounts.values_list(*ROW_FIELDS, "pinned", *snapshot).query.sql_with_params()
+        selected = [*ROW_FIELDS, "pinned", *snapshot]
+        sql, params = accounts.values_list(*selected).query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
+            # The rows are read by position: should a Django release order the annotation
+            # elsewhere, fail here rather than read one column as another.
+            if [d[0] for d in cursor.description] != selected:
+                raise RuntimeError(f"unexpected columns reading the stored accounts: {cursor.description}")
         rows: dict[str, dict[str, Any]] = {}
         snapshots: dict[str, Stored] = {}
         pinned_ids, scoped = self.pinned, self.only_like is not None
