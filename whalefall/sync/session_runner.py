@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -37,6 +37,7 @@ from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details,
 from whalefall.sync.retry import is_transient, retry_transient
 
 logger = get_logger(__name__)
+_T = TypeVar("_T")
 
 # The in-process work of one instance: its phases, given the loaded instance and session.
 InstanceWork = Callable[[Instance, SyncSession], InstanceResult]
@@ -191,29 +192,13 @@ def _together_attempts(
     records: list[SyncInstanceRecord],
 ) -> None:
     """The attempts of work done for all instances at once, and every record's outcome."""
-
-    def attempt(n: int) -> dict[int, InstanceResult]:
-        ledger.start_records(records)
-        try:
-            return work(session, instances)
-        except Exception as exc:
-            ledger.note_attempts_failed(
-                records,
-                phase=getattr(exc, "phase", SyncPhase.COLLECTION),
-                error=_message(exc),
-                transient=is_transient(exc),
-            )
-            raise
-
-    def on_retry(n: int, exc: BaseException, delay: float) -> None:
-        logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=_message(exc))
-
-    def wait(delay: float) -> None:
-        if cancel.wait(delay):  # safe point: between attempts
-            raise cancel.RunCancelled(cancel.reason())
-
     try:
-        results = retry_transient(attempt, on_retry=on_retry, sleep=wait)
+        results = _attempts(
+            module,
+            lambda: work(session, instances),
+            start=lambda: ledger.start_records(records),
+            failed=partial(ledger.note_attempts_failed, records),
+        )
     except cancel.RunCancelled as exc:
         logger.warning(f"{module}_instances_cancelled", instances=len(records))
         ledger.cancel_records(records, f"{exc}; {_history_text(records[0])}" if records else str(exc))
@@ -232,6 +217,35 @@ def _together_attempts(
             with bind_context(instance_id=record.instance_id, instance=record.instance_name):
                 result = ledger.result_of(record, results)
                 logger.info(f"{module}_instance_completed", status=record.status, **_counters(result))
+
+
+def _attempts(
+    module: str, run: Callable[[], _T], *, start: Callable[[], Any], failed: Callable[..., Any]
+) -> _T:
+    """`run` with the retries of transient errors, for one record or all of a session's: each
+    attempt is `start`ed first, a failed one noted by `failed` (its phase, error and whether it
+    is transient), and the waits between attempts are the points where a cancel is honoured."""
+
+    def attempt(n: int) -> _T:
+        start()
+        try:
+            return run()
+        except Exception as exc:
+            failed(
+                phase=getattr(exc, "phase", SyncPhase.COLLECTION),
+                error=_message(exc),
+                transient=is_transient(exc),
+            )
+            raise
+
+    def on_retry(n: int, exc: BaseException, delay: float) -> None:
+        logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=_message(exc))
+
+    def wait(delay: float) -> None:
+        if cancel.wait(delay):  # safe point: between attempts
+            raise cancel.RunCancelled(cancel.reason())
+
+    return retry_transient(attempt, on_retry=on_retry, sleep=wait)
 
 
 def run_instance(session_id: int, instance_id: int, *, module: str, work: InstanceWork) -> SyncInstanceRecord:
@@ -253,27 +267,13 @@ def run_instance(session_id: int, instance_id: int, *, module: str, work: Instan
                 record.cancel(cancel.reason())
                 return record
 
-            def attempt(n: int) -> InstanceResult:
-                record.start()
-                try:
-                    return work(instance, session)
-                except Exception as exc:
-                    record.note_attempt_failed(
-                        phase=getattr(exc, "phase", SyncPhase.COLLECTION),
-                        error=_message(exc),
-                        transient=is_transient(exc),
-                    )
-                    raise
-
-            def on_retry(n: int, exc: BaseException, delay: float) -> None:
-                logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=_message(exc))
-
-            def wait(delay: float) -> None:
-                if cancel.wait(delay):  # safe point: between attempts
-                    raise cancel.RunCancelled(cancel.reason())
-
             try:
-                result = retry_transient(attempt, on_retry=on_retry, sleep=wait)
+                result = _attempts(
+                    module,
+                    lambda: work(instance, session),
+                    start=record.start,
+                    failed=record.note_attempt_failed,
+                )
             except cancel.RunCancelled as exc:
                 logger.warning(f"{module}_instance_cancelled", attempts=record.attempts)
                 record.cancel(f"{exc}; {_history_text(record)}")
