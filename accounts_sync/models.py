@@ -107,8 +107,13 @@ class Account(models.Model):
 
     FACTS = ("is_superuser", "can_grant", "is_locked", "can_login", "is_expired")
 
+    # Indexed by the unique (instance, identity) constraint, which leads with it: no index of its own.
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="accounts", verbose_name=_("instance")
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="accounts",
+        db_index=False,
+        verbose_name=_("instance"),
     )
     identity = models.CharField(
         _("identity"),
@@ -225,18 +230,22 @@ class AccountChange(models.Model):
     counted in `details`): it has no account, and it is not a change of anything.
     """
 
+    # Both indexed by the (account, -created_at) and (instance, -created_at) indexes that lead
+    # with them: no index of their own (every change entry would write two more).
     account = models.ForeignKey(
         Account,
         on_delete=models.CASCADE,
         related_name="changes",
         null=True,
         blank=True,
+        db_index=False,
         verbose_name=_("account"),
     )
     instance = models.ForeignKey(
         "whalefall.Instance",
         on_delete=models.CASCADE,
         related_name="account_changes",
+        db_index=False,
         verbose_name=_("instance"),
     )
     change_type = models.CharField(_("change type"), max_length=20, choices=ChangeType.choices)
@@ -347,8 +356,13 @@ class AccountPrivilege(models.Model):
     may contain dots); `target` is their dotted form for prefix matching.
     """
 
+    # Indexed by (instance, account) below, which leads with it.
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", verbose_name=_("instance")
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("instance"),
     )
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="privileges", verbose_name=_("account")

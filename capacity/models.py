@@ -45,8 +45,13 @@ class InstanceDatabase(models.Model):
     stays, and reactivated if it comes back. The name keeps its case (MySQL on Linux, PG quoted).
     """
 
+    # Indexed by the unique (instance, name) constraint, which leads with it.
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="databases", verbose_name=_("instance")
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="databases",
+        db_index=False,
+        verbose_name=_("instance"),
     )
     name = models.CharField(_("name"), max_length=255)
     is_active = models.BooleanField(pgettext_lazy("still on the server", "active"), default=True)
@@ -107,11 +112,21 @@ class InstanceCapacity(models.Model):
 class DatabaseSizeStat(models.Model):
     """The size of one database on one local day (the last collection of that day wins)."""
 
+    # Both indexed by the (database, day) and (instance, day) indexes below, which lead with
+    # them: no index of their own (the nightly collection writes a row per database).
     database = models.ForeignKey(
-        InstanceDatabase, on_delete=models.CASCADE, related_name="size_stats", verbose_name=_("database")
+        InstanceDatabase,
+        on_delete=models.CASCADE,
+        related_name="size_stats",
+        db_index=False,
+        verbose_name=_("database"),
     )
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", verbose_name=_("instance")
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("instance"),
     )
     collected_date = models.DateField(_("collected on"))
     collected_at = models.DateTimeField(_("collected at"), default=timezone.now)
@@ -144,8 +159,13 @@ class DatabaseSizeStat(models.Model):
 class InstanceSizeStat(models.Model):
     """An instance's total on one local day: the sum over its active databases."""
 
+    # Indexed by the unique (instance, day) constraint, which leads with it.
     instance = models.ForeignKey(
-        "whalefall.Instance", on_delete=models.CASCADE, related_name="+", verbose_name=_("instance")
+        "whalefall.Instance",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("instance"),
     )
     collected_date = models.DateField(_("collected on"))
     collected_at = models.DateTimeField(_("collected at"), default=timezone.now)

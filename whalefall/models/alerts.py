@@ -182,12 +182,13 @@ class AlertDelivery(models.Model):
 
     MAX_ATTEMPTS = 4
 
-    rule = models.ForeignKey(
+    rule = models.ForeignKey(  # indexed by the unique (rule, channel, event key) constraint
         AlertRule,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="deliveries",
+        db_index=False,
         verbose_name=_("rule"),
     )
     channel = models.ForeignKey(
