@@ -61,13 +61,23 @@ def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def page_says(browser: Any, text: str) -> None:
     """Wait for the next page to load and contain `text` (the old page may still be showing)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text
-    )
+    def says(driver: Any) -> bool:
+        try:
+            return text in driver.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            return False
+        except WebDriverException as error:
+            # The same race as a stale element, as Chromium sometimes reports it: the body found
+            # on the old page was replaced by the new one before its text was read.
+            if "does not belong to the document" in str(error):
+                return False
+            raise
+
+    WebDriverWait(browser, 15).until(says)
 
 
 def log_in(browser: Any, live_server: Any, username: str, password: str, expect: str = "") -> None:
