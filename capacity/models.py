@@ -112,8 +112,8 @@ class InstanceCapacity(models.Model):
 class DatabaseSizeStat(models.Model):
     """The size of one database on one local day (the last collection of that day wins)."""
 
-    # Both indexed by the (database, day) and (instance, day) indexes below, which lead with
-    # them: no index of their own (the nightly collection writes a row per database).
+    # Both indexed by the unique (database, day) constraint and the (instance, day) index below,
+    # which lead with them: no index of their own (the nightly collection writes a row per database).
     database = models.ForeignKey(
         InstanceDatabase,
         on_delete=models.CASCADE,

@@ -27,19 +27,31 @@ class DropForeignKeyIndex(migrations.operations.base.Operation):
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         model = from_state.apps.get_model(app_label, self.model_name)
-        table, column = model._meta.db_table, model._meta.get_field(self.name).column
-        connection = schema_editor.connection
-        with connection.cursor() as cursor:
-            constraints = connection.introspection.get_constraints(cursor, table)
-        for index, info in sorted(constraints.items()):
-            plain = info["index"] and not (info["unique"] or info["primary_key"] or info.get("foreign_key"))
-            if plain and info["columns"] == [column]:
-                schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(index)}")
+        name = self._index_name(schema_editor, model)
+        if name in self._plain_indexes(schema_editor, model):
+            schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(name)}")
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
-        field = model._meta.get_field(self.name)
-        schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+        if self._index_name(schema_editor, model) not in self._plain_indexes(schema_editor, model):
+            field = model._meta.get_field(self.name)
+            schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
+
+    def _index_name(self, schema_editor: Any, model: Any) -> str:
+        """The name Django gave the key's own index: only that one goes (not an index someone
+        made by hand, nor PostgreSQL's `_like` twin of a text key)."""
+        column = model._meta.get_field(self.name).column
+        return str(schema_editor._create_index_name(model._meta.db_table, [column], suffix=""))
+
+    def _plain_indexes(self, schema_editor: Any, model: Any) -> set[str]:
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        return {
+            name
+            for name, info in found.items()
+            if info["index"] and not (info["unique"] or info["primary_key"] or info.get("foreign_key"))
+        }
 
     def describe(self) -> str:
         return f"Drop the index of foreign key {self.model_name}.{self.name}"

@@ -20,7 +20,7 @@ def instance_key(related_name: str) -> models.ForeignKey:
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts_sync", "0008_account_last_seen_by_listing"),
-        ("whalefall", "0011_alert_delivery_rule_index"),
+        ("whalefall", "0010_alert_delivery_link_and_data"),
     ]
 
     operations = [

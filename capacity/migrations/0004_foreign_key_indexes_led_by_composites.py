@@ -21,7 +21,7 @@ def key(to: str, related_name: str, verbose_name: str) -> models.ForeignKey:
 class Migration(migrations.Migration):
     dependencies = [
         ("capacity", "0003_translatable_labels"),
-        ("whalefall", "0011_alert_delivery_rule_index"),
+        ("whalefall", "0010_alert_delivery_link_and_data"),
     ]
 
     operations = [
