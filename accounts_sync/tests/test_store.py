@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
@@ -176,6 +177,26 @@ def test_snapshots_and_rows_hold_effective_privileges_with_their_path(scripted: 
     assert Account.objects.get(identity="root").snapshot.permissions["server"] == ["ALL (as superuser)"]
     needs_set = AccountPrivilege.objects.get(account=alice, privilege="DELETE")
     assert needs_set.needs_set_role and needs_set.path == ["shop", "orders"]
+
+
+def test_privilege_rows_follow_their_account_and_go_with_their_instance(scripted: Any) -> None:
+    """The privilege's instance is a copy of its account's, without a key constraint of its own:
+    the sync writes the account's, and deleting an instance still removes its rows, only its."""
+    world, instance, sync = scripted
+    roles_world(world)
+    sync()
+    other = InstanceFactory(db_type="postgresql")
+    account = Account.objects.create(instance=other, identity="carol", username="carol")
+    kept = AccountPrivilege.objects.create(
+        instance=other, account=account, scope_kind="table", target="shop.orders", privilege="SELECT"
+    )
+    written = AccountPrivilege.objects.filter(instance=instance)
+    assert written.count() >= 5
+    assert not AccountPrivilege.objects.exclude(instance_id=F("account__instance_id")).exists()
+    instance.delete()
+    assert not AccountPrivilege.objects.filter(instance_id=instance.pk).exists()
+    assert list(AccountPrivilege.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not Account.objects.filter(instance_id=instance.pk).exists()
 
 
 def test_a_role_losing_a_grant_logs_an_effective_change_for_each_member(scripted: Any) -> None:
