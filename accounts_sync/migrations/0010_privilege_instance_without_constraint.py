@@ -1,9 +1,12 @@
-"""A privilege row's instance loses its key constraint (the column and its index stay).
+"""A privilege row's instance loses its key constraint (the column and the (instance, account)
+index stay).
 
 It is a copy of the account's instance, and the account's own key already proves that instance
-exists; checking it again for every privilege row doubled the deferred checks a first sync's
-COMMIT runs. Django still cascades deletes along it. On PostgreSQL this drops the constraint; on
-SQLite, which cannot drop one, Django rebuilds the table (a copy of its rows, once).
+exists; checking it again for every privilege row made a first sync's COMMIT run half again as
+many deferred checks. Django still cascades deletes along it. On PostgreSQL this drops the
+constraint; on SQLite, which cannot drop one, Django rebuilds the table (a copy of its rows,
+once). Going back adds the constraint again, which fails should a row point at an instance that
+no longer exists (nothing but the code keeps that from happening now).
 """
 
 import django.db.models.deletion

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import F
+from django.db.models import CASCADE, F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
@@ -197,6 +197,16 @@ def test_privilege_rows_follow_their_account_and_go_with_their_instance(scripted
     assert not AccountPrivilege.objects.filter(instance_id=instance.pk).exists()
     assert list(AccountPrivilege.objects.values_list("pk", flat=True)) == [kept.pk]
     assert not Account.objects.filter(instance_id=instance.pk).exists()
+
+
+def test_a_privilege_row_is_checked_against_its_account_only() -> None:
+    """One deferred key check per privilege row at COMMIT (its account's), not two: the table's
+    only foreign-key constraint is to the account, and Django cascades along the instance."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, AccountPrivilege._meta.db_table)
+    keys = {tuple(c["columns"]): c["foreign_key"] for c in found.values() if c["foreign_key"]}
+    assert keys == {("account_id",): (Account._meta.db_table, "id")}
+    assert AccountPrivilege._meta.get_field("instance").remote_field.on_delete is CASCADE
 
 
 def test_a_role_losing_a_grant_logs_an_effective_change_for_each_member(scripted: Any) -> None:
