@@ -11,8 +11,8 @@ two hosts can never both believe they hold a lease:
 - renew: UPDATE ... WHERE the token is ours;
 - release / evict: DELETE (or vacate) ... WHERE the token is ours / is the one the caller saw.
 
-A holder is identified by host, pid and the process start time (the pid alone may be reused
-after the process died), plus a random token, so two holders in one process differ too. Every
+A holder is identified by host, pid and the kernel's key of that process (the pid alone may be
+reused after the process died), plus a random token, so two holders in one process differ too. Every
 claim, take-over and renewal sets the expiry: a holder that stops renewing loses the lease.
 """
 
@@ -28,7 +28,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from whalefall.sync.process import hostname, my_start_time
+from whalefall.sync.process import hostname, my_process_key, my_start_time
 
 M = TypeVar("M", bound=models.Model)
 
@@ -41,13 +41,14 @@ def renewal_interval(ttl: float) -> float:
 
 @dataclass(frozen=True)
 class Holder:
-    """Who claims a lease: this process (host, pid, start time) and a token of its own."""
+    """Who claims a lease: this process (host, pid, start time, kernel key) and a token of its own."""
 
     host: str
     pid: int
     started_at: datetime | None
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     owner: str = ""  # the label people see; host-pid unless given
+    process_key: str = ""  # whalefall.sync.process.process_key: tells a reused pid from the holder
 
     def __post_init__(self) -> None:
         if not self.owner:
@@ -59,13 +60,14 @@ class Holder:
             host=hostname(),
             pid=os.getpid(),
             started_at=my_start_time(),
+            process_key=my_process_key(),
             **({"token": token} if token else {}),
         )
 
 
 class Lease(Generic[M]):
     """The lease `key` of `model`, a table with the holder columns `owner`, `token`, `host`,
-    `pid`, `process_started_at` and `expires_at`.
+    `pid`, `process_started_at`, `process_key` and `expires_at`.
 
     `acquired_field` names the column that says since when the holder has it, `heartbeat_field`
     (optional) the one that says when it last renewed. A released lease leaves no row
@@ -167,6 +169,7 @@ class Lease(Generic[M]):
             "host": holder.host,
             "pid": holder.pid,
             "process_started_at": holder.started_at,
+            "process_key": holder.process_key,
             self.acquired_field: now,
             "expires_at": now + timedelta(seconds=seconds),
         }

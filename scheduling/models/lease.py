@@ -29,7 +29,13 @@ class SchedulerLease(models.Model):
     host = models.CharField(max_length=150, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
     process_started_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Start time of the holder process (pid reuse check).")
+        null=True, blank=True, help_text=_("Start time of the holder process.")
+    )
+    process_key = models.CharField(
+        max_length=80,
+        blank=True,
+        default="",
+        help_text=_("The kernel's boot id and start tick of the holder process (pid reuse check)."),
     )
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

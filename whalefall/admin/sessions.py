@@ -372,7 +372,10 @@ class SyncLockAdmin(admin.ModelAdmin):
     """Locks are visible, and an operator can delete a stuck one."""
 
     list_display = ["category", "owner", "locked_at", "expires_at"]
-    readonly_fields = ["category", "owner", "token", "locked_at", "expires_at"]
+    readonly_fields = [
+        "category", "owner", "token", "host", "pid", "process_started_at", "process_key", "locked_at",
+        "expires_at",
+    ]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

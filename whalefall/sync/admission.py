@@ -49,7 +49,7 @@ def refusal(task: str, job_id: str = "") -> str:
     if (
         lock is not None
         and lock.expires_at > timezone.now()
-        and not holder_gone(lock.host, lock.pid, lock.process_started_at)
+        and not holder_gone(lock.host, lock.pid, lock.process_key)
     ):
         return _("cannot run now: %(reason)s") % {
             "reason": LockConflict(category, lock.owner, lock.locked_at)

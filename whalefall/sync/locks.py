@@ -86,7 +86,7 @@ def dead_reason(lock: SyncLock) -> str:
     """Why `lock`'s holder no longer counts (expired, or known dead on this host), or ""."""
     if _expired(lock):
         return pgettext("sync lock", "its lock expired")
-    return holder_gone(lock.host, lock.pid, lock.process_started_at)
+    return holder_gone(lock.host, lock.pid, lock.process_key)
 
 
 def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:

@@ -18,7 +18,7 @@ def owner_is_dead(owner: str) -> bool:
     host, _, pid = owner.rpartition("-")
     if host != hostname() or not pid.isdigit():
         return False
-    return bool(holder_gone(host, int(pid), None))
+    return bool(holder_gone(host, int(pid), ""))
 
 
 def recover_interrupted_sessions() -> int:

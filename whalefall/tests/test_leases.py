@@ -17,7 +17,7 @@ from django.utils import timezone
 from scheduling.models import SchedulerLease
 from whalefall.leases import Holder, Lease
 from whalefall.models import SyncLock
-from whalefall.sync.process import hostname, my_start_time
+from whalefall.sync.process import hostname, my_start_time, process_key
 
 
 def sync_lock() -> Lease[Any]:
@@ -57,6 +57,7 @@ def test_a_claim_records_who_holds_it_and_until_when(make: Callable[[], Lease[An
         os.getpid(),
     )
     assert row.process_started_at == my_start_time()
+    assert row.process_key == process_key(os.getpid()) != ""
     assert before + timedelta(seconds=60) <= row.expires_at <= after + timedelta(seconds=60)
     assert before <= getattr(row, lease.acquired_field) <= after
 

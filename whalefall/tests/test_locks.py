@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -145,17 +146,18 @@ def _foreign_lock(category: str, **fields: object) -> SyncLock:
 
 
 @pytest.mark.django_db
-def test_a_reused_pid_is_not_mistaken_for_the_holder() -> None:
-    from whalefall.sync.process import hostname, my_start_time
+@pytest.mark.parametrize("other", ["earlier tick", "earlier boot"])
+def test_a_reused_pid_is_not_mistaken_for_the_holder(other: str) -> None:
+    from whalefall.sync.process import hostname, my_process_key
 
-    me = my_start_time()
-    assert me is not None
+    boot, ticks = my_process_key().split("/")
+    key = f"{boot}/{int(ticks) - 100}" if other == "earlier tick" else f"{'0' * len(boot)}/{ticks}"
     _foreign_lock(
         SyncCategory.ACCOUNT,
         owner=f"{hostname()}-{os.getpid()}",
         host=hostname(),
         pid=os.getpid(),  # alive: this very process...
-        process_started_at=me - timedelta(hours=1),  # ...but not the one that took the lock
+        process_key=key,  # ...but not the one that took the lock
     )
     session = ledger.create_session(SyncCategory.ACCOUNT, "manual")
     session.owner = f"{hostname()}-{os.getpid()}"
@@ -168,11 +170,52 @@ def test_a_reused_pid_is_not_mistaken_for_the_holder() -> None:
 
 @pytest.mark.django_db
 def test_a_live_holder_of_this_host_is_respected() -> None:
-    from whalefall.sync.process import hostname, my_start_time
+    from whalefall.sync.process import hostname, my_process_key, my_start_time
 
-    _foreign_lock(SyncCategory.ACCOUNT, host=hostname(), pid=os.getpid(), process_started_at=my_start_time())
+    _foreign_lock(
+        SyncCategory.ACCOUNT,
+        host=hostname(),
+        pid=os.getpid(),
+        process_started_at=my_start_time(),
+        process_key=my_process_key(),
+    )
     with pytest.raises(LockConflict):
         acquire_lock(SyncCategory.ACCOUNT)
+
+
+@pytest.mark.django_db
+def test_a_live_holder_is_respected_after_the_clock_was_stepped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel recomputes the boot time from the wall clock: after an NTP step every process
+    seems to have started at another time. A live holder must not be taken for a stranger then."""
+    from whalefall.sync import process
+
+    held = acquire_lock(SyncCategory.ACCOUNT)
+    boot = process._boot_time()
+    assert boot is not None
+    monkeypatch.setattr(process, "_boot_time", lambda: boot + 30)  # the clock moved 30 s
+    try:
+        with pytest.raises(LockConflict, match=held.owner):
+            acquire_lock(SyncCategory.ACCOUNT)
+        assert recover_interrupted_sessions() == 0
+        assert SyncLock.objects.get(category=SyncCategory.ACCOUNT).token == held.token
+    finally:
+        held.release()
+
+
+@pytest.mark.django_db
+def test_a_holder_recorded_without_a_process_key_is_dead_only_once_its_pid_is() -> None:
+    """Locks written before the key existed (or off Linux): never guess that a live pid is
+    another process; a pid that no longer exists is still known dead."""
+    from whalefall.sync.process import hostname
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+
+    _foreign_lock(SyncCategory.ACCOUNT, host=hostname(), pid=os.getpid(), process_key="")
+    with pytest.raises(LockConflict):
+        acquire_lock(SyncCategory.ACCOUNT)
+    SyncLock.objects.update(pid=ended.pid)
+    acquire_lock(SyncCategory.ACCOUNT).release()
 
 
 @pytest.mark.django_db
