@@ -1,5 +1,5 @@
-"""The scheduler lease records its holder's kernel process key (boot id and start tick), as the
-sync locks do: the two share one lease primitive that writes the same holder columns."""
+"""The scheduler lease records its holder's kernel process key (boot id, pid namespace and start
+tick), as the sync locks do: the two share one lease primitive that writes the same holder columns."""
 
 from django.db import migrations, models
 
@@ -15,9 +15,10 @@ class Migration(migrations.Migration):
             name="process_key",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 default="",
-                help_text="The kernel's boot id and start tick of the holder process (pid reuse check).",
-                max_length=80,
+                help_text="The kernel's boot id, pid namespace and start tick of the holder process (pid reuse check).",
+                max_length=120,
             ),
         ),
         migrations.AlterField(

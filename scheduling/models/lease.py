@@ -32,10 +32,13 @@ class SchedulerLease(models.Model):
         null=True, blank=True, help_text=_("Start time of the holder process.")
     )
     process_key = models.CharField(
-        max_length=80,
+        max_length=120,
         blank=True,
         default="",
-        help_text=_("The kernel's boot id and start tick of the holder process (pid reuse check)."),
+        db_default="",  # a process of the version before writes rows without it
+        help_text=_(
+            "The kernel's boot id, pid namespace and start tick of the holder process (pid reuse check)."
+        ),
     )
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -79,9 +82,12 @@ class SchedulerLease(models.Model):
         pid: int,
         seconds: int,
         started_at: datetime | None = None,
+        process_key: str = "",
     ) -> bool:
         """Take the lease if it is free, expired or already ours; True when this holder now has it."""
-        holder = Holder(host=host, pid=pid, started_at=started_at, token=token, owner=owner)
+        holder = Holder(
+            host=host, pid=pid, started_at=started_at, token=token, owner=owner, process_key=process_key
+        )
         return cls.lease().claim(holder, seconds, steal_expired=True)
 
     @classmethod

@@ -1,6 +1,8 @@
 """A sync lock's holder is told from a process that later got its pid by the kernel's key of the
-process (boot id and start tick), which a clock step cannot move as it moves a computed start time.
-Locks taken before have no key: their holder is judged by whether its pid exists and by expiry."""
+process (boot id, pid namespace and start tick), which a clock step cannot move as it moves a
+computed start time. Locks taken before have no key: their holder is judged by whether its pid
+exists and by expiry. The column has a database default, so a process of the version before,
+still running during an upgrade, can still insert a lock row."""
 
 from django.db import migrations, models
 
@@ -16,9 +18,10 @@ class Migration(migrations.Migration):
             name="process_key",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 default="",
-                help_text="The kernel's boot id and start tick of the holder process (pid reuse check).",
-                max_length=80,
+                help_text="The kernel's boot id, pid namespace and start tick of the holder process (pid reuse check).",
+                max_length=120,
             ),
         ),
         migrations.AlterField(

@@ -29,10 +29,13 @@ class SyncLock(models.Model):
         null=True, blank=True, help_text=_("Start time of the holder process.")
     )
     process_key = models.CharField(
-        max_length=80,
+        max_length=120,
         blank=True,
         default="",
-        help_text=_("The kernel's boot id and start tick of the holder process (pid reuse check)."),
+        db_default="",  # a process of the version before writes rows without it
+        help_text=_(
+            "The kernel's boot id, pid namespace and start tick of the holder process (pid reuse check)."
+        ),
     )
     locked_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

@@ -4,7 +4,8 @@ Each lock is a lease (`whalefall.leases`): claimed by inserting its row, whose u
 lets one process in, taken over by a conditional UPDATE, so two processes on two hosts cannot
 both win. The holder renews the expiry from a small thread while its run is alive. A
 holder that died is replaced by the next run: at once when it ran on this host (its pid is gone,
-or now belongs to a process started at another time), by the expiry otherwise. Whoever takes
+or now belongs to another process, as the kernel's key of the process shows), by the expiry
+otherwise. Whoever takes
 over closes the dead run's session as `interrupted`.
 """
 

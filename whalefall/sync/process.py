@@ -62,51 +62,72 @@ def process_start_time(pid: int) -> datetime | None:
     return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), tz=UTC)
 
 
-def process_key(pid: int) -> str:
-    """Process `pid`'s identity as the kernel keeps it: "<boot id>/<start tick>", or "" when unknown.
-
-    Two processes that ever had the same pid on this host have different keys, and the key of a
-    process never changes, whatever happens to the clock.
-    """
-    ticks, boot = _start_ticks(pid), _boot_id()
-    if ticks is None or not boot:
+def _pid_namespace() -> str:
+    """This process's pid namespace: a pid names the same process only within one."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
         return ""
-    return f"{boot}/{ticks}"
 
 
-_SELF_STARTED: datetime | None = None
-_SELF_KEY: str | None = None
+def _here() -> str:
+    """Where a pid read by this process means something: "<boot id>/<pid namespace>", or ""."""
+    boot, namespace = _boot_id(), _pid_namespace()
+    return f"{boot}/{namespace}" if boot and namespace else ""
 
 
-def my_start_time() -> datetime | None:
-    global _SELF_STARTED
-    if _SELF_STARTED is None:
-        _SELF_STARTED = process_start_time(os.getpid()) or timezone.now()
-    return _SELF_STARTED
+def process_key(pid: int) -> str:
+    """Process `pid`'s identity as the kernel keeps it, or "" when unknown.
+
+    "<boot id>/<pid namespace>/<start tick>": two processes that ever had the same pid on one
+    host differ in it (even across containers sharing the host's name), and the key of a process
+    never changes, whatever happens to the clock.
+    """
+    ticks, here = _start_ticks(pid), _here()
+    if ticks is None or not here:
+        return ""
+    return f"{here}/{ticks}"
+
+
+# This process's start time and key, computed once; a forked child computes its own.
+_SELF: dict[int, tuple[datetime, str]] = {}
+
+
+def _myself() -> tuple[datetime, str]:
+    pid = os.getpid()
+    if pid not in _SELF:
+        _SELF.clear()
+        _SELF[pid] = (process_start_time(pid) or timezone.now(), process_key(pid))
+    return _SELF[pid]
+
+
+def my_start_time() -> datetime:
+    return _myself()[0]
 
 
 def my_process_key() -> str:
-    global _SELF_KEY
-    if _SELF_KEY is None:
-        _SELF_KEY = process_key(os.getpid())
-    return _SELF_KEY
+    return _myself()[1]
 
 
 def holder_gone(host: str, pid: int | None, key: str) -> str:
     """Why the holder `host`/`pid` (whose `process_key` was `key`) is known dead, or "" if not known.
 
-    Only a holder on this host can be probed; another host's holder is judged by its expiry. A
-    holder recorded without a key (not Linux, or written by an older version) is dead only once
+    A holder is probed only where its pid still names what it named: on this host, and (when its
+    key says) in this boot and this pid namespace. Any other holder is judged by its expiry: one
+    on another host, or in a container that shares this host's name, or from before a restart.
+    A holder recorded without a key (not Linux, or written by an older version) is dead only once
     its pid is gone: never guess that a live process is another one.
     """
     if not host or host != hostname() or not pid:
+        return ""
+    if key and key.rpartition("/")[0] != _here():
         return ""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return _("process %(pid)s is gone") % {"pid": pid}
     except PermissionError:
-        pass  # exists, another user's: compare start times below
+        pass  # exists, another user's: compare keys below
     if key:
         now_key = process_key(pid)
         if now_key and now_key != key:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from datetime import timedelta
@@ -145,19 +146,27 @@ def _foreign_lock(category: str, **fields: object) -> SyncLock:
     return SyncLock.objects.create(category=category, **{**values, **fields})
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("other", ["earlier tick", "earlier boot"])
-def test_a_reused_pid_is_not_mistaken_for_the_holder(other: str) -> None:
-    from whalefall.sync.process import hostname, my_process_key
+def _my_key() -> tuple[str, str, str]:
+    from whalefall.sync.process import my_process_key
 
-    boot, ticks = my_process_key().split("/")
-    key = f"{boot}/{int(ticks) - 100}" if other == "earlier tick" else f"{'0' * len(boot)}/{ticks}"
+    key = my_process_key()
+    if not key:
+        pytest.skip("no kernel process key here (needs Linux's /proc)")
+    boot, namespace, ticks = key.split("/")
+    return boot, namespace, ticks
+
+
+@pytest.mark.django_db
+def test_a_reused_pid_is_not_mistaken_for_the_holder() -> None:
+    from whalefall.sync.process import hostname
+
+    boot, namespace, ticks = _my_key()
     _foreign_lock(
         SyncCategory.ACCOUNT,
         owner=f"{hostname()}-{os.getpid()}",
         host=hostname(),
         pid=os.getpid(),  # alive: this very process...
-        process_key=key,  # ...but not the one that took the lock
+        process_key=f"{boot}/{namespace}/{int(ticks) - 100}",  # ...but not the one that took the lock
     )
     session = ledger.create_session(SyncCategory.ACCOUNT, "manual")
     session.owner = f"{hostname()}-{os.getpid()}"
@@ -166,6 +175,34 @@ def test_a_reused_pid_is_not_mistaken_for_the_holder(other: str) -> None:
     session.refresh_from_db()
     assert session.status == SessionStatus.INTERRUPTED and "now belongs to another process" in session.error
     handle.release()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["another pid namespace", "another boot"])
+def test_a_holder_whose_pid_means_another_process_here_is_judged_by_its_expiry(where: str) -> None:
+    """A container that shares this host's name has pids of its own, and a holder from before a
+    restart (or from a machine of the same name) cannot be probed either: neither an absent pid
+    nor a different process under it says that holder died, only its expiry does."""
+    from whalefall.sync.process import hostname
+
+    boot, namespace, ticks = _my_key()
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    key = (
+        f"{boot}/{int(namespace) + 1}/{ticks}"
+        if where == "another pid namespace"
+        else f"{'0' * 32}/{namespace}/{ticks}"
+    )
+    _foreign_lock(
+        SyncCategory.ACCOUNT, owner=f"{hostname()}-1", host=hostname(), pid=os.getpid(), process_key=key
+    )
+    with pytest.raises(LockConflict):
+        acquire_lock(SyncCategory.ACCOUNT)
+    SyncLock.objects.update(pid=ended.pid)  # no such pid here
+    with pytest.raises(LockConflict):
+        acquire_lock(SyncCategory.ACCOUNT)
+    SyncLock.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    acquire_lock(SyncCategory.ACCOUNT).release()
 
 
 @pytest.mark.django_db
@@ -194,7 +231,7 @@ def test_a_live_holder_is_respected_after_the_clock_was_stepped(monkeypatch: pyt
     assert boot is not None
     monkeypatch.setattr(process, "_boot_time", lambda: boot + 30)  # the clock moved 30 s
     try:
-        with pytest.raises(LockConflict, match=held.owner):
+        with pytest.raises(LockConflict, match=re.escape(held.owner)):
             acquire_lock(SyncCategory.ACCOUNT)
         assert recover_interrupted_sessions() == 0
         assert SyncLock.objects.get(category=SyncCategory.ACCOUNT).token == held.token
@@ -202,16 +239,35 @@ def test_a_live_holder_is_respected_after_the_clock_was_stepped(monkeypatch: pyt
         held.release()
 
 
+def test_a_forked_child_knows_itself_not_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child made by fork inherits the parent's memory: it must not hold locks under the
+    parent's key, or its own live lock would later look like a reused pid."""
+    from whalefall.sync import process
+
+    parent = process.my_process_key()
+    child = 1  # stands for the child's pid: some other live process, started at another tick
+    monkeypatch.setattr(process.os, "getpid", lambda: child)
+    assert process.my_process_key() == process.process_key(child) != parent
+    monkeypatch.undo()
+    assert process.my_process_key() == parent
+
+
 @pytest.mark.django_db
 def test_a_holder_recorded_without_a_process_key_is_dead_only_once_its_pid_is() -> None:
     """Locks written before the key existed (or off Linux): never guess that a live pid is
-    another process; a pid that no longer exists is still known dead."""
+    another process, not even from a start time that no longer matches; a pid that no longer
+    exists is still known dead."""
     from whalefall.sync.process import hostname
 
     ended = subprocess.Popen(["true"])
     ended.wait()
-
-    _foreign_lock(SyncCategory.ACCOUNT, host=hostname(), pid=os.getpid(), process_key="")
+    _foreign_lock(
+        SyncCategory.ACCOUNT,
+        host=hostname(),
+        pid=os.getpid(),
+        process_started_at=timezone.now() - timedelta(days=3),  # not this process's: not compared
+        process_key="",
+    )
     with pytest.raises(LockConflict):
         acquire_lock(SyncCategory.ACCOUNT)
     SyncLock.objects.update(pid=ended.pid)
