@@ -198,9 +198,15 @@ def test_a_holder_whose_pid_means_another_process_here_is_judged_by_its_expiry(w
     )
     with pytest.raises(LockConflict):
         acquire_lock(SyncCategory.ACCOUNT)
-    SyncLock.objects.update(pid=ended.pid)  # no such pid here
+    owner = f"{hostname()}-{ended.pid}"
+    SyncLock.objects.update(pid=ended.pid, owner=owner)  # no such pid here
+    session = ledger.create_session(SyncCategory.ACCOUNT, "scheduled")
+    ledger.SyncSession.objects.filter(pk=session.pk).update(owner=owner)
     with pytest.raises(LockConflict):
         acquire_lock(SyncCategory.ACCOUNT)
+    assert recover_interrupted_sessions() == 0  # its run goes on, over there
+    session.refresh_from_db()
+    assert session.status == SessionStatus.RUNNING
     SyncLock.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     acquire_lock(SyncCategory.ACCOUNT).release()
 
