@@ -14,6 +14,10 @@ two hosts can never both believe they hold a lease:
 A holder is identified by host, pid and the kernel's key of that process (the pid alone may be
 reused after the process died), plus a random token, so two holders in one process differ too. Every
 claim, take-over and renewal sets the expiry: a holder that stops renewing loses the lease.
+
+Expiry is judged by one clock, the metadata database's: a lease written by a host whose clock
+runs behind must not look expired to a standby whose clock runs ahead (a 30-second scheduler
+lease would flap between hosts 20 seconds apart).
 """
 
 from __future__ import annotations
@@ -21,16 +25,32 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from whalefall.sync.process import hostname, my_process_key, my_start_time
 
 M = TypeVar("M", bound=models.Model)
+
+
+def database_now(model: type[models.Model]) -> datetime:
+    """Now, by the clock of the database that holds `model`'s rows: the one clock that every
+    holder and contender of a lease shares, whatever host each runs on."""
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor == "postgresql":
+        query = "SELECT statement_timestamp()"  # now() would be the transaction's start
+    elif connection.vendor == "mysql":
+        query = "SELECT UTC_TIMESTAMP(6)"
+    else:
+        return timezone.now()  # SQLite: a file on this host, whose clock is this host's
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        value = cursor.fetchone()[0]
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def renewal_interval(ttl: float) -> float:
@@ -98,6 +118,10 @@ class Lease(Generic[M]):
         """The row as it is now (a snapshot: decisions are taken by the conditional statements)."""
         return self.rows.first()
 
+    def now(self) -> datetime:
+        """The clock this lease's expiry is judged by (`database_now`)."""
+        return database_now(self.model)
+
     # --- changing -----------------------------------------------------------------------------
     def claim(self, holder: Holder, seconds: float, *, steal_expired: bool = True) -> bool:
         """Take the lease if it is free, already `holder`'s, or (with `steal_expired`) expired.
@@ -105,7 +129,7 @@ class Lease(Generic[M]):
         True when `holder` now holds it. A caller that must know whom it replaced (to clean up
         after a dead holder) passes `steal_expired=False` and uses `take_over` instead.
         """
-        now = timezone.now()
+        now = self.now()
         free = Q(token="") | Q(token=holder.token)
         if steal_expired:
             free |= Q(expires_at__lt=now)
@@ -129,7 +153,7 @@ class Lease(Generic[M]):
         its lease may not have expired yet. False when that holder renewed meanwhile (with
         `expired_only`) or someone else took the lease first.
         """
-        now = timezone.now()
+        now = self.now()
         rows = self.rows.filter(token=from_token).exclude(token="")
         if expired_only:
             rows = rows.filter(expires_at__lt=now)
@@ -137,7 +161,7 @@ class Lease(Generic[M]):
 
     def renew(self, token: str, seconds: float) -> bool:
         """Push the expiry forward; False when the lease is no longer `token`'s (it was lost)."""
-        now = timezone.now()
+        now = self.now()
         values: dict[str, Any] = {"expires_at": now + timedelta(seconds=seconds)}
         if self.heartbeat_field:
             values[self.heartbeat_field] = now
@@ -152,13 +176,13 @@ class Lease(Generic[M]):
         without taking it; False when that holder renewed meanwhile or is already gone."""
         rows = self.rows.filter(token=token).exclude(token="")
         if expired_only:
-            rows = rows.filter(expires_at__lt=timezone.now())
+            rows = rows.filter(expires_at__lt=self.now())
         return self._free(rows)
 
     # --- helpers ------------------------------------------------------------------------------
     def _free(self, rows: models.QuerySet[M]) -> bool:
         if self.keep_row:
-            return bool(rows.update(token="", expires_at=timezone.now()))
+            return bool(rows.update(token="", expires_at=self.now()))
         deleted, _ = rows.delete()
         return bool(deleted)
 

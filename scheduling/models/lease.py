@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.formats import local_datetime
-from whalefall.leases import Holder, Lease
+from whalefall.leases import Holder, Lease, database_now
 
 LEASE_NAME = "scheduler"
 
@@ -55,7 +55,7 @@ class SchedulerLease(models.Model):
 
     @property
     def alive(self) -> bool:
-        return bool(self.token) and self.expires_at > timezone.now()
+        return bool(self.token) and self.expires_at > database_now(SchedulerLease)
 
     @classmethod
     def lease(cls) -> Lease[SchedulerLease]:

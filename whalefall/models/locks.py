@@ -12,7 +12,9 @@ from whalefall.formats import local_datetime
 
 class SyncLockQuerySet(models.QuerySet["SyncLock"]):
     def expired(self) -> SyncLockQuerySet:
-        return self.filter(expires_at__lt=timezone.now())
+        from whalefall.leases import database_now
+
+        return self.filter(expires_at__lt=database_now(SyncLock))
 
 
 class SyncLock(models.Model):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from whalefall import extensions, task_registry
+from whalefall.leases import database_now
 from whalefall.models import SyncLock, TaskRequest, TaskRequestStatus
 from whalefall.sync.locks import LockConflict
 from whalefall.sync.process import holder_gone
@@ -48,7 +49,7 @@ def refusal(task: str, job_id: str = "") -> str:
     lock = SyncLock.objects.filter(category=category).first() if category else None
     if (
         lock is not None
-        and lock.expires_at > timezone.now()
+        and lock.expires_at > database_now(SyncLock)
         and not holder_gone(lock.host, lock.pid, lock.process_key)
     ):
         return _("cannot run now: %(reason)s") % {

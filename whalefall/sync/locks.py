@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
-from whalefall.leases import Holder, Lease, renewal_interval
+from whalefall.leases import Holder, Lease, database_now, renewal_interval
 from whalefall.models import SyncLock, SyncSession
 from whalefall.structured_logging import get_logger
 from whalefall.sync.process import holder_gone, hostname
@@ -78,14 +78,15 @@ class LockHandle:
         lease(self.category).release(self.token)
 
 
-def _expired(lock: SyncLock) -> bool:
-    """The lock's (as loaded) expiry has passed: a take-over then evicts it only if still expired."""
-    return lock.expires_at < timezone.now()
+def _expired(lock: SyncLock, now: datetime | None = None) -> bool:
+    """The lock's (as loaded) expiry has passed by the database's clock (`now`, when the caller
+    has it already): a take-over then evicts it only if still expired."""
+    return lock.expires_at < (now or database_now(SyncLock))
 
 
-def dead_reason(lock: SyncLock) -> str:
+def dead_reason(lock: SyncLock, now: datetime | None = None) -> str:
     """Why `lock`'s holder no longer counts (expired, or known dead on this host), or ""."""
-    if _expired(lock):
+    if _expired(lock, now):
         return pgettext("sync lock", "its lock expired")
     return holder_gone(lock.host, lock.pid, lock.process_key)
 
@@ -102,9 +103,10 @@ def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:
     handle = LockHandle(category, me.owner, me.token)
     lock = lease(category)
     holder = lock.current()
-    reason = dead_reason(holder) if holder is not None else ""
+    now = lock.now() if holder is not None else None
+    reason = dead_reason(holder, now) if holder is not None else ""
     if holder is not None and reason:
-        if lock.take_over(me, seconds, from_token=holder.token, expired_only=_expired(holder)):
+        if lock.take_over(me, seconds, from_token=holder.token, expired_only=_expired(holder, now)):
             _interrupt_replaced(holder, reason)
             logger.info("sync_lock_acquired", category=category, owner=handle.owner)
             return handle
@@ -115,11 +117,11 @@ def acquire_lock(category: str, ttl: int | None = None) -> LockHandle:
     raise LockConflict(category, holder.owner if holder else "unknown", holder.locked_at if holder else None)
 
 
-def take_over(lock: SyncLock, reason: str) -> int | None:
+def take_over(lock: SyncLock, reason: str, now: datetime | None = None) -> int | None:
     """Free a dead or expired holder's lock (only that holder's: conditional on its token) and close
     the sessions it left running as interrupted; returns how many, None when the holder renewed
     meanwhile or another process got there first."""
-    if not lease(lock.category).evict(lock.token, expired_only=_expired(lock)):
+    if not lease(lock.category).evict(lock.token, expired_only=_expired(lock, now)):
         return None
     return _interrupt_replaced(lock, reason)
 
@@ -152,10 +154,10 @@ def interrupt_sessions(category: str, owner: str, reason: str) -> int:
 
 def cleanup_expired_locks() -> int:
     """Scheduled cleanup: expired locks and locks of dead same-host holders, with their sessions."""
-    taken = 0
+    taken, now = 0, database_now(SyncLock)
     for lock in SyncLock.objects.all():
-        reason = dead_reason(lock)
-        if reason and take_over(lock, reason) is not None:
+        reason = dead_reason(lock, now)
+        if reason and take_over(lock, reason, now) is not None:
             taken += 1
     if taken:
         logger.warning("sync_lock_expired_cleaned", count=taken)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from whalefall.leases import database_now
 from whalefall.models import SyncLock, SyncSession
 from whalefall.structured_logging import get_logger
 from whalefall.sync.locks import INTERRUPTED, dead_reason, take_over
@@ -17,11 +18,11 @@ def recover_interrupted_sessions() -> int:
     judged once, from the lock row (`dead_reason`: its expiry, or on this host its process key),
     so a session is never judged by a bare pid that may name another process here.
     """
-    recovered = 0
+    recovered, now = 0, database_now(SyncLock)
     for lock in SyncLock.objects.all():
-        reason = dead_reason(lock)
+        reason = dead_reason(lock, now)
         if reason:
-            recovered += take_over(lock, reason) or 0
+            recovered += take_over(lock, reason, now) or 0
     live = set(SyncLock.objects.values_list("category", "owner"))
     for session in SyncSession.objects.running():
         if (session.category, session.owner) in live:

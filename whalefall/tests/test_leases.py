@@ -211,3 +211,54 @@ def test_racing_take_overs_of_a_dead_holder_let_exactly_one_in(make: Callable[[]
         )
         assert len(winners) == 1, f"{len(winners)} processes took over the same dead holder"
         assert lease.current().token == winners[0].token
+
+
+def _database_has_its_own_clock() -> None:
+    if connection.vendor == "sqlite":
+        pytest.skip("an SQLite metadata database is a file on this host: its clock is this host's")
+
+
+@pytest.mark.django_db
+@BOTH
+@pytest.mark.parametrize("skew", [timedelta(seconds=25), timedelta(hours=2)], ids=["25 s", "2 h"])
+def test_a_contender_whose_clock_runs_ahead_does_not_take_a_live_lease(
+    make: Callable[[], Lease[Any]], skew: timedelta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hosts' clocks differ; expiry is judged by the database's, so a standby whose clock runs
+    ahead neither claims a live lease nor sees it expired, and a holder whose clock runs behind
+    renews to an expiry the others read alike."""
+    _database_has_its_own_clock()
+    lease, holder, standby = make(), Holder("here", 1, None), Holder("there", 2, None)
+    assert lease.claim(holder, 30)
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + skew)  # this process is "there"
+    assert not lease.claim(standby, 30)
+    assert not lease.take_over(standby, 30, from_token=holder.token, expired_only=True)
+    assert not lease.evict(holder.token, expired_only=True)
+    monkeypatch.setattr(timezone, "now", lambda: real_now() - skew)  # and now "here", behind
+    assert lease.renew(holder.token, 30)
+    row = lease.current()
+    assert row.token == holder.token
+    assert abs((row.expires_at - (real_now() + timedelta(seconds=30))).total_seconds()) < 5
+
+
+@pytest.mark.django_db
+def test_a_sync_lock_is_judged_by_the_database_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run, a cleanup or a recovery on a host whose clock is hours ahead leaves a live lock of
+    another host alone; the scheduler status page still reads a live scheduler as alive."""
+    from whalefall.sync.locks import LockConflict, acquire_lock, cleanup_expired_locks
+    from whalefall.sync.recovery import recover_interrupted_sessions
+
+    _database_has_its_own_clock()
+    now = timezone.now()
+    SyncLock.objects.create(
+        category="account", owner="far-away-9", token="f" * 32, host="far-away", pid=9,
+        locked_at=now, expires_at=now + timedelta(minutes=30),
+    )  # fmt: skip
+    assert SchedulerLease.lease().claim(Holder("far-away", 9, None), 30)
+    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(hours=3))
+    with pytest.raises(LockConflict, match="far-away-9"):
+        acquire_lock("account")
+    assert cleanup_expired_locks() == 0 and recover_interrupted_sessions() == 0
+    assert SyncLock.objects.get().owner == "far-away-9" and SyncLock.objects.expired().count() == 0
+    assert SchedulerLease.current().alive
