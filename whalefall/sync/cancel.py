@@ -4,6 +4,9 @@ One process-wide flag. A command run from a terminal sets it on the first Ctrl-C
 second one exits at once); the scheduler sets it when its stop grace period is over. Workers look
 at it before starting an instance and while waiting to retry; what they skip is recorded
 `cancelled`, and so is the session.
+
+One run can also be stopped alone (`stop_session_when`): a run whose lock was taken over by
+another process must stop, while the other runs of the same scheduler go on.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,17 +43,46 @@ def request_cancel(reason: str) -> None:
         logger.warning("sync_cancel_requested", reason=reason)
 
 
-def cancelled() -> bool:
-    return _flag.is_set()
+# Runs stopped alone, by session id: the event that stops each, and why.
+_watched: dict[int, tuple[threading.Event, str]] = {}
 
 
-def reason() -> str:
-    return _reason or _("cancelled")
+def stop_session_when(session_id: int, event: threading.Event, why: str) -> None:
+    """From when `event` is set, session `session_id` is cancelled (only that run), for `why`."""
+    _watched[session_id] = (event, why)
 
 
-def wait(seconds: float) -> bool:
+def forget_session(session_id: int) -> None:
+    _watched.pop(session_id, None)
+
+
+def _stopped_alone(session_id: int | None) -> str:
+    entry = _watched.get(session_id) if session_id is not None else None
+    return entry[1] if entry is not None and entry[0].is_set() else ""
+
+
+def cancelled(session_id: int | None = None) -> bool:
+    """The process's runs are cancelled, or (given its id) this session's run alone is."""
+    return _flag.is_set() or bool(_stopped_alone(session_id))
+
+
+def reason(session_id: int | None = None) -> str:
+    if _flag.is_set():
+        return _reason or _("cancelled")
+    return _stopped_alone(session_id) or _("cancelled")
+
+
+def wait(seconds: float, session_id: int | None = None) -> bool:
     """Sleep up to `seconds`; True (at once) if the run is cancelled meanwhile."""
-    return _flag.wait(seconds) if seconds > 0 else _flag.is_set()
+    if session_id is None or session_id not in _watched:
+        return _flag.wait(seconds) if seconds > 0 else _flag.is_set()
+    deadline = time.monotonic() + seconds
+    while not cancelled(session_id):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        _flag.wait(min(left, 1.0))  # the run's own event is polled once a second
+    return True
 
 
 def reset() -> None:

@@ -15,10 +15,11 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.db import Error as DBError
 from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,7 +27,7 @@ from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from whalefall.leases import Holder, Lease, database_now, renewal_interval
 from whalefall.models import SyncLock, SyncSession
-from whalefall.structured_logging import get_logger
+from whalefall.structured_logging import get_logger, scrub
 from whalefall.sync.process import holder_gone, hostname
 
 logger = get_logger(__name__)
@@ -38,6 +39,8 @@ def process_owner() -> str:
 
 # Stored on the sessions it closes, in the language active then (str() it where it is written).
 INTERRUPTED = gettext_lazy("interrupted: the process running this sync stopped before it finished")
+# Why a run stops when its lock was taken over (its renewals failed until the lock expired).
+LOCK_LOST = gettext_lazy("stopped: another process took this run's lock, which could not be renewed in time")
 
 # The category as it reads inside a sentence ("a capacity sync is already running").
 _CATEGORY_WORDS = {
@@ -69,6 +72,8 @@ class LockHandle:
     category: str
     owner: str
     token: str
+    # Set by the renewer of `hold_lock` once another process took the lock: the run must stop.
+    lost: threading.Event = field(default_factory=threading.Event)
 
     def renew(self, ttl: int | None = None) -> bool:
         """Push the expiry forward; False if the lock was lost (expired and taken)."""
@@ -166,7 +171,11 @@ def cleanup_expired_locks() -> int:
 
 @contextmanager
 def hold_lock(category: str, ttl: int | None = None) -> Iterator[LockHandle]:
-    """Acquire, keep renewing every ttl/3 seconds from a thread, release at the end."""
+    """Acquire, keep renewing every ttl/3 seconds from a thread, release at the end.
+
+    A renewal that fails (the metadata database away for a moment) is tried again at the next
+    interval, so two in a row can fail before the lock expires. Once another process has taken
+    the lock, `handle.lost` is set: the run must stop at its next safe point."""
     ttl = ttl or settings.WHALEFALL_LOCK_TTL
     handle = acquire_lock(category, ttl)
     stop = threading.Event()
@@ -174,8 +183,17 @@ def hold_lock(category: str, ttl: int | None = None) -> Iterator[LockHandle]:
     def renew_loop() -> None:
         try:
             while not stop.wait(renewal_interval(ttl)):
-                if not handle.renew(ttl):
+                try:
+                    renewed = handle.renew(ttl)
+                except DBError as exc:  # the metadata DB is away: try again next time, anew
+                    logger.warning(
+                        "sync_lock_renew_failed", category=category, owner=handle.owner, error=scrub(str(exc))
+                    )
+                    connection.close()
+                    continue
+                if not renewed:
                     logger.error("sync_lock_lost", category=category, owner=handle.owner)
+                    handle.lost.set()
                     return
         finally:
             connection.close()

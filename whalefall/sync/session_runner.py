@@ -32,7 +32,7 @@ from whalefall.choices import SyncPhase, SyncTrigger
 from whalefall.models import Instance, SyncInstanceRecord, SyncSession
 from whalefall.structured_logging import bind_context, get_logger, scrub
 from whalefall.sync import cancel, ledger
-from whalefall.sync.locks import LockConflict, hold_lock
+from whalefall.sync.locks import LOCK_LOST, LockConflict, hold_lock
 from whalefall.sync.phases import InstanceResult, PhaseError, full_sync_details, phase_word
 from whalefall.sync.retry import is_transient, retry_transient
 
@@ -87,16 +87,20 @@ def run_sync(
     """
     with cancel.signals_cancel():
         try:
-            with hold_lock(category):
+            with hold_lock(category) as handle:
                 session = ledger.create_session(
                     category, trigger, created_by=created_by, parameters=parameters
                 )
-                with bind_context(module=module, session_id=str(session.session_id)):
-                    if together is not None:
-                        drive = partial(_together, session, module, instances, together, progress)
-                    else:
-                        drive = partial(_in_pool, session, module, instances, unit, progress, max_workers)
-                    _run_session(session, module, instances, drive)
+                cancel.stop_session_when(session.pk, handle.lost, str(LOCK_LOST))
+                try:
+                    with bind_context(module=module, session_id=str(session.session_id)):
+                        if together is not None:
+                            drive = partial(_together, session, module, instances, together, progress)
+                        else:
+                            drive = partial(_in_pool, session, module, instances, unit, progress, max_workers)
+                        _run_session(session, module, instances, drive)
+                finally:
+                    cancel.forget_session(session.pk)
                 return session
         except LockConflict as conflict:
             if trigger != SyncTrigger.SCHEDULED and not _conflict_records_skip.get():
@@ -175,8 +179,8 @@ def _together(
     if started is not None:
         for instance in instances:
             started(instance.name)
-    if cancel.cancelled():  # safe point: nothing has started
-        ledger.cancel_records(records, cancel.reason())
+    if cancel.cancelled(session.pk):  # safe point: nothing has started
+        ledger.cancel_records(records, cancel.reason(session.pk))
     else:
         _together_attempts(session, module, instances, work, records)
     if progress:
@@ -195,6 +199,7 @@ def _together_attempts(
     try:
         results = _attempts(
             module,
+            session.pk,
             lambda: work(session, instances),
             start=lambda: ledger.start_records(records),
             failed=partial(ledger.note_attempts_failed, records),
@@ -220,7 +225,12 @@ def _together_attempts(
 
 
 def _attempts(
-    module: str, run: Callable[[], _T], *, start: Callable[[], Any], failed: Callable[..., Any]
+    module: str,
+    session_id: int,
+    run: Callable[[], _T],
+    *,
+    start: Callable[[], Any],
+    failed: Callable[..., Any],
 ) -> _T:
     """`run` with the retries of transient errors, for one record or all of a session's: each
     attempt is `start`ed first, a failed one noted by `failed` (its phase, error and whether it
@@ -242,8 +252,8 @@ def _attempts(
         logger.warning(f"{module}_retrying", attempt=n, delay=delay, error=_message(exc))
 
     def wait(delay: float) -> None:
-        if cancel.wait(delay):  # safe point: between attempts
-            raise cancel.RunCancelled(cancel.reason())
+        if cancel.wait(delay, session_id):  # safe point: between attempts
+            raise cancel.RunCancelled(cancel.reason(session_id))
 
     return retry_transient(attempt, on_retry=on_retry, sleep=wait)
 
@@ -263,13 +273,14 @@ def run_instance(session_id: int, instance_id: int, *, module: str, work: Instan
         assert instance is not None  # a record being run has its instance (it is only unset once deleted)
         context = {"module": module, "session_id": str(session.session_id)}
         with bind_context(**context, instance_id=instance.pk, instance=instance.name):
-            if cancel.cancelled():  # safe point: this instance has not started
-                record.cancel(cancel.reason())
+            if cancel.cancelled(session_id):  # safe point: this instance has not started
+                record.cancel(cancel.reason(session_id))
                 return record
 
             try:
                 result = _attempts(
                     module,
+                    session_id,
                     lambda: work(instance, session),
                     start=record.start,
                     failed=record.note_attempt_failed,

@@ -381,3 +381,73 @@ def test_the_renewer_never_keeps_the_process_alive() -> None:
         assert renewer.daemon and renewer.is_alive()
     renewer.join(timeout=10)
     assert not renewer.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_renewal_that_fails_is_tried_again_and_the_lock_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metadata database away for a moment: the renewer logs, reconnects and renews next time,
+    instead of ending and letting the lock of a live run expire."""
+    import threading
+
+    from django.db import OperationalError
+
+    from whalefall.sync import locks
+
+    monkeypatch.setattr(locks, "renewal_interval", lambda ttl: 0.05)
+    real_renew, calls, renewed = locks.LockHandle.renew, [], threading.Event()
+
+    def flaky(self, ttl=None):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        ok = real_renew(self, ttl)
+        renewed.set()
+        return ok
+
+    monkeypatch.setattr(locks.LockHandle, "renew", flaky)
+    with hold_lock(SyncCategory.ACCOUNT, ttl=60) as handle:
+        assert renewed.wait(10), "the renewer gave up after a failed renewal"
+        assert not handle.lost.is_set()
+        assert SyncLock.objects.get(category=SyncCategory.ACCOUNT).token == handle.token
+    assert len(calls) >= 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_lock_was_taken_stops_at_its_next_safe_point_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process took the lock (this one could not renew it in time): the run stops before
+    its next instance, its records say why, and the process's other runs are not cancelled."""
+    import time
+
+    from whalefall.sync import cancel, locks
+    from whalefall.sync.phases import InstanceResult
+    from whalefall.sync.session_runner import run_sync, unit_of
+
+    monkeypatch.setattr(locks, "renewal_interval", lambda ttl: 0.05)
+    instances = InstanceFactory.create_batch(3)
+    done: list[str] = []
+
+    def work(instance, session):  # type: ignore[no-untyped-def]
+        if not done:  # during the first instance, another process takes the lock over
+            SyncLock.objects.filter(category="account").update(token="e" * 32, owner="far-away-5")
+            deadline = time.monotonic() + 10
+            while not cancel.cancelled(session.pk) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        done.append(instance.name)
+        return InstanceResult(items_synced=1)
+
+    session = run_sync(
+        category="account",
+        module="t",
+        instances=instances,
+        unit=unit_of("t", work),
+        trigger="manual",
+        max_workers=1,
+    )
+    records = list(session.records.order_by("status"))
+    assert [r.status for r in records] == ["cancelled", "cancelled", "completed"]
+    assert all(str(locks.LOCK_LOST) in r.error_message for r in records[:2])
+    assert session.status == SessionStatus.CANCELLED and len(done) == 1
+    assert not cancel.cancelled()  # the process's flag: other runs go on
+    assert SyncLock.objects.get().owner == "far-away-5"  # the new holder's lock is left alone

@@ -72,7 +72,9 @@ def test_the_runner_waits_2_then_4_then_8_seconds_before_giving_up(
     settings.WHALEFALL_RETRY_ATTEMPTS, settings.WHALEFALL_RETRY_DELAYS = 3, [2.0, 4.0, 8.0]
     waits: list[float] = []
     # The runner waits through the cancellable wait (a stop request ends it early): record it.
-    monkeypatch.setattr("whalefall.sync.cancel.wait", lambda seconds: waits.append(seconds) or False)
+    monkeypatch.setattr(
+        "whalefall.sync.cancel.wait", lambda seconds, session_id=None: waits.append(seconds) or False
+    )
 
     def work(instance: Instance, session: SyncSession) -> InstanceResult:
         raise PhaseError(SyncPhase.CONNECTION, "timeout: no answer", transient=True)
