@@ -71,10 +71,13 @@ def test_it_lists_sessions_without_a_query_per_row(viewer: Client) -> None:
 
 def test_it_filters_unread_failures(viewer: Client) -> None:
     failed = SyncSessionFactory(status="failed")
+    interrupted = SyncSessionFactory(status="interrupted")  # its process died mid-run
     SyncSessionFactory(status="completed")
+    SyncSessionFactory(status="cancelled")
     SyncSessionFactory(status="failed", is_read=True)
     response = viewer.get(reverse(CHANGELIST), {"unread_failures": "yes"})
-    assert [s.pk for s in response.context["cl"].result_list] == [failed.pk]
+    assert {s.pk for s in response.context["cl"].result_list} == {failed.pk, interrupted.pk}
+    assert SyncSession.objects.unread_failures().count() == 2  # the admin index banner's count
 
 
 def test_it_shows_records_inline_with_phase_error_and_readable_details(viewer: Client) -> None:
@@ -121,6 +124,30 @@ def test_it_queues_a_rerun_of_the_failed_instances(operator: Client, alive_sched
         "Queued 1 rerun of failed instances" in str(m) and "1 session had no failed instance." in str(m)
         for m in response.context["messages"]
     )
+
+
+def test_a_rerun_takes_the_instances_a_dead_process_left_unfinished(
+    operator: Client, alive_scheduler: Any
+) -> None:
+    session = _session_with_records(category="capacity", status="interrupted")
+    left = InstanceFactory()
+    SyncInstanceRecord.objects.create(
+        session=session,
+        instance=left,
+        instance_name=left.name,
+        status="interrupted",
+        error_message="interrupted",
+    )
+    SyncInstanceRecord.objects.create(
+        session=session,
+        instance=InstanceFactory(),
+        instance_name="x",
+        status="cancelled",
+        error_message="by hand",
+    )
+    _action(operator, "rerun_failed_instances", session.pk)
+    failed_id = session.records.get(status="failed").instance_id
+    assert sorted(TaskRequest.objects.get().kwargs["instance_ids"]) == sorted([failed_id, left.pk])
 
 
 def test_it_keeps_session_data_read_only(operator: Client) -> None:

@@ -252,7 +252,7 @@ class SyncSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
         failed: dict[int, list[int]] = {}
         records = SyncInstanceRecord.objects.filter(
-            session__in=queryset, status=RecordStatus.FAILED, instance__isnull=False
+            session__in=queryset, status__in=FAILED_RECORDS, instance__isnull=False
         ).values_list("session_id", "instance_id")
         for session_pk, instance_id in records:
             failed.setdefault(session_pk, []).append(instance_id)

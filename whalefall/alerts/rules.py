@@ -16,21 +16,33 @@ from whalefall.instance_health import error_kind
 from whalefall.models import AlertRule, Instance, SyncInstanceRecord, SyncSession
 from whalefall.textsafe import safe_text
 
-FAILED = (SessionStatus.FAILED, SessionStatus.PARTIAL)
+# A session cut off when its process died is news too: its instances were not all synced.
+FAILED = (SessionStatus.FAILED, SessionStatus.PARTIAL, SessionStatus.INTERRUPTED)
 # Records of an instance that tell nothing about whether the server answers.
 NO_NEWS = (RecordStatus.CANCELLED, RecordStatus.INTERRUPTED, RecordStatus.PENDING, RecordStatus.RUNNING)
 # How a session ended, as the word after its kind: "Account sync failed", "Capacity collection partial".
-STATUS_WORDS: dict[str, Any] = {SessionStatus.FAILED: _("failed"), SessionStatus.PARTIAL: _("partial")}
+STATUS_WORDS: dict[str, Any] = {
+    SessionStatus.FAILED: _("failed"),
+    SessionStatus.PARTIAL: _("partial"),
+    SessionStatus.INTERRUPTED: _("interrupted"),
+}
 
 
 def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Event]:
-    """One event per session that ended failed or partial, listing the failing instances."""
+    """One event per session that ended failed or partial or was interrupted, listing the failing
+    instances and those the dead process left unfinished."""
     sessions = SyncSession.objects.filter(status__in=FAILED, finished_at__gt=since, finished_at__lte=now)
     events = []
     for session in sessions.order_by("finished_at").prefetch_related("records"):
-        failing = [r for r in session.records.all() if r.status == RecordStatus.FAILED]
+        failing = [
+            r for r in session.records.all() if r.status in (RecordStatus.FAILED, RecordStatus.INTERRUPTED)
+        ]
         lines = [
-            gettext("%(instance)s: failed in %(phase)s: %(error)s")
+            (
+                gettext("%(instance)s: failed in %(phase)s: %(error)s")
+                if r.status == RecordStatus.FAILED
+                else gettext("%(instance)s: did not finish: %(error)s")
+            )
             % {
                 "instance": safe_text(r.instance_name),
                 "phase": r.get_failed_phase_display().lower() or "?",
@@ -48,6 +60,16 @@ def failed_sessions(rule: AlertRule, since: datetime, now: datetime) -> list[Eve
             "failed": session.failed_instances,
             "total": session.total_instances,
         }
+        if session.status == SessionStatus.INTERRUPTED:
+            title = ngettext(
+                "%(run)s interrupted: %(count)d of %(total)d instance did not finish",
+                "%(run)s interrupted: %(count)d of %(total)d instances did not finish",
+                session.total_instances,
+            ) % {
+                "run": session.get_category_display(),
+                "count": len(failing),
+                "total": session.total_instances,
+            }
         link = reverse("admin:whalefall_syncsession_change", args=[session.pk])
         data = {
             "session": str(session.session_id),
@@ -113,9 +135,9 @@ def unreachable_instances(rule: AlertRule, since: datetime, now: datetime) -> li
 def register_core_kinds() -> None:
     register(
         "session_failed",
-        _("Sync session failed or partial"),
+        _("Sync session failed, partial or interrupted"),
         failed_sessions,
-        _("A session ended failed or partial."),
+        _("A session ended failed or partial, or was cut off when its process died."),
     )
     register(
         "instance_unreachable",

@@ -27,7 +27,11 @@ class SyncSessionQuerySet(models.QuerySet["SyncSession"]):
         return self.filter(status=SessionStatus.RUNNING)
 
     def unread_failures(self) -> SyncSessionQuerySet:
-        return self.filter(is_read=False, status__in=[SessionStatus.FAILED, SessionStatus.PARTIAL])
+        """Unread sessions that need a look: failed, partial, or cut off when their process died."""
+        return self.filter(
+            is_read=False,
+            status__in=[SessionStatus.FAILED, SessionStatus.PARTIAL, SessionStatus.INTERRUPTED],
+        )
 
     def unread(self) -> SyncSessionQuerySet:
         return self.filter(is_read=False)

@@ -80,6 +80,23 @@ def test_a_failed_session_gives_one_webhook_and_one_mail(receiver: Receiver, smt
     assert len(receiver.bodies) == 1 and len(smtp_sink) == 1
 
 
+def test_a_session_cut_off_by_a_dead_process_is_alerted_with_what_did_not_finish(receiver: Receiver) -> None:
+    rule("session_failed", channel(receiver))
+    session = SyncSessionFactory(category="capacity", status="running")
+    for name, status in [("a-db", "completed"), ("b-db", "running"), ("c-db", "pending")]:
+        SyncInstanceRecord.objects.create(
+            session=session, instance=InstanceFactory(name=name), instance_name=name, status=status
+        )
+    session.interrupt("interrupted: the process running this sync stopped before it finished")
+    assert send_alerts()["sent"] == 1
+    (body,) = receiver.bodies
+    assert body["title"] == "Capacity collection interrupted: 2 of 3 instances did not finish"
+    assert sorted(body["lines"]) == [
+        f"{name}: did not finish: interrupted: the process running this sync stopped before it finished"
+        for name in ("b-db", "c-db")
+    ]
+
+
 def test_a_new_superuser_is_one_message_per_session(receiver: Receiver, smtp_sink: list[Any]) -> None:
     rule("account_change", channel(receiver, "dingtalk"), mail_channel())
     instance = InstanceFactory(name="pg-main")
