@@ -9,6 +9,7 @@ checked too.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from django.utils.translation import gettext
 from whalefall.alerts.kinds import Event
 from whalefall.models import AlertChannel
 from whalefall.models.alerts import ChannelKind, WebhookFormat
+from whalefall.textsafe import safe_text
 
 
 class DeliveryError(Exception):
@@ -99,6 +101,16 @@ def send(channel: AlertChannel, event: Event) -> None:
         raise DeliveryError(
             gettext("%(url)s unreachable: %(error)s")
             % {"url": channel.masked_url, "error": f"{reason.__class__.__name__}: {reason}"}
+        ) from None
+    except http.client.HTTPException as exc:  # a reply that is not HTTP, or cut short
+        raise DeliveryError(
+            gettext("%(url)s gave no valid HTTP reply: %(error)s")
+            % {"url": channel.masked_url, "error": f"{exc.__class__.__name__}: {safe_text(str(exc))[:200]}"}
+        ) from None
+    except ValueError as exc:  # the URL itself (its text may hold the secret path: never shown)
+        raise DeliveryError(
+            gettext("%(url)s is not a valid URL (%(error)s)")
+            % {"url": channel.masked_url, "error": exc.__class__.__name__}
         ) from None
     if refused := _refused(channel.format, body):
         raise DeliveryError(

@@ -148,7 +148,15 @@ def deliver(delivery: AlertDelivery, now: datetime) -> bool:
     delivery.attempts += 1
     fields: dict[str, Any] = {"attempts": delivery.attempts}
     try:
-        channels.send(delivery.channel, event)
+        try:
+            channels.send(delivery.channel, event)
+        except channels.DeliveryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one odd channel must not stop every other delivery
+            # The class only: the message of an unforeseen error may hold the channel's secret URL.
+            raise channels.DeliveryError(
+                gettext("unexpected error: %(error)s") % {"error": exc.__class__.__name__}
+            ) from None
     except channels.DeliveryError as exc:
         fields["last_error"] = str(exc)
         if delivery.attempts >= AlertDelivery.MAX_ATTEMPTS:

@@ -324,6 +324,42 @@ def test_a_receiver_that_never_answers_costs_the_timeout_then_fails(receiver: Re
     assert "timed out" in delivery.last_error
 
 
+def test_a_reply_that_is_not_http_fails_that_delivery_alone(receiver: Receiver) -> None:
+    """A port that answers with something else than HTTP (an SSH server, a half-open proxy): the
+    delivery fails with the reason and is retried; the other channels' deliveries still go out."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer_garbage() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    odd = AlertChannel(name="odd", kind=ChannelKind.WEBHOOK, format="json")
+    odd.set_url(f"http://127.0.0.1:{server.getsockname()[1]}/hook/SECRET-TOKEN")
+    odd.save()
+    rule("session_failed", odd, channel(receiver))
+    failed_session()
+    try:
+        assert send_alerts() == {"queued": 2, "sent": 1, "failed": 0, "skipped": 0}
+    finally:
+        server.close()
+    bad = AlertDelivery.objects.get(channel=odd)
+    assert bad.status == DeliveryStatus.PENDING and bad.attempts == 1
+    assert "gave no valid HTTP reply: BadStatusLine" in bad.last_error
+    assert "SECRET-TOKEN" not in bad.last_error and len(receiver.bodies) == 1
+
+
 def test_a_200_refusal_of_a_chat_robot_is_a_failure(receiver: Receiver) -> None:
     rule("session_failed", channel(receiver, "wecom"))
     failed_session()
