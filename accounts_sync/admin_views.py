@@ -23,7 +23,13 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from accounts_sync import display, history, statements
 from accounts_sync.models import Account, AccountPrivilege
 from accounts_sync.privileges import Scope
-from accounts_sync.questions import answer_counts, effective_rows, permissions_at, who_can
+from accounts_sync.questions import (
+    answer_counts,
+    changelog_kept_since,
+    effective_rows,
+    permissions_at,
+    who_can,
+)
 from accounts_sync.reports import Period, write_csv, write_xlsx
 from whalefall.models import Instance
 
@@ -162,9 +168,11 @@ class AccountViews:
         account = get_object_or_404(Account.objects.select_related("instance", "snapshot"), pk=pk)
         form = AtForm(request.GET or None)
         at = form.cleaned_data["at"] if form.is_valid() else None
+        past = None
         if at is not None:
             at = timezone.make_aware(at) if timezone.is_naive(at) else at
-            permissions = permissions_at(account, at)
+            past = permissions_at(account, at)
+            permissions = past.permissions if past is not None else None
         else:
             snapshot = getattr(account, "snapshot", None)
             permissions = snapshot.permissions if snapshot else {}
@@ -175,6 +183,8 @@ class AccountViews:
             account=account,
             form=form,
             at=at,
+            past=past,
+            kept_since=changelog_kept_since(),
             permissions=sorted(permissions.items()) if permissions is not None else None,
             effective=effective_rows(account) if at is None else [],
         )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
@@ -143,29 +145,64 @@ def who_can(
     return [h for h in holders if h.account_id not in denied]
 
 
-def permissions_at(account: Account, at: datetime) -> dict[str, list[str]] | None:
-    """The account's snapshot as it was at `at`; None when it did not exist yet.
+@dataclass(frozen=True)
+class PastPermissions:
+    """An account's permission snapshot at a past moment, with what a reader must know of it."""
 
-    Starts from the current snapshot and undoes, newest first, every privilege change recorded
-    after `at` (a GRANT is taken back, a REVOKE restored).
+    permissions: dict[str, list[str]]
+    # Listed by the server then. When not (dropped, renamed away, no longer listed), the
+    # permissions are the last it held before that, not privileges anyone could use.
+    active: bool
+    # The change log reaches back to that moment. When retention has cut it, changes between the
+    # moment and the cut are missing and the rebuilt snapshot may be wrong.
+    complete: bool
+
+
+def permissions_at(account: Account, at: datetime) -> PastPermissions | None:
+    """The account's snapshot as it was at `at`; None when it did not exist yet (under its name).
+
+    Starts from the current snapshot and state and undoes, newest first, every change recorded
+    after `at`: a GRANT is taken back, a REVOKE restored, a deactivation (or a rename to another
+    name) means it was active before, a reactivation that it was not.
     """
     snapshot = getattr(account, "snapshot", None)
     current = {scope: set(privs) for scope, privs in (snapshot.permissions if snapshot else {}).items()}
-    later = AccountChange.objects.filter(account=account, created_at__gt=at).order_by("-created_at", "-id")
-    for change in later.only("change_type", "details"):
-        if change.change_type == ChangeType.ADD:
+    active = account.is_active
+    later = AccountChange.objects.filter(
+        Q(account=account)
+        | Q(
+            instance_id=account.instance_id,
+            change_type=ChangeType.RENAME,
+            details__from_account_id=account.pk,
+        ),
+        created_at__gt=at,
+    ).order_by("-created_at", "-id")
+    for change in later.only("account_id", "change_type", "details"):
+        if change.account_id != account.pk or change.change_type == ChangeType.DEACTIVATE:
+            active = True  # renamed away from this account, or deactivated: it was listed before
+        elif change.change_type == ChangeType.REACTIVATE:
+            active = False
+        elif change.change_type == ChangeType.ADD:
             return None
-        if change.change_type != ChangeType.MODIFY_PRIVILEGE:
-            continue
-        for entry in reversed(change.details.get("entries", [])):
-            privileges = current.setdefault(entry["scope"], set())
-            if entry["action"] == "GRANT":
-                privileges.difference_update(entry["privileges"])
-            else:
-                privileges.update(entry["privileges"])
+        elif change.change_type == ChangeType.MODIFY_PRIVILEGE:
+            for entry in reversed(change.details.get("entries", [])):
+                privileges = current.setdefault(entry["scope"], set())
+                if entry["action"] == "GRANT":
+                    privileges.difference_update(entry["privileges"])
+                else:
+                    privileges.update(entry["privileges"])
     if account.first_seen_at > at:
         return None
-    return {scope: sorted(privs) for scope, privs in sorted(current.items()) if privs}
+    return PastPermissions(
+        permissions={scope: sorted(privs) for scope, privs in sorted(current.items()) if privs},
+        active=active,
+        complete=at >= changelog_kept_since(),
+    )
+
+
+def changelog_kept_since() -> datetime:
+    """How far back the change log is kept (older entries are removed by the retention job)."""
+    return timezone.now() - timedelta(days=settings.WHALEFALL_CHANGELOG_RETENTION_DAYS)
 
 
 def answer_counts(holders: Sequence[Holder], shown: int | None = None) -> str:

@@ -121,6 +121,33 @@ def test_permissions_page_shows_a_past_state(admin_client: Any, data: dict) -> N
     assert "did not exist at 2000-01-01 00:00" in page
 
 
+def test_permissions_page_says_an_account_was_not_active_then(admin_client: Any, data: dict) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts_sync.models import Account, AccountChange, ChangeType
+    from whalefall.tests.factories import SyncSessionFactory
+
+    acc = data["accounts"][0]
+    Account.objects.filter(pk=acc.pk).update(
+        is_active=False, first_seen_at=timezone.now() - timedelta(days=5)
+    )
+    AccountChange.objects.filter(account=acc).update(created_at=timezone.now() - timedelta(days=5))  # added
+    session = SyncSessionFactory()
+    AccountChange.objects.create(
+        account=acc, instance=acc.instance, change_type=ChangeType.DEACTIVATE, details={},
+        session=session, session_uuid=session.session_id, created_at=timezone.now() - timedelta(days=2),
+    )  # fmt: skip
+    url = reverse("admin:accounts_sync_permissions_at", args=[acc.pk])
+    when = timezone.localtime(timezone.now() - timedelta(days=1))
+    page = admin_client.get(url, {"at": f"{when:%Y-%m-%d %H:%M}"}).content.decode()
+    assert 'id="permissions-inactive"' in page and "nobody could use then" in page
+    when = timezone.localtime(timezone.now() - timedelta(days=3))
+    page = admin_client.get(url, {"at": f"{when:%Y-%m-%d %H:%M}"}).content.decode()
+    assert 'id="permissions-inactive"' not in page and 'id="permissions-incomplete"' not in page
+
+
 def test_account_question_pages_need_the_view_permission(client: Any, data: dict) -> None:
     from django.contrib.auth.models import User
 

@@ -156,13 +156,67 @@ def history() -> tuple[Account, list[Any]]:
     return account, [t0, t1, t2]
 
 
+def _held(account: Account, at: Any) -> dict[str, list[str]] | None:
+    past = permissions_at(account, at)
+    return None if past is None else past.permissions
+
+
 def test_permissions_at_rebuilds_each_past_state(history: tuple[Account, list[Any]]) -> None:
     account, (t0, t1, t2) = history
     second = timedelta(seconds=1)
     assert permissions_at(account, t0 - second) is None
-    assert permissions_at(account, t0 + second) == {"database shop": ["SELECT"]}
-    assert permissions_at(account, t1 + second) == {"database shop": ["INSERT", "SELECT"]}
-    assert permissions_at(account, t2 + second) == {"database shop": ["INSERT"]}
+    assert _held(account, t0 + second) == {"database shop": ["SELECT"]}
+    assert _held(account, t1 + second) == {"database shop": ["INSERT", "SELECT"]}
+    assert _held(account, t2 + second) == {"database shop": ["INSERT"]}
+    assert all(permissions_at(account, t + second).active for t in (t0, t1, t2))  # type: ignore[union-attr]
+
+
+def _log(account: Account, when: Any, kind: str, target: Account | None = None, **details: Any) -> None:
+    session = SyncSessionFactory()
+    AccountChange.objects.create(
+        account=target or account, instance=account.instance, change_type=kind, details=details,
+        session=session, session_uuid=session.session_id, created_at=when,
+    )  # fmt: skip
+
+
+def test_permissions_at_says_when_the_account_was_dropped_then_back(
+    history: tuple[Account, list[Any]],
+) -> None:
+    """Dropped at t3, created again at t4, dropped again at t5 (now inactive): between t3 and t4
+    and after t5 it held nothing anyone could use, whatever its last snapshot says."""
+    account, (_t0, _t1, t2) = history
+    t3, t4, t5 = t2 + timedelta(hours=1), t2 + timedelta(hours=2), t2 + timedelta(hours=3)
+    _log(account, t3, ChangeType.DEACTIVATE)
+    _log(account, t4, ChangeType.REACTIVATE)
+    _log(account, t5, ChangeType.DEACTIVATE)
+    Account.objects.filter(pk=account.pk).update(is_active=False)
+    account.refresh_from_db()
+    second = timedelta(seconds=1)
+    states = [permissions_at(account, t + second) for t in (t2, t3, t4, t5)]
+    assert [p.active for p in states if p] == [True, False, True, False]
+    assert all(p and p.permissions == {"database shop": ["INSERT"]} for p in states)  # last held
+
+
+def test_permissions_at_knows_an_account_renamed_away_was_active_before(
+    history: tuple[Account, list[Any]],
+) -> None:
+    account, (_t0, _t1, t2) = history
+    renamed = _account(account.instance, "u2@%", first_seen_at=t2 + timedelta(hours=1))
+    _log(account, t2 + timedelta(hours=1), ChangeType.RENAME, target=renamed, from_account_id=account.pk)
+    Account.objects.filter(pk=account.pk).update(is_active=False)
+    account.refresh_from_db()
+    assert permissions_at(account, t2 + timedelta(minutes=30)).active  # type: ignore[union-attr]
+    assert not permissions_at(account, t2 + timedelta(hours=2)).active  # type: ignore[union-attr]
+    assert permissions_at(renamed, t2 + timedelta(minutes=30)) is None  # not under that name yet
+
+
+def test_permissions_at_before_the_kept_change_log_says_it_may_be_incomplete(
+    history: tuple[Account, list[Any]], settings: Any
+) -> None:
+    account, (t0, _t1, t2) = history
+    settings.WHALEFALL_CHANGELOG_RETENTION_DAYS = 1  # the log now reaches back one day: past t2
+    assert permissions_at(account, t2 + timedelta(hours=12)).complete  # type: ignore[union-attr]
+    assert not permissions_at(account, t0 + timedelta(hours=1)).complete  # type: ignore[union-attr]
 
 
 def test_account_permissions_command_at_a_past_time(history: tuple[Account, list[Any]]) -> None:
@@ -189,3 +243,27 @@ def test_account_permissions_effective_lists_rows_with_paths(fleet: dict[str, Ac
         "account_permissions", "--instance", "sales-db", "--account", "reader@%", "--effective", stdout=out
     )
     assert "SELECT ON table sales.orders  via r_app ← r_read" in out.getvalue()
+
+
+def test_account_permissions_command_says_when_an_account_was_gone(
+    history: tuple[Account, list[Any]], settings: Any
+) -> None:
+    account, (t0, _t1, t2) = history
+    _log(account, t2 + timedelta(hours=1), ChangeType.DEACTIVATE)
+    Account.objects.filter(pk=account.pk).update(is_active=False)
+    settings.WHALEFALL_CHANGELOG_RETENTION_DAYS = 1
+
+    def run(when: Any, *extra: str) -> str:
+        out = StringIO()
+        at = timezone.localtime(when).strftime("%Y-%m-%dT%H:%M:%S")
+        call_command(
+            "account_permissions", "--instance", "hist-db", "--account", "u@%", "--at", at, *extra, stdout=out
+        )
+        return out.getvalue()
+
+    gone = run(t2 + timedelta(hours=2))
+    assert "not active then" in gone and "database shop: INSERT" in gone and "change log is kept" not in gone
+    early = run(t0 + timedelta(hours=1))
+    assert "not active then" not in early and "change log is kept since" in early
+    payload = json.loads(run(t2 + timedelta(hours=2), "--json"))
+    assert (payload["active"], payload["history_complete"]) == (False, True)

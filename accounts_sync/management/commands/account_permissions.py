@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts_sync.models import Account
-from accounts_sync.questions import effective_rows, permissions_at
+from accounts_sync.questions import changelog_kept_since, effective_rows, permissions_at
 from whalefall.management.base import SafeOutputCommand
 from whalefall.models import Instance
 from whalefall.textsafe import safe_text
@@ -74,17 +74,21 @@ class Command(SafeOutputCommand):
             self._effective(account, as_json=options["json"])
             return
         at = parse_moment(options["at"]) if options["at"] else None
+        past = None
         if at is None:
             snapshot = getattr(account, "snapshot", None)
             permissions: dict[str, list[str]] | None = snapshot.permissions if snapshot else {}
         else:
-            permissions = permissions_at(account, at)
+            past = permissions_at(account, at)
+            permissions = past.permissions if past is not None else None
         if options["json"]:
             payload = {
                 "instance": instance.name,
                 "account": account.identity,
                 "at": at,
                 "permissions": permissions,
+                "active": past.active if past is not None else account.is_active if at is None else None,
+                "history_complete": past.complete if past is not None else None,
             }
             self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
             return
@@ -105,6 +109,18 @@ class Command(SafeOutputCommand):
             else gettext("%(account)s on %(instance)s, now:")
         )
         self.stdout.write(safe_text(heading % names))
+        if past is not None and not past.active:
+            self.stdout.write(
+                gettext(
+                    "  (not active then: dropped, renamed or no longer listed; the last privileges it held,"
+                    " which nobody could use)"
+                )
+            )
+        if past is not None and not past.complete:
+            self.stdout.write(
+                gettext("  (the change log is kept since %(since)s: changes before that are missing)")
+                % {"since": f"{timezone.localtime(changelog_kept_since()):%Y-%m-%d}"}
+            )
         for scope, privileges in permissions.items():
             self.stdout.write("  " + safe_text(f"{scope}: {', '.join(privileges)}"))
 
