@@ -286,6 +286,13 @@ class AccountChange(models.Model):
             models.Index(fields=["instance", "-created_at"]),
             models.Index(fields=["account", "-created_at"]),
             models.Index(fields=["severity", "-created_at"], name="acctchange_severity_time"),
+            # The renames of an instance, newest first: a past state of an account renamed away
+            # looks for them; they are few, so the index is small.
+            models.Index(
+                fields=["instance", "-created_at"],
+                condition=models.Q(change_type="rename"),
+                name="acctchange_rename_time",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -59,6 +59,8 @@ def _refused(fmt: str, body: bytes) -> str:
         data = json.loads(body or b"{}")
     except ValueError:
         return ""
+    if not isinstance(data, dict):  # "ok", [] ...: no error object, so not a refusal
+        return ""
     code = data.get("errcode", data.get("code", data.get("StatusCode", 0)))
     if code in (0, None):
         return ""
@@ -101,6 +103,11 @@ def send(channel: AlertChannel, event: Event) -> None:
         raise DeliveryError(
             gettext("%(url)s unreachable: %(error)s")
             % {"url": channel.masked_url, "error": f"{reason.__class__.__name__}: {reason}"}
+        ) from None
+    except http.client.InvalidURL as exc:  # its message quotes the path, which may be the secret
+        raise DeliveryError(
+            gettext("%(url)s is not a valid URL (%(error)s)")
+            % {"url": channel.masked_url, "error": exc.__class__.__name__}
         ) from None
     except http.client.HTTPException as exc:  # a reply that is not HTTP, or cut short
         raise DeliveryError(

@@ -40,7 +40,7 @@ def process_owner() -> str:
 # Stored on the sessions it closes, in the language active then (str() it where it is written).
 INTERRUPTED = gettext_lazy("interrupted: the process running this sync stopped before it finished")
 # Why a run stops when its lock was taken over (its renewals failed until the lock expired).
-LOCK_LOST = gettext_lazy("stopped: another process took this run's lock, which could not be renewed in time")
+LOCK_LOST = gettext_lazy("stopped: this run's lock expired before it could be renewed and was taken over")
 
 # The category as it reads inside a sentence ("a capacity sync is already running").
 _CATEGORY_WORDS = {
@@ -189,7 +189,10 @@ def hold_lock(category: str, ttl: int | None = None) -> Iterator[LockHandle]:
                     logger.warning(
                         "sync_lock_renew_failed", category=category, owner=handle.owner, error=scrub(str(exc))
                     )
-                    connection.close()
+                    try:
+                        connection.close()
+                    except DBError:
+                        pass  # already broken: the next renewal opens a new one
                     continue
                 if not renewed:
                     logger.error("sync_lock_lost", category=category, owner=handle.owner)

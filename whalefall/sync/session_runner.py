@@ -99,6 +99,11 @@ def run_sync(
                         else:
                             drive = partial(_in_pool, session, module, instances, unit, progress, max_workers)
                         _run_session(session, module, instances, drive)
+                        if handle.lost.is_set():
+                            # Whatever the ending says, the run was cut off: another run may have
+                            # overlapped it. It reads as a failure, with the reason.
+                            session.interrupt(str(LOCK_LOST))
+                            logger.error(f"{module}_session_lost_its_lock", status=session.status)
                 finally:
                     cancel.forget_session(session.pk)
                 return session

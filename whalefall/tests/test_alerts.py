@@ -360,6 +360,30 @@ def test_a_reply_that_is_not_http_fails_that_delivery_alone(receiver: Receiver) 
     assert "SECRET-TOKEN" not in bad.last_error and len(receiver.bodies) == 1
 
 
+def test_a_url_the_http_client_rejects_fails_without_showing_its_secret() -> None:
+    """A control character in the query (the admin's URL field lets one through): the client's
+    own message quotes the path and query, which for a chat robot is the secret."""
+    odd = AlertChannel(name="odd", kind=ChannelKind.WEBHOOK, format="wecom")
+    odd.set_url("http://127.0.0.1:9/cgi-bin/webhook/send?key=SECRET-TOKEN\x01x")
+    odd.save()
+    rule("session_failed", odd)
+    failed_session()
+    assert send_alerts()["queued"] == 1
+    delivery = AlertDelivery.objects.get()
+    assert (
+        delivery.status == DeliveryStatus.PENDING and "is not a valid URL (InvalidURL)" in delivery.last_error
+    )
+    assert "SECRET-TOKEN" not in delivery.last_error
+
+
+def test_a_200_reply_that_is_no_error_object_is_not_a_refusal() -> None:
+    from whalefall.alerts.channels import _refused
+    from whalefall.models.alerts import WebhookFormat
+
+    assert [_refused(WebhookFormat.WECOM, body) for body in (b'"ok"', b"[]", b"1", b"")] == ["", "", "", ""]
+    assert _refused(WebhookFormat.WECOM, b'{"errcode": 93000, "errmsg": "invalid"}') == "code 93000: invalid"
+
+
 def test_a_200_refusal_of_a_chat_robot_is_a_failure(receiver: Receiver) -> None:
     rule("session_failed", channel(receiver, "wecom"))
     failed_session()
