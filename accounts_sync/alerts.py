@@ -59,7 +59,11 @@ def classify(change: AccountChange, events: set[str], watched: list[str]) -> lis
                 if any(like(scope, pattern) for pattern in watched):
                     statement = f"GRANT {', '.join(privileges)} ON {scope}"
                     out.append(("watched", gettext("%(statement)s (watched)") % {"statement": statement}))
-    elif change.change_type == ChangeType.DEACTIVATE and "dropped_account" in events:
+    elif (
+        change.change_type == ChangeType.DEACTIVATE
+        and "dropped_account" in events
+        and not details.get("excluded")
+    ):
         out.append(("dropped_account", gettext("account dropped (no longer listed)")))
     elif change.change_type == ChangeType.MODIFY_OTHER and "new_superuser" in events:
         superuser = details.get("changes", {}).get("is_superuser")

@@ -189,6 +189,8 @@ class AccountSyncCoordinator(InstanceCoordinator):
         self.state = State()  # the instance's account-sync state as the last sync left it
         self.kept: list[str] = []  # active, unlisted, from a database that could not be read
         self.gone: list[str] = []  # identities deactivated by this listing
+        self.excluded: list[str] = []  # active, still listed, but an exclusion rule now matches
+        self.included_again: set[str] = set()  # inactive because of a rule that no longer matches
         self.now = timezone.now()
         self.baseline_skipped = 0  # GRANTs not logged because their database is a baseline
         self.first_sync = False  # nothing stored yet: the accounts found are the baseline
@@ -227,11 +229,12 @@ class AccountSyncCoordinator(InstanceCoordinator):
         stats.extra["excluded"] = len(found) - len(included)
         stats.extra["attributes_changed"] = 0
         self.first_sync = not self.rows
+        self.included_again = self._excluded_before(included)
         for identity, remote in sorted(included.items()):
             self._inventory_one(remote, self.rows.get(identity), stats)
         if self.first_sync and included:
             self._log_baseline(list(included.values()))
-        self._deactivate_missing(included, stats)
+        self._deactivate_missing(included, set(found) - set(included), stats)
         stats.processed_records = len(included)
         self.active = [included[i] for i in sorted(included)]
         logger.info("account_sync_inventory_completed", phase=SyncPhase.INVENTORY, **stats.as_dict())
@@ -339,7 +342,13 @@ class AccountSyncCoordinator(InstanceCoordinator):
             account = self._account(remote.identity)
             account.is_active, account.deactivated_at = True, None
             self.pending.touch(account, "is_active", "deactivated_at")
-            self._log(remote.identity, ChangeType.REACTIVATE, {}, pgettext("account change", "reactivated"))
+            if remote.identity in self.included_again:
+                summary = _("tracked again: no exclusion rule leaves it out any more")
+                self._log(remote.identity, ChangeType.REACTIVATE, {"included": True}, summary)
+            else:
+                self._log(
+                    remote.identity, ChangeType.REACTIVATE, {}, pgettext("account change", "reactivated")
+                )
             stats.reactivated += 1
         if row["fingerprint"] != fingerprint:  # kept silently: it is evidence, not a fact to log
             account = self._account(remote.identity)
@@ -373,13 +382,29 @@ class AccountSyncCoordinator(InstanceCoordinator):
         summary = ngettext("baseline: %(count)d account", "baseline: %(count)d accounts", len(found))
         self._log(None, ChangeType.BASELINE, details, summary % {"count": len(found)})
 
-    def _deactivate_missing(self, included: dict[str, RemoteAccount], stats: PhaseStats) -> None:
+    def _excluded_before(self, included: dict[str, RemoteAccount]) -> set[str]:
+        """The inactive accounts listed again whose last deactivation was an exclusion rule's:
+        they come back because a rule changed, not because the server did."""
+        inactive = [r["id"] for i, r in self.rows.items() if i in included and not r["is_active"]]
+        if not inactive:
+            return set()
+        latest: dict[int, bool] = {}
+        changes = AccountChange.objects.filter(account_id__in=inactive, change_type=ChangeType.DEACTIVATE)
+        for account_id, details in changes.order_by("created_at", "id").values_list("account_id", "details"):
+            latest[account_id] = bool((details or {}).get("excluded"))
+        return {i for i, r in self.rows.items() if latest.get(r["id"])}
+
+    def _deactivate_missing(
+        self, included: dict[str, RemoteAccount], excluded: set[str], stats: PhaseStats
+    ) -> None:
         was_active = [i for i, r in self.rows.items() if r["is_active"]]
         unreadable = unreadable_databases(self.adapter.notes)
         missing = [i for i in was_active if i not in included]
         # Listed from a database that could not be read this time: not seen, not gone.
         kept = [i for i in missing if self.adapter.listed_in(i) in unreadable]
-        gone = [i for i in missing if i not in set(kept)]
+        # Still on the server, but a rule now leaves it out: not tracked any more, not dropped.
+        self.excluded = [i for i in missing if i in excluded and i not in set(kept)]
+        gone = [i for i in missing if i not in set(kept) and i not in excluded]
         self.kept = kept
         if kept:
             stats.extra["kept_unlisted"] = len(kept)
@@ -396,8 +421,16 @@ class AccountSyncCoordinator(InstanceCoordinator):
             account.is_active, account.deactivated_at = False, self.now
             self.pending.touch(account, "is_active", "deactivated_at")
             self._log(identity, ChangeType.DEACTIVATE, {}, _("no longer listed"))
+        for identity in self.excluded:
+            account = self._account(identity)
+            account.is_active, account.deactivated_at = False, self.now
+            self.pending.touch(account, "is_active", "deactivated_at")
+            summary = _("left out by an exclusion rule (still on the server)")
+            self._log(identity, ChangeType.DEACTIVATE, {"excluded": True}, summary)
+        if self.excluded:
+            stats.extra["newly_excluded"] = len(self.excluded)
         self.gone = gone
-        stats.deactivated = len(gone)
+        stats.deactivated = len(gone) + len(self.excluded)
 
     # --- collection ---------------------------------------------------------------------------
     def collection(self) -> PhaseStats:
@@ -738,8 +771,9 @@ class AccountSyncCoordinator(InstanceCoordinator):
         """
         complete = self.only_like is None
         listed_before = self.state.listed_at
-        ids = {i: self.rows[i]["id"] for i in (*self.pending.seen, *self.gone, *self.kept)}
-        unseen = [ids[i] for i in (*self.gone, *self.kept) if i not in self.pinned]
+        dropped_out = (*self.gone, *self.kept, *self.excluded)
+        ids = {i: self.rows[i]["id"] for i in (*self.pending.seen, *dropped_out)}
+        unseen = [ids[i] for i in dropped_out if i not in self.pinned]
         if complete:
             seen = [ids[i] for i in self.pending.seen if i in self.pinned]
             seen_at = None

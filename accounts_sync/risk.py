@@ -144,8 +144,9 @@ def granted(test: Callable[[str], bool]) -> Condition:
     return check
 
 
-def always(details: Details) -> bool:
-    return True
+def back_on_the_server(details: Details) -> bool:
+    """A reactivation the server made, not one an exclusion rule's removal made."""
+    return not details.get("included")
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ RULES: tuple[Rule, ...] = (
     Rule(HIGH, ChangeType.ADD, holds(writes, login=True), _("new login with write privileges")),
     Rule(HIGH, ChangeType.MODIFY_OTHER, became("is_locked", False), _("unlocked")),
     Rule(HIGH, ChangeType.MODIFY_OTHER, became("can_login", True), _("can log in again")),
-    Rule(HIGH, ChangeType.REACTIVATE, always, _("listed again after it was gone")),
+    Rule(HIGH, ChangeType.REACTIVATE, back_on_the_server, _("listed again after it was gone")),
 )
 
 

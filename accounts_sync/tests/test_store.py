@@ -430,6 +430,37 @@ def test_the_inventory_counts_the_accounts_left_out_by_exclusion_rules(scripted:
     }
 
 
+def test_a_new_exclusion_rule_leaves_accounts_out_without_inventing_drops(scripted: Any) -> None:
+    """A rule added for accounts already tracked: nothing changed on the server, so no drop is
+    logged (nor alerted), the accounts do not count towards the suspicious-listing refusal, and
+    removing the rule brings them back without a risky reactivation."""
+    from accounts_sync.alerts import classify
+    from accounts_sync.models import ExclusionRule, Severity
+
+    world, instance, sync = scripted
+    world.add("alice", "bob", "monitor_a", "monitor_b", "monitor_c")  # three of five: over half
+    sync()
+    rule = ExclusionRule.objects.create(db_type="postgresql", pattern="monitor\\_%")
+    result, session = sync()
+    assert result.status == "completed"  # not refused as a suspicious listing
+    logged = changes(session)
+    assert set(logged) == {(f"monitor_{x}", ChangeType.DEACTIVATE) for x in "abc"}
+    for change in logged.values():
+        assert change.details == {"excluded": True} and change.severity == Severity.NORMAL
+        assert "still on the server" in change.summary
+        assert classify(change, {"dropped_account"}, []) == []
+    active = set(Account.objects.filter(instance=instance, is_active=True).values_list("identity", flat=True))
+    assert active == {"alice", "bob"}
+    del world.accounts["bob"]  # a real drop beside them is still one
+    _result, session = sync()
+    assert set(changes(session)) == {("bob", ChangeType.DEACTIVATE)}
+    rule.delete()
+    _result, session = sync()
+    logged = changes(session)
+    assert set(logged) == {(f"monitor_{x}", ChangeType.REACTIVATE) for x in "abc"}
+    assert all(c.details == {"included": True} and c.severity == Severity.NORMAL for c in logged.values())
+
+
 @pytest.mark.parametrize("case", ["two new with its fingerprint", "two gone with one fingerprint"])
 def test_two_candidates_for_one_fingerprint_prove_no_rename(scripted: Any, case: str) -> None:
     world, _instance, sync = scripted
