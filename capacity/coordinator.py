@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -145,15 +146,28 @@ class CapacitySyncCoordinator(InstanceCoordinator):
         DatabaseSizeStat.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["database", "collected_date"], update_fields=values
         )
+        # The day's total over the active databases, from the day's rows: a database that could
+        # not be read in this run but was earlier today keeps its size in the total, so a rerun
+        # with one failure cannot write a smaller total over a complete one. (SQL's SUM, like
+        # the columns, is NULL when no database reported that part.)
+        day_rows = DatabaseSizeStat.objects.filter(
+            instance=self.instance, collected_date=day, database__is_active=True
+        ).aggregate(
+            size=Sum("size_bytes"),
+            data=Sum("data_bytes"),
+            log=Sum("log_bytes"),
+            allocated=Sum("allocated_bytes"),
+            count=Count("id"),
+        )
         total = InstanceSizeStat(
             instance=self.instance,
             collected_date=day,
             collected_at=self.now,
-            size_bytes=sum(s.size_bytes for s in self.plan.sizes),
-            data_bytes=_sum_known(s.data_bytes for s in self.plan.sizes),
-            log_bytes=_sum_known(s.log_bytes for s in self.plan.sizes),
-            allocated_bytes=_sum_known(s.allocated_bytes for s in self.plan.sizes),
-            database_count=len(self.plan.sizes),
+            size_bytes=day_rows["size"] or 0,
+            data_bytes=day_rows["data"],
+            log_bytes=day_rows["log"],
+            allocated_bytes=day_rows["allocated"],
+            database_count=day_rows["count"],
         )
         InstanceSizeStat.objects.bulk_create(
             [total],
@@ -167,11 +181,6 @@ def sync_instance(session_id: int, instance_id: int) -> SyncInstanceRecord:
     """The unit of work of one instance in a capacity session: connect, inventory, collection,
     save, with retries, written on its record. Any executor can run it."""
     return run_instance(session_id, instance_id, module=MODULE, work=CapacitySyncCoordinator.sync)
-
-
-def _sum_known(values: object) -> int | None:
-    known = [v for v in values if v is not None]  # type: ignore[attr-defined]
-    return sum(known) if known else None
 
 
 def _counts(stats: PhaseStats) -> dict[str, object]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from capacity.models import DatabaseSizeStat, InstanceDatabase
+from capacity.models import DatabaseSizeStat, InstanceDatabase, InstanceSizeStat
 from capacity.tasks import collect_database_sizes
 from whalefall.connections import connector_class
 from whalefall.models import Instance, SyncInstanceRecord
@@ -73,6 +73,14 @@ def assert_isolated(instance: Instance, victim: str, healthy: str, stall: Any, d
     assert InstanceDatabase.objects.get(instance=instance, name=victim).is_active
     fresh = DatabaseSizeStat.objects.get(database__instance=instance, database__name=healthy)
     assert fresh.collected_at > before.collected_at
+    # The day's instance total still counts the victim, read earlier today: a rerun with one
+    # failure does not write a smaller total over the complete one.
+    total = InstanceSizeStat.objects.get(instance=instance, collected_date=fresh.collected_date)
+    day = DatabaseSizeStat.objects.filter(
+        database__instance=instance, database__is_active=True, collected_date=fresh.collected_date
+    )
+    assert kept.collected_date == fresh.collected_date and kept.pk in {r.pk for r in day}
+    assert (total.database_count, total.size_bytes) == (day.count(), sum(r.size_bytes for r in day))
 
 
 def test_a_stalled_pg_database_is_skipped_and_named(
