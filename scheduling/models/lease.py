@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from whalefall.formats import local_datetime
+from whalefall.lease_fields import holder_process_key_field, holder_started_at_field
 from whalefall.leases import Holder, Lease, database_now
 
 LEASE_NAME = "scheduler"
@@ -28,18 +29,8 @@ class SchedulerLease(models.Model):
     token = models.CharField(max_length=64, blank=True, default="")
     host = models.CharField(max_length=150, blank=True, default="")
     pid = models.PositiveIntegerField(null=True, blank=True)
-    process_started_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Start time of the holder process.")
-    )
-    process_key = models.CharField(
-        max_length=120,
-        blank=True,
-        default="",
-        db_default="",  # a process of the version before writes rows without it
-        help_text=_(
-            "The kernel's boot id, pid namespace and start tick of the holder process (pid reuse check)."
-        ),
-    )
+    process_started_at = holder_started_at_field()
+    process_key = holder_process_key_field()
     acquired_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(default=timezone.now)
